@@ -1,0 +1,173 @@
+"""Command line: ``python -m engine {datasets,train,signals} …``.
+
+Every option has a default, so ``python -m engine train --dataset digits`` just works. Errors a user can
+cause print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UnlearnError
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="digits", help="data set key (see `datasets`); default: digits")
+    p.add_argument("--model", default=None, help="mlp, cnn or resnet18; default: the data set's preset")
+    p.add_argument("--width", type=int, default=None, help="hidden width / base channels; default: preset")
+    p.add_argument("--forget", default=None, help="random:0.1 | random:500 | class:3,7 | indices:FILE; default: preset")
+    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--forget-seed", type=int, default=0, help="seed of the forget-set draw (default 0)")
+    p.add_argument("--data-dir", default=None, help="where data files live (default $UNLEARN_DATA_DIR or $UNLEARN_HOME/data)")
+    p.add_argument("--path", default=None, help="imagefolder: folder of class sub-folders")
+    p.add_argument("--download", action="store_true", help="download missing torchvision data (needs a network)")
+    p.add_argument("--store", default=None, help="run store root (default $UNLEARN_HOME/store)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a preset setting, e.g. --set train.epochs=50 --set data.train_size=500")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+
+
+def _spec_from_args(args: argparse.Namespace):
+    from .pipeline import default_spec, with_overrides
+
+    spec = default_spec(args.dataset)
+    if args.model:
+        from .models import MODELS
+
+        if args.model not in MODELS:
+            raise UnlearnError(f"unknown model {args.model!r}; choose one of: {', '.join(MODELS)}")
+        spec = replace(spec, model=replace(spec.model, arch=args.model, width=MODELS[args.model].default_width))
+    if args.width:
+        spec = replace(spec, model=replace(spec.model, width=args.width))
+    if args.path:
+        spec = replace(spec, data=replace(spec.data, path=args.path))
+    spec = replace(spec, seed=args.seed, forget_seed=args.forget_seed, forget=args.forget or spec.forget)
+    sections: dict[str, dict[str, str]] = {}
+    for item in args.set:
+        key, eq, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not eq or not dot:
+            raise UnlearnError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. train.epochs=50")
+        sections.setdefault(section, {})[name] = value
+    return with_overrides(spec, **sections)
+
+
+def _device(args):
+    import torch
+
+    from .training import default_device
+
+    if args.device is None:
+        return default_device()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UnlearnError("--device cuda: no CUDA device is available")
+    return torch.device(args.device)
+
+
+def _progress(stage: str, done: int, total: int, metrics: dict) -> None:
+    """Epoch progress on stderr: one rewritten line on a terminal, else a line per 10 %."""
+    if not metrics.get("epoch"):
+        return
+    line = f"  {stage}: epoch {metrics['epoch']} loss {metrics['loss']:.4f} acc {metrics['acc']:.3f} [{done}/{total} steps]"
+    if sys.stderr.isatty():
+        print("\r" + line, end="\n" if done == total else "", file=sys.stderr, flush=True)
+    elif done == total or (done * 10 // total) != ((done - 1) * 10 // total):
+        print(line, file=sys.stderr, flush=True)
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from .data import DATASETS, availability
+
+    for key, info in DATASETS.items():
+        ok, where = availability(key, args.data_dir)
+        classes = info.num_classes if info.num_classes else "from folders"
+        shape = "x".join(map(str, info.shape)) if info.shape else "resized"
+        status = f"available ({where})" if ok else f"missing: {where}"
+        print(f"{key}\t{classes} classes\t{shape}\t{status}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .pipeline import prepare, train_or_load
+    from .store import Store
+    from .training import predict
+
+    spec = _spec_from_args(args)
+    store = Store(args.store)
+    prep = prepare(spec, args.data_dir, args.download)
+    kinds = ["original", "retrain"] if args.kind == "both" else [args.kind]
+    print(f"data {spec.data.dataset}: train {len(prep.data.y_train)}, test {len(prep.data.y_test)}, "
+          f"val {len(prep.data.y_val)}; forget {len(prep.forget)} ({spec.forget}, seed {spec.forget_seed})")
+    for kind in kinds:
+        t0 = time.perf_counter()
+        tm = train_or_load(kind, prep, store, device=_device(args), progress=_progress)
+        accs = {}
+        for name, idx in (("forget", prep.forget), ("remain", prep.remain)):
+            logits = predict(tm.model, prep.data.x_train[idx])
+            accs[name] = float((logits.argmax(1) == prep.data.y_train[idx]).float().mean())
+        logits = predict(tm.model, prep.data.x_test)
+        accs["test"] = float((logits.argmax(1) == prep.data.y_test).float().mean())
+        source = "from store" if tm.artifact.from_cache else f"trained in {tm.seconds:.1f} s"
+        print(f"{kind}: {source}; forget acc {accs['forget']:.4f}, remain acc {accs['remain']:.4f}, "
+              f"test acc {accs['test']:.4f}; {time.perf_counter() - t0:.1f} s")
+        print(f"  artifact: {tm.artifact.path}")
+    return 0
+
+
+def cmd_signals(args: argparse.Namespace) -> int:
+    from .audit.mia import loss_threshold
+    from .pipeline import run_baseline
+    from .store import Store
+
+    spec = _spec_from_args(args)
+    res = run_baseline(spec, Store(args.store), data_dir=args.data_dir, device=_device(args), progress=_progress)
+    out = Path(args.out) if args.out else None
+    print("model\tgroup\tn\taccuracy\tmean p_y\tmean loss")
+    for model, groups in res.groups.items():
+        for group, sig in groups.items():
+            print(f"{model}\t{group}\t{len(sig['loss'])}\t{np.mean(sig['correct']):.4f}\t{np.mean(sig['p_y']):.4f}"
+                  f"\t{np.mean(sig['loss']):.4f}")
+        auc = loss_threshold(groups["forget"]["loss"], groups["test"]["loss"]).auc
+        print(f"{model}\tloss-threshold AUC forget vs test\t{auc:.4f}")
+        if out:
+            out.mkdir(parents=True, exist_ok=True)
+            for group, sig in groups.items():
+                np.savez(out / f"{model}_{group}.npz", **{k: v for k, v in sig.items()})
+    if out:
+        print(f"per-sample signals written to {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engine", description="Unlearning audit engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("datasets", help="list data sets: key, classes, shape, availability")
+    p.add_argument("--data-dir", default=None)
+    p.set_defaults(func=cmd_datasets)
+    p = sub.add_parser("train", help="train (or load from the store) the original and/or retrained model")
+    _add_run_options(p)
+    p.add_argument("--kind", choices=["original", "retrain", "both"], default="both")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("signals", help="per-sample signals of original and retrain, grouped remain/forget/test")
+    _add_run_options(p)
+    p.add_argument("--out", default=None, help="write per-sample .npz files to this folder")
+    p.set_defaults(func=cmd_signals)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UnlearnError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; nothing half-written was stored", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

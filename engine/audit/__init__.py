@@ -1,0 +1,1 @@
+"""Audits of unlearned models: membership inference, distribution statistics, comparison tables."""

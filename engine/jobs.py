@@ -1,0 +1,125 @@
+"""Background execution: a single-worker queue of jobs with progress, ETA and cancellation.
+
+A page submits a job and polls :class:`Job` snapshots; the work runs in a worker thread (PyTorch releases
+the GIL in its kernels, so the page stays responsive). One worker at a time keeps a 2-core machine from
+oversubscribing; queued jobs wait their turn. Cancelling sets the job's :class:`CancelToken`, which every
+training loop checks each batch; a cancelled job stores nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Cancelled, UnlearnError
+from .training import CancelToken
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+
+
+@dataclass
+class Job:
+    id: int
+    label: str
+    fn: Callable[..., Any]
+    state: str = QUEUED
+    stage: str = ""
+    done: int = 0
+    total: int = 0
+    metrics: dict = field(default_factory=dict)
+    result: Any = None
+    error: str | None = None
+    submitted: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    cancel_token: CancelToken = field(default_factory=CancelToken)
+    _stage_started: float = 0.0
+
+    # called from the worker thread
+    def progress(self, stage: str, done: int, total: int, metrics: dict) -> None:
+        if stage != self.stage:
+            self._stage_started = time.time()
+        self.stage, self.done, self.total, self.metrics = stage, done, total, dict(metrics)
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.done / self.total) if self.total else 0.0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Remaining seconds of the current stage, extrapolated from its rate so far."""
+        if self.state != RUNNING or not self.total or not self.done:
+            return None
+        elapsed = time.time() - self._stage_started
+        return elapsed / self.done * (self.total - self.done)
+
+    @property
+    def finished_ok(self) -> bool:
+        return self.state == DONE
+
+    @property
+    def active(self) -> bool:
+        return self.state in (QUEUED, RUNNING)
+
+    def cancel(self) -> None:
+        self.cancel_token.cancel()
+
+
+class JobManager:
+    """Runs submitted callables one at a time in a daemon worker thread."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Job] = queue.Queue()
+        self._jobs: dict[int, Job] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._worker = threading.Thread(target=self._run, name="unlearn-jobs", daemon=True)
+        self._worker.start()
+
+    def submit(self, label: str, fn: Callable[..., Any]) -> Job:
+        """``fn(progress=…, cancel=…)`` runs in the worker; its return value becomes ``job.result``."""
+        job = Job(next(self._ids), label, fn)
+        with self._lock:
+            self._jobs[job.id] = job
+        self._queue.put(job)
+        return job
+
+    def get(self, job_id: int) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def jobs(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs.values())
+
+    def wait(self, job: Job, timeout: float | None = None) -> Job:
+        deadline = None if timeout is None else time.time() + timeout
+        while job.active and (deadline is None or time.time() < deadline):
+            time.sleep(0.02)
+        return job
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job.cancel_token.cancelled:
+                job.state, job.finished = CANCELLED, time.time()
+                continue
+            job.state, job.started = RUNNING, time.time()
+            job._stage_started = job.started
+            try:
+                job.result = job.fn(progress=job.progress, cancel=job.cancel_token)
+                job.state = DONE
+            except Cancelled:
+                job.state, job.error = CANCELLED, "cancelled; nothing was stored"
+            except UnlearnError as exc:
+                job.state, job.error = FAILED, str(exc)
+            except Exception as exc:  # noqa: BLE001 - reported on the page, the worker lives on
+                job.state = FAILED
+                job.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+            finally:
+                job.finished = time.time()

@@ -1,0 +1,242 @@
+"""Content-addressed run store: every artifact lives in ``<root>/<kind>/<key>/``.
+
+An artifact directory holds ``manifest.json`` (what produced it: config, library versions, timings, metrics,
+and the sha256 of every other file), optional ``weights.safetensors`` and optional ``arrays.npz``
+(per-sample values; read with ``allow_pickle=False``).
+
+* Atomic: files are written into a private temporary directory under the root and renamed into place in one
+  ``os.rename``; a killed writer leaves no half artifact (stale temporaries are swept later).
+* Two processes: :meth:`Store.cached` takes an exclusive ``fcntl`` lock per key, so the second caller
+  waits and then reads what the first stored — the same request never builds twice.
+* Corruption: on load, every file's sha256 is checked against the manifest; a mismatch, a missing file or
+  an unreadable manifest counts as absent, the directory is removed and the artifact is rebuilt.
+
+Root: ``Store(root)``, else ``$UNLEARN_HOME/store`` (see :func:`engine.data.unlearn_home`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import platform
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import config
+from .data import unlearn_home
+from .errors import UnlearnError
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+WEIGHTS = "weights.safetensors"
+ARRAYS = "arrays.npz"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    import sklearn
+
+    return {
+        "engine": config.ENGINE_VERSION,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+
+
+@dataclass
+class Artifact:
+    """A stored artifact; ``from_cache`` says whether this call found it rather than built it."""
+
+    path: Path
+    manifest: dict
+    from_cache: bool = True
+
+    def tensors(self, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+        from safetensors.torch import load_file
+
+        return load_file(str(self.path / WEIGHTS), device=str(device))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        with np.load(self.path / ARRAYS, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+
+    @property
+    def key(self) -> str:
+        return self.path.name
+
+
+class Store:
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root).expanduser() if root else unlearn_home() / "store"
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / ".tmp").mkdir(exist_ok=True)
+        (self.root / ".locks").mkdir(exist_ok=True)
+
+    def path(self, kind: str, key: str) -> Path:
+        if not kind.replace("-", "").replace("_", "").isalnum() or not key.isalnum():
+            raise UnlearnError(f"invalid artifact name {kind}/{key}")
+        return self.root / kind / key
+
+    # ------------------------------------------------------------------------------------ reading
+    def load(self, kind: str, key: str, verify: bool = True) -> Artifact | None:
+        """The artifact, or None if absent or corrupt (a corrupt one is removed)."""
+        path = self.path(kind, key)
+        if not path.is_dir():
+            return None
+        try:
+            manifest = json.loads((path / MANIFEST).read_text())
+            files = manifest["files"]
+            if verify:
+                for name, digest in files.items():
+                    if _sha256(path / name) != digest:
+                        raise ValueError(f"{name} does not match its checksum")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("store: %s/%s is corrupt (%s); removing it so it is rebuilt", kind, key, exc)
+            self._remove(path)
+            return None
+        return Artifact(path, manifest)
+
+    def exists(self, kind: str, key: str) -> bool:
+        return (self.path(kind, key) / MANIFEST).is_file()
+
+    # ------------------------------------------------------------------------------------ writing
+    def save(
+        self,
+        kind: str,
+        key: str,
+        manifest: dict[str, Any],
+        tensors: dict[str, torch.Tensor] | None = None,
+        arrays: dict[str, np.ndarray] | None = None,
+    ) -> Artifact:
+        """Write an artifact atomically; if another writer got there first, keep theirs."""
+        from safetensors.torch import save_file
+
+        final = self.path(kind, key)
+        tmp = self.root / ".tmp" / f"{kind}-{key}-{uuid.uuid4().hex}"
+        tmp.mkdir(parents=True)
+        try:
+            files = {}
+            if tensors is not None:
+                save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp / WEIGHTS))
+                files[WEIGHTS] = _sha256(tmp / WEIGHTS)
+            if arrays is not None:
+                for name, arr in arrays.items():
+                    if np.asarray(arr).dtype == object:
+                        raise UnlearnError(f"array {name!r} has dtype object; the store keeps plain arrays only")
+                np.savez(tmp / ARRAYS, **{k: np.asarray(v) for k, v in arrays.items()})
+                files[ARRAYS] = _sha256(tmp / ARRAYS)
+            full = {
+                "kind": kind,
+                "key": key,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "versions": library_versions(),
+                **config.to_dict(manifest),
+                "files": files,
+            }
+            (tmp / MANIFEST).write_text(json.dumps(full, indent=1, sort_keys=True, default=_json_default))
+            for f in tmp.iterdir():  # flush file contents before the rename makes them visible
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+            final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                if not final.is_dir():  # a corrupt leftover: replace it
+                    raise
+                if self.load(kind, key) is None:
+                    os.rename(tmp, final)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        art = self.load(kind, key, verify=False)
+        assert art is not None
+        art.from_cache = False
+        return art
+
+    @contextlib.contextmanager
+    def lock(self, kind: str, key: str) -> Iterator[None]:
+        """Exclusive inter-process lock for one artifact key (blocks until free)."""
+        self.path(kind, key)  # validates the name
+        with open(self.root / ".locks" / f"{kind}-{key}.lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def cached(self, kind: str, key: str, build: Callable[[], Artifact]) -> Artifact:
+        """Load ``kind/key`` or call ``build`` (which must :meth:`save` it) under the key's lock."""
+        art = self.load(kind, key)
+        if art is not None:
+            return art
+        with self.lock(kind, key):
+            art = self.load(kind, key)  # another process may have built it while we waited
+            if art is not None:
+                return art
+            return build()
+
+    # ------------------------------------------------------------------------------------ upkeep
+    def list(self, kind: str | None = None) -> list[Artifact]:
+        kinds = [kind] if kind else [p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        out = []
+        for k in kinds:
+            base = self.root / k
+            if base.is_dir():
+                for d in sorted(base.iterdir()):
+                    if d.name.startswith("."):
+                        continue
+                    art = self.load(k, d.name, verify=False)
+                    if art:
+                        out.append(art)
+        return out
+
+    def sweep_tmp(self, older_than_s: float = 3600) -> int:
+        """Remove temporaries left by killed writers; returns how many were removed."""
+        removed, now = 0, time.time()
+        for d in (self.root / ".tmp").iterdir():
+            if now - d.stat().st_mtime > older_than_s:
+                self._remove(d)
+                removed += 1
+        return removed
+
+    @staticmethod
+    def _remove(path: Path) -> None:
+        # rename first so a concurrent reader never sees a half-deleted directory
+        doomed = path.with_name(f".{path.name}.del-{uuid.uuid4().hex}")
+        try:
+            os.rename(path, doomed)
+        except OSError:
+            return
+        shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")

@@ -1,0 +1,81 @@
+"""Setup and train: choose data, model, forget set and seed; train original and retrain; see confidence."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from engine.audit.mia import loss_threshold
+from engine.errors import UnlearnError
+from engine.figures import confidence_histograms
+from engine.pipeline import prepare, run_baseline
+from ui import cached, jobs, state
+
+st.set_page_config(page_title="Setup and train · Unlearning audit", page_icon="🧹", layout="wide")
+spec = state.sidebar()
+st.title("Setup and train")
+st.caption(state.describe(spec))
+
+try:
+    prep = prepare(spec)
+except UnlearnError as exc:
+    state.show_error(exc)
+    st.stop()
+
+d = prep.data
+c = st.columns(5)
+c[0].metric("Train", len(d.y_train))
+c[1].metric("Forget", len(prep.forget), help="D_F: the samples to unlearn")
+c[2].metric("Remain", len(prep.remain), help="D_R = train − D_F: what the retrained model sees")
+c[3].metric("Test", len(d.y_test))
+c[4].metric("Validation", len(d.y_val), help="carved out of the test split; SG-Unlearn's auditor uses it")
+
+with st.expander(f"Preview of the forget set ({len(prep.forget)} samples)", expanded=False):
+    show = prep.forget[:40]
+    imgs = d.x_train[show].permute(0, 2, 3, 1).numpy()
+    scale = max(1, 64 // imgs.shape[1])
+    imgs = np.kron(imgs, np.ones((scale, scale, 1)))
+    imgs = imgs[..., 0] if imgs.shape[-1] == 1 else imgs
+    st.image([np.clip(i, 0, 1) for i in imgs], width=64,
+             caption=[f"#{i} · {d.classes[int(d.y_train[i])]}" for i in show])
+
+key = cached.spec_key(spec)
+job = jobs.job_for(key)
+if job is not None and job.active:
+    jobs.watch(job)
+    st.stop()
+
+if not cached.baseline_is_stored(spec):
+    jobs.show_outcome(job)
+    st.info("Train the original model (all of train) and the gold-standard retrained model (remain only). "
+            "Results are stored, so this runs once per setting.")
+    if st.button("Train original and retrain", type="primary", key="train"):
+        store = cached.store()
+        new = jobs.submit(key, "Training original and retrain",
+                          lambda progress, cancel: run_baseline(spec, store, progress=progress, cancel=cancel))
+        jobs.watch(new)
+    st.stop()
+
+res = cached.baseline(key, spec)
+st.success(f"Original trained in {res.original.seconds:.1f} s, retrain in {res.retrain.seconds:.1f} s "
+           "(served from the store).")
+
+acc = res.accuracies()
+rows = []
+for model, groups in res.groups.items():
+    attack = loss_threshold(groups["forget"]["loss"], groups["test"]["loss"])
+    rows.append({"model": model, "remain acc %": 100 * acc[model]["remain"], "forget acc %": 100 * acc[model]["forget"],
+                 "test acc %": 100 * acc[model]["test"], "loss-attack AUC (forget vs test) %": 100 * attack.auc})
+st.subheader("Accuracy and membership signal")
+st.dataframe(pd.DataFrame(rows).set_index("model"), width="stretch",
+             column_config={c: st.column_config.NumberColumn(format="%.1f") for c in rows[0] if c != "model"})
+st.caption("What good looks like: an unlearned model should match **Retrain** — forget accuracy near retrain's, "
+           "and a loss-attack AUC near 50 % (an attacker cannot tell forget samples from unseen test samples). "
+           "The original model's higher AUC is the membership signal that unlearning must remove.")
+
+st.subheader("Confidence: remain / test / forget")
+scale = st.segmented_control("Scale", ["φ (log-odds)", "p(y|x)"], default="φ (log-odds)", key="conf_scale",
+                             help="φ = log(p/(1−p)) spreads out the confident tail where members and non-members differ")
+signal = "p_y" if scale == "p(y|x)" else "phi"
+st.plotly_chart(confidence_histograms(res.groups, signal=signal), width="stretch", key="conf_hist")
+st.caption("The original model is more confident on the samples it trained on (remain and forget) than on test "
+           "samples; the retrained model treats the forget set like test data. That gap is what an audit measures.")

@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+import torch
+
+from engine.config import DataSpec, ModelSpec, RunSpec, TrainConfig
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own UNLEARN_HOME (store and caches) and fixed seeds."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("UNLEARN_HOME", str(home))
+    monkeypatch.delenv("UNLEARN_DATA_DIR", raising=False)
+    torch.manual_seed(0)
+    np.random.seed(0)
+    return home
+
+
+@pytest.fixture
+def tiny_spec() -> RunSpec:
+    """Digits, 200 training images, a small MLP, a few epochs: trains in well under a second."""
+    return RunSpec(
+        data=DataSpec("digits", train_size=200),
+        model=ModelSpec("mlp", 32),
+        train=TrainConfig(epochs=3, batch_size=64, lr=0.1, lr_step=2, augment=False),
+        forget="random:0.1",
+    )

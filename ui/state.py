@@ -1,0 +1,118 @@
+"""Run settings in the session and in the URL, so a view can be shared by its address."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import streamlit as st
+
+from engine.config import RunSpec
+from engine.data import DATASETS, availability
+from engine.errors import UnlearnError
+from engine.models import MODELS
+from engine.pipeline import default_spec
+
+# canonical settings live under cfg_* (survive page switches); widgets use w_* keys
+FIELDS = {"dataset": "digits", "model": "", "forget": "", "seed": 0, "forget_seed": 0}
+URL_KEYS = {"dataset": "ds", "model": "model", "forget": "forget", "seed": "seed", "forget_seed": "fseed"}
+
+
+def init() -> None:
+    """Session defaults, seeded once per session from the URL's query parameters."""
+    if st.session_state.get("_cfg_init"):
+        return
+    params = st.query_params
+    for name, default in FIELDS.items():
+        raw = params.get(URL_KEYS[name])
+        value = default
+        if raw is not None:
+            try:
+                value = type(default)(raw) if not isinstance(default, str) else raw
+            except ValueError:
+                value = default
+        st.session_state[f"cfg_{name}"] = value
+    if st.session_state["cfg_dataset"] not in DATASETS:
+        st.session_state["cfg_dataset"] = "digits"
+    st.session_state["_cfg_init"] = True
+
+
+def current_spec() -> RunSpec:
+    """The RunSpec of the session's settings (preset of the data set + the chosen overrides)."""
+    init()
+    s = st.session_state
+    spec = default_spec(s["cfg_dataset"])
+    if s["cfg_model"] and s["cfg_model"] != spec.model.arch and s["cfg_model"] in MODELS:
+        spec = replace(spec, model=replace(spec.model, arch=s["cfg_model"], width=MODELS[s["cfg_model"]].default_width))
+    return replace(spec, forget=s["cfg_forget"] or spec.forget, seed=int(s["cfg_seed"]),
+                   forget_seed=int(s["cfg_forget_seed"]))
+
+
+def sync_url() -> None:
+    spec = current_spec()
+    values = {"dataset": spec.data.dataset, "model": spec.model.arch, "forget": spec.forget, "seed": spec.seed,
+              "forget_seed": spec.forget_seed}
+    for name, value in values.items():
+        if st.query_params.get(URL_KEYS[name]) != str(value):
+            st.query_params[URL_KEYS[name]] = str(value)
+
+
+def _widget(name: str) -> str:
+    """Key of the widget for ``name``, pre-filled from the canonical value after a page switch."""
+    key = f"w_{name}"
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state[f"cfg_{name}"]
+    return key
+
+
+def sidebar() -> RunSpec:
+    """The shared sidebar: data set, model, forget set and seeds. Returns the resulting spec."""
+    init()
+    s = st.session_state
+    with st.sidebar:
+        st.header("Run settings")
+        names = list(DATASETS)
+
+        def label(k: str) -> str:
+            ok, _ = availability(k)
+            return DATASETS[k].label + ("" if ok else " — files missing")
+
+        st.selectbox("Data set", names, format_func=label, key=_widget("dataset"),
+                     help="digits ships with scikit-learn; the others read local files (see README).")
+        s["cfg_dataset"] = s["w_dataset"]
+        preset = default_spec(s["cfg_dataset"])
+        if s.get("_last_dataset", s["cfg_dataset"]) != s["cfg_dataset"]:  # a new data set: its preset
+            s["cfg_model"], s["cfg_forget"] = "", ""
+        s["_last_dataset"] = s["cfg_dataset"]
+        if not s["cfg_model"]:
+            s["cfg_model"] = preset.model.arch
+            s.pop("w_model", None)
+        models = list(MODELS)
+        st.selectbox("Model", models, format_func=lambda k: f"{MODELS[k].label} — {MODELS[k].note}",
+                     key=_widget("model"))
+        s["cfg_model"] = s["w_model"]
+        if not s["cfg_forget"]:
+            s["cfg_forget"] = preset.forget
+            s.pop("w_forget", None)
+        st.text_input("Forget set", key=_widget("forget"),
+                      help="random:0.2 (fraction of train) · random:50 (count) · class:3 or class:3,7 "
+                           "(whole classes) · indices:/path/file.txt (one training index per line)")
+        s["cfg_forget"] = s["w_forget"].strip()
+        c1, c2 = st.columns(2)
+        c1.number_input("Seed", min_value=0, max_value=10_000, step=1, key=_widget("seed"),
+                        help="seed of model initialisation and training")
+        c2.number_input("Forget seed", min_value=0, max_value=10_000, step=1, key=_widget("forget_seed"),
+                        help="seed of the random forget-set draw")
+        s["cfg_seed"], s["cfg_forget_seed"] = int(s["w_seed"]), int(s["w_forget_seed"])
+    sync_url()
+    return current_spec()
+
+
+def describe(spec: RunSpec) -> str:
+    t = spec.train
+    return (f"{DATASETS[spec.data.dataset].label} · {MODELS[spec.model.arch].label} (width {spec.model.width}) · "
+            f"{t.epochs} epochs, batch {t.batch_size}, lr {t.lr}, wd {t.weight_decay} · forget `{spec.forget}` · "
+            f"seed {spec.seed}")
+
+
+def show_error(exc: UnlearnError) -> None:
+    st.error(str(exc), icon="⚠️")
