@@ -24,7 +24,7 @@ def confidence_histograms(
     groups_by_model: dict[str, dict[str, dict[str, np.ndarray]]],
     signal: str = "phi",
     groups: tuple[str, ...] = ("remain", "test", "forget"),
-    bins: int = 40,
+    bins: int = 30,
 ) -> go.Figure:
     """Side-by-side histograms of a confidence signal for each model, one trace per data group.
 

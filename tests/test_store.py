@@ -1,0 +1,113 @@
+"""Run store: round trip, atomicity, corruption, two processes at once."""
+
+import json
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.store import Store
+
+
+def test_roundtrip(tmp_path):
+    store = Store(tmp_path)
+    art = store.save("thing", "abc123", {"seconds": 1.5}, tensors={"w": torch.ones(3)},
+                     arrays={"loss": np.arange(4.0)})
+    assert not art.from_cache
+    again = store.load("thing", "abc123")
+    assert again.from_cache and again.manifest["seconds"] == 1.5
+    assert torch.equal(again.tensors()["w"], torch.ones(3))
+    assert np.array_equal(again.arrays()["loss"], np.arange(4.0))
+    assert again.manifest["versions"]["torch"] == torch.__version__
+
+
+def test_failed_build_leaves_nothing(tmp_path):
+    store = Store(tmp_path)
+
+    def build():
+        raise RuntimeError("killed mid-way")
+
+    with pytest.raises(RuntimeError):
+        store.cached("thing", "k1", build)
+    assert store.load("thing", "k1") is None
+    assert not (tmp_path / "thing" / "k1").exists()
+
+
+def test_object_arrays_are_refused_and_leave_nothing(tmp_path):
+    store = Store(tmp_path)
+    with pytest.raises(Exception, match="object"):
+        store.save("thing", "k2", {}, arrays={"bad": np.array([{"a": 1}], dtype=object)})
+    assert list((tmp_path / ".tmp").iterdir()) == []
+    assert store.load("thing", "k2") is None
+
+
+def test_corrupt_file_is_detected_and_rebuilt(tmp_path):
+    store = Store(tmp_path)
+    store.save("thing", "k3", {}, arrays={"a": np.zeros(10)})
+    path = tmp_path / "thing" / "k3" / "arrays.npz"
+    path.write_bytes(path.read_bytes()[:-7] + b"garbage")
+    assert store.load("thing", "k3") is None  # detected, removed
+    calls = []
+
+    def build():
+        calls.append(1)
+        return store.save("thing", "k3", {}, arrays={"a": np.ones(10)})
+
+    art = store.cached("thing", "k3", build)
+    assert calls == [1] and np.array_equal(art.arrays()["a"], np.ones(10))
+
+
+def test_truncated_manifest_is_treated_as_absent(tmp_path):
+    store = Store(tmp_path)
+    store.save("thing", "k4", {"x": 1})
+    (tmp_path / "thing" / "k4" / "manifest.json").write_text('{"kind": "thi')
+    assert store.load("thing", "k4") is None
+
+
+def test_stale_temporaries_are_swept(tmp_path):
+    import os
+
+    store = Store(tmp_path)
+    stale = tmp_path / ".tmp" / "thing-k-dead"
+    stale.mkdir()
+    old = time.time() - 7200
+    os.utime(stale, (old, old))
+    assert store.sweep_tmp() == 1 and not stale.exists()
+
+
+def _worker(root: str, counter: str, out: str) -> None:
+    store = Store(root)
+
+    def build():
+        with open(counter, "a") as f:
+            f.write("built\n")
+        time.sleep(0.5)  # a slow build: the other process must wait, not build again
+        return store.save("model", "samekey", {"by": out}, arrays={"a": np.arange(3)})
+
+    art = store.cached("model", "samekey", build)
+    Path(out).write_text(json.dumps(art.manifest["by"]))
+
+
+def test_two_processes_build_once(tmp_path):
+    counter = tmp_path / "count.txt"
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_worker, args=(str(tmp_path / "store"), str(counter), str(tmp_path / f"out{i}")))
+             for i in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert counter.read_text().count("built") == 1
+    winners = {(tmp_path / f"out{i}").read_text() for i in range(2)}
+    assert len(winners) == 1  # both read the one stored artifact
+
+
+def test_invalid_names_are_refused(tmp_path):
+    from engine.errors import UnlearnError
+
+    with pytest.raises(UnlearnError):
+        Store(tmp_path).path("thing", "../escape")
