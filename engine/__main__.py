@@ -28,8 +28,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--path", default=None, help="imagefolder: folder of class sub-folders")
     p.add_argument("--download", action="store_true", help="download missing torchvision data (needs a network)")
     p.add_argument("--store", default=None, help="run store root (default $UNLEARN_HOME/store)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a preset setting, e.g. --set train.epochs=50 --set data.train_size=500")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a preset setting (train.epochs=50, data.train_size=500) or, with unlearn, a "
+                        "method hyperparameter (lr=0.05 or amun.lr=0.05)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
 
 
@@ -144,6 +145,52 @@ def cmd_signals(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_methods(args: argparse.Namespace) -> int:
+    from .unlearning import METHODS
+
+    for key, cls in METHODS.items():
+        needs = "needs D_R" if cls.needs_remain else ("D_F only" if not cls.uses_remain else "D_R optional")
+        print(f"{key}\t{cls.label}\t{needs}")
+    return 0
+
+
+def cmd_unlearn(args: argparse.Namespace) -> int:
+    from .pipeline import prepare, run_method, train_or_load
+    from .store import Store
+    from .training import accuracy, predict
+    from .unlearning import get_method
+
+    overrides: dict[str, str] = {}
+    run_sets: list[str] = []
+    for item in args.set:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise UnlearnError(f"--set {item!r}: expected KEY=VALUE")
+        if key.startswith(("data.", "model.", "train.")):
+            run_sets.append(item)
+        else:
+            overrides[key.removeprefix(f"{args.method}.")] = value
+    args.set = run_sets
+    spec = _spec_from_args(args)
+    method = get_method(args.method, **overrides)
+    store, device = Store(args.store), _device(args)
+    prep = prepare(spec, args.data_dir, args.download)
+    original = train_or_load("original", prep, store, device=device, progress=_progress)
+    t0 = time.perf_counter()
+    run = run_method(method, prep, original, store, use_remain=not args.no_remain, device=device,
+                     progress=_progress)
+    d = prep.data
+    ua = accuracy(predict(run.model, d.x_train[prep.forget]), d.y_train[prep.forget])
+    ra = accuracy(predict(run.model, d.x_train[prep.remain]), d.y_train[prep.remain])
+    ta = accuracy(predict(run.model, d.x_test), d.y_test)
+    source = "from store" if run.artifact.from_cache else "computed"
+    setting = "D_F only" if args.no_remain else "with D_R"
+    print(f"{method.label} ({setting}, seed {spec.seed}): UA {100 * ua:.2f}  RA {100 * ra:.2f}  TA {100 * ta:.2f}  "
+          f"time {run.seconds:.2f} s ({source}; this call {time.perf_counter() - t0:.2f} s)")
+    print(f"  artifact: {run.artifact.path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine", description="Unlearning audit engine")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -158,6 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     _add_run_options(p)
     p.add_argument("--out", default=None, help="write per-sample .npz files to this folder")
     p.set_defaults(func=cmd_signals)
+    p = sub.add_parser("methods", help="list unlearning methods: key, label, whether D_R is needed")
+    p.set_defaults(func=cmd_methods)
+    p = sub.add_parser("unlearn", help="unlearn the forget set with one method; prints UA/RA/TA and wall time")
+    _add_run_options(p)
+    p.add_argument("--method", required=True, help="method key (see `methods`)")
+    p.add_argument("--no-remain", action="store_true", help="the D_F-only setting: the method never sees D_R")
+    p.set_defaults(func=cmd_unlearn)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -270,3 +270,70 @@ def with_overrides(spec: RunSpec, **sections: dict[str, str]) -> RunSpec:
         else:
             raise UnlearnError(f"unknown settings section {section!r}")
     return replace(spec, **changes)
+
+
+# ------------------------------------------------------------------------------------------- unlearning
+@dataclass
+class MethodRun:
+    """An unlearned model with its stored record (history, seconds, extras)."""
+
+    key: str  # method key
+    model: nn.Module
+    artifact: Artifact
+
+    @property
+    def seconds(self) -> float:
+        return float(self.artifact.manifest["seconds"])
+
+    @property
+    def history(self) -> list[dict]:
+        return self.artifact.manifest["history"]
+
+
+def method_key(method, prep: Prepared, original_key: str, seed: int, use_remain: bool) -> str:
+    return config.stable_hash({"kind": "unlearned", "method": method.key, "params": method.params(),
+                               "original": original_key, "forget": prep.forget_key, "seed": seed,
+                               "use_remain": use_remain, "data": prep.data.fingerprint})
+
+
+def run_method(
+    method,
+    prep: Prepared,
+    original: TrainedModel,
+    store: Store,
+    *,
+    seed: int | None = None,
+    use_remain: bool = True,
+    device: torch.device | None = None,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> MethodRun:
+    """Unlearn ``prep.forget`` from ``original`` with ``method`` (an Unlearner), or load the stored result.
+
+    ``use_remain=False`` is the D_F-only setting. ``seed`` defaults to the run's seed.
+    """
+    device = device or default_device()
+    seed = prep.spec.seed if seed is None else seed
+    key = method_key(method, prep, original.key, seed, use_remain)
+
+    def build() -> Artifact:
+        res = method.unlearn(original.model, prep.data, prep.forget, prep.remain if use_remain else None, seed=seed,
+                             device=device, progress=progress, cancel=cancel, run_spec=prep.spec,
+                             augment=prep.spec.train.augment)
+        check_cancel(cancel)
+        arrays, scalars = {}, {}
+        for name, value in res.extras.items():
+            if hasattr(value, "to_arrays"):
+                arrays.update({f"{name}.{k}": v for k, v in value.to_arrays().items()})
+            elif isinstance(value, np.ndarray):
+                arrays[name] = value
+            else:
+                scalars[name] = value
+        manifest = {"method": method.key, "label": method.label, "params": method.params(), "seed": seed,
+                    "use_remain": use_remain, "original": original.key, "forget_fingerprint": prep.forget_key,
+                    "spec": prep.spec, "device": str(device), "seconds": res.seconds, "history": res.history,
+                    "extras": scalars}
+        return store.save("unlearned", key, manifest, tensors=res.model.state_dict(), arrays=arrays or None)
+
+    art = store.cached("unlearned", key, build)
+    return MethodRun(method.key, load_model(art, prep.spec.model, prep.data, device), art)

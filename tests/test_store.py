@@ -99,7 +99,7 @@ def test_two_processes_build_once(tmp_path):
     for p in procs:
         p.start()
     for p in procs:
-        p.join(60)
+        p.join(240)
         assert p.exitcode == 0
     assert counter.read_text().count("built") == 1
     winners = {(tmp_path / f"out{i}").read_text() for i in range(2)}

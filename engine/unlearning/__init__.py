@@ -1,0 +1,46 @@
+"""The method registry: the CLI, the UI and the tests enumerate ``METHODS``.
+
+Every method is a dataclass of hyperparameters (paper defaults, with help text in the field metadata) and
+one update rule; ``remain=None`` runs a method in the D_F-only setting (methods that need D_R refuse).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ..config import replace as _replace
+from ..errors import UnlearnError
+from .amun import Amun
+from .amun_salun import AmunSalUn
+from .base import SGDConfig, UnlearnContext, Unlearner, UnlearnResult
+from .boundary_shrink import BoundaryShrink
+from .finetune import FineTune
+from .gradient_ascent import GradientAscent
+from .l1_sparse import L1Sparse
+from .random_label import RandomLabel
+from .retrain import Retrain
+from .salun import SalUn
+
+METHODS: dict[str, type[Unlearner]] = {
+    cls.key: cls
+    for cls in [Retrain, FineTune, RandomLabel, GradientAscent, BoundaryShrink, L1Sparse, SalUn, Amun, AmunSalUn]
+}
+
+
+def get_method(key: str, **overrides: Any) -> Unlearner:
+    """An instance of method ``key`` with hyperparameter overrides (strings are converted to the field type)."""
+    if key not in METHODS:
+        raise UnlearnError(f"unknown method {key!r}; choose one of: {', '.join(METHODS)}")
+    method = METHODS[key]()
+    return _replace(method, **overrides) if overrides else method
+
+
+def hyperparameters(key: str) -> list[dict[str, Any]]:
+    """Name, default, type and help of every hyperparameter of a method (for forms and docs)."""
+    cls = METHODS[key]
+    return [{"name": f.name, "default": f.default, "type": type(f.default).__name__, **f.metadata}
+            for f in dataclasses.fields(cls)]
+
+
+__all__ = ["METHODS", "SGDConfig", "UnlearnContext", "UnlearnResult", "Unlearner", "get_method", "hyperparameters"]

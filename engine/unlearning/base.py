@@ -1,0 +1,233 @@
+"""The unlearning interface: a method is a dataclass of hyperparameters with one update rule.
+
+``Unlearner.unlearn`` owns the chores — copy the input model (it is never mutated), seed, device, mode,
+timing, progress, cancellation, divergence detection — and calls the subclass's ``_run`` with an
+:class:`UnlearnContext` that hands out the forget set D_F, the remain set D_R (``None`` in the D_F-only
+setting) and batching helpers. Each method file holds only its update rule.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..data import Dataset
+from ..errors import Diverged, UnlearnError
+from ..training import CancelToken, Progress, augment_batch, can_augment, check_cancel, default_device, seed_everything
+
+
+def hp(default: Any, help: str, **limits: Any) -> Any:
+    """A hyperparameter field: default, one-line help (value, unit, source) and optional UI limits."""
+    return field(default=default, metadata={"help": help, **limits})
+
+
+@dataclass
+class UnlearnResult:
+    model: nn.Module  # a new model in eval mode
+    history: list[dict]  # per epoch / round: losses and whatever the rule logs
+    seconds: float  # wall time of the update rule (including method-specific preprocessing)
+    extras: dict[str, Any] = field(default_factory=dict)  # e.g. AMUN's adversarial set, SG-Unlearn's game log
+
+
+@dataclass
+class UnlearnContext:
+    """What a method sees. Tensors live on ``device``; the forget/remain indices refer to ``data.x_train``."""
+
+    data: Dataset
+    forget: np.ndarray
+    remain: np.ndarray | None
+    device: torch.device
+    seed: int
+    gen: torch.Generator
+    augment: bool  # the run's recipe augments (and the images are large enough for crop+flip)
+    progress: Progress | None
+    cancel: CancelToken | None
+    run_spec: Any = None  # engine.config.RunSpec of the original model (retrain needs its recipe)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        x, y = self.data.x_train, self.data.y_train
+        self.x_forget, self.y_forget = x[self.forget].to(self.device), y[self.forget].to(self.device)
+        if self.remain is not None:
+            self.x_remain, self.y_remain = x[self.remain].to(self.device), y[self.remain].to(self.device)
+        else:
+            self.x_remain = self.y_remain = None
+
+    @property
+    def num_classes(self) -> int:
+        return self.data.num_classes
+
+    @property
+    def has_remain(self) -> bool:
+        return self.remain is not None
+
+    def batches(
+        self, x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool = True,
+        augment: bool | torch.Tensor | None = None,
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Mini-batches ``(xb, yb, idx)``, checking cancel each batch.
+
+        ``augment``: None → the recipe's setting; a bool tensor (N,) → augment only those samples (AMUN
+        leaves its adversarial images un-augmented).
+        """
+        n = len(x)
+        order = torch.randperm(n, generator=self.gen, device=self.gen.device).to(x.device) if shuffle else \
+            torch.arange(n, device=x.device)
+        if augment is None:
+            augment = self.augment
+        for start in range(0, n, batch_size):
+            check_cancel(self.cancel)
+            idx = order[start : start + batch_size]
+            xb = x[idx]
+            if isinstance(augment, torch.Tensor):
+                if self.augment and bool(augment[idx].any()):
+                    sel = augment[idx]
+                    xb = xb.clone()
+                    xb[sel] = augment_batch(xb[sel], self.gen)
+            elif augment and can_augment(tuple(x.shape)):
+                xb = augment_batch(xb, self.gen)
+            yield xb, y[idx], idx
+
+    def report(self, stage: str, done: int, total: int, metrics: dict) -> None:
+        if self.progress:
+            self.progress(stage, done, total, metrics)
+
+    def random_other_labels(self, y: torch.Tensor) -> torch.Tensor:
+        """A label drawn uniformly from the classes ≠ y, per sample (RL as in the AMUN code)."""
+        shift = torch.randint(1, self.num_classes, y.shape, generator=self.gen, device=self.gen.device).to(y.device)
+        return (y + shift) % self.num_classes
+
+
+def check_finite(value: torch.Tensor, where: str) -> None:
+    if not torch.isfinite(value).all():
+        raise Diverged(f"{where}: the loss became non-finite — lower the learning rate")
+
+
+@dataclass
+class SGDConfig:
+    """The optimiser every fine-tuning method in the AMUN harness uses (research/amun.md §4)."""
+
+    epochs: int = hp(10, "passes over the method's training set (AMUN harness: 10)", min=1, max=500)
+    lr: float = hp(0.01, "SGD learning rate (AMUN harness reference point: 0.01)", min=0.0, max=10.0)
+    batch_size: int = hp(128, "samples per step (AMUN harness: 128)", min=1, max=4096)
+    momentum: float = hp(0.9, "SGD momentum (AMUN harness: 0.9)", min=0.0, max=0.999)
+    weight_decay: float = hp(5e-4, "L2 weight decay (AMUN harness: 5e-4)", min=0.0, max=0.1)
+    lr_step: int = hp(10, "StepLR step in epochs (AMUN grid: 1, 5, 10)", min=1, max=500)
+    lr_gamma: float = hp(0.1, "StepLR decay factor (AMUN harness: 0.1)", min=0.0, max=1.0)
+
+    def optimizer(self, model: nn.Module) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
+        opt = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+        return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=self.lr_step, gamma=self.lr_gamma)
+
+
+class Unlearner:
+    """Base of every method. Subclasses are dataclasses whose fields are hyperparameters."""
+
+    key: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    paper: ClassVar[str] = ""
+    needs_remain: ClassVar[bool] = False  # refuses to run without D_R (e.g. fine-tuning on D_R)
+    uses_remain: ClassVar[bool] = True  # uses D_R when it is given; False: a D_F-only method
+
+    def unlearn(
+        self,
+        model: nn.Module,
+        data: Dataset,
+        forget: np.ndarray,
+        remain: np.ndarray | None,
+        *,
+        seed: int = 0,
+        device: torch.device | None = None,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+        run_spec: Any = None,
+        augment: bool = False,
+    ) -> UnlearnResult:
+        """Unlearn ``forget`` from a copy of ``model``; ``remain=None`` is the D_F-only setting."""
+        forget = np.asarray(forget, dtype=np.int64)
+        if len(forget) == 0:
+            raise UnlearnError(f"{self.label}: the forget set is empty")
+        if remain is None and self.needs_remain:
+            raise UnlearnError(f"{self.label} needs the remain set D_R; it cannot run in the D_F-only setting")
+        if remain is not None:
+            remain = np.asarray(remain, dtype=np.int64)
+            if len(remain) == 0:
+                raise UnlearnError(f"{self.label}: the remain set is empty")
+            if np.intersect1d(forget, remain).size:
+                raise UnlearnError(f"{self.label}: forget and remain sets overlap")
+        self.validate()
+        device = device or default_device()
+        seed_everything(seed)
+        work = copy.deepcopy(model).to(device)
+        ctx = UnlearnContext(data, forget, remain if self.uses_remain else None, device, seed,
+                             torch.Generator(device=device).manual_seed(seed),
+                             augment and can_augment(tuple(data.x_train.shape)), progress, cancel, run_spec)
+        t0 = time.perf_counter()
+        history = self._run(work, ctx)
+        seconds = time.perf_counter() - t0
+        for name, p in work.state_dict().items():
+            if p.is_floating_point() and not torch.isfinite(p).all():
+                raise Diverged(f"{self.label}: parameter {name} became non-finite — lower the learning rate")
+        work.eval()
+        return UnlearnResult(work, history, seconds, ctx.extras)
+
+    def validate(self) -> None:
+        """Check hyperparameters against their declared limits; raise UnlearnError naming the bad one."""
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value, meta = getattr(self, f.name), f.metadata
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if "min" in meta and value < meta["min"] or "max" in meta and value > meta["max"]:
+                    raise UnlearnError(f"{self.label}: {f.name}={value} is outside [{meta.get('min')}, {meta.get('max')}]")
+            if "choices" in meta and value not in meta["choices"]:
+                raise UnlearnError(f"{self.label}: {f.name}={value!r}; choose one of {meta['choices']}")
+
+    def _run(self, model: nn.Module, ctx: UnlearnContext) -> list[dict]:
+        raise NotImplementedError
+
+    def params(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------------------ shared rules
+LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def ce(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(model(x), y)
+
+
+def sgd_pass(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    loss_fn: LossFn,
+    where: str,
+    *,
+    after_step: Callable[[], None] | None = None,
+    before_step: Callable[[], None] | None = None,
+) -> tuple[float, int]:
+    """One pass of SGD steps; returns (mean loss, number of steps). Hooks implement masks."""
+    model.train()
+    total, steps = 0.0, 0
+    for xb, yb, _ in batches:
+        loss = loss_fn(model, xb, yb)
+        check_finite(loss.detach(), where)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if before_step:
+            before_step()
+        opt.step()
+        if after_step:
+            after_step()
+        total += loss.item()
+        steps += 1
+    return (total / steps if steps else float("nan")), steps
