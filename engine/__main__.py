@@ -75,7 +75,8 @@ def _progress(stage: str, done: int, total: int, metrics: dict) -> None:
     """Epoch progress on stderr: one rewritten line on a terminal, else a line per 10 %."""
     if not metrics.get("epoch"):
         return
-    line = f"  {stage}: epoch {metrics['epoch']} loss {metrics['loss']:.4f} acc {metrics['acc']:.3f} [{done}/{total} steps]"
+    shown = " ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k not in ("epoch", "lr") and isinstance(v, float))
+    line = f"  {stage}: epoch {metrics['epoch']} {shown} [{done}/{total}]"
     if sys.stderr.isatty():
         print("\r" + line, end="\n" if done == total else "", file=sys.stderr, flush=True)
     elif done == total or (done * 10 // total) != ((done - 1) * 10 // total):
