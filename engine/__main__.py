@@ -173,7 +173,7 @@ def cmd_unlearn(args: argparse.Namespace) -> int:
             overrides[key.removeprefix(f"{args.method}.")] = value
     args.set = run_sets
     spec = _spec_from_args(args)
-    method = get_method(args.method, **overrides)
+    method = get_method(args.method, dataset=None if args.paper_defaults else spec.data.dataset, **overrides)
     store, device = Store(args.store), _device(args)
     prep = prepare(spec, args.data_dir, args.download)
     original = train_or_load("original", prep, store, device=device, progress=_progress)
@@ -189,6 +189,41 @@ def cmd_unlearn(args: argparse.Namespace) -> int:
     print(f"{method.label} ({setting}, seed {spec.seed}): UA {100 * ua:.2f}  RA {100 * ra:.2f}  TA {100 * ta:.2f}  "
           f"time {run.seconds:.2f} s ({source}; this call {time.perf_counter() - t0:.2f} s)")
     print(f"  artifact: {run.artifact.path}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .audit.compare import compare
+    from .audit.rmia import DEFAULT_K
+    from .store import Store
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise UnlearnError(f"--seeds {args.seeds!r}: expected integers such as 0,1,2") from None
+    overrides: dict[str, dict[str, str]] = {}
+    run_sets = []
+    for item in args.set:
+        key, eq, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not eq or not dot:
+            raise UnlearnError(f"--set {item!r}: expected METHOD.KEY=VALUE (or train./data./model. settings)")
+        if section in ("data", "model", "train"):
+            run_sets.append(item)
+        else:
+            overrides.setdefault(section, {})[name] = value
+    args.set = run_sets
+    args.seed, args.forget_seed = 0, 0
+    spec = _spec_from_args(args)
+    t0 = time.perf_counter()
+    result = compare(spec, methods, seeds, Store(args.store), overrides=overrides, use_remain=not args.no_remain,
+                     tuned=not args.paper_defaults, k=args.k or DEFAULT_K, data_dir=args.data_dir, device=_device(args),
+                     progress=_progress)
+    out = result.write(args.out)
+    print(result.to_markdown())
+    print(f"\n{len(result.rows)} rows written to {out / 'metrics.csv'}, table to {out / 'table.md'}, per-sample "
+          f"values to {out / 'per_sample'}; {time.perf_counter() - t0:.1f} s")
     return 0
 
 
@@ -212,7 +247,19 @@ def main(argv: list[str] | None = None) -> int:
     _add_run_options(p)
     p.add_argument("--method", required=True, help="method key (see `methods`)")
     p.add_argument("--no-remain", action="store_true", help="the D_F-only setting: the method never sees D_R")
+    p.add_argument("--paper-defaults", action="store_true",
+                   help="use the papers' hyperparameters instead of the values tuned for this data set")
     p.set_defaults(func=cmd_unlearn)
+    p = sub.add_parser("audit", help="run (or reuse) original, retrain and methods for several seeds; write the table")
+    _add_run_options(p)
+    p.add_argument("--methods", default="ft,rl,ga,bs,l1_sparse,salun,amun,amun_salun",
+                   help="comma-separated method keys (retrain and original are always included)")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds: model seed and forget-set seed (default 0,1,2)")
+    p.add_argument("--out", default="audit-out", help="output folder for metrics.csv, table.md, per_sample/")
+    p.add_argument("--k", type=int, default=None, help="number of RMIA reference models (default: engine default)")
+    p.add_argument("--no-remain", action="store_true", help="the D_F-only setting")
+    p.add_argument("--paper-defaults", action="store_true", help="the papers' hyperparameters, not the tuned ones")
+    p.set_defaults(func=cmd_audit)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -183,9 +183,10 @@ def train_or_load(
     return TrainedModel(load_model(art, spec.model, prep.data, device), art)
 
 
-def signals(trained: TrainedModel, prep: Prepared, store: Store) -> dict[str, dict[str, np.ndarray]]:
+def signals(trained: "TrainedModel | MethodRun", prep: Prepared, store: Store) -> dict[str, dict[str, np.ndarray]]:
     """Per-sample signals (logits, p_y, φ, loss, entropy, correct, pred) for train / test / val, cached."""
-    key = config.stable_hash({"kind": "signals", "model": trained.key, "data": prep.data.fingerprint})
+    model_id = trained.artifact.key  # any stored model: original, retrain or an unlearned one
+    key = config.stable_hash({"kind": "signals", "model": model_id, "data": prep.data.fingerprint})
 
     def build() -> Artifact:
         t0 = time.perf_counter()
@@ -196,7 +197,7 @@ def signals(trained: TrainedModel, prep: Prepared, store: Store) -> dict[str, di
             arrays[f"{split}.logits"] = logits.numpy()
             for name, value in signals_from_logits(logits, y).items():
                 arrays[f"{split}.{name}"] = value
-        return store.save("signals", key, {"model": trained.key, "seconds": time.perf_counter() - t0},
+        return store.save("signals", key, {"model": model_id, "seconds": time.perf_counter() - t0},
                           arrays=arrays)
 
     flat = store.cached("signals", key, build).arrays()

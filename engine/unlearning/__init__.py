@@ -18,6 +18,7 @@ from .boundary_shrink import BoundaryShrink
 from .finetune import FineTune
 from .gradient_ascent import GradientAscent
 from .l1_sparse import L1Sparse
+from .presets import tuned_params
 from .random_label import RandomLabel
 from .retrain import Retrain
 from .salun import SalUn
@@ -28,12 +29,14 @@ METHODS: dict[str, type[Unlearner]] = {
 }
 
 
-def get_method(key: str, **overrides: Any) -> Unlearner:
-    """An instance of method ``key`` with hyperparameter overrides (strings are converted to the field type)."""
+def get_method(key: str, dataset: str | None = None, **overrides: Any) -> Unlearner:
+    """An instance of method ``key``: the paper's defaults, then the tuned defaults for ``dataset`` (if any,
+    see :mod:`engine.unlearning.presets`), then ``overrides`` (strings are converted to the field type)."""
     if key not in METHODS:
         raise UnlearnError(f"unknown method {key!r}; choose one of: {', '.join(METHODS)}")
     method = METHODS[key]()
-    return _replace(method, **overrides) if overrides else method
+    params = {**(tuned_params(dataset, key) if dataset else {}), **overrides}
+    return _replace(method, **params) if params else method
 
 
 def hyperparameters(key: str) -> list[dict[str, Any]]:

@@ -22,7 +22,16 @@ from torch.nn import functional as F
 
 from ..data import Dataset
 from ..errors import Diverged, UnlearnError
-from ..training import CancelToken, Progress, augment_batch, can_augment, check_cancel, default_device, seed_everything
+from ..training import (
+    CancelToken,
+    Progress,
+    augment_batch,
+    can_augment,
+    check_cancel,
+    cpu_threads_for,
+    default_device,
+    seed_everything,
+)
 
 
 def hp(default: Any, help: str, **limits: Any) -> Any:
@@ -172,7 +181,8 @@ class Unlearner:
                              torch.Generator(device=device).manual_seed(seed),
                              augment and can_augment(tuple(data.x_train.shape)), progress, cancel, run_spec)
         t0 = time.perf_counter()
-        history = self._run(work, ctx)
+        with cpu_threads_for(work, device):
+            history = self._run(work, ctx)
         seconds = time.perf_counter() - t0
         for name, p in work.state_dict().items():
             if p.is_floating_point() and not torch.isfinite(p).all():

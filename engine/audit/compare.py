@@ -1,0 +1,241 @@
+"""The comparison: methods × seeds on one data set and forget spec → the AMUN paper's table, and more.
+
+Each seed s trains (or loads) an original model with seed s, draws the forget set with forget-seed s, retrains
+without it (the gold standard of that run), runs every method on that original, and audits every model:
+
+* UA / RA / TA — accuracy on D_F, D_R, D_T (no augmentation), in %;
+* FT AUC — RMIA, forget vs test (the AMUN paper's main MIA; 50 is ideal), ×100;
+* MIA-efficacy (MIS) — % of D_F an SVC on p_y calls a non-member;
+* simple MIA — SG-Unlearn's logistic regression on the loss, forget vs test, accuracy (0.5 is ideal);
+* loss-threshold AUC, TPR at 1 % / 0.1 % FPR of RMIA;
+* KS and W1 between forget and test losses, and between the method's and the retrained model's forget losses;
+* Avg Gap — mean |Δ| of UA, RA, TA and the MIA to the retrain of the same seed (per run, then averaged);
+* wall time of the method.
+
+Everything expensive (models, signals, reference models) comes from the store, so a second call only
+recomputes the cheap audits.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import RunSpec
+from ..errors import UnlearnError
+from ..pipeline import by_group, prepare, run_method, signals, train_or_load
+from ..store import Store
+from ..training import CancelToken, Progress, check_cancel
+from .mia import AttackResult, loss_threshold, mia_efficacy, simple_mia
+from .rmia import DEFAULT_K, RmiaResult, pool_logits, reference_models, rmia
+from .stats import distribution_stats
+
+REFERENCE = "retrain"
+BASELINE = "original"
+#: columns of metrics.csv, in order
+COLUMNS = ["method", "label", "seed", "setting", "ua", "ra", "ta", "ft_auc", "mia_efficacy", "simple_mia_acc",
+           "simple_mia_auc", "loss_auc", "tpr_at_1pct", "tpr_at_01pct", "ks", "ks_p", "wasserstein", "ks_vs_retrain",
+           "w1_vs_retrain", "avg_gap", "avg_gap_mis", "seconds"]
+#: the paper's table: column → (label, how "best" is judged)
+TABLE = {"ua": ("UA", "retrain"), "ra": ("RA", "retrain"), "ta": ("TA", "retrain"), "ft_auc": ("MIA (FT AUC)", "retrain"),
+         "avg_gap": ("Avg Gap", "min"), "mia_efficacy": ("MIA-efficacy", "retrain"),
+         "simple_mia_acc": ("simple MIA acc", "retrain"), "ks": ("KS", "retrain"), "wasserstein": ("W1", "retrain"),
+         "tpr_at_1pct": ("TPR@1%FPR", "retrain"), "seconds": ("time (s)", "min")}
+
+
+@dataclass
+class ModelAudit:
+    """Every audit of one model: the table row, the attacks (for ROC views) and per-sample values."""
+
+    row: dict[str, Any]
+    attacks: dict[str, AttackResult]
+    rmia: RmiaResult
+    per_sample: dict[str, np.ndarray]
+
+
+def audit_groups(groups: dict, prep, ref, *, seed: int, retrain_groups: dict | None = None) -> ModelAudit:
+    """Audit one model from its grouped signals (see :func:`engine.pipeline.by_group`)."""
+    f, r, t = groups["forget"], groups["remain"], groups["test"]
+    rm = rmia(pool_logits(groups, prep), ref, prep.forget, remain=prep.remain)
+    mis = mia_efficacy(r["p_y"], t["p_y"], f["p_y"], seed=seed)
+    sm = simple_mia(f["loss"], t["loss"], seed=seed)
+    lt = loss_threshold(f["loss"], t["loss"])
+    ds = distribution_stats(f["loss"], t["loss"], retrain_groups["forget"]["loss"] if retrain_groups else None, seed)
+    row = {
+        "ua": 100 * float(np.mean(f["correct"])), "ra": 100 * float(np.mean(r["correct"])),
+        "ta": 100 * float(np.mean(t["correct"])), "ft_auc": 100 * rm.auc, "mia_efficacy": mis.percent,
+        "simple_mia_acc": sm.accuracy, "simple_mia_auc": sm.auc, "loss_auc": lt.auc,
+        "tpr_at_1pct": rm.tpr_at_1pct, "tpr_at_01pct": rm.tpr_at_01pct, "ks": ds.ks_forget_test,
+        "ks_p": ds.p_forget_test, "wasserstein": ds.w1_forget_test, "ks_vs_retrain": ds.ks_vs_retrain,
+        "w1_vs_retrain": ds.w1_vs_retrain,
+    }
+    per_sample = {
+        "forget_index": prep.forget, "forget_label": prep.data.y_train[prep.forget].numpy(),
+        "forget_loss": f["loss"], "forget_p_y": f["p_y"], "forget_phi": f["phi"], "forget_correct": f["correct"],
+        "forget_rmia_score": rm.member_scores, "forget_mis_member": mis.forget_pred,
+        "test_loss": t["loss"], "test_rmia_score": rm.nonmember_scores,
+    }
+    if ds.loss_gap is not None:
+        per_sample["forget_loss_minus_retrain"] = ds.loss_gap
+    attacks = {"RMIA": rm, "loss threshold": lt, "simple MIA (LogReg on loss)": sm.attack}
+    return ModelAudit(row, attacks, rm, per_sample)
+
+
+def avg_gap(row: dict, ref: dict, mia: str = "ft_auc") -> float:
+    """Mean |Δ| of UA, RA, TA and the chosen MIA column to the reference row (AMUN §5.2)."""
+    return float(np.mean([abs(row[k] - ref[k]) for k in ("ua", "ra", "ta", mia)]))
+
+
+@dataclass
+class Comparison:
+    spec: RunSpec
+    rows: pd.DataFrame  # one row per model × seed, COLUMNS
+    audits: dict[tuple[str, int], ModelAudit] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def table(self, mia: str = "ft_auc") -> pd.DataFrame:
+        """Mean ± std over seeds per method (the paper's layout), Retrain first."""
+        df = self.rows.copy()
+        if mia != "ft_auc":
+            df["avg_gap"] = df["avg_gap_mis"]
+        order = [m for m in [BASELINE, REFERENCE] if m in set(df["method"])] + \
+            [m for m in dict.fromkeys(df["method"]) if m not in (BASELINE, REFERENCE)]
+        cols = list(TABLE)
+        g = df.groupby("method", sort=False)[cols]
+        mean, std = g.mean().loc[order], g.std(ddof=0).loc[order]
+        out = pd.DataFrame(index=order)
+        out.index.name = "method"
+        labels = df.drop_duplicates("method").set_index("method")["label"]
+        out.insert(0, "label", labels.loc[order])
+        for c in cols:
+            out[f"{c}_mean"], out[f"{c}_std"] = mean[c], std[c]
+        out["n_seeds"] = g.size().loc[order]
+        return out
+
+    def best(self, mia: str = "ft_auc") -> dict[str, str]:
+        """Per table column, the method closest to Retrain (or lowest, for Avg Gap and time); Retrain and the
+        original model are never "best"."""
+        t = self.table(mia)
+        cand = t.drop(index=[m for m in (BASELINE, REFERENCE) if m in t.index])
+        out = {}
+        if cand.empty:
+            return out
+        for c, (_, rule) in TABLE.items():
+            v = cand[f"{c}_mean"]
+            if rule == "retrain" and REFERENCE in t.index:
+                v = (v - t.loc[REFERENCE, f"{c}_mean"]).abs()
+            if v.notna().any():
+                out[c] = str(v.idxmin())
+        return out
+
+    def to_markdown(self, mia: str = "ft_auc") -> str:
+        t, best = self.table(mia), self.best(mia)
+        cols = list(TABLE)
+        head = "| method | " + " | ".join(TABLE[c][0] for c in cols) + " |"
+        lines = [head, "|" + "---|" * (len(cols) + 1)]
+        for m, r in t.iterrows():
+            cells = []
+            for c in cols:
+                mu, sd = r[f"{c}_mean"], r[f"{c}_std"]
+                digits = 3 if c in ("simple_mia_acc", "ks", "wasserstein", "tpr_at_1pct") else 2
+                cell = "–" if pd.isna(mu) else f"{mu:.{digits}f} ± {0 if pd.isna(sd) else sd:.{digits}f}"
+                cells.append(f"**{cell}**" if best.get(c) == m else cell)
+            lines.append(f"| {r['label']} | " + " | ".join(cells) + " |")
+        n = int(t["n_seeds"].max()) if len(t) else 0
+        mia_name = "FT AUC (RMIA)" if mia == "ft_auc" else "MIA-efficacy"
+        lines += ["", f"Mean ± std over {n} seed(s); Avg Gap uses {mia_name}; bold = closest to Retrain "
+                      "(lowest for Avg Gap and time)."]
+        return "\n".join(lines)
+
+    def write(self, out: str | Path) -> Path:
+        """metrics.csv (one row per model × seed), table.md, table.csv and per-sample values."""
+        out = Path(out)
+        (out / "per_sample").mkdir(parents=True, exist_ok=True)
+        self.rows.to_csv(out / "metrics.csv", index=False)
+        self.table().to_csv(out / "table.csv")
+        (out / "table.md").write_text(self.to_markdown() + "\n")
+        for (method, seed), audit in self.audits.items():
+            np.savez(out / "per_sample" / f"{method}_seed{seed}.npz", **audit.per_sample)
+        return out
+
+
+def compare(
+    spec: RunSpec,
+    methods: list[str],
+    seeds: list[int],
+    store: Store | None = None,
+    *,
+    overrides: dict[str, dict[str, str]] | None = None,
+    use_remain: bool = True,
+    tuned: bool = True,
+    k: int = DEFAULT_K,
+    data_dir: str | Path | None = None,
+    device=None,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> Comparison:
+    """Run (or reuse) original, retrain and every method for every seed, and audit them all.
+
+    Args:
+        spec: the run (data, model, recipe, forget spec); ``seed`` and ``forget_seed`` are set per seed.
+        methods: method keys (``retrain`` is always included as the reference; list it or not).
+        seeds: each seed gives its own original model, forget draw and retrain.
+        overrides: per-method hyperparameter overrides, e.g. ``{"amun": {"lr": "0.05"}}``.
+        use_remain: False runs the D_F-only setting (methods that need D_R are skipped with a note).
+        tuned: use the hyperparameters tuned for this data set (False: the papers' values).
+        k: number of RMIA reference models.
+    """
+    from ..unlearning import METHODS, get_method
+
+    store = store or Store()
+    overrides = overrides or {}
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise UnlearnError(f"unknown method(s) {', '.join(unknown)}; choose from: {', '.join(METHODS)}")
+    if not seeds:
+        raise UnlearnError("give at least one seed")
+    bad = set(overrides) - set(methods)
+    if bad:
+        raise UnlearnError(f"settings given for method(s) not in the run: {', '.join(sorted(bad))}")
+    run_methods = [m for m in methods if m != REFERENCE]
+    if not use_remain:
+        run_methods = [m for m in run_methods if not METHODS[m].needs_remain]
+    t0 = time.perf_counter()
+    rows, audits = [], {}
+    for seed in seeds:
+        s_spec = replace(spec, seed=seed, forget_seed=seed)
+        prep = prepare(s_spec, data_dir)
+        original = train_or_load("original", prep, store, device=device, progress=progress, cancel=cancel)
+        retrained = train_or_load("retrain", prep, store, device=device, progress=progress, cancel=cancel)
+        ref = reference_models(prep, store, k=k, seed=0, device=device, progress=progress, cancel=cancel)
+        groups = {BASELINE: by_group(signals(original, prep, store), prep),
+                  REFERENCE: by_group(signals(retrained, prep, store), prep)}
+        seconds = {BASELINE: original.seconds, REFERENCE: retrained.seconds}
+        labels = {BASELINE: "Original", REFERENCE: "Retrain"}
+        for key in run_methods:
+            check_cancel(cancel)
+            method = get_method(key, dataset=spec.data.dataset if tuned else None, **overrides.get(key, {}))
+            run = run_method(method, prep, original, store, use_remain=use_remain, device=device, progress=progress,
+                             cancel=cancel)
+            groups[key] = by_group(signals(run, prep, store), prep)
+            seconds[key], labels[key] = run.seconds, method.label
+        seed_rows = {}
+        for name, g in groups.items():
+            audit = audit_groups(g, prep, ref, seed=seed, retrain_groups=groups[REFERENCE])
+            audits[(name, seed)] = audit
+            seed_rows[name] = {"method": name, "label": labels[name], "seed": seed,
+                               "setting": "with D_R" if use_remain else "D_F only", **audit.row,
+                               "seconds": seconds[name]}
+        for row in seed_rows.values():
+            row["avg_gap"] = avg_gap(row, seed_rows[REFERENCE], "ft_auc")
+            row["avg_gap_mis"] = avg_gap(row, seed_rows[REFERENCE], "mia_efficacy")
+            rows.append(row)
+        if progress:
+            progress("audit", seeds.index(seed) + 1, len(seeds), {})
+    df = pd.DataFrame(rows)[COLUMNS]
+    return Comparison(spec, df, audits, time.perf_counter() - t0)
