@@ -9,7 +9,7 @@ not depend on which other samples share its batch.
   pixels rounded to multiples of 1/255.
 * :func:`pgd` — projected gradient ascent on the cross-entropy of the true label (Madry et al., ICLR 2018),
   with the L2 step of the AMUN code or the usual L∞ sign step.
-* :func:`nearest_adversarial` — AMUN's Algorithm 1 (Ebrahimpour-Boroojeny et al., ICML 2025, §4) as the
+* :func:`nearest_adversarial` — AMUN's Algorithm 1 (Adversarial Machine UNlearning, ICML 2025, §4) as the
   official ``pgdl2_modified.py`` runs it: L2 PGD-50 with step ε/10, per-sample early exit, ε doubled and
   PGD warm-started for every sample that is still classified correctly. Batched over samples.
 * :func:`calibrate_eps_init` — the paper's App. E.1 rule for choosing ε_init.

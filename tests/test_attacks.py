@@ -68,12 +68,12 @@ def at_distance(dists, labels) -> tuple[torch.Tensor, torch.Tensor]:
 
 @pytest.fixture(scope="module")
 def digits_model(tmp_path_factory):
-    """A small MLP trained on 300 digits (≈ 1 s); returns (model, x_train, y_train)."""
+    """A small MLP trained on 300 digits to 100 % train accuracy (< 1 s); returns (model, x_train, y_train)."""
     ds = load_dataset(DataSpec("digits", train_size=300), data_dir=tmp_path_factory.mktemp("data"))
     torch.manual_seed(0)
     model = build_model(ModelSpec("mlp", 64), ds.shape, ds.num_classes)
     train_model(model, ds.x_train, ds.y_train,
-                TrainConfig(epochs=60, batch_size=32, lr=0.1, lr_step=100, augment=False), seed=0, device=CPU)
+                TrainConfig(epochs=30, batch_size=64, lr=0.1, lr_step=100, augment=False), seed=0, device=CPU)
     model.eval()
     return model, ds.x_train, ds.y_train
 
