@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,7 @@ def main() -> None:
     ap.add_argument("--stock", action="store_true", help="also run stock captum PGD(L2) (signed steps)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
+    warnings.filterwarnings("ignore", "Input Tensor 0 did not already require gradients")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = default_device()

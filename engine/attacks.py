@@ -224,7 +224,7 @@ def pgd(
 
 
 # ---------------------------------------------------------------------------------------------- AMUN D_A
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AdversarialSet:
     """Nearest adversarial examples of N samples (AMUN's D_A), as CPU tensors.
 
@@ -318,6 +318,14 @@ def nearest_adversarial(
 
     y_adv = argmax f(x_adv) at the frozen, first misclassified iterate. The search is batched: all samples of
     a batch move together with a per-sample ε tensor, and finished samples leave the batch.
+
+    Deviations from the official code, none of which changes which ball a sample is found in:
+
+    * the cross-entropy is summed over the batch, not averaged, so a sample's step does not depend on the
+      batch size (the direction g/‖g‖ is the same; only the 1e-10 guard is relatively smaller);
+    * samples misclassified from the start get ε = 0 (the code leaves its ``smallest_eps`` at ε_init);
+    * the ``max_doublings`` cap (the code loops until every sample flips, forever for a flat model);
+    * ε is reported as the exact float64 ε_init·2^k.
 
     ``mode="restart"`` is the literal Alg. 1 and what a per-sample reference (captum's ``PGD`` inside
     ``MinParamPerturbation``) computes: every radius restarts PGD from x, runs all ``steps`` steps without

@@ -32,6 +32,7 @@ from engine.store import Store
 from engine.training import CancelToken, predict, train_model
 
 CPU = torch.device("cpu")
+pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already require gradients")
 
 
 class ModeRecorder(nn.Module):
