@@ -1,7 +1,10 @@
 """Membership-inference attacks as pure functions of per-sample signals.
 
-Every attack returns :class:`AttackResult`: an aggregate (AUC, TPR at low FPR) plus the per-sample scores,
-so a view can rank the most exposed samples without recomputing.
+Every attack returns an aggregate plus per-sample values, so a view can rank the most exposed samples
+without recomputing: :class:`AttackResult` (AUC, TPR at low FPR, per-sample scores) for threshold attacks,
+:class:`MiaEfficacy` (SalUn / Sparse "MIA-efficacy", AMUN's MIS) and :class:`SimpleMia` (SG-Unlearn's
+logistic-regression MIA, with its loss ranking as an AttackResult). RMIA with reference models lives in
+:mod:`engine.audit.rmia`, KS / W1 in :mod:`engine.audit.stats`.
 """
 
 from __future__ import annotations

@@ -16,10 +16,10 @@ al., ICML 2024):
    on the target's logits and on every reference model's logits alike.
 3. **Likelihood ratio**: prior p(x) = mean of s over *all* K reference models (IN and OUT mixed,
    ``exclusive_flag=False``); LR_x = s_θ(x) / p(x).
-4. **Score** (:func:`scores_from_lr`): Score(x) = |{z ∈ population, z ≠ x : LR_x / LR_z > γ}| / (|population| − 1)
-   with γ = 2 and population = P. Computed by sorting γ·LR_z once and binary-searching every LR_x,
-   O(N log N), instead of the reference code's O(N²) double loop (:func:`_score_naive`, kept for tests and
-   the benchmark).
+4. **Score** (:func:`scores_from_lr`):
+   Score(x) = |{z ∈ population, z ≠ x : LR_x / LR_z > γ}| / (|population| − 1), γ = 2, population = P.
+   Computed by sorting γ·LR_z once and binary-searching every LR_x, O(N log N), instead of the reference
+   code's O(N²) double loop (:func:`_score_naive`, kept for tests and the benchmark).
 5. **FT AUC** (:func:`rmia`): draw n = min(|D_T|, |D_F|, |D_R|) points from D_F and from D_T, ROC-AUC with
    D_F = 1, D_T = 0, averaged over subsampling seeds 0, 1, 2. Stored ×1 (0..1); tables print ×100. The ideal
    is the retrained model's value, about 0.5. FR AUC (D_R = 1 vs D_F = 0) uses the same scores.
