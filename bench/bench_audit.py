@@ -1,0 +1,148 @@
+"""Benchmark of the audits: RMIA scoring (sort + searchsorted vs the O(N²) loop) and reference-model cost.
+
+Writes bench/results/audit.md. With ``--k-table`` it instead measures how the FT AUC of the digits preset's
+original and retrained models moves with the number of reference models K and writes bench/results/rmia_k.md.
+Not part of the tests.
+
+Run: .venv/bin/python bench/bench_audit.py [--repeats 3] [--store DIR]
+     .venv/bin/python bench/bench_audit.py --k-table [--ks 4 8 16 32] [--store DIR]
+``--store`` reuses a store (already trained reference sets are then loaded, and their stored training times
+reported); by default a fresh temporary store is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from engine.audit.rmia import DEFAULT_K, _score_naive, pool_logits, reference_models, rmia, scores_from_lr  # noqa: E402
+from engine.pipeline import PRESETS, run_baseline  # noqa: E402
+from engine.store import Store  # noqa: E402
+from engine.training import default_device  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def header(title: str) -> list[str]:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return [f"# {title}", "", f"- date: {time.strftime('%Y-%m-%d %H:%M')}",
+            f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, "
+            f"device {default_device()}",
+            f"- load average (1, 5, 15 min) at start: {load} — other processes shared the CPU; wall times of "
+            "training are inflated accordingly", f"- torch {torch.__version__}", ""]
+
+
+def timed(fn, repeats: int) -> tuple[float, object]:
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def scoring_section(repeats: int) -> list[str]:
+    lines = ["## RMIA scoring: sort + searchsorted vs the O(N²) loop", "",
+             "Score(x) = fraction of the population z ≠ x with LR_x / LR_z > 2, for every pool point "
+             "(targets = population = all N). LR drawn log-normal with 10 % exact duplicates (ties). "
+             f"Median of {repeats} runs; results asserted bit-identical.", "",
+             "| N | sort + searchsorted | naive loop | ratio | identical |", "|---|---|---|---|---|"]
+    rng = np.random.default_rng(0)
+    for n in (1_000, 5_000):
+        lr = rng.lognormal(size=n)
+        dup = rng.choice(n, n // 10, replace=False)
+        lr[dup] = lr[rng.choice(n, n // 10)]
+        t_fast, fast = timed(lambda: scores_from_lr(lr), repeats)
+        t_naive, naive = timed(lambda: _score_naive(lr), repeats)
+        same = bool(np.array_equal(fast, naive))
+        assert same, f"fast and naive RMIA scores differ at N={n}"
+        lines.append(f"| {n:,} | {t_fast * 1e3:.2f} ms | {t_naive * 1e3:.1f} ms | {t_naive / t_fast:.0f}x | {same} |")
+        print(lines[-1], flush=True)
+    return lines + [""]
+
+
+def reference_section(store_dir: str | None) -> list[str]:
+    spec = PRESETS["digits"]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(store_dir or tmp)
+        base = run_baseline(spec, store)
+        t0 = time.perf_counter()
+        ref = reference_models(base.prep, store, k=DEFAULT_K)
+        cold = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        again = reference_models(base.prep, store, k=DEFAULT_K)
+        warm = time.perf_counter() - t0
+        assert again.built == 0
+        t0 = time.perf_counter()
+        res = {m: rmia(pool_logits(base.groups[m], base.prep), ref, base.prep.forget, remain=base.prep.remain)
+               for m in ("original", "retrain")}
+        score_s = (time.perf_counter() - t0) / 2
+    built = (f"trained now: {ref.built} of {DEFAULT_K}, wall {cold:.1f} s" if ref.built
+             else "all loaded from the given store (wall of this call: {:.2f} s)".format(cold))
+    lines = [f"## Reference models, digits preset, default K = {DEFAULT_K}", "",
+             f"- pool = train ∪ test = {ref.n_pool} images; each model trains on about {ref.n_pool // 2} "
+             f"({spec.model.arch} {spec.model.width}, {spec.train.epochs} epochs, batch {spec.train.batch_size})",
+             f"- {built}; stored training time of the set {ref.seconds:.1f} s "
+             f"({ref.seconds / DEFAULT_K:.1f} s per model)",
+             f"- second request (served from the store): {warm:.3f} s",
+             f"- RMIA scoring + AUCs per audited model: {score_s * 1e3:.1f} ms",
+             f"- FT AUC (this run): original {res['original'].auc:.3f}, retrain {res['retrain'].auc:.3f}", ""]
+    for line in lines:
+        print(line, flush=True)
+    return lines
+
+
+def k_table(ks: list[int], store_dir: str | None) -> list[str]:
+    spec = PRESETS["digits"]
+    lines = header("RMIA FT AUC vs the number of reference models K (digits preset, seed 0)")
+    lines += ["Digits default recipe (300 training images, MLP 512, 200 epochs, forget = random 20 % = 60 images, "
+              "test = 449). Keep-matrix seed 0; each K is its own reference set (every point IN for exactly K/2 "
+              "models). FT AUC = mean over subsampling seeds 0, 1, 2 of the ROC-AUC of n = min(|D_F|, |D_T|, |D_R|) "
+              "= 60 forget vs 60 test scores (the three runs in brackets); 'all' = all 60 forget vs all 449 test. "
+              "FR AUC = remain vs forget, same n. Training time = stored time of the K models (CPU, shared).", "",
+              "| K | FT AUC original | runs | all | FR AUC original | FT AUC retrain | runs | all | training s |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(store_dir or tmp)
+        base = run_baseline(spec, store)
+        for k in ks:
+            ref = reference_models(base.prep, store, k=k)
+            o, r = (rmia(pool_logits(base.groups[m], base.prep), ref, base.prep.forget, remain=base.prep.remain)
+                    for m in ("original", "retrain"))
+            runs = lambda x: "(" + ", ".join(f"{a:.3f}" for a in x.auc_runs) + ")"  # noqa: E731
+            lines.append(f"| {k} | {o.auc:.3f} | {runs(o)} | {o.auc_all:.3f} | {o.fr_auc:.3f} | {r.auc:.3f} | "
+                         f"{runs(r)} | {r.auc_all:.3f} | {ref.seconds:.0f} |")
+            print(lines[-1], flush=True)
+    return lines + [""]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--store", default=None, help="reuse this store directory instead of a fresh temporary one")
+    ap.add_argument("--k-table", action="store_true", help="measure FT AUC vs K and write rmia_k.md")
+    ap.add_argument("--ks", type=int, nargs="+", default=[4, 8, 16, 32])
+    args = ap.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.k_table:
+        lines = k_table(args.ks, args.store)
+        (RESULTS / "rmia_k.md").write_text("\n".join(lines))
+        return
+    lines = header("Audit benchmark") + scoring_section(args.repeats) + reference_section(args.store)
+    (RESULTS / "audit.md").write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
