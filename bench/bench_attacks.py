@@ -129,6 +129,17 @@ def main() -> None:
                      f"{1000 * t / len(idx):.1f} ms | {t_cap / t:.1f}x |")
     lines += ["", f"Speed ratio captum / batched `amun`: **{t_cap / t_amun:.1f}x** (target ≥ 20x); "
               f"captum / batched `restart` (same work as captum): **{t_cap / t_rest:.1f}x**.", ""]
+    lines += ["## Notes", "",
+              "- The captum reference is `MinParamPerturbation` (mode linear over k, ε = ε_init·2^k) around "
+              "`PGD(norm=\"L2\")` with a per-sample CE loss, one sample per call. captum's PGD steps by "
+              "ε/10·sign(g) even for norm L2, so the reference swaps in the AMUN step ε/10·g/‖g‖₂ "
+              "(`tests/captum_reference.py: L2StepFGSM`); the loop, the renorm projection, the [0, 1] bounds and "
+              "the search are captum's.",
+              "- captum restarts PGD from x for every ε and judges the last iterate, which is `mode=\"restart\"`; "
+              "AMUN's code (`mode=\"amun\"`) warm-starts after doubling and stops a sample at its first "
+              "misclassified iterate.",
+              "- Stock captum (signed steps) is a different attack: its ε differs from the AMUN step's where shown.",
+              ""]
     out = ROOT / "bench" / "results" / "attacks.md"
     out.write_text("\n".join(lines))
     print("\n".join(lines))
