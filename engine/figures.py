@@ -60,3 +60,104 @@ def confidence_histograms(
     fig.update_layout(barmode="overlay", height=380, margin={"l": 50, "r": 10, "t": 50, "b": 50},
                       legend={"orientation": "h", "y": -0.25, "x": 0})
     return fig
+
+
+# ------------------------------------------------------------------------------------------ methods
+_PALETTE = ["#1F77B4", "#FF7F0E", "#D62728", "#9467BD", "#8C564B", "#E377C2", "#17BECF", "#BCBD22", "#AEC7E8",
+            "#FFBB78", "#98DF8A"]
+
+
+def method_color(key: str) -> str:
+    """One colour per method, the same on every figure (Retrain green, Original grey)."""
+    if key in METHOD_COLORS:
+        return METHOD_COLORS[key]
+    from .unlearning import METHODS
+
+    keys = [k for k in METHODS if k not in METHOD_COLORS]
+    return _PALETTE[keys.index(key) % len(_PALETTE)] if key in keys else "#333333"
+
+
+def roc_curves(attacks: dict[str, tuple[str, object]], log: bool = False, title: str = "") -> go.Figure:
+    """ROC of one attack for several models: ``{method_key: (label, AttackResult)}``.
+
+    Log-log axes show the low-FPR regime that matters for privacy (Carlini et al.); the diagonal is chance.
+    """
+    fig = go.Figure()
+    lo = 1e-3
+    for key, (label, res) in attacks.items():
+        fpr, tpr = np.asarray(res.fpr), np.asarray(res.tpr)
+        if log:
+            keep = fpr > 0
+            fpr, tpr = fpr[keep], np.maximum(tpr[keep], lo)
+        fig.add_trace(go.Scatter(
+            x=fpr, y=tpr, mode="lines", name=f"{label} (AUC {100 * res.auc:.1f})",
+            line={"color": method_color(key), "width": 3 if key == "retrain" else 2,
+                  "dash": "dash" if key == "original" else "solid"},
+            hovertemplate="FPR %{x:.4f}<br>TPR %{y:.4f}<extra>" + label + "</extra>"))
+    diag = np.logspace(-3, 0, 50) if log else np.array([0.0, 1.0])
+    fig.add_trace(go.Scatter(x=diag, y=diag, mode="lines", name="chance", line={"color": "#999", "dash": "dot"},
+                             hoverinfo="skip"))
+    axis = {"type": "log", "range": [-3, 0]} if log else {"range": [0, 1]}
+    fig.update_layout(title=title, xaxis={"title": "false positive rate", **axis},
+                      yaxis={"title": "true positive rate", **axis}, height=420,
+                      margin={"l": 60, "r": 10, "t": 40, "b": 50}, legend={"font": {"size": 11}})
+    return fig
+
+
+def forget_shift(before: np.ndarray, after: dict[str, tuple[str, np.ndarray]], labels: np.ndarray,
+                 signal_label: str = "φ") -> go.Figure:
+    """Per forget sample: the original model's confidence (x) against each model's (y)."""
+    fig = go.Figure()
+    for key, (name, values) in after.items():
+        fig.add_trace(go.Scatter(
+            x=before, y=values, mode="markers", name=name, marker={"color": method_color(key), "size": 6, "opacity": 0.7},
+            customdata=labels, hovertemplate="class %{customdata}<br>original %{x:.2f}<br>after %{y:.2f}<extra>"
+            + name + "</extra>"))
+    lo, hi = float(np.nanmin(before)), float(np.nanmax(before))
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="unchanged",
+                             line={"color": "#999", "dash": "dot"}, hoverinfo="skip"))
+    fig.update_layout(xaxis_title=f"{signal_label} under the original model", yaxis_title=f"{signal_label} after",
+                      height=420, margin={"l": 60, "r": 10, "t": 30, "b": 50})
+    return fig
+
+
+def loss_cdfs(losses: dict[str, tuple[str, np.ndarray]], test: np.ndarray | None = None) -> go.Figure:
+    """Empirical CDFs of the forget-set loss per model (and the test loss of the original model)."""
+    fig = go.Figure()
+    series = dict(losses)
+    for key, (name, v) in series.items():
+        v = np.sort(np.asarray(v))
+        fig.add_trace(go.Scatter(x=np.log10(v + 1e-8), y=np.arange(1, len(v) + 1) / len(v), mode="lines", name=name,
+                                 line={"color": method_color(key), "shape": "hv"}))
+    if test is not None:
+        v = np.sort(np.asarray(test))
+        fig.add_trace(go.Scatter(x=np.log10(v + 1e-8), y=np.arange(1, len(v) + 1) / len(v), mode="lines",
+                                 name="test (original)", line={"color": GROUP_COLORS["test"], "dash": "dot", "shape": "hv"}))
+    fig.update_layout(xaxis_title="log10 cross-entropy loss on D_F", yaxis_title="fraction of samples ≤ x", height=400,
+                      margin={"l": 60, "r": 10, "t": 30, "b": 50})
+    return fig
+
+
+def bars(values: dict[str, tuple[str, float, float]], title: str, y_title: str) -> go.Figure:
+    """A bar per method with its std as error bar: ``{key: (label, mean, std)}``."""
+    keys = list(values)
+    fig = go.Figure(go.Bar(
+        x=[values[k][0] for k in keys], y=[values[k][1] for k in keys],
+        error_y={"type": "data", "array": [values[k][2] for k in keys]},
+        marker_color=[method_color(k) for k in keys]))
+    fig.update_layout(title=title, yaxis_title=y_title, height=360, margin={"l": 60, "r": 10, "t": 40, "b": 80})
+    return fig
+
+
+def game_plot(game: dict[str, np.ndarray]) -> go.Figure:
+    """SG-Unlearn's game per round: the auditor's held-out accuracy and utility."""
+    rounds = np.arange(1, len(next(iter(game.values()))) + 1)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["auditor held-out accuracy", "auditor utility"])
+    for col, name in enumerate(["accuracy", "utility"], 1):
+        series = next((v for k, v in game.items() if name in k), None)
+        if series is not None:
+            fig.add_trace(go.Scatter(x=rounds, y=series, mode="lines+markers", name=name, showlegend=False,
+                                     line={"color": method_color("sg_unlearn")}), row=1, col=col)
+        fig.update_xaxes(title_text="round", row=1, col=col)
+    fig.update_layout(height=340, margin={"l": 50, "r": 10, "t": 40, "b": 50})
+    return fig

@@ -4,6 +4,9 @@ import torch
 
 from engine.config import DataSpec, ModelSpec, RunSpec, TrainConfig
 
+# The test models are tiny: one intra-op thread is faster and far less sensitive to a loaded machine.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):

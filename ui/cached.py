@@ -35,3 +35,22 @@ def baseline_is_stored(spec: RunSpec) -> bool:
 def baseline(key: str, _spec: RunSpec) -> BaselineResult:
     """The stored baseline for a spec (call only when :func:`baseline_is_stored`); never mutate it."""
     return run_baseline(_spec, store())
+
+
+# ------------------------------------------------------------------------------------------ comparisons
+@st.cache_resource
+def _comparisons() -> dict:
+    """Finished comparisons of this server process, by key (results also live in the store)."""
+    return {}
+
+
+def comparison_key(spec: RunSpec, audit: dict) -> str:
+    return config.stable_hash({"spec": spec, "audit": audit})
+
+
+def put_comparison(key: str, result) -> None:
+    _comparisons()[key] = result
+
+
+def get_comparison(key: str):
+    return _comparisons().get(key)

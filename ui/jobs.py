@@ -42,7 +42,8 @@ def watch(job: Job) -> None:
             st.info(f"{j.label}: waiting for the worker (another job is running)…")
         else:
             m = j.metrics
-            detail = f" · epoch {m['epoch']} · loss {m['loss']:.4f} · train acc {m['acc']:.3f}" if "epoch" in m else ""
+            shown = [f"{k} {v:.4g}" for k, v in m.items() if k in ("epoch", "loss", "acc", "eps") and isinstance(v, (int, float))]
+            detail = (" · " + " · ".join(shown)) if shown else ""
             st.progress(j.fraction, text=f"{j.label} — {j.stage}: {j.done}/{j.total} steps{detail} · {_fmt_eta(j.eta_seconds)}")
         if st.button("Cancel", key=f"cancel_{j.id}", help="stops at the next batch; nothing half-done is stored"):
             j.cancel()

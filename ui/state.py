@@ -116,3 +116,54 @@ def describe(spec: RunSpec) -> str:
 
 def show_error(exc: UnlearnError) -> None:
     st.error(str(exc), icon="⚠️")
+
+
+# ------------------------------------------------------------------------------------------- audit settings
+DEFAULT_METHODS = ["ft", "rl", "ga", "salun", "amun", "sg_unlearn"]
+
+
+def audit_settings() -> dict:
+    """Methods, seeds, D_F-only and per-method overrides chosen on the Run page (also in the URL)."""
+    from engine.audit.rmia import DEFAULT_K
+    from engine.unlearning import METHODS
+
+    s = st.session_state
+    if "audit_methods" not in s:
+        raw = st.query_params.get("methods")
+        chosen = [m for m in (raw.split(",") if raw else DEFAULT_METHODS) if m in METHODS and m != "retrain"]
+        s["audit_methods"] = chosen
+        seeds = st.query_params.get("seeds", "0")
+        try:
+            s["audit_seeds"] = [int(x) for x in seeds.split(",") if x.strip()] or [0]
+        except ValueError:
+            s["audit_seeds"] = [0]
+        s["audit_use_remain"] = st.query_params.get("remain", "1") != "0"
+        s["audit_overrides"] = {}
+        s["audit_k"] = DEFAULT_K
+    return {"methods": list(s["audit_methods"]), "seeds": list(s["audit_seeds"]),
+            "use_remain": bool(s["audit_use_remain"]), "overrides": dict(s["audit_overrides"]), "k": int(s["audit_k"])}
+
+
+def sync_audit_url(audit: dict) -> None:
+    st.query_params["methods"] = ",".join(audit["methods"])
+    st.query_params["seeds"] = ",".join(map(str, audit["seeds"]))
+    st.query_params["remain"] = "1" if audit["use_remain"] else "0"
+
+
+def current_comparison():
+    """The finished comparison for the current settings, or None (pages then point to the Run page)."""
+    from . import cached
+
+    spec = current_spec()
+    return cached.get_comparison(cached.comparison_key(spec, audit_settings()))
+
+
+def need_comparison():
+    """The current comparison, or an info box with a link to the Run page and ``st.stop()``."""
+    cmp = current_comparison()
+    if cmp is None:
+        st.info("No audit for the current settings yet. Choose methods and seeds on the **Run** page and start it; "
+                "models already in the store are reused, so this is quick after the first time.")
+        st.page_link("pages/2_Run.py", label="Open Run", icon="▶️")
+        st.stop()
+    return cmp

@@ -97,6 +97,17 @@ class Comparison:
     rows: pd.DataFrame  # one row per model × seed, COLUMNS
     audits: dict[tuple[str, int], ModelAudit] = field(default_factory=dict)
     seconds: float = 0.0
+    groups: dict[tuple[str, int], dict] = field(default_factory=dict)  # grouped signals per model and seed
+    artifacts: dict[tuple[str, int], Any] = field(default_factory=dict)  # stored record of every model
+    labels: dict[str, str] = field(default_factory=dict)  # method key -> display label
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({s for _, s in self.audits})
+
+    @property
+    def methods(self) -> list[str]:
+        return list(dict.fromkeys(m for m, _ in self.audits))
 
     def table(self, mia: str = "ft_auc") -> pd.DataFrame:
         """Mean ± std over seeds per method (the paper's layout), Retrain first."""
@@ -206,7 +217,7 @@ def compare(
     if not use_remain:
         run_methods = [m for m in run_methods if not METHODS[m].needs_remain]
     t0 = time.perf_counter()
-    rows, audits = [], {}
+    rows, audits, all_groups, artifacts, all_labels = [], {}, {}, {}, {}
     for seed in seeds:
         s_spec = replace(spec, seed=seed, forget_seed=seed)
         prep = prepare(s_spec, data_dir)
@@ -216,6 +227,7 @@ def compare(
         groups = {BASELINE: by_group(signals(original, prep, store), prep),
                   REFERENCE: by_group(signals(retrained, prep, store), prep)}
         seconds = {BASELINE: original.seconds, REFERENCE: retrained.seconds}
+        artifacts[(BASELINE, seed)], artifacts[(REFERENCE, seed)] = original.artifact, retrained.artifact
         labels = {BASELINE: "Original", REFERENCE: "Retrain"}
         for key in run_methods:
             check_cancel(cancel)
@@ -224,8 +236,11 @@ def compare(
                              cancel=cancel)
             groups[key] = by_group(signals(run, prep, store), prep)
             seconds[key], labels[key] = run.seconds, method.label
+            artifacts[(key, seed)] = run.artifact
         seed_rows = {}
+        all_labels.update(labels)
         for name, g in groups.items():
+            all_groups[(name, seed)] = g
             audit = audit_groups(g, prep, ref, seed=seed, retrain_groups=groups[REFERENCE])
             audits[(name, seed)] = audit
             seed_rows[name] = {"method": name, "label": labels[name], "seed": seed,
@@ -238,4 +253,4 @@ def compare(
         if progress:
             progress("audit", seeds.index(seed) + 1, len(seeds), {})
     df = pd.DataFrame(rows)[COLUMNS]
-    return Comparison(spec, df, audits, time.perf_counter() - t0)
+    return Comparison(spec, df, audits, time.perf_counter() - t0, all_groups, artifacts, all_labels)

@@ -1,0 +1,66 @@
+"""Run: choose methods and seeds, edit hyperparameters, run the audit in the background."""
+
+import streamlit as st
+
+from engine.audit.compare import compare
+from engine.errors import UnlearnError
+from engine.unlearning import METHODS
+from ui import cached, forms, jobs, state, tables
+
+st.set_page_config(page_title="Run · Unlearning audit", page_icon="🧹", layout="wide")
+spec = state.sidebar()
+st.title("Run unlearning methods")
+st.caption(state.describe(spec))
+
+audit = state.audit_settings()
+s = st.session_state
+choices = [k for k in METHODS if k != "retrain"]
+c1, c2, c3 = st.columns([3, 1, 1])
+s["audit_methods"] = c1.multiselect("Methods", choices, default=audit["methods"], format_func=forms.method_label,
+                                    key="w_methods", help="Retrain (the gold standard) and the original model are always included.")
+s["audit_seeds"] = sorted(c2.multiselect("Seeds", list(range(10)), default=audit["seeds"], key="w_seeds",
+                                         help="each seed: its own original model, forget draw and retrain")) or [0]
+s["audit_use_remain"] = not c3.toggle("D_F only", value=not audit["use_remain"], key="w_dfonly",
+                                      help="the methods never see the remain set (methods that need it are skipped)")
+with st.expander("Hyperparameters (defaults tuned for this data set; the papers' values are in the help text)"):
+    overrides = {}
+    for key in s["audit_methods"]:
+        st.markdown(f"**{METHODS[key].label}** — {METHODS[key].paper}")
+        got = forms.method_form(key, spec.data.dataset, audit["overrides"].get(key, {}))
+        if got:
+            overrides[key] = got
+    s["audit_overrides"] = overrides
+    s["audit_k"] = st.number_input("RMIA reference models (K)", 2, 128, int(audit["k"]), step=2, key="w_k",
+                                   help="the AMUN paper used 128; more is stronger and slower")
+audit = state.audit_settings()
+state.sync_audit_url(audit)
+if not audit["methods"]:
+    st.warning("Choose at least one method.")
+    st.stop()
+
+key = cached.comparison_key(spec, audit)
+job = jobs.job_for(key)
+if job is not None and job.active:
+    jobs.watch(job)
+    st.stop()
+result = cached.get_comparison(key)
+if result is None:
+    jobs.show_outcome(job)
+    if st.button("Run audit", type="primary", key="run_audit"):
+        store = cached.store()
+
+        def work(progress, cancel, spec=spec, audit=audit, key=key):
+            res = compare(spec, audit["methods"], audit["seeds"], store, overrides=audit["overrides"],
+                          use_remain=audit["use_remain"], k=audit["k"], progress=progress, cancel=cancel)
+            cached.put_comparison(key, res)
+            return res
+
+        jobs.watch(jobs.submit(key, "Audit", work))
+    st.stop()
+
+st.success(f"Audit of {len(audit['methods'])} method(s) × {len(audit['seeds'])} seed(s) ready "
+           f"({result.seconds:.1f} s; models, signals and reference models come from the store).")
+tables.comparison_table(result)
+st.page_link("pages/3_Confidence.py", label="Confidence histograms", icon="📊")
+st.page_link("pages/5_Membership.py", label="Membership inference", icon="🕵️")
+st.page_link("pages/7_Compare.py", label="Comparison table and charts", icon="🏁")

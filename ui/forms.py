@@ -1,0 +1,38 @@
+"""Widgets built from a method's dataclass fields (defaults, help text and limits from the field metadata)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine.unlearning import METHODS, get_method, hyperparameters
+
+
+def method_form(key: str, dataset: str, current: dict[str, str], tuned: bool = True) -> dict[str, str]:
+    """Inputs for every hyperparameter of ``key``; returns the overrides that differ from the defaults."""
+    base = get_method(key, dataset=dataset if tuned else None)
+    overrides: dict[str, str] = {}
+    cols = st.columns(3)
+    for i, f in enumerate(hyperparameters(key)):
+        name, default = f["name"], getattr(base, f["name"])
+        value = current.get(name, default)
+        wkey = f"hp_{key}_{name}"
+        col = cols[i % 3]
+        if isinstance(default, bool):
+            got = col.checkbox(name, value=str(value).lower() in ("1", "true") if isinstance(value, str) else bool(value),
+                               help=f["help"], key=wkey)
+        elif "choices" in f:
+            got = col.selectbox(name, f["choices"], index=list(f["choices"]).index(str(value)), help=f["help"], key=wkey)
+        elif isinstance(default, int):
+            got = col.number_input(name, value=int(value), min_value=int(f.get("min", 0)),
+                                   max_value=int(f.get("max", 10**6)), step=1, help=f["help"], key=wkey)
+        else:
+            got = col.number_input(name, value=float(value), min_value=float(f.get("min", 0.0)),
+                                   max_value=float(f.get("max", 1e6)), format="%.6g", help=f["help"], key=wkey)
+        if got != default:
+            overrides[name] = str(got)
+    return overrides
+
+
+def method_label(key: str) -> str:
+    cls = METHODS[key]
+    return f"{cls.label}" + (" (needs D_R)" if cls.needs_remain else "")
