@@ -53,6 +53,10 @@ class AuditorOutput:
     weights: tuple[torch.Tensor, torch.Tensor]
 
 
+class AuditorError(RuntimeError):
+    """The auditor could not be fit (e.g. the conic solver failed on degenerate features)."""
+
+
 Problem = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # x_train, y_train, x_heldout, y_heldout
 
 
@@ -107,6 +111,7 @@ def _logreg_newton(xt: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, lam: t
     w = torch.zeros(k, p, dtype=xt.dtype, device=xt.device)
     f = objective(w)
     eye = torch.diag_embed(lam + _RIDGE)
+    active = torch.ones(k, dtype=torch.bool, device=xt.device)
     for _ in range(max_iter):
         s = torch.sigmoid((xt @ w[:, :, None]).squeeze(-1))
         g = (xt.transpose(1, 2) @ ((s - y) * mask)[:, :, None]).squeeze(-1) / n[:, None] + lam * w
@@ -115,19 +120,21 @@ def _logreg_newton(xt: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, lam: t
         step = torch.linalg.solve(h, g[:, :, None]).squeeze(-1)
         decrease = (g * step).sum(1)  # the squared Newton decrement gᵀH⁻¹g ≥ 0
         # Converged: tiny gradient, or a decrement below what float64 can resolve in the objective.
-        done = (g.abs().amax(1) < tol) | (decrease < 1e-20)
-        if bool(done.all()):
+        active &= ~((g.abs().amax(1) < tol) | (decrease < 1e-20))
+        if not bool(active.any()):
             break
-        step = torch.where(done[:, None], torch.zeros_like(step), step)
-        decrease = torch.where(done, torch.zeros_like(decrease), decrease)
+        step = torch.where(active[:, None], step, torch.zeros_like(step))
+        decrease = torch.where(active, decrease, torch.zeros_like(decrease))
+        slack = 1e-14 * (1 + f.abs())  # rounding noise of f: a full step near the optimum must not be refused
         t = torch.ones(k, dtype=xt.dtype, device=xt.device)
-        for _ in range(40):  # Armijo backtracking, per problem
+        for _ in range(30):  # Armijo backtracking, per problem
             f_new = objective(w - t[:, None] * step)
-            ok = f_new <= f - 1e-4 * t * decrease
+            ok = f_new <= f - 1e-4 * t * decrease + slack
             if bool(ok.all()):
                 break
             t = torch.where(ok, t, t / 2)
-        t = torch.where(ok, t, torch.zeros_like(t))  # no acceptable step: stay (float64 resolution reached)
+        active &= ok  # no acceptable step: float64 resolution reached, stop this problem
+        t = torch.where(ok, t, torch.zeros_like(t))
         w = w - t[:, None] * step
         f = torch.where(ok, f_new, f)
     return w
@@ -294,7 +301,10 @@ class SVMAuditor:
         ys, ysh = 2 * y_train.double() - 1, 2 * y_heldout.double() - 1
         n, d = x.shape
         args = {"solve_method": self.solver, **(self.solver_args or {})}
-        beta, b = self._layer(n, d)(ys[:, None] * x, ys, solver_args=args)
+        try:
+            beta, b = self._layer(n, d)(ys[:, None] * x, ys, solver_args=args)
+        except Exception as exc:  # diffcp/cvxpy SolverError, or a failed derivative set-up
+            raise AuditorError(f"the SVM auditor's solver ({self.solver}) failed: {exc}") from exc
         t = xh @ beta - b
         utility = -torch.clamp(1 - ysh * t, min=0).sum()
         correct, acc = _score(t.detach(), ysh)
