@@ -21,10 +21,12 @@ from .l1_sparse import L1Sparse
 from .random_label import RandomLabel
 from .retrain import Retrain
 from .salun import SalUn
+from .sg_unlearn import SGUnlearn
 
 METHODS: dict[str, type[Unlearner]] = {
     cls.key: cls
-    for cls in [Retrain, FineTune, RandomLabel, GradientAscent, BoundaryShrink, L1Sparse, SalUn, Amun, AmunSalUn]
+    for cls in [Retrain, FineTune, RandomLabel, GradientAscent, BoundaryShrink, L1Sparse, SalUn, Amun, AmunSalUn,
+                SGUnlearn]
 }
 
 
