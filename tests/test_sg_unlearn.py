@@ -267,13 +267,18 @@ def test_sg_lowers_the_auditor_below_fine_tuning():
     SG-Unlearn (α = 1, logreg auditor) and plain FT (same lr, constant, same rounds) start from the same
     original model; both end models are then audited the same way — the same per-class logreg auditors over
     3 folds, 10 reshuffles, no gradient — and SG's pooled held-out auditor accuracy must be lower.
+
+    Measured (bench/results/sg.md, seeds 0-2, 20 reshuffles): FT 0.488, SG 0.436-0.443 (gap 0.045-0.052, about
+    4 standard errors); at 10 rounds the gap is about half. Caveat: the original model itself scores 0.490
+    (retrain 0.480), i.e. this small auditor finds no membership signal on the preset; SG pushes it below
+    chance. The test checks the game's mechanics (the leader lowers the follower's success), not privacy.
     """
     from engine.pipeline import PRESETS, prepare, train_or_load
     from engine.store import Store
 
     prep = prepare(PRESETS["digits"])
     original = train_or_load("original", prep, Store(), device=CPU).model
-    rounds = 30  # the default; at 10 rounds the gap is about half as large (see the report in the module's docs)
+    rounds = 30  # the default
     args = (original, prep.data, prep.forget, prep.remain)
     sg = SGUnlearn(epochs=rounds, alpha=1.0).unlearn(*args, seed=0, device=CPU).model
     ft = FineTune(epochs=rounds, lr=0.01, lr_gamma=1.0).unlearn(*args, seed=0, device=CPU).model
