@@ -22,10 +22,12 @@ from .presets import tuned_params
 from .random_label import RandomLabel
 from .retrain import Retrain
 from .salun import SalUn
+from .sg_unlearn import SGUnlearn
 
 METHODS: dict[str, type[Unlearner]] = {
     cls.key: cls
-    for cls in [Retrain, FineTune, RandomLabel, GradientAscent, BoundaryShrink, L1Sparse, SalUn, Amun, AmunSalUn]
+    for cls in [Retrain, FineTune, RandomLabel, GradientAscent, BoundaryShrink, L1Sparse, SalUn, Amun, AmunSalUn,
+                SGUnlearn]
 }
 
 
