@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib.util
 import os
 import platform
 import statistics
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 
 import numpy as np
@@ -35,16 +33,6 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-# TEMPORARY (as in tests/test_sg_unlearn.py): engine.attacks, imported by the engine.unlearning package, is
-# being written on another branch; a placeholder stands in only while it is absent. Nothing here uses it.
-if importlib.util.find_spec("engine.attacks") is None:
-    _stub = types.ModuleType("engine.attacks")
-    for _name in ("AdversarialSet", "calibrate_eps_init", "nearest_adversarial", "fgsm"):
-        setattr(_stub, _name, None)
-    sys.modules["engine.attacks"] = _stub
-    from engine.unlearning import sg_unlearn  # noqa: E402,F401  (imports the package with the placeholder)
-    del sys.modules["engine.attacks"]
 
 from engine.pipeline import PRESETS, prepare, train_or_load  # noqa: E402
 from engine.store import Store  # noqa: E402

@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import types
-
 import numpy as np
 import pytest
 import torch
 
-# --- TEMPORARY (remove once engine/attacks.py is merged) ----------------------------------------------------
-# engine/unlearning/amun.py and boundary_shrink.py import engine.attacks, which is being written on another
-# branch. Importing any engine.unlearning submodule runs the package __init__ (which imports them), so on this
-# branch the import fails. When (and only when) the real module is absent, a placeholder stands in during the
-# import and is removed from sys.modules right after; nothing here calls AMUN or Boundary Shrink.
-_STUB = importlib.util.find_spec("engine.attacks") is None
-if _STUB:
-    _attacks = types.ModuleType("engine.attacks")
-    for _name in ("AdversarialSet", "calibrate_eps_init", "nearest_adversarial", "fgsm"):
-        setattr(_attacks, _name, None)
-    sys.modules["engine.attacks"] = _attacks
-import engine.unlearning as unlearning  # noqa: E402
-from engine.unlearning.auditors import AuditorOutput, LogRegAuditor, SVMAuditor, fit_many  # noqa: E402
-from engine.unlearning.finetune import FineTune  # noqa: E402
-from engine.unlearning.sg_unlearn import SGUnlearn, auditor_pass  # noqa: E402
+import engine.unlearning as unlearning
+from engine.unlearning.auditors import AuditorOutput, LogRegAuditor, SVMAuditor, fit_many
+from engine.unlearning.finetune import FineTune
+from engine.unlearning.sg_unlearn import SGUnlearn, auditor_pass
 
-if _STUB:
-    del sys.modules["engine.attacks"]
-# ------------------------------------------------------------------------------------------------------------
-
-from engine.config import DataSpec, ModelSpec, RunSpec, TrainConfig  # noqa: E402
-from engine.data import load_dataset, remain_indices, select_forget  # noqa: E402
-from engine.errors import UnlearnError  # noqa: E402
-from engine.models import build_model  # noqa: E402
-from engine.training import train_model  # noqa: E402
+from engine.config import DataSpec, ModelSpec, RunSpec, TrainConfig
+from engine.data import load_dataset, remain_indices, select_forget
+from engine.errors import UnlearnError
+from engine.models import build_model
+from engine.training import train_model
 
 CPU = torch.device("cpu")
 
