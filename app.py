@@ -14,11 +14,19 @@ st.markdown(
     "*as if the data were never seen* — measured against the gold standard, a model retrained from scratch "
     "without it."
 )
-st.markdown(
-    "1. **Setup and train** — pick data, model, forget set and seed; train the original and the retrained model; "
-    "compare their confidence on remain / test / forget samples."
-)
-st.page_link("pages/1_Setup_and_train.py", label="Open Setup and train", icon="▶️")
+PAGES = [
+    ("pages/1_Setup_and_train.py", "Setup and train", "pick data, model, forget set and seed; train the original "
+     "and the retrained model; compare their confidence on remain / test / forget samples"),
+    ("pages/2_Run.py", "Run", "choose unlearning methods and seeds, edit hyperparameters, run the audit in the background"),
+    ("pages/3_Confidence.py", "Confidence", "remain / test / forget histograms for every model; per-sample shift"),
+    ("pages/5_Membership.py", "Membership inference", "ROC curves (linear and log-log), TPR at low FPR, most exposed samples"),
+    ("pages/6_Statistics.py", "Statistics & game", "KS / Wasserstein and loss CDFs; SG-Unlearn's auditor per round"),
+    ("pages/7_Compare.py", "Compare", "the AMUN paper's table, mean ± std over seeds; Avg Gap and wall-time charts"),
+]
+for path, label, what in PAGES:
+    c1, c2 = st.columns([1, 4])
+    c1.page_link(path, label=label)
+    c2.markdown(what)
 
 st.subheader("Current settings")
 st.markdown(state.describe(spec))

@@ -549,3 +549,17 @@ def read_bytes_limited(data: bytes, limit: int = 1 << 20) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise UnlearnError("the uploaded file is not UTF-8 text with one index per line") from None
+
+
+def save_forget_file(indices: Sequence[int], y_train: np.ndarray | torch.Tensor, num_classes: int) -> Path:
+    """Validate a hand-picked forget set and write it as an ``indices:`` file (content-addressed, atomic)."""
+    idx = forget_from_indices(indices, np.asarray(y_train), num_classes)
+    text = "".join(f"{i}\n" for i in idx)
+    folder = unlearn_home() / "forget_sets"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.txt"
+    if not path.is_file():
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    return path

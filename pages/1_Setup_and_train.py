@@ -7,8 +7,9 @@ import streamlit as st
 from engine.audit.mia import loss_threshold
 from engine.errors import UnlearnError
 from engine.figures import confidence_histograms
+from engine.data import save_forget_file
 from engine.pipeline import prepare, run_baseline
-from ui import cached, jobs, state
+from ui import cached, jobs, state, thumbs
 
 st.set_page_config(page_title="Setup and train · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
@@ -31,12 +32,34 @@ c[4].metric("Validation", len(d.y_val), help="carved out of the test split; SG-U
 
 with st.expander(f"Preview of the forget set ({len(prep.forget)} samples)", expanded=False):
     show = prep.forget[:40]
-    imgs = d.x_train[show].permute(0, 2, 3, 1).numpy()
-    scale = max(1, 64 // imgs.shape[1])
-    imgs = np.kron(imgs, np.ones((scale, scale, 1)))
-    imgs = imgs[..., 0] if imgs.shape[-1] == 1 else imgs
-    st.image([np.clip(i, 0, 1) for i in imgs], width=64,
+    st.image([thumbs.upscale(thumbs.to_hwc(img)) for img in d.x_train[show]], width=64,
              caption=[f"#{i} · {d.classes[int(d.y_train[i])]}" for i in show])
+
+with st.expander("Pick the forget set by hand", expanded=False):
+    st.caption("Select rows (click the boxes at the left; shift-click for a range), then use them as the forget set. "
+               "The selection is saved as an index file, so it is reproducible and shareable on this machine.")
+    classes = st.multiselect("Show classes", list(range(d.num_classes)), format_func=lambda c: d.classes[c],
+                             key="pick_classes", help="filter the grid by label")
+    pool = np.arange(len(d.y_train))
+    if classes:
+        pool = pool[np.isin(d.y_train.numpy(), classes)]
+    pool = pool[:600]
+    uris = thumbs.data_uris(d.fingerprint, d.x_train.numpy())
+    grid = pd.DataFrame({"image": [uris[i] for i in pool], "index": pool,
+                         "label": [d.classes[int(d.y_train[i])] for i in pool],
+                         "in current forget set": np.isin(pool, prep.forget)})
+    picked = st.dataframe(grid, hide_index=True, on_select="rerun", selection_mode="multi-row", key="pick_df",
+                          column_config={"image": st.column_config.ImageColumn("image", width="small")}, height=320)
+    rows = picked.selection.rows if picked and picked.selection else []
+    chosen = pool[rows] if len(rows) else np.array([], dtype=int)
+    if st.button(f"Use the {len(chosen)} selected samples as the forget set", disabled=not len(chosen), key="use_pick"):
+        try:
+            path = save_forget_file(chosen.tolist(), d.y_train, d.num_classes)
+        except UnlearnError as exc:
+            state.show_error(exc)
+        else:
+            state.set_forget(f"indices:{path}")
+            st.rerun()
 
 key = cached.spec_key(spec)
 job = jobs.job_for(key)

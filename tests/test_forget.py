@@ -70,3 +70,13 @@ def test_bad_index_file_line(tmp_path):
     f.write_text("1\ntwo\n")
     with pytest.raises(UnlearnError, match=r"idx.txt:2"):
         select_forget(f"indices:{f}", Y, 10)
+
+
+def test_hand_picked_selection_is_saved_and_reloaded():
+    from engine.data import save_forget_file
+
+    path = save_forget_file([7, 3, 42], Y, 10)
+    assert path.is_file() and path == save_forget_file([42, 7, 3], Y, 10)  # content-addressed
+    assert select_forget(f"indices:{path}", Y, 10).tolist() == [3, 7, 42]
+    with pytest.raises(UnlearnError, match="duplicates"):
+        save_forget_file([1, 1], Y, 10)

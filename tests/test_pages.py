@@ -35,7 +35,7 @@ def test_setup_page_trains_and_shows_histograms():
     assert labels["Train"] == "300" and labels["Forget"] == "60"
     at.button(key="train").click().run()
     at = _wait_for_chart(at)
-    table = at.dataframe[0].value
+    table = at.dataframe[-1].value  # the first one is the hand-picking grid
     assert list(table.index) == ["original", "retrain"]
     assert table.loc["original", "forget acc %"] == 100.0
     # toggle the confidence scale: the figure re-renders on p(y|x)
@@ -64,3 +64,62 @@ def test_settings_roundtrip_through_url():
     assert at.sidebar.number_input(key="w_seed").value == 2
     labels = {m.label: m.value for m in at.metric}
     assert labels["Forget"] == "30"  # class 3 in the stratified 300-sample train subset
+
+
+def _run_audit(methods: str = "ft,amun,sg_unlearn") -> AppTest:
+    """Drive the Run page until the audit for ``methods`` (seed 0) is ready; returns the AppTest."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["methods"] = methods
+    at.query_params["seeds"] = "0"
+    at.run()
+    at.switch_page("pages/2_Run.py").run()
+    assert not at.exception
+    at.button(key="run_audit").click().run()
+    deadline = time.time() + 300
+    while time.time() < deadline and not at.success:
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+    assert at.success and "ready" in at.success[0].value
+    return at
+
+
+def test_result_pages_before_any_audit_point_to_run():
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    for page in ("pages/3_Confidence.py", "pages/5_Membership.py", "pages/6_Statistics.py", "pages/7_Compare.py"):
+        at.switch_page(page).run()
+        assert not at.exception
+        assert "No audit for the current settings" in at.info[0].value
+
+
+def test_run_then_every_result_page():
+    at = _run_audit()
+    table = at.dataframe[0].value
+    assert {"Original", "Retrain", "Fine-tune", "AMUN", "SG-Unlearn"} <= set(table.index)
+    assert "Avg Gap" in table.columns
+
+    at.switch_page("pages/3_Confidence.py").run()
+    assert not at.exception and len(at.get("plotly_chart")) >= 3
+    at.segmented_control(key="conf_scale2").set_value("loss").run()
+    assert not at.exception
+
+    at.switch_page("pages/5_Membership.py").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 2
+    at.segmented_control(key="mia_attack").set_value("loss threshold").run()
+    assert not at.exception and at.dataframe
+
+    at.switch_page("pages/6_Statistics.py").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 2  # loss CDFs + SG game
+
+    at.switch_page("pages/7_Compare.py").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 2
+    at.segmented_control(key="cmp_mia").set_value("MIA-efficacy").run()
+    assert not at.exception
+
+
+def test_run_page_rejects_empty_method_list():
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("pages/2_Run.py").run()
+    at.multiselect(key="w_methods").set_value([]).run()
+    assert not at.exception
+    assert "at least one method" in at.warning[0].value

@@ -107,6 +107,12 @@ def sidebar() -> RunSpec:
     return current_spec()
 
 
+def set_forget(spec: str) -> None:
+    """Replace the forget spec (e.g. a hand-picked ``indices:`` file); the sidebar shows it on the next run."""
+    st.session_state["cfg_forget"] = spec
+    st.session_state.pop("w_forget", None)
+
+
 def describe(spec: RunSpec) -> str:
     t = spec.train
     return (f"{DATASETS[spec.data.dataset].label} · {MODELS[spec.model.arch].label} (width {spec.model.width}) · "
