@@ -338,3 +338,47 @@ def run_method(
 
     art = store.cached("unlearned", key, build)
     return MethodRun(method.key, load_model(art, prep.spec.model, prep.data, device), art)
+
+
+# ------------------------------------------------------------------------------------------- hardest
+HARDEST_CRITERIA = {
+    "confidence": "highest φ under the original model (the most confidently memorised samples)",
+    "eps": "smallest ε-to-flip under the original model (AMUN's L2 search: samples closest to the boundary)",
+}
+
+
+def hardest_forget(
+    spec: RunSpec,
+    n: int,
+    by: str = "confidence",
+    store: Store | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    device: torch.device | None = None,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> np.ndarray:
+    """The ``n`` training samples that are "hardest" by ``by`` (see :data:`HARDEST_CRITERIA`), sorted.
+
+    Uses (or trains) the original model of ``spec``; its forget spec is irrelevant to the original model.
+    """
+    from .attacks import cached_nearest_adversarial
+
+    if by not in HARDEST_CRITERIA:
+        raise UnlearnError(f"unknown criterion {by!r}; choose one of: {', '.join(HARDEST_CRITERIA)}")
+    store = store or Store()
+    data = load_dataset(spec.data, data_dir)
+    if not 0 < n < len(data.y_train):
+        raise UnlearnError(f"hardest: choose between 1 and {len(data.y_train) - 1} samples, got {n}")
+    prep = prepare(spec, data_dir, forget=np.array([0]))
+    original = train_or_load("original", prep, store, device=device, progress=progress, cancel=cancel)
+    if by == "confidence":
+        score = -signals(original, prep, store)["train"]["phi"]
+    else:
+        adv = cached_nearest_adversarial(store, original.key, data.fingerprint, "train", original.model, data.x_train,
+                                         data.y_train, progress=progress, cancel=cancel)
+        score = adv.eps.numpy().astype(float) + 1e-9 * adv.delta_norm.numpy()  # ties broken by ‖δ‖₂
+    chosen = np.sort(np.argsort(score, kind="stable")[:n])
+    from .data import validate_forget
+
+    return validate_forget(chosen, data.y_train.numpy(), data.num_classes)

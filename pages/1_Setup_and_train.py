@@ -8,7 +8,7 @@ from engine.audit.mia import loss_threshold
 from engine.errors import UnlearnError
 from engine.figures import confidence_histograms
 from engine.data import save_forget_file
-from engine.pipeline import prepare, run_baseline
+from engine.pipeline import HARDEST_CRITERIA, hardest_forget, prepare, run_baseline
 from ui import cached, jobs, state, thumbs
 
 st.set_page_config(page_title="Setup and train · Unlearning audit", page_icon="🧹", layout="wide")
@@ -60,6 +60,27 @@ with st.expander("Pick the forget set by hand", expanded=False):
         else:
             state.set_forget(f"indices:{path}")
             st.rerun()
+
+with st.expander("Pick the hardest samples", expanded=False):
+    st.caption("Forget the samples the original model holds on to most — the hard case for unlearning.")
+    h1, h2, h3 = st.columns([1, 2, 1])
+    n_hard = h1.number_input("How many", 1, len(d.y_train) - 1, min(len(prep.forget), len(d.y_train) - 1), key="hard_n")
+    by = h2.selectbox("Criterion", list(HARDEST_CRITERIA), format_func=lambda k: HARDEST_CRITERIA[k], key="hard_by")
+    hard_key = f"hardest-{cached.spec_key(spec)}-{by}-{n_hard}"
+    hard_job = jobs.job_for(hard_key)
+    if hard_job is not None and hard_job.active:
+        jobs.watch(hard_job)
+    elif hard_job is not None and hard_job.finished_ok and st.session_state.get("hard_applied") != hard_key:
+        st.session_state["hard_applied"] = hard_key
+        state.set_forget(f"indices:{save_forget_file(hard_job.result.tolist(), d.y_train, d.num_classes)}")
+        st.rerun()
+    else:
+        jobs.show_outcome(hard_job)
+        if h3.button("Select", key="hard_go", help="trains the original model first if it is not stored yet"):
+            store = cached.store()
+            jobs.watch(jobs.submit(hard_key, "Finding the hardest samples",
+                                   lambda progress, cancel: hardest_forget(spec, int(n_hard), by, store,
+                                                                           progress=progress, cancel=cancel)))
 
 key = cached.spec_key(spec)
 job = jobs.job_for(key)

@@ -123,3 +123,16 @@ def test_run_page_rejects_empty_method_list():
     at.multiselect(key="w_methods").set_value([]).run()
     assert not at.exception
     assert "at least one method" in at.warning[0].value
+
+
+def test_setup_page_selects_the_hardest_samples():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.number_input(key="hard_n").set_value(25).run()
+    at.button(key="hard_go").click().run()
+    deadline = time.time() + 120
+    while time.time() < deadline and not at.sidebar.text_input(key="w_forget").value.startswith("indices:"):
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception
+    assert at.sidebar.text_input(key="w_forget").value.startswith("indices:")
+    assert {m.label: m.value for m in at.metric}["Forget"] == "25"

@@ -73,3 +73,17 @@ def test_default_digits_recipe_shows_membership_signal(tmp_path):
     assert auc["original"] - auc["retrain"] > 0.03
     assert acc["original"]["forget"] == 1.0 and acc["original"]["test"] > 0.9
     assert acc["retrain"]["test"] > 0.9
+
+
+@pytest.mark.parametrize("by", ["confidence", "eps"])
+def test_hardest_forget(tiny_spec, tmp_path, by):
+    from engine.pipeline import hardest_forget
+
+    store = Store(tmp_path)
+    idx = hardest_forget(tiny_spec, 15, by, store)
+    assert len(idx) == 15 and np.all(np.diff(idx) > 0)
+    assert np.array_equal(idx, hardest_forget(tiny_spec, 15, by, store))  # deterministic, from the store
+    if by == "confidence":
+        prep = prepare(tiny_spec)
+        phi = signals(train_or_load("original", prep, store), prep, store)["train"]["phi"]
+        assert phi[idx].min() >= np.sort(phi)[-15]
