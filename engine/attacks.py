@@ -32,7 +32,7 @@ from torch.nn import functional as F
 from . import config
 from .errors import UnlearnError
 from .store import Artifact, Store
-from .training import CancelToken, Progress, check_cancel, default_device
+from .training import CancelToken, Progress, check_cancel, cpu_threads_for, default_device
 
 #: Added to a gradient's L2 norm before dividing by it (the AMUN code's ``eps_for_division``).
 GRAD_NORM_EPS = 1e-10
@@ -370,7 +370,7 @@ def nearest_adversarial(
             top = float(active_eps.max()) if active_eps is not None and len(active_eps) else 0.0
             progress("adversarial", finished[0], n, {"eps": top})
 
-    with eval_mode(model):
+    with eval_mode(model), cpu_threads_for(model, dev):
         for start in range(0, n, batch_size):
             xb = x[start : start + batch_size].to(dev).float()
             yb = y[start : start + batch_size].to(dev).long()

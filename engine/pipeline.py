@@ -317,10 +317,19 @@ def run_method(
     seed = prep.spec.seed if seed is None else seed
     key = method_key(method, prep, original.key, seed, use_remain)
 
+    def adversarial_cache(**params):
+        """AMUN's D_A: the original model's nearest adversarial examples for all of train, stored once."""
+        from .attacks import cached_nearest_adversarial
+
+        adv = cached_nearest_adversarial(store, original.key, prep.data.fingerprint, "train", original.model,
+                                         prep.data.x_train, prep.data.y_train, device=device, progress=progress,
+                                         cancel=cancel, **params)
+        return adv.subset(prep.forget)
+
     def build() -> Artifact:
         res = method.unlearn(original.model, prep.data, prep.forget, prep.remain if use_remain else None, seed=seed,
                              device=device, progress=progress, cancel=cancel, run_spec=prep.spec,
-                             augment=prep.spec.train.augment)
+                             augment=prep.spec.train.augment, adversarial_cache=adversarial_cache)
         check_cancel(cancel)
         arrays, scalars = {}, {}
         for name, value in res.extras.items():

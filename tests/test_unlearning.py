@@ -219,3 +219,21 @@ def test_l1_schedules():
     amun = alpha_schedule(5e-4, 10, "amun")
     assert amun[1] == pytest.approx(1e-3) and amun[5] == pytest.approx(4.8384e-3)  # grows, then decays
     assert amun[9] < amun[5]
+
+
+def test_amun_reuses_the_stored_whole_train_search(setup):
+    """D_A is computed once per original model for all of train (as the AMUN code) and indexed per forget set."""
+    prep, store, original = setup
+    method = get_method("amun", pgd_steps="10", epochs="1")
+    first = run_method(method, prep, original, store)
+    other = replace(prep, forget=prep.remain[:7], remain=np.setdiff1d(np.arange(len(prep.data.y_train)), prep.remain[:7]))
+    run_method(method, other, original, store)
+    assert len(store.list("adversarial")) == 1
+    # the stored rows equal a fresh search on the forget set alone (the search is per sample)
+    from engine.attacks import nearest_adversarial
+
+    fresh = nearest_adversarial(original.model, prep.data.x_train[prep.forget], prep.data.y_train[prep.forget],
+                                steps=10)
+    stored = first.artifact.arrays()
+    assert np.allclose(stored["adversarial.eps"], fresh.eps.numpy())
+    assert np.array_equal(stored["adversarial.y_adv"], fresh.y_adv.numpy())

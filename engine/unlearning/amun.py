@@ -8,6 +8,7 @@ catastrophic forgetting (research/amun.md §1).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import torch
@@ -48,9 +49,16 @@ class Amun(SGDConfig, Unlearner):
         if self.calibrate_eps:
             eps = calibrate_eps_init(model, ctx.x_forget, ctx.y_forget, steps=self.pgd_steps, seed=ctx.seed)
         ctx.extras["eps_init"] = eps
-        adv = nearest_adversarial(model, ctx.x_forget, ctx.y_forget, eps_init=eps, steps=self.pgd_steps,
-                                  max_doublings=self.max_doublings, device=ctx.device, progress=ctx.progress,
-                                  cancel=ctx.cancel)
+        t0 = time.perf_counter()
+        if ctx.adversarial_cache is not None:
+            # D_A precomputed once per original model for all of D and indexed by the forget set, as the AMUN
+            # code does (build_advdataset.py); the per-sample search does not depend on the other samples.
+            adv = ctx.adversarial_cache(eps_init=eps, steps=self.pgd_steps, max_doublings=self.max_doublings)
+        else:
+            adv = nearest_adversarial(model, ctx.x_forget, ctx.y_forget, eps_init=eps, steps=self.pgd_steps,
+                                      max_doublings=self.max_doublings, device=ctx.device, progress=ctx.progress,
+                                      cancel=ctx.cancel)
+        ctx.extras["attack_seconds"] = time.perf_counter() - t0
         ctx.extras["adversarial"] = adv
         return adv
 

@@ -62,6 +62,9 @@ class UnlearnContext:
     cancel: CancelToken | None
     run_spec: Any = None  # engine.config.RunSpec of the original model (retrain needs its recipe)
     extras: dict[str, Any] = field(default_factory=dict)
+    #: optional store-backed AMUN search of the ORIGINAL model over the whole training set:
+    #: ``adversarial_cache(eps_init=…, steps=…, max_doublings=…) -> AdversarialSet`` of the forget rows
+    adversarial_cache: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         x, y = self.data.x_train, self.data.y_train
@@ -160,6 +163,7 @@ class Unlearner:
         cancel: CancelToken | None = None,
         run_spec: Any = None,
         augment: bool = False,
+        adversarial_cache: Callable[..., Any] | None = None,
     ) -> UnlearnResult:
         """Unlearn ``forget`` from a copy of ``model``; ``remain=None`` is the D_F-only setting."""
         forget = np.asarray(forget, dtype=np.int64)
@@ -179,7 +183,8 @@ class Unlearner:
         work = copy.deepcopy(model).to(device)
         ctx = UnlearnContext(data, forget, remain if self.uses_remain else None, device, seed,
                              torch.Generator(device=device).manual_seed(seed),
-                             augment and can_augment(tuple(data.x_train.shape)), progress, cancel, run_spec)
+                             augment and can_augment(tuple(data.x_train.shape)), progress, cancel, run_spec,
+                             adversarial_cache=adversarial_cache)
         t0 = time.perf_counter()
         with cpu_threads_for(work, device):
             history = self._run(work, ctx)
