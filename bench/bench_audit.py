@@ -44,6 +44,25 @@ def header(title: str) -> list[str]:
             "training are inflated accordingly", f"- torch {torch.__version__}", ""]
 
 
+#: bench/results/pipeline.md's MLP-512 training throughput (batch 32, 8x8 input) on an idle 2-core machine.
+IDLE_MLP_IMG_S = 23_242
+
+
+def mlp_throughput() -> float:
+    """Training images per second of the digits MLP right now (a gauge of how busy the CPU is)."""
+    from engine.config import ModelSpec, TrainConfig
+    from engine.models import build_model
+    from engine.training import train_model
+
+    torch.manual_seed(0)
+    x, y = torch.rand(3000, 1, 8, 8), torch.randint(0, 10, (3000,))
+    model = build_model(ModelSpec("mlp", 512), (1, 8, 8), 10)
+    train_model(model, x[:256], y[:256], TrainConfig(epochs=1, batch_size=32, augment=False), seed=0)
+    t0 = time.perf_counter()
+    train_model(model, x, y, TrainConfig(epochs=2, batch_size=32, augment=False), seed=0)
+    return 6000 / (time.perf_counter() - t0)
+
+
 def timed(fn, repeats: int) -> tuple[float, object]:
     times, out = [], None
     for _ in range(repeats):
@@ -75,6 +94,7 @@ def scoring_section(repeats: int) -> list[str]:
 
 def reference_section(store_dir: str | None) -> list[str]:
     spec = PRESETS["digits"]
+    ips = mlp_throughput()
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(store_dir or tmp)
         base = run_baseline(spec, store)
@@ -96,6 +116,11 @@ def reference_section(store_dir: str | None) -> list[str]:
              f"({spec.model.arch} {spec.model.width}, {spec.train.epochs} epochs, batch {spec.train.batch_size})",
              f"- {built}; stored training time of the set {ref.seconds:.1f} s "
              f"({ref.seconds / DEFAULT_K:.1f} s per model)",
+             f"- CPU gauge: the digits MLP trained at {ips:,.0f} img/s during this run, against "
+             f"{IDLE_MLP_IMG_S:,} img/s on an idle machine (pipeline.md). One reference model is "
+             f"{spec.train.epochs} × ~{ref.n_pool // 2} = {spec.train.epochs * (ref.n_pool // 2):,} training images: "
+             f"about {spec.train.epochs * (ref.n_pool // 2) / IDLE_MLP_IMG_S:.1f} s idle, so about "
+             f"{DEFAULT_K * spec.train.epochs * (ref.n_pool // 2) / IDLE_MLP_IMG_S:.0f} s for the default set",
              f"- second request (served from the store): {warm:.3f} s",
              f"- RMIA scoring + AUCs per audited model: {score_s * 1e3:.1f} ms",
              f"- FT AUC (this run): original {res['original'].auc:.3f}, retrain {res['retrain'].auc:.3f}", ""]
@@ -114,6 +139,7 @@ def k_table(ks: list[int], store_dir: str | None) -> list[str]:
               "FR AUC = remain vs forget, same n. Training time = stored time of the K models (CPU, shared).", "",
               "| K | FT AUC original | runs | all | FR AUC original | FT AUC retrain | runs | all | training s |",
               "|---|---|---|---|---|---|---|---|---|"]
+    orig, spans = [], []
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(store_dir or tmp)
         base = run_baseline(spec, store)
@@ -125,6 +151,11 @@ def k_table(ks: list[int], store_dir: str | None) -> list[str]:
             lines.append(f"| {k} | {o.auc:.3f} | {runs(o)} | {o.auc_all:.3f} | {o.fr_auc:.3f} | {r.auc:.3f} | "
                          f"{runs(r)} | {r.auc_all:.3f} | {ref.seconds:.0f} |")
             print(lines[-1], flush=True)
+            orig.append(o.auc)
+            spans.append(max(o.auc_runs) - min(o.auc_runs))
+    lines += ["", f"Across K = {', '.join(map(str, ks))} the original model's FT AUC spans "
+              f"{min(orig):.3f}–{max(orig):.3f} ({max(orig) - min(orig):.3f}); the three subsampling runs of a "
+              f"single K differ by up to {max(spans):.3f}. Training time grows linearly with K."]
     return lines + [""]
 
 

@@ -59,8 +59,9 @@ from ..training import (
 from .mia import AttackResult, from_scores
 
 #: Default number of reference models. AMUN used 128 on CIFAR-10 (GPU). On the digits preset the FT AUC of
-#: the original model moves little between K = 8 and K = 32 (bench/results/rmia_k.md) while the cost grows
-#: linearly (about 3 s per reference model on 2 CPU cores), so 8 keeps the default audit near half a minute.
+#: the original model stays at 0.661–0.674 for K = 4, 8, 16, 32 (bench/results/rmia_k.md), inside the
+#: protocol's own subsampling noise (±0.03), while the cost grows linearly (about 3 s per reference model on
+#: an idle 2-core CPU). 8 keeps the one-off reference set near half a minute with a less coarse prior than 4.
 DEFAULT_K = 8
 TEMPERATURE = 2.0  # AMUN / RMIA CIFAR-10 config: temperature 2
 MARGIN = 0.6  # taylor_m
