@@ -85,7 +85,7 @@ st.caption("What good looks like: **forget ÷ test** of the unlearned model clos
 
 # ---------------------------------------------------------------------------- the grid
 st.subheader("Forget samples and their nearest adversarial examples")
-g1, g2, g3, g4 = st.columns([1, 2, 1, 1])
+g1, g2, g3, g4, g5 = st.columns([2, 3, 2, 2, 1])
 attacked = g1.selectbox("Attacked model", models, format_func=lambda k: cmp.labels[k], key="adv_attacked")
 forget_idx = rows.groups["forget"][1]
 y_forget = prep.data.y_train[forget_idx].numpy()
@@ -106,7 +106,8 @@ if not len(pos):
     st.stop()
 PER_PAGE = 12
 pages = (len(pos) + PER_PAGE - 1) // PER_PAGE
-page = st.number_input(f"Page (of {pages}; {len(pos)} samples)", 1, pages, 1, key="adv_page") if pages > 1 else 1
+page = g5.number_input(f"Page of {pages}", 1, pages, 1, key="adv_page", help=f"{len(pos)} samples, {PER_PAGE} a page")
+page = min(int(page), pages)
 shown = pos[(page - 1) * PER_PAGE: page * PER_PAGE]
 
 net = images.model(arts[attacked].key, arts[attacked], prep)
@@ -130,11 +131,11 @@ st.caption(f"Attacked model: **{cmp.labels[attacked]}**. Each strip: clean image
            "amplified (grey = unchanged) · attribution of the clean prediction · attribution of the adversarial "
            "prediction. What good looks like: AMUN fine-tunes on exactly these adversarial images with their wrong "
            "labels; after unlearning, forget samples need perturbations as small as unseen samples do.")
-cols = st.columns(3)
+cols = st.columns(2)
 for j, i in enumerate(shown):
     tile = images.strip([images.to_rgb(x[i]), images.to_rgb(xa[i]), images.amplified(xa[i] - x[i]),
                          images.heat(attr_clean[j]), images.heat(attr_adv[j])], size=size)
-    cols[j % 3].image(tile, caption=describe(i), width="stretch")
+    cols[j % 2].image(tile, caption=describe(i), width="stretch")
 
 # ---------------------------------------------------------------------------- detail
 st.subheader("Sample detail")
@@ -162,7 +163,7 @@ tiles = {"clean": images.to_rgb(x[i]), "adversarial": images.to_rgb(xa[i]), "δ 
          f"attribution → {classes[int(A.orig_pred[i])]} (clean)": images.heat(a_clean),
          f"attribution → {classes[int(A.y_adv[i])]} (adversarial)": images.heat(a_adv)}
 for col, (name, img) in zip(st.columns(len(tiles)), tiles.items()):
-    col.image(images.upscale(img, big), caption=name, width="stretch")
+    col.image(images.framed(images.upscale(img, big)), caption=name, width="stretch")
 probs = {}
 for m in models:
     net_m = images.model(arts[m].key, arts[m], prep)

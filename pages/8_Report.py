@@ -59,9 +59,9 @@ except (UnlearnError, OSError) as exc:
 
 a, b, c = st.columns([2, 2, 3])
 a.download_button("Download report.html", html, "unlearning-report.html", "text/html", type="primary",
-                  key="dl_report_html", icon="📄")
+                  key="dl_report_html", icon=":material/description:")
 b.download_button("Download everything (.zip)", data, "unlearning-report.zip", "application/zip", key="dl_report_zip",
-                  icon="🗜️")
+                  icon=":material/folder_zip:")
 c.caption(f"{len(figs)} figures · report {len(html) / 1e6:.1f} MB · zip {len(data) / 1e6:.1f} MB"
           + ("" if extra else " · visit **Adversarial examples** first to add its ε-to-flip figures"))
 for note in notes:

@@ -183,9 +183,15 @@ def upscale(img: np.ndarray, size: int) -> np.ndarray:
     return np.kron(img, np.ones((f, f, 1), dtype=img.dtype))
 
 
-def strip(tiles: list[np.ndarray], size: int = 64, gap: int = 3) -> np.ndarray:
-    """Tiles of equal shape, each upscaled to ``size``, side by side with white gaps."""
-    big = [upscale(t, size) for t in tiles]
+def framed(img: np.ndarray, color: float = 0.8) -> np.ndarray:
+    """(H, W, 3) with a one-pixel grey frame (so white attribution maps stand out from the page)."""
+    out = np.pad(img, ((1, 1), (1, 1), (0, 0)), constant_values=color)
+    return out.astype(np.float32)
+
+
+def strip(tiles: list[np.ndarray], size: int = 64, gap: int = 4) -> np.ndarray:
+    """Tiles of equal shape, each upscaled to ``size`` and framed, side by side with white gaps."""
+    big = [framed(upscale(t, size)) for t in tiles]
     sep = np.ones((big[0].shape[0], gap, 3), dtype=np.float32)
     out = [big[0]]
     for b in big[1:]:
