@@ -161,3 +161,121 @@ def game_plot(game: dict[str, np.ndarray]) -> go.Figure:
         fig.update_xaxes(title_text="round", row=1, col=col)
     fig.update_layout(height=340, margin={"l": 50, "r": 10, "t": 40, "b": 50})
     return fig
+
+
+# ------------------------------------------------------------------------------------ adversarial examples
+EPS_LABELS = {
+    "delta_norm": "‖δ‖₂ to flip (distance of the nearest adversarial example found)",
+    "eps": "ε to flip (radius of the L2 ball it was found in: ε_init·2ᵏ)",
+}
+
+
+def eps_to_flip(panels: dict[str, tuple[str, dict[str, np.ndarray]]], value: str = "delta_norm",
+                groups: tuple[str, ...] = ("forget", "remain", "test")) -> go.Figure:
+    """Empirical CDFs of the distance to the decision boundary per data group, one panel per model.
+
+    Args:
+        panels: ``{method_key: (label, {group: values})}`` with one value per attacked sample (0 for samples
+            the model already misclassifies; non-finite values, e.g. samples never flipped, are dropped).
+        value: ``"delta_norm"`` or ``"eps"`` (axis title only).
+        groups: the groups to draw, in this order, coloured by :data:`GROUP_COLORS`.
+
+    Returns:
+        A figure with one subplot per model; the panel titles carry the method colour's name, the legend the
+        group sizes and medians of the first panel.
+    """
+    keys = list(panels)
+    fig = make_subplots(rows=1, cols=len(keys), shared_yaxes=True, horizontal_spacing=0.04,
+                        subplot_titles=[panels[k][0] for k in keys])
+    hi = 0.0
+    for col, key in enumerate(keys, 1):
+        label, by_group = panels[key]
+        for group in groups:
+            v = np.asarray(by_group.get(group, []), dtype=float)
+            v = np.sort(v[np.isfinite(v)])
+            if not len(v):
+                continue
+            hi = max(hi, float(v[-1]))
+            fig.add_trace(go.Scatter(
+                x=v, y=np.arange(1, len(v) + 1) / len(v), mode="lines", line={"color": GROUP_COLORS[group],
+                                                                              "shape": "hv", "width": 2.5 if group == "forget" else 2},
+                name=f"{group}", legendgroup=group, showlegend=col == 1,
+                hovertemplate=f"{group} (n={len(v)}, median {np.median(v):.3f})<br>%{{x:.3f}}: %{{y:.0%}}"
+                              f"<extra>{label}</extra>"), row=1, col=col)
+        fig.update_xaxes(title_text="‖δ‖₂" if value == "delta_norm" else "ε", row=1, col=col)
+    for ann, key in zip(fig.layout.annotations, keys):  # panel title in the method's colour
+        ann.font = {"color": method_color(key), "size": 14}
+    fig.update_xaxes(range=[0, hi * 1.02 if hi > 0 else 1])
+    fig.update_yaxes(title_text="fraction of samples ≤ x", row=1, col=1, range=[0, 1.02])
+    fig.update_layout(height=360, margin={"l": 60, "r": 10, "t": 40, "b": 50},
+                      title={"text": EPS_LABELS.get(value, value), "font": {"size": 13}, "x": 0.01, "y": 0.99},
+                      legend={"orientation": "h", "y": -0.22, "x": 0})
+    return fig
+
+
+def probability_bars(models: dict[str, tuple[str, np.ndarray, np.ndarray]], classes: list[str],
+                     y: int | None = None) -> go.Figure:
+    """Class probabilities on a clean image and on its adversarial example, one panel per model.
+
+    Args:
+        models: ``{method_key: (label, p_clean, p_adv)}`` with probability vectors over ``classes``.
+        classes: class names (x axis).
+        y: the true class, marked with a dotted line.
+
+    Returns:
+        Solid bars (clean) and hatched bars (adversarial) in the method's colour.
+    """
+    keys = list(models)
+    fig = make_subplots(rows=1, cols=len(keys), shared_yaxes=True, horizontal_spacing=0.05,
+                        subplot_titles=[models[k][0] for k in keys])
+    for col, key in enumerate(keys, 1):
+        label, clean, adv = models[key]
+        color = method_color(key)
+        for name, p, pattern in (("clean", clean, ""), ("adversarial", adv, "/")):
+            fig.add_trace(go.Bar(
+                x=classes, y=np.asarray(p), name=name, legendgroup=name, showlegend=col == 1,
+                marker={"color": color if name == "clean" else "white", "line": {"color": color, "width": 1.5},
+                        "pattern": {"shape": pattern, "fgcolor": color}},
+                hovertemplate=f"{name}<br>class %{{x}}: %{{y:.3f}}<extra>{label}</extra>"), row=1, col=col)
+        if y is not None:
+            fig.add_vline(x=classes[y], line={"color": "#999", "dash": "dot"}, row=1, col=col)
+        fig.update_xaxes(title_text="class", type="category", row=1, col=col)
+    for ann, key in zip(fig.layout.annotations, keys):
+        ann.font = {"color": method_color(key), "size": 14}
+    fig.update_yaxes(title_text="p(class | x)", range=[0, 1.02], row=1, col=1)
+    fig.update_layout(barmode="group", height=320, margin={"l": 60, "r": 10, "t": 40, "b": 50},
+                      legend={"orientation": "h", "y": -0.3, "x": 0})
+    return fig
+
+
+def attribution_maps(model, x, target, method: str = "integrated_gradients", n_steps: int = 32) -> np.ndarray:
+    """Per-pixel attributions (summed over channels) of ``model``'s logit for ``target`` at ``x`` (captum).
+
+    Args:
+        model: classifier taking pixels in [0, 1]; evaluated in eval mode, its mode is restored afterwards.
+        x: (N, C, H, W) inputs in [0, 1].
+        target: (N,) classes to explain (e.g. the prediction on the clean or on the adversarial image).
+        method: ``"integrated_gradients"`` (black-image baseline, ``n_steps`` Riemann steps) or ``"saliency"``
+            (the raw gradient ∂logit/∂x; captum's ``Saliency`` with ``abs=False`` keeps its sign).
+
+    Returns:
+        (N, H, W) float32 signed attributions; positive pixels raise the target logit.
+    """
+    import torch
+    from captum.attr import IntegratedGradients, Saliency
+
+    from .attacks import eval_mode
+    from .errors import UnlearnError
+
+    device = next(model.parameters()).device
+    x = x.to(device).float()
+    target = torch.as_tensor(target, device=device).long()
+    with eval_mode(model):
+        if method == "saliency":
+            attr = Saliency(model).attribute(x, target=target, abs=False)
+        elif method == "integrated_gradients":
+            attr = IntegratedGradients(model).attribute(x, baselines=torch.zeros_like(x), target=target,
+                                                        n_steps=n_steps, internal_batch_size=256)
+        else:
+            raise UnlearnError(f"unknown attribution method {method!r}; use integrated_gradients or saliency")
+    return attr.detach().float().sum(1).cpu().numpy()

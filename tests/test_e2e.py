@@ -69,3 +69,85 @@ def test_default_flow_in_chromium(server, tmp_path):
         # the URL carries the settings, so the view can be shared
         assert "forget=random" in page.url and "ds=digits" in page.url
         browser.close()
+
+
+#: page link in the sidebar → its title and whether it draws a plotly chart
+AUDIT_PAGES = {
+    "Confidence": "Confidence on remain / test / forget",
+    "Adversarial": "Adversarial examples",
+    "Membership": "Membership inference",
+    "Statistics": "Distribution statistics and the SG-Unlearn game",
+    "Compare": "Compare methods",
+}
+
+
+def _settle(page, timeout_s: float = 180) -> None:
+    """Wait until the page's script has finished (Streamlit's "running" indicator is gone for a moment)."""
+    deadline = time.time() + timeout_s
+    quiet_since = None
+    while time.time() < deadline:
+        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
+        if running:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.time()
+        elif time.time() - quiet_since > 1.0:
+            return
+        page.wait_for_timeout(200)
+    raise AssertionError("the page kept running")
+
+
+def _open(page, link: str, title: str) -> None:
+    page.locator('[data-testid="stSidebarNav"] a', has_text=link).first.click()
+    page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
+    _settle(page)
+
+
+def test_audit_flow_in_chromium(server, tmp_path):
+    """Setup → Run (FT, AMUN, SG-Unlearn on seed 0) → every audit page renders its charts → the report downloads."""
+    from playwright.sync_api import sync_playwright
+
+    t0 = time.time()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page.goto(f"{server}/Setup_and_train")
+        page.get_by_role("button", name="Train original and retrain").click(timeout=60_000)
+        page.get_by_text("Accuracy and membership signal").wait_for(timeout=180_000)
+
+        page.goto(f"{server}/Run?methods=ft,amun,sg_unlearn&seeds=0")
+        # 2 RMIA reference models instead of 8: the same flow, a shorter audit on a shared CPU
+        page.get_by_text("Hyperparameters (defaults").click(timeout=60_000)
+        k = page.get_by_role("spinbutton", name="RMIA reference models (K)")
+        k.fill("2")
+        k.press("Enter")
+        _settle(page)
+        page.get_by_role("button", name="Run audit").click(timeout=60_000)
+        page.get_by_text("ready").first.wait_for(timeout=240_000)
+        _settle(page)
+        assert page.locator('[data-testid="stDataFrame"]').count() > 0
+        page.screenshot(path=str(tmp_path / "run.png"), full_page=True)
+
+        for link, title in AUDIT_PAGES.items():
+            _open(page, link, title)
+            if link == "Adversarial":  # the nearest-adversarial search runs as a job first, then the page reruns
+                page.get_by_text("Distance to the decision boundary").wait_for(timeout=180_000)
+                _settle(page)
+                assert page.locator('[data-testid="stImage"]').count() >= 12  # the grid of forget samples
+            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+            assert page.locator(".js-plotly-plot").count() > 0, link
+            assert page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count() == 0, link
+            page.screenshot(path=str(tmp_path / f"{link.lower()}.png"), full_page=True)
+
+        _open(page, "Report", "Report")
+        button = page.get_by_role("button", name="Download report.html")
+        button.wait_for(timeout=60_000)
+        with page.expect_download(timeout=60_000) as info:
+            button.click()
+        path = info.value.path()
+        head = Path(path).read_text(encoding="utf-8")[:200].lstrip().lower()
+        assert head.startswith("<!doctype html") or head.startswith("<html")
+        assert Path(path).stat().st_size > 1_000_000  # plotly.js is inside: the report opens offline
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        browser.close()
+    assert time.time() - t0 < 300, f"the flow took {time.time() - t0:.0f} s"

@@ -1,0 +1,175 @@
+"""Adversarial examples: ε-to-flip of forget / remain / test before and after unlearning, and a grid of the forget
+set's nearest adversarial examples with attributions; a detail panel per sample."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from engine import config
+from engine.errors import UnlearnError
+from engine.figures import eps_to_flip, probability_bars
+from ui import cached, images, jobs, state
+
+st.set_page_config(page_title="Adversarial examples · Unlearning audit", page_icon="🧹", layout="wide")
+spec = state.sidebar()
+st.title("Adversarial examples")
+cmp = state.need_comparison()
+s = st.session_state
+
+c1, c2 = st.columns([1, 3])
+seed = c1.selectbox("Seed", cmp.seeds, key="adv_seed")
+unlearned = [m for m in cmp.methods if m not in ("original", "retrain")] or ["retrain"]
+after = c2.selectbox("After unlearning", unlearned, index=unlearned.index("amun") if "amun" in unlearned else 0,
+                     format_func=lambda k: cmp.labels[k], key="adv_method",
+                     help="the unlearned model compared with the original (Retrain is always shown as the reference)")
+models = list(dict.fromkeys(["original", "retrain", after]))
+try:
+    prep = images.seed_prep(cmp.spec, seed)
+except UnlearnError as exc:
+    state.show_error(exc)
+    st.stop()
+classes = prep.data.classes
+arts = {m: cmp.artifacts[(m, seed)] for m in models}
+rows = images.rows_for(prep, seed)
+store = cached.store()
+
+# ---------------------------------------------------------------------------- the search (a background job)
+todo = images.missing(store, arts, prep, rows)
+if todo:
+    key = config.stable_hash({"kind": "adversarial-page", "models": [a.key for a in arts.values()],
+                              "rows": [rows.split_name(g) for g in images.GROUPS]})
+    job = jobs.job_for(key)
+    if job is not None and job.active:
+        jobs.watch(job)
+        st.stop()
+    if job is not None and not job.finished_ok:
+        jobs.show_outcome(job)
+        if not st.button("Try again", key="adv_retry"):
+            st.stop()
+    st.info(f"Searching the nearest adversarial example of every sample for {len(todo)} model × group set(s) "
+            "(AMUN's L2 PGD with a doubling radius). Results are stored, so this runs once per model.")
+    jobs.watch(jobs.submit(key, "Nearest adversarial examples",
+                           lambda progress, cancel: images.compute_missing(store, arts, prep, rows, progress, cancel)))
+    st.stop()
+
+adv = {m: {g: images.adversarial(images.set_key(arts[m].key, prep, rows, g)) for g in images.GROUPS} for m in models}
+
+# ---------------------------------------------------------------------------- ε-to-flip distributions
+st.subheader("Distance to the decision boundary")
+scale = st.segmented_control("Measure", ["‖δ‖₂", "ε (radius)"], default="‖δ‖₂", key="adv_measure",
+                             help="‖δ‖₂: length of the perturbation found; ε: the radius of the L2 ball it was found "
+                                  "in (ε_init·2ᵏ, coarse steps)")
+value = "eps" if scale == "ε (radius)" else "delta_norm"
+
+panels = {m: (cmp.labels[m], {g: images.flip_values(adv[m][g], value) for g in images.GROUPS}) for m in models}
+st.plotly_chart(eps_to_flip(panels, value), width="stretch", key="eps_cdf")
+n = {g: len(rows.groups[g][1]) for g in images.GROUPS}
+st.caption(f"Each curve: the fraction of samples whose nearest adversarial example lies within x of them "
+           f"(forget {n['forget']}, remain {n['remain']} and test {n['test']} samples; larger sets are seeded "
+           "subsamples). AMUN's insight: a model's training samples sit **farther from its decision boundary** than "
+           "unseen ones, so the original model's forget curve (red) lies right of the test curve (orange). What good "
+           "looks like: after unlearning, the forget curve sits on the test curve, as under Retrain.")
+summary = []
+for m in models:
+    med = {g: np.nanmedian(panels[m][1][g]) if np.isfinite(panels[m][1][g]).any() else np.nan
+           for g in images.GROUPS}
+    summary.append({"model": cmp.labels[m], **{f"median {g}": med[g] for g in images.GROUPS},
+                    "forget ÷ test": med["forget"] / med["test"] if med["test"] else np.nan,
+                    "not flipped": int(sum((~adv[m][g].flipped).sum() for g in images.GROUPS))})
+st.dataframe(pd.DataFrame(summary).set_index("model"), width="stretch",
+             column_config={c: st.column_config.NumberColumn(format="%.3f") for c in summary[0]
+                            if c not in ("model", "not flipped")})
+st.caption("What good looks like: **forget ÷ test** of the unlearned model close to Retrain's (≈ 1: forget samples "
+           "are as easy to flip as unseen ones); the original model's ratio above 1 is the signal unlearning removes. "
+           "'not flipped': samples still classified correctly at the largest radius tried (left out of the curves).")
+
+# ---------------------------------------------------------------------------- the grid
+st.subheader("Forget samples and their nearest adversarial examples")
+g1, g2, g3, g4, g5 = st.columns([2, 3, 2, 2, 1])
+attacked = g1.selectbox("Attacked model", models, format_func=lambda k: cmp.labels[k], key="adv_attacked")
+forget_idx = rows.groups["forget"][1]
+y_forget = prep.data.y_train[forget_idx].numpy()
+present = sorted(set(y_forget.tolist()))
+chosen = g2.multiselect("Classes", present, format_func=lambda c: classes[c], key="adv_classes",
+                        placeholder="all classes", help="show forget samples of these true classes only")
+order = g3.selectbox("Order", ["index", "closest to the boundary", "farthest"], key="adv_order")
+method = g4.selectbox("Attribution", ["integrated_gradients", "saliency"], key="adv_attr",
+                      format_func=lambda k: {"integrated_gradients": "Integrated Gradients", "saliency": "Saliency"}[k],
+                      help="captum; red pixels raise the explained class's logit, blue pixels lower it")
+A = adv[attacked]["forget"]
+dn = A.delta_norm.numpy()
+pos = np.flatnonzero(np.isin(y_forget, chosen)) if chosen else np.arange(len(forget_idx))
+if order != "index":
+    pos = pos[np.argsort(dn[pos] if order.startswith("closest") else -dn[pos], kind="stable")]
+if not len(pos):
+    st.warning("No forget sample of the chosen classes.")
+    st.stop()
+PER_PAGE = 12
+pages = (len(pos) + PER_PAGE - 1) // PER_PAGE
+page = g5.number_input(f"Page of {pages}", 1, pages, 1, key="adv_page", help=f"{len(pos)} samples, {PER_PAGE} a page")
+page = min(int(page), pages)
+shown = pos[(page - 1) * PER_PAGE: page * PER_PAGE]
+
+net = images.model(arts[attacked].key, arts[attacked], prep)
+x, _ = rows.xy(prep, "forget")
+x = x.numpy()
+xa = A.x_adv.numpy()
+attr_clean = images.attributions(arts[attacked].key, net, x[shown], A.orig_pred.numpy()[shown], method)
+attr_adv = images.attributions(arts[attacked].key, net, xa[shown], A.y_adv.numpy()[shown], method)
+size = 96 if x.shape[-1] <= 16 else 2 * x.shape[-1]
+
+
+def describe(i: int) -> str:
+    head = f"#{forget_idx[i]} · y = {classes[y_forget[i]]}"
+    if bool(A.already_wrong[i]):
+        return f"{head} · already misclassified as {classes[int(A.y_adv[i])]} (ε = 0)"
+    flip = f"→ {classes[int(A.y_adv[i])]}" if bool(A.flipped[i]) else "· not flipped"
+    return f"{head} {flip} · ε = {float(A.eps[i]):.3g} · ‖δ‖₂ = {float(A.delta_norm[i]):.3f}"
+
+
+st.caption(f"Attacked model: **{cmp.labels[attacked]}**. Each strip: clean image · adversarial image · perturbation δ "
+           "amplified (grey = unchanged) · attribution of the clean prediction · attribution of the adversarial "
+           "prediction. What good looks like: AMUN fine-tunes on exactly these adversarial images with their wrong "
+           "labels; after unlearning, forget samples need perturbations as small as unseen samples do.")
+cols = st.columns(2)
+for j, i in enumerate(shown):
+    tile = images.strip([images.to_rgb(x[i]), images.to_rgb(xa[i]), images.amplified(xa[i] - x[i]),
+                         images.heat(attr_clean[j]), images.heat(attr_adv[j])], size=size)
+    cols[j % 2].image(tile, caption=describe(i), width="stretch")
+
+# ---------------------------------------------------------------------------- detail
+st.subheader("Sample detail")
+table = pd.DataFrame({"sample": forget_idx[pos], "class": [classes[c] for c in y_forget[pos]],
+                      "adversarial class": [classes[c] for c in A.y_adv.numpy()[pos]],
+                      **{f"‖δ‖₂ {cmp.labels[m]}": adv[m]["forget"].delta_norm.numpy()[pos] for m in models}})
+picked = st.dataframe(table, hide_index=True, width="stretch", height=240, on_select="rerun",
+                      selection_mode="single-row", key="adv_table",
+                      column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table if "δ" in c})
+sel = list(picked.selection.rows) if picked is not None and hasattr(picked, "selection") else []
+if sel and sel != s.get("_adv_sel"):  # a row was clicked: open it in the detail panel
+    s["adv_detail"] = int(table["sample"].iloc[sel[0]])
+s["_adv_sel"] = sel
+options = [int(v) for v in forget_idx[pos]]
+if s.get("adv_detail") not in options:
+    s["adv_detail"] = options[0]
+sample = st.selectbox("Sample (or click a row above)", options, key="adv_detail",
+                      format_func=lambda v: f"#{v} · {classes[int(prep.data.y_train[v])]}")
+i = int(np.flatnonzero(forget_idx == sample)[0])
+[a_clean] = images.attributions(arts[attacked].key, net, x[i:i + 1], A.orig_pred.numpy()[i:i + 1], method)
+[a_adv] = images.attributions(arts[attacked].key, net, xa[i:i + 1], A.y_adv.numpy()[i:i + 1], method)
+st.markdown(describe(i) + f" (attacked model: {cmp.labels[attacked]})")
+big = 4 * size // 2
+tiles = {"clean": images.to_rgb(x[i]), "adversarial": images.to_rgb(xa[i]), "δ amplified": images.amplified(xa[i] - x[i]),
+         f"attribution → {classes[int(A.orig_pred[i])]} (clean)": images.heat(a_clean),
+         f"attribution → {classes[int(A.y_adv[i])]} (adversarial)": images.heat(a_adv)}
+for col, (name, img) in zip(st.columns(len(tiles)), tiles.items()):
+    col.image(images.framed(images.upscale(img, big)), caption=name, width="stretch")
+probs = {}
+for m in models:
+    net_m = images.model(arts[m].key, arts[m], prep)
+    p = images.probabilities(arts[m].key, net_m, np.stack([x[i], xa[i]]))
+    probs[m] = (f"{cmp.labels[m]} (own ‖δ‖₂ {float(adv[m]['forget'].delta_norm[i]):.3f})", p[0], p[1])
+st.plotly_chart(probability_bars(probs, classes, int(y_forget[i])), width="stretch", key="adv_probs")
+st.caption(f"Class probabilities of every model on the clean image (solid) and on the adversarial image found against "
+           f"{cmp.labels[attacked]} (hatched); the dotted line marks the true class. What good looks like: the unlearned "
+           "model's confidence on the clean forget image drops toward Retrain's, without collapsing to a wrong class.")

@@ -1,0 +1,73 @@
+"""Report: the audit as one self-contained HTML file (every figure interactive) and a zip of every table."""
+
+import importlib.util
+
+import streamlit as st
+
+from engine import report
+from engine.errors import UnlearnError
+from engine.figures import eps_to_flip
+from ui import cached, images, state, tables
+
+st.set_page_config(page_title="Report · Unlearning audit", page_icon="🧹", layout="wide")
+spec = state.sidebar()
+st.title("Report")
+cmp = state.need_comparison()
+key = cached.comparison_key(spec, state.audit_settings())
+st.markdown("One file to keep or share: the run's configuration, the results table with what good looks like per "
+            "column, one row per model × seed, and **every figure, interactive** (plotly.js is inside the file, so it "
+            "opens offline). The zip adds `metrics.csv`, `table.csv`, `table.md` and per-sample values per model and "
+            "seed (`.npz` and `.csv`).")
+
+# ε-to-flip figures of the models whose adversarial sets the Adversarial examples page already stored
+extra, extra_key = [], []
+try:
+    for seed in cmp.seeds:
+        panels = images.stored_panels(cmp, seed)
+        if panels:
+            extra_key.append(f"{seed}:{','.join(panels)}")
+            extra.append(report.ReportFigure(
+                f"eps-to-flip-seed{seed}", f"Distance to the decision boundary (seed {seed})", eps_to_flip(panels),
+                "CDFs of ‖δ‖₂ of the nearest adversarial example for forget, remain and test samples. What good looks "
+                "like: the forget curve on the test curve, as under Retrain (the original model's forget samples sit "
+                "farther from the boundary)."))
+except UnlearnError as exc:
+    state.show_error(exc)
+    st.stop()
+
+has_kaleido = importlib.util.find_spec("kaleido") is not None
+png = st.toggle("PNG figures in the zip", value=has_kaleido, disabled=not has_kaleido, key="report_png",
+                help=report.PNG_HINT)
+if not has_kaleido:
+    st.caption(f"{report.PNG_HINT} Without them the zip holds the HTML report and every table.")
+
+
+@st.cache_resource(max_entries=4, show_spinner="Building the report…")
+def build(key: str, extra_key: tuple[str, ...], png: bool, _cmp, _extra) -> tuple[list, str, bytes, list[str]]:
+    """Figures, HTML and zip of one comparison (cached per comparison, extra figures and PNG choice)."""
+    figs = report.report_figures(_cmp) + list(_extra)
+    html = report.html_report(_cmp, figs, explain=tables.EXPLAIN)
+    data, notes = report.bundle(_cmp, html, figs, png=png)
+    return figs, html, data, notes
+
+
+try:
+    figs, html, data, notes = build(key, tuple(extra_key), png, cmp, extra)
+except (UnlearnError, OSError) as exc:
+    st.error(f"The report could not be built: {exc}", icon="⚠️")
+    st.stop()
+
+a, b, c = st.columns([2, 2, 3])
+a.download_button("Download report.html", html, "unlearning-report.html", "text/html", type="primary",
+                  key="dl_report_html", icon=":material/description:")
+b.download_button("Download everything (.zip)", data, "unlearning-report.zip", "application/zip", key="dl_report_zip",
+                  icon=":material/folder_zip:")
+c.caption(f"{len(figs)} figures · report {len(html) / 1e6:.1f} MB · zip {len(data) / 1e6:.1f} MB"
+          + ("" if extra else " · visit **Adversarial examples** first to add its ε-to-flip figures"))
+for note in notes:
+    st.info(note)
+
+st.subheader("Results table")
+tables.comparison_table(cmp)
+with st.expander(f"Figures in the report ({len(figs)})"):
+    st.markdown("\n".join(f"- **{f.title}** — {f.caption}" for f in figs))

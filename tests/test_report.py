@@ -1,0 +1,131 @@
+"""engine.report: the self-contained HTML report and the zip of tables, on a tiny comparison."""
+
+import io
+import sys
+import types
+import zipfile
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine import report
+from engine.audit.compare import compare
+
+
+@pytest.fixture(scope="module")
+def cmp(tmp_path_factory):
+    from engine.config import DataSpec, ModelSpec, RunSpec, TrainConfig
+    from engine.store import Store
+
+    spec = RunSpec(data=DataSpec("digits", train_size=200), model=ModelSpec("mlp", 32),
+                   train=TrainConfig(epochs=3, batch_size=64, lr=0.1, lr_step=2, augment=False), forget="random:0.1")
+    return compare(spec, ["ft", "sg_unlearn"], [0], Store(tmp_path_factory.mktemp("store")), k=2)
+
+
+class _Tags(HTMLParser):
+    """Collects tag names, ids and the text of <td>/<th> cells; fails on unbalanced tables."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids, self.cells, self.stack, self.tables = set(), [], [], 0
+        self._in_cell = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "table":
+            self.tables += 1
+            self.stack.append(tag)
+        if tag in ("td", "th"):
+            self._in_cell = True
+            self.cells.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            assert self.stack.pop() == "table"
+        if tag in ("td", "th"):
+            self._in_cell = False
+
+    def handle_data(self, data):
+        if self._in_cell:
+            self.cells[-1] += data
+
+
+def test_html_report_is_self_contained_and_complete(cmp):
+    figs = report.report_figures(cmp)
+    names = [f.name for f in figs]
+    assert len(names) == len(set(names))
+    assert {"confidence-original-retrain-seed0", "confidence-ft-sg_unlearn-seed0", "roc-rmia-linear-seed0",
+            "roc-rmia-log-seed0", "loss-cdf-seed0", "sg-game-seed0", "avg-gap", "wall-time"} <= set(names)
+    html = report.html_report(cmp, figs, explain={"UA": "accuracy on D_F — good: close to Retrain's"})
+    assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
+    parser = _Tags()
+    parser.feed(html)
+    parser.close()
+    assert not parser.stack and parser.tables >= 3
+    assert set(names) <= parser.ids  # every figure is a plotly div with its name as id
+    assert html.count('class="plotly-graph-div"') == len(figs)
+    # plotly.js inline exactly once (offline), never from a CDN
+    assert html.count("* plotly.js v") == 1 and 'src="https://cdn.plot.ly' not in html
+    assert len(html) > 3_000_000
+    # the paper table's numbers and labels, as Comparison.to_markdown formats them
+    t = cmp.table()
+    for m in t.index:
+        assert f"{t.loc[m, 'ua_mean']:.2f} ± {t.loc[m, 'ua_std']:.2f}" in parser.cells
+        assert t.loc[m, "label"] in parser.cells
+    assert "accuracy on D_F — good: close to Retrain&#x27;s" in html
+    assert '"forget": "random:0.1"' in html.replace("&quot;", '"')
+
+
+def test_markdown_table_html_marks_best_cells():
+    md = "| method | UA |\n|---|---|\n| Retrain | 1.00 ± 0.00 |\n| FT | **2.00 ± 0.10** |\n\nbold = closest"
+    out = report.markdown_table_html(md)
+    assert '<td class="best">2.00 ± 0.10</td>' in out and "<th>Retrain</th><td>1.00 ± 0.00</td>" in out
+    assert '<p class="note">bold = closest</p>' in out
+    assert report.markdown_table_html("") == ""
+
+
+def test_bundle_holds_every_table_and_per_sample_value(cmp):
+    html = report.html_report(cmp, include_plotlyjs="cdn")
+    data, notes = report.bundle(cmp, html, png=False)
+    z = zipfile.ZipFile(io.BytesIO(data))
+    names = set(z.namelist())
+    assert {"report.html", "metrics.csv", "table.csv", "table.md"} <= names
+    for m in cmp.methods:
+        assert {f"per_sample/{m}_seed0.npz", f"per_sample/{m}_seed0_forget.csv", f"per_sample/{m}_seed0_test.csv",
+                f"signals/{m}_seed0.csv"} <= names
+    assert z.read("report.html").decode() == html and notes == [] and "NOTES.txt" not in names
+    metrics = pd.read_csv(z.open("metrics.csv"))
+    assert list(metrics["method"]) == ["original", "retrain", "ft", "sg_unlearn"]
+    np.testing.assert_allclose(metrics["ua"], cmp.rows["ua"])
+    forget = pd.read_csv(z.open("per_sample/ft_seed0_forget.csv"))
+    ps = cmp.audits[("ft", 0)].per_sample
+    np.testing.assert_array_equal(forget["index"], ps["forget_index"])
+    np.testing.assert_allclose(forget["loss"], ps["forget_loss"], rtol=1e-6)
+    signals = pd.read_csv(z.open("signals/ft_seed0.csv"))
+    assert set(signals["group"]) == {"remain", "forget", "test", "val"}
+    assert (signals["group"] == "forget").sum() == len(ps["forget_index"])
+
+
+def test_png_figures_without_and_with_kaleido(cmp, monkeypatch):
+    figs = report.report_figures(cmp)[:2]
+    monkeypatch.setitem(sys.modules, "kaleido", None)  # as if not installed: import fails
+    pngs, why = report.png_figures(figs)
+    assert pngs == {} and "pip install kaleido" in why
+    data, notes = report.bundle(cmp, "<html></html>", figs)
+    assert notes == [why] and zipfile.ZipFile(io.BytesIO(data)).read("NOTES.txt").decode().strip() == why
+    # with kaleido importable, every figure becomes figures/NAME.png (the export itself stubbed: no browser here)
+    monkeypatch.setitem(sys.modules, "kaleido", types.ModuleType("kaleido"))
+    monkeypatch.setattr(type(figs[0].figure), "to_image", lambda self, **kw: b"\x89PNG" + kw["format"].encode())
+    pngs, why = report.png_figures(figs)
+    assert why is None and pngs == {f"figures/{f.name}.png": b"\x89PNGpng" for f in figs}
+    # kaleido present but failing (no Chromium): the zip goes on without PNGs and says why
+    def broken(self, **kw):
+        raise RuntimeError("no browser found")
+
+    monkeypatch.setattr(type(figs[0].figure), "to_image", broken)
+    pngs, why = report.png_figures(figs)
+    assert pngs == {} and "no browser found" in why and "Chromium" in why
