@@ -272,7 +272,7 @@ def attribution_maps(model, x, target, method: str = "integrated_gradients", n_s
     target = torch.as_tensor(target, device=device).long()
     with eval_mode(model):
         if method == "saliency":
-            attr = Saliency(model).attribute(x, target=target, abs=False)
+            attr = Saliency(model).attribute(x.clone().requires_grad_(True), target=target, abs=False)
         elif method == "integrated_gradients":
             attr = IntegratedGradients(model).attribute(x, baselines=torch.zeros_like(x), target=target,
                                                         n_steps=n_steps, internal_batch_size=256)
