@@ -5,7 +5,8 @@
 Needs Debian's /usr/bin/chromium and playwright (requirements-dev.txt). The server gets its own UNLEARN_HOME (a
 temporary one unless --home is given, e.g. to reuse a store) and Streamlit's minimal toolbar. Flow: Setup and train
 (trains original and retrain) → Run (the methods on seed 0, default RMIA settings) → one screenshot, 1400 px wide,
-of Run, Confidence, Adversarial, Membership and Compare, each opened by its shareable URL. Not a test: it only fails when a page never renders.
+of Run, Confidence, Adversarial, Membership and Compare, each opened by its shareable URL. Not a test: it only fails
+when a page never renders.
 """
 
 from __future__ import annotations

@@ -196,9 +196,9 @@ def eps_to_flip(panels: dict[str, tuple[str, dict[str, np.ndarray]]], value: str
             if not len(v):
                 continue
             hi = max(hi, float(v[-1]))
+            line = {"color": GROUP_COLORS[group], "shape": "hv", "width": 2.5 if group == "forget" else 2}
             fig.add_trace(go.Scatter(
-                x=v, y=np.arange(1, len(v) + 1) / len(v), mode="lines", line={"color": GROUP_COLORS[group],
-                                                                              "shape": "hv", "width": 2.5 if group == "forget" else 2},
+                x=v, y=np.arange(1, len(v) + 1) / len(v), mode="lines", line=line,
                 name=f"{group}", legendgroup=group, showlegend=col == 1,
                 hovertemplate=f"{group} (n={len(v)}, median {np.median(v):.3f})<br>%{{x:.3f}}: %{{y:.0%}}"
                               f"<extra>{label}</extra>"), row=1, col=col)
