@@ -196,9 +196,9 @@ def eps_to_flip(panels: dict[str, tuple[str, dict[str, np.ndarray]]], value: str
             if not len(v):
                 continue
             hi = max(hi, float(v[-1]))
+            line = {"color": GROUP_COLORS[group], "shape": "hv", "width": 2.5 if group == "forget" else 2}
             fig.add_trace(go.Scatter(
-                x=v, y=np.arange(1, len(v) + 1) / len(v), mode="lines", line={"color": GROUP_COLORS[group],
-                                                                              "shape": "hv", "width": 2.5 if group == "forget" else 2},
+                x=v, y=np.arange(1, len(v) + 1) / len(v), mode="lines", line=line,
                 name=f"{group}", legendgroup=group, showlegend=col == 1,
                 hovertemplate=f"{group} (n={len(v)}, median {np.median(v):.3f})<br>%{{x:.3f}}: %{{y:.0%}}"
                               f"<extra>{label}</extra>"), row=1, col=col)
@@ -272,7 +272,7 @@ def attribution_maps(model, x, target, method: str = "integrated_gradients", n_s
     target = torch.as_tensor(target, device=device).long()
     with eval_mode(model):
         if method == "saliency":
-            attr = Saliency(model).attribute(x, target=target, abs=False)
+            attr = Saliency(model).attribute(x.clone().requires_grad_(True), target=target, abs=False)
         elif method == "integrated_gradients":
             attr = IntegratedGradients(model).attribute(x, baselines=torch.zeros_like(x), target=target,
                                                         n_steps=n_steps, internal_batch_size=256)

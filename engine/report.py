@@ -67,7 +67,8 @@ def report_figures(cmp: Comparison) -> list[ReportFigure]:
             pair = models[i:i + 2]
             groups = {cmp.labels[m]: cmp.groups[(m, seed)] for m in pair}
             out.append(ReportFigure(
-                f"confidence-{'-'.join(pair)}-seed{seed}", f"Confidence φ: {', '.join(cmp.labels[m] for m in pair)} ({sfx})",
+                f"confidence-{'-'.join(pair)}-seed{seed}",
+                f"Confidence φ: {', '.join(cmp.labels[m] for m in pair)} ({sfx})",
                 figures.confidence_histograms(groups, signal="phi"),
                 "φ = log(p_y / (1 − p_y)) on remain (blue), test (orange) and forget (red). What good looks like: the "
                 "forget histogram sits on the test histogram, as under Retrain — not on remain, as under the original."))
@@ -204,13 +205,15 @@ def html_report(cmp: Comparison, figs: list[ReportFigure] | None = None, *, expl
         toc.append(f"<li><a href='#{f.name}'>{html.escape(f.title)}</a></li>")
     glossary = ""
     if explain:
-        glossary = "<dl>" + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in explain.items()) + "</dl>"
+        items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in explain.items())
+        glossary = f"<dl>{items}</dl>"
     created = time.strftime("%Y-%m-%d %H:%M")
+    methods = html.escape(", ".join(cmp.labels.get(m, m) for m in cmp.methods))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title><style>{_CSS}</style></head><body>
 <h1>{html.escape(title)}</h1>
-<p class="sub">Unlearning Audit Dashboard report · {created} · methods: {html.escape(', '.join(cmp.labels.get(m, m) for m in cmp.methods))}</p>
+<p class="sub">Unlearning Audit Dashboard report · {created} · methods: {methods}</p>
 <nav><ul>{''.join(toc)}</ul></nav>
 <h2 id="config">Configuration</h2>{_config_html(cmp)}
 <h2 id="table">Results table (AMUN paper layout)</h2>

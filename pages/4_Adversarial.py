@@ -57,8 +57,8 @@ adv = {m: {g: images.adversarial(images.set_key(arts[m].key, prep, rows, g)) for
 # ---------------------------------------------------------------------------- ε-to-flip distributions
 st.subheader("Distance to the decision boundary")
 scale = st.segmented_control("Measure", ["‖δ‖₂", "ε (radius)"], default="‖δ‖₂", key="adv_measure",
-                             help="‖δ‖₂: length of the perturbation found; ε: the radius of the L2 ball it was found "
-                                  "in (ε_init·2ᵏ, coarse steps)")
+                             help="‖δ‖₂: length of the perturbation found; ε: the radius of the L2 ball it was "
+                                  "found in (ε_init·2ᵏ, coarse steps)")
 value = "eps" if scale == "ε (radius)" else "delta_norm"
 
 panels = {m: (cmp.labels[m], {g: images.flip_values(adv[m][g], value) for g in images.GROUPS}) for m in models}
@@ -146,7 +146,7 @@ picked = st.dataframe(table, hide_index=True, width="stretch", height=240, on_se
                       selection_mode="single-row", key="adv_table",
                       column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table if "δ" in c})
 sel = list(picked.selection.rows) if picked is not None and hasattr(picked, "selection") else []
-if sel and sel != s.get("_adv_sel"):  # a row was clicked: open it in the detail panel
+if sel and sel != s.get("_adv_sel") and sel[0] < len(table):  # a row was clicked: open it in the detail panel
     s["adv_detail"] = int(table["sample"].iloc[sel[0]])
 s["_adv_sel"] = sel
 options = [int(v) for v in forget_idx[pos]]

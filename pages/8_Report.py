@@ -28,16 +28,16 @@ try:
             extra_key.append(f"{seed}:{','.join(panels)}")
             extra.append(report.ReportFigure(
                 f"eps-to-flip-seed{seed}", f"Distance to the decision boundary (seed {seed})", eps_to_flip(panels),
-                "CDFs of ‖δ‖₂ of the nearest adversarial example for forget, remain and test samples. What good looks "
-                "like: the forget curve on the test curve, as under Retrain (the original model's forget samples sit "
-                "farther from the boundary)."))
+                "CDFs of ‖δ‖₂ of the nearest adversarial example for forget, remain and test samples. What good "
+                "looks like: the forget curve on the test curve, as under Retrain (the original model's forget "
+                "samples sit farther from the boundary)."))
 except UnlearnError as exc:
     state.show_error(exc)
     st.stop()
 
 has_kaleido = importlib.util.find_spec("kaleido") is not None
-png = st.toggle("PNG figures in the zip", value=has_kaleido, disabled=not has_kaleido, key="report_png",
-                help=report.PNG_HINT)
+png = st.toggle("PNG figures in the zip", value=False, disabled=not has_kaleido, key="report_png",
+                help=f"{report.PNG_HINT} Each figure takes a few seconds to render.")
 if not has_kaleido:
     st.caption(f"{report.PNG_HINT} Without them the zip holds the HTML report and every table.")
 

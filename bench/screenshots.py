@@ -1,0 +1,120 @@
+"""Screenshots of the dashboard for the README: starts the real server, runs the default flow, writes assets/*.png.
+
+    .venv/bin/python bench/screenshots.py [--out assets] [--home DIR] [--methods ft,rl,ga,salun,amun,sg_unlearn]
+
+Needs Debian's /usr/bin/chromium and playwright (requirements-dev.txt). The server gets its own UNLEARN_HOME (a
+temporary one unless --home is given, e.g. to reuse a store) and Streamlit's minimal toolbar. Flow: Setup and train
+(trains original and retrain) → Run (the methods on seed 0, default RMIA settings) → one screenshot, 1400 px wide,
+of Run, Confidence, Adversarial, Membership and Compare, each opened by its shareable URL. Not a test: it only fails
+when a page never renders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+#: file → (page URL path, heading to wait for, viewport height, text that must appear once the page is complete)
+SHOTS = {
+    "confidence.png": ("Confidence", "Confidence on remain / test / forget", 1250, "Per-sample shift"),
+    "adversarial.png": ("Adversarial", "Adversarial examples", 1750, "Forget samples and their nearest"),
+    "membership.png": ("Membership", "Membership inference", 1150, "Most exposed forget samples"),
+    "compare.png": ("Compare", "Compare methods", 1100, "Download metrics.csv"),
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _settle(page, timeout_s: float = 300) -> None:
+    """Until Streamlit's "running" indicator has been gone for a second."""
+    deadline, quiet = time.time() + timeout_s, None
+    while time.time() < deadline:
+        if page.locator('[data-testid="stStatusWidget"]').count():
+            quiet = None
+        elif quiet is None:
+            quiet = time.time()
+        elif time.time() - quiet > 1.5:
+            return
+        page.wait_for_timeout(200)
+    raise TimeoutError("the page kept running")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "assets"))
+    ap.add_argument("--home", default=None, help="UNLEARN_HOME for the server (default: a new temporary folder)")
+    ap.add_argument("--methods", default="ft,rl,ga,salun,amun,sg_unlearn")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    home = args.home or tempfile.mkdtemp(prefix="unlearn-shots-")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"],
+        cwd=ROOT, env={**os.environ, "UNLEARN_HOME": home}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    try:
+        for _ in range(300):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.2)
+        settings = "ds=digits&model=mlp&forget=random:0.2&seed=0&fseed=0"
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}/Setup_and_train?{settings}")
+            train = page.get_by_role("button", name="Train original and retrain")
+            acc = page.get_by_text("Accuracy and membership signal")
+            train.or_(acc).first.wait_for(timeout=120_000)
+            if train.count():
+                train.click()
+            acc.wait_for(timeout=600_000)
+            page.goto(f"{url}/Run?{settings}&methods={args.methods}&seeds=0")
+            run, ready = page.get_by_role("button", name="Run audit"), page.get_by_text("ready")
+            run.or_(ready).first.wait_for(timeout=120_000)
+            if run.count():
+                run.click()
+            ready.first.wait_for(timeout=900_000)
+            _settle(page)
+            page.set_viewport_size({"width": 1400, "height": 1000})
+            page.screenshot(path=str(out / "run.png"))
+            print(f"run.png ({time.time() - t0:.0f} s)", flush=True)
+            for name, (path, title, height, last) in SHOTS.items():
+                page.set_viewport_size({"width": 1400, "height": height})
+                # each page by its shareable address (a fresh session; the audit is found by its settings)
+                page.goto(f"{url}/{path}?{settings}&methods={args.methods}&seeds=0")
+                page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
+                page.get_by_text(last).first.wait_for(timeout=600_000)
+                _settle(page)
+                page.wait_for_timeout(800)  # plotly's transitions
+                page.screenshot(path=str(out / name))
+                print(f"{name} ({time.time() - t0:.0f} s)", flush=True)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
