@@ -61,6 +61,8 @@ if result is None:
 st.success(f"Audit of {len(audit['methods'])} method(s) × {len(audit['seeds'])} seed(s) ready "
            f"({result.seconds:.1f} s; models, signals and reference models come from the store).")
 tables.comparison_table(result)
-st.page_link("pages/3_Confidence.py", label="Confidence histograms", icon="📊")
-st.page_link("pages/5_Membership.py", label="Membership inference", icon="🕵️")
-st.page_link("pages/7_Compare.py", label="Comparison table and charts", icon="🏁")
+st.page_link("pages/3_Confidence.py", label="Confidence histograms", icon=":material/bar_chart:")
+st.page_link("pages/4_Adversarial.py", label="Adversarial examples", icon=":material/grid_view:")
+st.page_link("pages/5_Membership.py", label="Membership inference", icon=":material/policy:")
+st.page_link("pages/7_Compare.py", label="Comparison table and charts", icon=":material/leaderboard:")
+st.page_link("pages/8_Report.py", label="Download the report", icon=":material/download:")

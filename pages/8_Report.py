@@ -54,7 +54,7 @@ def build(key: str, extra_key: tuple[str, ...], png: bool, _cmp, _extra) -> tupl
 try:
     figs, html, data, notes = build(key, tuple(extra_key), png, cmp, extra)
 except (UnlearnError, OSError) as exc:
-    st.error(f"The report could not be built: {exc}", icon="⚠️")
+    st.error(f"The report could not be built: {exc}", icon=":material/error:")
     st.stop()
 
 a, b, c = st.columns([2, 2, 3])

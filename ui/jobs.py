@@ -57,6 +57,6 @@ def show_outcome(job: Job | None) -> None:
     if job is None:
         return
     if job.state == FAILED:
-        st.error(f"{job.label} failed: {job.error}", icon="⚠️")
+        st.error(f"{job.label} failed: {job.error}", icon=":material/error:")
     elif job.state == CANCELLED:
         st.warning(f"{job.label} was cancelled; nothing was stored.")

@@ -56,12 +56,20 @@ def sync_url() -> None:
             st.query_params[URL_KEYS[name]] = str(value)
 
 
-def _widget(name: str) -> str:
-    """Key of the widget for ``name``, pre-filled from the canonical value after a page switch."""
-    key = f"w_{name}"
-    if key not in st.session_state:
-        st.session_state[key] = st.session_state[f"cfg_{name}"]
-    return key
+def _copy(name: str) -> None:
+    """on_change: the widget's new value becomes the canonical setting before the rerun."""
+    st.session_state[f"cfg_{name}"] = st.session_state[f"w_{name}"]
+
+
+def _widget(name: str) -> dict:
+    """Key and callback of the widget for ``name``, its value set from the canonical setting.
+
+    Streamlit forgets (or mismatches) a keyed widget's state when another page draws the same key, which left
+    the sidebar's text box blank on every other page; re-setting the widget value from ``cfg_*`` on every run,
+    and copying changes back in ``on_change`` (which runs before the rerun), keeps them in step.
+    """
+    st.session_state[f"w_{name}"] = st.session_state[f"cfg_{name}"]
+    return {"key": f"w_{name}", "on_change": _copy, "args": (name,)}
 
 
 def sidebar() -> RunSpec:
@@ -76,33 +84,29 @@ def sidebar() -> RunSpec:
             ok, _ = availability(k)
             return DATASETS[k].label + ("" if ok else " — files missing")
 
-        st.selectbox("Data set", names, format_func=label, key=_widget("dataset"),
+        st.selectbox("Data set", names, format_func=label, **_widget("dataset"),
                      help="digits ships with scikit-learn; the others read local files (see README).")
-        s["cfg_dataset"] = s["w_dataset"]
         preset = default_spec(s["cfg_dataset"])
         if s.get("_last_dataset", s["cfg_dataset"]) != s["cfg_dataset"]:  # a new data set: its preset
             s["cfg_model"], s["cfg_forget"] = "", ""
         s["_last_dataset"] = s["cfg_dataset"]
         if not s["cfg_model"]:
             s["cfg_model"] = preset.model.arch
-            s.pop("w_model", None)
         models = list(MODELS)
         st.selectbox("Model", models, format_func=lambda k: f"{MODELS[k].label} — {MODELS[k].note}",
-                     key=_widget("model"))
-        s["cfg_model"] = s["w_model"]
+                     **_widget("model"))
         if not s["cfg_forget"]:
             s["cfg_forget"] = preset.forget
-            s.pop("w_forget", None)
-        st.text_input("Forget set", key=_widget("forget"),
+        st.text_input("Forget set", **_widget("forget"),
                       help="random:0.2 (fraction of train) · random:50 (count) · class:3 or class:3,7 "
                            "(whole classes) · indices:/path/file.txt (one training index per line)")
-        s["cfg_forget"] = s["w_forget"].strip()
+        s["cfg_forget"] = s["cfg_forget"].strip()
         c1, c2 = st.columns(2)
-        c1.number_input("Seed", min_value=0, max_value=10_000, step=1, key=_widget("seed"),
+        c1.number_input("Seed", min_value=0, max_value=10_000, step=1, **_widget("seed"),
                         help="seed of model initialisation and training")
-        c2.number_input("Forget seed", min_value=0, max_value=10_000, step=1, key=_widget("forget_seed"),
+        c2.number_input("Forget seed", min_value=0, max_value=10_000, step=1, **_widget("forget_seed"),
                         help="seed of the random forget-set draw")
-        s["cfg_seed"], s["cfg_forget_seed"] = int(s["w_seed"]), int(s["w_forget_seed"])
+        s["cfg_seed"], s["cfg_forget_seed"] = int(s["cfg_seed"]), int(s["cfg_forget_seed"])
     sync_url()
     return current_spec()
 
@@ -110,7 +114,6 @@ def sidebar() -> RunSpec:
 def set_forget(spec: str) -> None:
     """Replace the forget spec (e.g. a hand-picked ``indices:`` file); the sidebar shows it on the next run."""
     st.session_state["cfg_forget"] = spec
-    st.session_state.pop("w_forget", None)
 
 
 def describe(spec: RunSpec) -> str:
@@ -121,7 +124,7 @@ def describe(spec: RunSpec) -> str:
 
 
 def show_error(exc: UnlearnError) -> None:
-    st.error(str(exc), icon="⚠️")
+    st.error(str(exc), icon=":material/error:")
 
 
 # ------------------------------------------------------------------------------------------- audit settings
@@ -161,7 +164,9 @@ def current_comparison():
     from . import cached
 
     spec = current_spec()
-    return cached.get_comparison(cached.comparison_key(spec, audit_settings()))
+    audit = audit_settings()
+    sync_audit_url(audit)  # a result page's address carries the audit too, so it can be shared
+    return cached.get_comparison(cached.comparison_key(spec, audit))
 
 
 def need_comparison():
@@ -170,6 +175,6 @@ def need_comparison():
     if cmp is None:
         st.info("No audit for the current settings yet. Choose methods and seeds on the **Run** page and start it; "
                 "models already in the store are reused, so this is quick after the first time.")
-        st.page_link("pages/2_Run.py", label="Open Run", icon="▶️")
+        st.page_link("pages/2_Run.py", label="Open Run", icon=":material/play_arrow:")
         st.stop()
     return cmp
