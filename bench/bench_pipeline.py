@@ -46,7 +46,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     device = default_device()
-    lines = [f"# Pipeline benchmark", "", f"- date: {time.strftime('%Y-%m-%d %H:%M')}",
+    lines = ["# Pipeline benchmark", "", f"- date: {time.strftime('%Y-%m-%d %H:%M')}",
              f"- machine: {platform.machine()}, {torch.get_num_threads()} torch threads, device {device}",
              f"- torch {torch.__version__}", ""]
     lines += ["## Training throughput (forward + backward + SGD step, random data)", "",

@@ -3,7 +3,6 @@
 import streamlit as st
 
 from engine.audit.compare import compare
-from engine.errors import UnlearnError
 from engine.unlearning import METHODS
 from ui import cached, forms, jobs, state, tables
 

@@ -39,7 +39,6 @@ st.caption("Each point is one forget sample: its confidence under the original m
            "Points below the diagonal lost confidence; Retrain shows where they would be had they never been seen.")
 before = cmp.groups[("original", seed)]["forget"][signal]
 after = {m: (cmp.labels[m], cmp.groups[(m, seed)]["forget"][signal]) for m in ["retrain", *shown]}
-labels = cmp.groups[("original", seed)]["forget"]["pred"]
 y_forget = np.asarray(cmp.audits[("original", seed)].per_sample["forget_label"])
 st.plotly_chart(forget_shift(before, after, y_forget, SIGNAL_LABELS.get(signal, signal)), width="stretch",
                 key="shift")

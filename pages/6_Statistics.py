@@ -1,6 +1,5 @@
 """Statistics & game: KS / Wasserstein of the loss distributions, loss CDFs, and SG-Unlearn's game per round."""
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.config import ModelSpec, TrainConfig
+from engine.config import TrainConfig
 from engine.data import load_dataset
 from engine.errors import Cancelled, Diverged
 from engine.models import build_model

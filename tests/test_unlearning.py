@@ -17,7 +17,6 @@ FAST = {"epochs": "2", "pgd_steps": "10", "rounds": "2"}
 
 
 def fast_method(key: str):
-    cls = METHODS[key]
     names = {f["name"] for f in hyperparameters(key)}
     return get_method(key, **{k: v for k, v in FAST.items() if k in names})
 
