@@ -98,7 +98,7 @@ def test_attribution_maps_integrated_gradients_and_saliency():
     import torch
 
     from engine.errors import UnlearnError
-    from engine.figures import attribution_maps
+    from engine.explain import attribution_maps
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))

@@ -141,8 +141,8 @@ def probabilities(key: str, _model: torch.nn.Module, x: np.ndarray) -> np.ndarra
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def attributions(key: str, _model: torch.nn.Module, x: np.ndarray, target: np.ndarray, method: str) -> np.ndarray:
-    """:func:`engine.figures.attribution_maps` for the model with artifact ``key`` (cached per inputs)."""
-    from engine.figures import attribution_maps
+    """:func:`engine.explain.attribution_maps` for the model with artifact ``key`` (cached per inputs)."""
+    from engine.explain import attribution_maps
 
     return attribution_maps(_model, torch.as_tensor(x), torch.as_tensor(target), method)
 

@@ -5,21 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from engine.audit.compare import GLOSSARY as EXPLAIN
 from engine.audit.compare import TABLE, Comparison
-
-EXPLAIN = {
-    "UA": "accuracy on the forget set D_F — good: close to Retrain's (not 0: unseen data is still mostly classified right)",
-    "RA": "accuracy on the remain set D_R — good: close to Retrain's",
-    "TA": "test accuracy — good: close to Retrain's (utility kept)",
-    "MIA (FT AUC)": "RMIA AUC forget vs test ×100 — good: ≈ 50 like Retrain (an attacker can't tell D_F from unseen data)",
-    "Avg Gap": "mean |Δ| of UA, RA, TA and MIA to Retrain of the same seed — good: small (AMUN paper's headline)",
-    "MIA-efficacy": "% of D_F an SVC on p_y calls non-member — good: close to Retrain's",
-    "simple MIA acc": "logistic regression on the loss, forget vs test — good: ≈ Retrain's, ideally 0.5",
-    "KS": "KS statistic of forget vs test losses — good: close to Retrain's (0 = same distribution)",
-    "W1": "Wasserstein-1 of forget vs test losses — good: close to Retrain's",
-    "TPR@1%FPR": "RMIA true-positive rate at 1 % false positives — good: close to Retrain's (low)",
-    "time (s)": "wall time of the unlearning method (Retrain: training from scratch)",
-}
 
 
 def formatted(result: Comparison, mia: str = "ft_auc") -> pd.DataFrame:
