@@ -1,7 +1,8 @@
-"""Command line: ``python -m engine {datasets,train,signals} …``.
+"""Command line: ``python -m engine {datasets,train,signals,methods,unlearn,audit,report} …``.
 
-Every option has a default, so ``python -m engine train --dataset digits`` just works. Errors a user can
-cause print one line and exit with status 2.
+Every option has a default, so ``python -m engine train --dataset digits`` just works. Every command goes
+through :class:`engine.run.Runner`. Errors a user can cause print one line and exit with status 2. Long work
+shows a progress bar with an ETA on a terminal and stays quiet otherwise.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def _spec_from_args(args: argparse.Namespace):
-    from .pipeline import default_spec, with_overrides
+    from .data import load_dataset
+    from .forget import inline_forget
+    from .presets import default_spec, with_overrides
 
     spec = default_spec(args.dataset)
     if args.model:
@@ -56,7 +59,19 @@ def _spec_from_args(args: argparse.Namespace):
         if not eq or not dot:
             raise UnlearnError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. train.epochs=50")
         sections.setdefault(section, {})[name] = value
-    return with_overrides(spec, **sections)
+    spec = with_overrides(spec, **sections)
+    if spec.forget.strip().lower().startswith("indices:"):  # a file's indices go into the spec, not its path
+        data = load_dataset(spec.data, args.data_dir)
+        spec = replace(spec, forget=inline_forget(spec.forget, data.y_train, data.num_classes))
+    return spec
+
+
+def _runner(args: argparse.Namespace):
+    from .run import Runner
+    from .store import Store
+
+    return Runner(Store(args.store), data_dir=args.data_dir, download=getattr(args, "download", False),
+                  device=_device(args), progress=Bar())
 
 
 def _device(args):
@@ -71,16 +86,48 @@ def _device(args):
     return torch.device(args.device)
 
 
-def _progress(stage: str, done: int, total: int, metrics: dict) -> None:
-    """Epoch progress on stderr: one rewritten line on a terminal, else a line per 10 %."""
-    if not metrics.get("epoch"):
-        return
-    shown = " ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k not in ("epoch", "lr") and isinstance(v, float))
-    line = f"  {stage}: epoch {metrics['epoch']} {shown} [{done}/{total}]"
-    if sys.stderr.isatty():
-        print("\r" + line, end="\n" if done == total else "", file=sys.stderr, flush=True)
-    elif done == total or (done * 10 // total) != ((done - 1) * 10 // total):
-        print(line, file=sys.stderr, flush=True)
+class Bar:
+    """A progress callback that draws one tqdm bar per stage, with rate and ETA, on stderr.
+
+    Quiet when stderr is not a terminal (tqdm's ``disable=None``), so logs and pipes stay clean.
+    """
+
+    def __init__(self) -> None:
+        self._bar = None
+        self._stage = None
+
+    def __call__(self, stage: str, done: int, total: int, metrics: dict) -> None:
+        from tqdm import tqdm
+
+        if stage != self._stage or self._bar is None or total != self._bar.total:
+            self.close()
+            self._stage = stage
+            self._bar = tqdm(total=total or None, desc=_stage_label(stage, metrics), unit="step", leave=False,
+                             disable=None, file=sys.stderr, dynamic_ncols=True)
+        if "model" in metrics and "of" in metrics:
+            self._bar.set_description(_stage_label(stage, metrics), refresh=False)
+        shown = {k: f"{v:.4g}" for k, v in metrics.items() if k in ("loss", "acc", "eps", "auditor_acc")
+                 and isinstance(v, float)}
+        if shown:
+            self._bar.set_postfix(shown, refresh=False)
+        self._bar.update(max(0, done - self._bar.n))
+        if total and done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _stage_label(stage: str, metrics: dict) -> str:
+    from .unlearning import METHODS
+
+    if stage in METHODS:
+        return METHODS[stage].label
+    if stage == "reference" and "model" in metrics:
+        return f"reference model {metrics['model']}/{metrics['of']}"
+    return {"adversarial": "nearest adversarial examples", "audit": "audit (seeds)"}.get(stage, stage)
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -96,42 +143,34 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .pipeline import prepare, train_or_load
-    from .store import Store
-    from .training import predict
-
     spec = _spec_from_args(args)
-    store = Store(args.store)
-    prep = prepare(spec, args.data_dir, args.download)
-    kinds = ["original", "retrain"] if args.kind == "both" else [args.kind]
+    runner = _runner(args)
+    prep = runner.prepare(spec)
     print(f"data {spec.data.dataset}: train {len(prep.data.y_train)}, test {len(prep.data.y_test)}, "
-          f"val {len(prep.data.y_val)}; forget {len(prep.forget)} ({spec.forget}, seed {spec.forget_seed})")
+          f"val {len(prep.data.y_val)}; forget {len(prep.forget)} ({_short(spec.forget)}, seed {spec.forget_seed})")
+    kinds = ["original", "retrain"] if args.kind == "both" else [args.kind]
     for kind in kinds:
         t0 = time.perf_counter()
-        tm = train_or_load(kind, prep, store, device=_device(args), progress=_progress)
-        accs = {}
-        for name, idx in (("forget", prep.forget), ("remain", prep.remain)):
-            logits = predict(tm.model, prep.data.x_train[idx])
-            accs[name] = float((logits.argmax(1) == prep.data.y_train[idx]).float().mean())
-        logits = predict(tm.model, prep.data.x_test)
-        accs["test"] = float((logits.argmax(1) == prep.data.y_test).float().mean())
+        tm = runner.original(spec) if kind == "original" else runner.retrain(prep)
+        sig = runner.signals(tm, prep)
         source = "from store" if tm.artifact.from_cache else f"trained in {tm.seconds:.1f} s"
-        print(f"{kind}: {source}; forget acc {accs['forget']:.4f}, remain acc {accs['remain']:.4f}, "
-              f"test acc {accs['test']:.4f}; {time.perf_counter() - t0:.1f} s")
+        print(f"{kind}: {source}; forget acc {sig.accuracy('forget'):.4f}, remain acc {sig.accuracy('remain'):.4f}, "
+              f"test acc {sig.accuracy('test'):.4f}; {time.perf_counter() - t0:.1f} s")
         print(f"  artifact: {tm.artifact.path}")
     return 0
 
 
+def _short(forget: str, limit: int = 60) -> str:
+    return forget if len(forget) <= limit else forget[:limit] + "…"
+
+
 def cmd_signals(args: argparse.Namespace) -> int:
     from .audit.mia import loss_threshold
-    from .pipeline import run_baseline
-    from .store import Store
 
-    spec = _spec_from_args(args)
-    res = run_baseline(spec, Store(args.store), data_dir=args.data_dir, device=_device(args), progress=_progress)
+    res = _runner(args).baseline(_spec_from_args(args))
     out = Path(args.out) if args.out else None
     print("model\tgroup\tn\taccuracy\tmean p_y\tmean loss")
-    for model, groups in res.groups.items():
+    for model, groups in res.signals.items():
         for group, sig in groups.items():
             print(f"{model}\t{group}\t{len(sig['loss'])}\t{np.mean(sig['correct']):.4f}\t{np.mean(sig['p_y']):.4f}"
                   f"\t{np.mean(sig['loss']):.4f}")
@@ -155,76 +194,113 @@ def cmd_methods(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_unlearn(args: argparse.Namespace) -> int:
-    from .pipeline import prepare, run_method, train_or_load
-    from .store import Store
-    from .training import accuracy, predict
-    from .unlearning import get_method
-
-    overrides: dict[str, str] = {}
-    run_sets: list[str] = []
-    for item in args.set:
+def _method_sets(items: list[str], default_method: str | None = None) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """``--set`` items split into run settings (data./model./train.) and per-method hyperparameters."""
+    run_sets, overrides = [], {}
+    for item in items:
         key, eq, value = item.partition("=")
+        section, dot, name = key.partition(".")
         if not eq:
             raise UnlearnError(f"--set {item!r}: expected KEY=VALUE")
-        if key.startswith(("data.", "model.", "train.")):
+        if section in ("data", "model", "train"):
             run_sets.append(item)
+        elif dot:
+            overrides.setdefault(section, {})[name] = value
+        elif default_method:
+            overrides.setdefault(default_method, {})[key] = value
         else:
-            overrides[key.removeprefix(f"{args.method}.")] = value
-    args.set = run_sets
+            raise UnlearnError(f"--set {item!r}: expected METHOD.KEY=VALUE (or train./data./model. settings)")
+    return run_sets, overrides
+
+
+def cmd_unlearn(args: argparse.Namespace) -> int:
+    from .run import AuditRequest
+
+    args.set, overrides = _method_sets(args.set, args.method)
     spec = _spec_from_args(args)
-    method = get_method(args.method, dataset=None if args.paper_defaults else spec.data.dataset, **overrides)
-    store, device = Store(args.store), _device(args)
-    prep = prepare(spec, args.data_dir, args.download)
-    original = train_or_load("original", prep, store, device=device, progress=_progress)
+    # validated before anything trains: a bad value is an error here, not after the original model
+    req = AuditRequest.build(spec, [args.method], overrides=overrides, tuned=not args.paper_defaults,
+                             use_remain=not args.no_remain)
+    method = req.method(args.method)
+    if method is None:
+        raise UnlearnError(f"{args.method} is the reference; `engine train` trains it")
+    runner = _runner(args)
+    prep = runner.prepare(spec)
+    original = runner.original(spec)
     t0 = time.perf_counter()
-    run = run_method(method, prep, original, store, use_remain=not args.no_remain, device=device,
-                     progress=_progress)
-    d = prep.data
-    ua = accuracy(predict(run.model, d.x_train[prep.forget]), d.y_train[prep.forget])
-    ra = accuracy(predict(run.model, d.x_train[prep.remain]), d.y_train[prep.remain])
-    ta = accuracy(predict(run.model, d.x_test), d.y_test)
+    run = runner.unlearned(method, prep, original, use_remain=not args.no_remain)
+    sig = runner.signals(run, prep)
     source = "from store" if run.artifact.from_cache else "computed"
     setting = "D_F only" if args.no_remain else "with D_R"
-    print(f"{method.label} ({setting}, seed {spec.seed}): UA {100 * ua:.2f}  RA {100 * ra:.2f}  TA {100 * ta:.2f}  "
+    print(f"{method.label} ({setting}, seed {spec.seed}): UA {100 * sig.accuracy('forget'):.2f}  "
+          f"RA {100 * sig.accuracy('remain'):.2f}  TA {100 * sig.accuracy('test'):.2f}  "
           f"time {run.seconds:.2f} s ({source}; this call {time.perf_counter() - t0:.2f} s)")
     print(f"  artifact: {run.artifact.path}")
     return 0
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
-    from .audit.compare import compare
+def _request(args: argparse.Namespace):
     from .audit.rmia import DEFAULT_K
-    from .store import Store
+    from .run import AuditRequest
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
         raise UnlearnError(f"--seeds {args.seeds!r}: expected integers such as 0,1,2") from None
-    overrides: dict[str, dict[str, str]] = {}
-    run_sets = []
-    for item in args.set:
-        key, eq, value = item.partition("=")
-        section, dot, name = key.partition(".")
-        if not eq or not dot:
-            raise UnlearnError(f"--set {item!r}: expected METHOD.KEY=VALUE (or train./data./model. settings)")
-        if section in ("data", "model", "train"):
-            run_sets.append(item)
-        else:
-            overrides.setdefault(section, {})[name] = value
-    args.set = run_sets
+    args.set, overrides = _method_sets(args.set)
     args.seed, args.forget_seed = 0, 0
     spec = _spec_from_args(args)
+    return AuditRequest.build(spec, methods, seeds, overrides=overrides, tuned=not args.paper_defaults,
+                              use_remain=not args.no_remain, k=args.k or DEFAULT_K)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    result = compare(spec, methods, seeds, Store(args.store), overrides=overrides, use_remain=not args.no_remain,
-                     tuned=not args.paper_defaults, k=args.k or DEFAULT_K, data_dir=args.data_dir, device=_device(args),
-                     progress=_progress)
+    req = _request(args)
+    result = _runner(args).compare(req)
     out = result.write(args.out)
     print(result.to_markdown())
     print(f"\n{len(result.rows)} rows written to {out / 'metrics.csv'}, table to {out / 'table.md'}, per-sample "
           f"values to {out / 'per_sample'}; {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from . import report
+    from .run import NotStored, Runner
+    from .store import Store
+
+    req = _request(args)
+    runner = Runner(Store(args.store), data_dir=args.data_dir, device=_device(args), build=args.compute,
+                    progress=Bar() if args.compute else None)
+    try:
+        cmp = runner.compare(req)
+    except NotStored:
+        raise UnlearnError("this audit is not in the store yet: run `engine audit` with the same options first, "
+                           "or pass --compute") from None
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    figs = report.report_figures(cmp)
+    html = report.html_report(cmp, figs)
+    (out / "report.html").write_text(html, encoding="utf-8")
+    data, notes = report.bundle(cmp, html, figs, png=args.png)
+    (out / "report.zip").write_bytes(data)
+    print(f"report: {out / 'report.html'} ({len(html) / 1e6:.1f} MB, {len(figs)} figures); "
+          f"everything: {out / 'report.zip'} ({len(data) / 1e6:.1f} MB)")
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+def _add_audit_options(p: argparse.ArgumentParser) -> None:
+    _add_run_options(p)
+    p.add_argument("--methods", default="ft,rl,ga,bs,l1_sparse,salun,amun,amun_salun",
+                   help="comma-separated method keys (retrain and original are always included)")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds: model seed and forget-set seed (default 0,1,2)")
+    p.add_argument("--k", type=int, default=None, help="number of RMIA reference models (default: engine default)")
+    p.add_argument("--no-remain", action="store_true", help="the D_F-only setting")
+    p.add_argument("--paper-defaults", action="store_true", help="the papers' hyperparameters, not the tuned ones")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -251,15 +327,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="use the papers' hyperparameters instead of the values tuned for this data set")
     p.set_defaults(func=cmd_unlearn)
     p = sub.add_parser("audit", help="run (or reuse) original, retrain and methods for several seeds; write the table")
-    _add_run_options(p)
-    p.add_argument("--methods", default="ft,rl,ga,bs,l1_sparse,salun,amun,amun_salun",
-                   help="comma-separated method keys (retrain and original are always included)")
-    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds: model seed and forget-set seed (default 0,1,2)")
+    _add_audit_options(p)
     p.add_argument("--out", default="audit-out", help="output folder for metrics.csv, table.md, per_sample/")
-    p.add_argument("--k", type=int, default=None, help="number of RMIA reference models (default: engine default)")
-    p.add_argument("--no-remain", action="store_true", help="the D_F-only setting")
-    p.add_argument("--paper-defaults", action="store_true", help="the papers' hyperparameters, not the tuned ones")
     p.set_defaults(func=cmd_audit)
+    p = sub.add_parser("report", help="the HTML report and zip of an audit (from the store; same options as audit)")
+    _add_audit_options(p)
+    p.add_argument("--out", default="report-out", help="output folder for report.html and report.zip")
+    p.add_argument("--png", action="store_true", help="also PNG figures in the zip (needs kaleido and Chromium)")
+    p.add_argument("--compute", action="store_true", help="compute what the store lacks instead of failing")
+    p.set_defaults(func=cmd_report)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

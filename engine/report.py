@@ -88,7 +88,7 @@ def report_figures(cmp: Comparison) -> list[ReportFigure]:
             "Cross-entropy loss of the forget samples under every model, and the original model's test loss (dotted). "
             "What good looks like: the unlearned model's curve close to Retrain's (KS and W1 in the tables measure it)."))
         if "sg_unlearn" in cmp.methods:
-            arrays = cmp.artifacts[("sg_unlearn", seed)].arrays()
+            arrays = cmp.models[("sg_unlearn", seed)].artifact.arrays()
             game = {k.removeprefix("game."): v for k, v in arrays.items() if k.startswith("game.")}
             if game:
                 out.append(ReportFigure(
@@ -156,8 +156,8 @@ def _config_html(cmp: Comparison) -> str:
     spec = config.to_dict(cmp.spec)
     params = []
     for m in cmp.methods:
-        art = cmp.artifacts.get((m, cmp.seeds[0]))
-        p = (art.manifest.get("params") if art is not None else None) or {}
+        tm = cmp.models.get((m, cmp.seeds[0]))
+        p = (tm.artifact.manifest.get("params") if tm is not None else None) or {}
         params.append(f"<tr><th>{html.escape(cmp.labels.get(m, m))}</th><td>"
                       f"{html.escape(json.dumps(p, sort_keys=True)) if p else '–'}</td></tr>")
     setting = ", ".join(sorted(set(cmp.rows["setting"]))) if "setting" in cmp.rows else ""

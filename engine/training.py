@@ -106,22 +106,105 @@ class TrainHistory:
     seconds: float = 0.0
 
 
-def make_optimizer(model: nn.Module, cfg: TrainConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, cfg.lr_step), gamma=cfg.lr_gamma)
-    return opt, sched
+def make_sgd(params, *, lr: float, momentum: float, weight_decay: float, lr_step: int,
+             lr_gamma: float) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
+    """The one optimiser of the engine: SGD with momentum and weight decay, and a StepLR schedule."""
+    opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, lr_step), gamma=lr_gamma)
 
 
-def check_finite(loss: torch.Tensor, where: str) -> None:
-    if not torch.isfinite(loss).all():
-        raise Diverged(f"{where}: the loss became {loss.item()} — lower the learning rate")
+def check_finite(value: torch.Tensor, where: str) -> None:
+    """Raise :class:`Diverged` when ``value`` holds a NaN or an infinity."""
+    if not torch.isfinite(value).all():
+        raise Diverged(f"{where}: the loss became non-finite ({value.detach().flatten()[0].item():.3g}) — "
+                       "lower the learning rate")
+
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def batches(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    gen: torch.Generator,
+    *,
+    shuffle: bool = True,
+    augment: bool | torch.Tensor = False,
+    cancel: CancelToken | None = None,
+) -> Iterator[Batch]:
+    """Mini-batches ``(xb, yb, idx)`` of tensors already on their device; cancel is checked every batch.
+
+    ``augment``: ``True`` crops and flips every batch (where the images are large enough, see
+    :func:`can_augment`); a bool tensor (N,) augments only the samples it marks (AMUN leaves its adversarial
+    images un-augmented). The order and the augmentation draw from ``gen``, so a seed fixes them.
+    """
+    n = len(x)
+    order = torch.randperm(n, generator=gen, device=gen.device).to(x.device) if shuffle else \
+        torch.arange(n, device=x.device)
+    whole = isinstance(augment, bool) and augment and can_augment(tuple(x.shape))
+    for start in range(0, n, batch_size):
+        check_cancel(cancel)
+        idx = order[start : start + batch_size]
+        xb = x[idx]
+        if isinstance(augment, torch.Tensor):
+            if bool(augment[idx].any()):
+                sel = augment[idx]
+                xb = xb.clone()
+                xb[sel] = augment_batch(xb[sel], gen)
+        elif whole:
+            xb = augment_batch(xb, gen)
+        yield xb, y[idx], idx
+
+
+def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(model(x), y)
+
+
+def sgd_epoch(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    data: Iterator[Batch],
+    loss_fn: LossFn = cross_entropy,
+    where: str = "training",
+    *,
+    before_step: Callable[[], None] | None = None,
+    after_step: Callable[[], None] | None = None,
+) -> float:
+    """One pass of SGD steps over ``data`` in train mode; returns the sample-weighted mean loss.
+
+    The one SGD loop of the engine (training, reference models and every fine-tuning method). The loss is
+    summed on the device and read once per pass; a non-finite mean raises :class:`Diverged`. ``before_step``
+    runs between ``backward`` and ``step`` (gradient masks), ``after_step`` after it.
+    """
+    model.train()
+    total, n = None, 0
+    for xb, yb, _ in data:
+        loss = loss_fn(model, xb, yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if before_step:
+            before_step()
+        opt.step()
+        if after_step:
+            after_step()
+        part = loss.detach() * len(yb)
+        total = part if total is None else total + part
+        n += len(yb)
+    if total is None:
+        return float("nan")
+    mean = total / n
+    check_finite(mean, where)
+    return float(mean.item())
 
 
 def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, **kw) -> TrainHistory:
     """Train ``model`` in place with SGD + momentum + weight decay + StepLR (the papers' recipe).
 
     Keyword arguments: ``seed`` (required), ``device``, ``progress``, ``cancel``, ``stage``. Raises
-    :class:`Cancelled` when ``cancel`` is set and :class:`Diverged` on a non-finite loss.
+    :class:`Cancelled` when ``cancel`` is set and :class:`Diverged` on a non-finite loss. Progress is reported
+    per epoch as ``progress(stage, steps_done, steps_total, {"epoch", "loss", "acc", "lr"})``.
     """
     device = kw.get("device") or default_device()
     model.to(device)
@@ -145,37 +228,28 @@ def _train_loop(
     x, y = x.to(device), y.to(device)
     n = len(x)
     gen = torch.Generator(device=device).manual_seed(seed)
-    opt, sched = make_optimizer(model, cfg)
-    augment = cfg.augment and can_augment(tuple(x.shape))
+    opt, sched = make_sgd(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                          lr_step=cfg.lr_step, lr_gamma=cfg.lr_gamma)
     steps_per_epoch = math.ceil(n / cfg.batch_size)
-    total, done = cfg.epochs * steps_per_epoch, 0
+    total = cfg.epochs * steps_per_epoch
     history, t0 = TrainHistory(), time.perf_counter()
     for epoch in range(cfg.epochs):
-        model.train()
-        perm = torch.randperm(n, generator=gen, device=device)
-        loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
-        for start in range(0, n, cfg.batch_size):
-            check_cancel(cancel)
-            idx = perm[start : start + cfg.batch_size]
-            xb, yb = x[idx], y[idx]
-            if augment:
-                xb = augment_batch(xb, gen)
-            out = model(xb)
-            loss = F.cross_entropy(out, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.detach() * len(idx)
-            correct += (out.argmax(1) == yb).sum()
-            done += 1
-        mean_loss = (loss_sum / n).item()
-        check_finite(torch.tensor(mean_loss), f"{stage} epoch {epoch + 1}")
-        record = {"epoch": epoch + 1, "loss": mean_loss, "acc": correct.item() / n, "lr": opt.param_groups[0]["lr"]}
+
+        def loss_fn(m: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+            nonlocal correct
+            out = m(xb)
+            correct = correct + (out.detach().argmax(1) == yb).sum()
+            return F.cross_entropy(out, yb)
+
+        lr = opt.param_groups[0]["lr"]
+        loss = sgd_epoch(model, opt, batches(x, y, cfg.batch_size, gen, augment=cfg.augment, cancel=cancel), loss_fn,
+                         f"{stage} epoch {epoch + 1}")
+        record = {"epoch": epoch + 1, "loss": loss, "acc": correct.item() / n, "lr": lr}
         history.epochs.append(record)
         sched.step()
         if progress:
-            progress(stage, done, total, record)
+            progress(stage, (epoch + 1) * steps_per_epoch, total, record)
     history.seconds = time.perf_counter() - t0
     return history
 
@@ -190,35 +264,6 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024, device: t
         outs = [model(x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)]
     model.train(was_training)
     return torch.cat(outs) if outs else torch.zeros(0)
-
-
-SIGNAL_NAMES = ("p_y", "phi", "loss", "entropy", "correct", "pred")
-
-
-def signals_from_logits(logits: torch.Tensor, y: torch.Tensor) -> dict[str, np.ndarray]:
-    """Per-sample signals from logits (computed in float64 for stable tails).
-
-    * ``p_y``: softmax probability of the true class.
-    * ``phi``: log(p_y / (1 − p_y)) = z_y − logsumexp_{j≠y} z_j (the AMUN paper's confidence scale).
-    * ``loss``: cross-entropy, logsumexp(z) − z_y.
-    * ``entropy``: of the softmax, in nats.
-    * ``correct``: argmax == y; ``pred``: argmax.
-    """
-    z = logits.double()
-    y = y.long()
-    zy = z.gather(1, y[:, None]).squeeze(1)
-    lse = torch.logsumexp(z, 1)
-    others = z.scatter(1, y[:, None], float("-inf"))
-    lse_others = torch.logsumexp(others, 1)
-    logp = torch.log_softmax(z, 1)
-    return {
-        "p_y": torch.exp(zy - lse).numpy(),
-        "phi": (zy - lse_others).numpy(),
-        "loss": (lse - zy).numpy(),
-        "entropy": (-(logp.exp() * logp).sum(1)).numpy(),
-        "correct": (z.argmax(1) == y).numpy(),
-        "pred": z.argmax(1).numpy(),
-    }
 
 
 def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:

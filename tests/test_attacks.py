@@ -1,8 +1,8 @@
-"""Adversarial attacks: FGSM / PGD numerics, AMUN's nearest adversarial search, ε_init calibration, caching.
+"""Adversarial attacks: FGSM numerics, AMUN's nearest adversarial search, ε_init calibration.
 
 Closed-form checks use a linear two-class model z = (v·x + c, 0): the L2 distance of x to the decision
-boundary is |v·x + c| / ‖v‖ and every gradient step moves along ∓v/‖v‖. The reference check runs a
-per-sample search built on captum (tests/captum_reference.py) against the batched one.
+boundary is |v·x + c| / ‖v‖ and every gradient step moves along ∓v/‖v‖. The reference check runs a literal
+one-sample transcription of the AMUN code's search against the batched one.
 """
 
 import math
@@ -13,25 +13,27 @@ import torch
 from captum.robust import FGSM
 from torch import nn
 
-import engine.attacks as attacks
-from captum_reference import captum_nearest_eps, ce_per_sample
-from engine.attacks import (
-    AdversarialSet,
-    cached_nearest_adversarial,
-    calibrate_eps_init,
-    calibration_sample,
-    fgsm,
-    nearest_adversarial,
-    pgd,
-)
+from torch.nn import functional as F
+
+from engine.attacks import FGSM as Fgsm
+from engine.attacks import AdversarialSet, NearestAdversarial, calibrate_eps_init, calibration_sample
 from engine.config import DataSpec, ModelSpec, TrainConfig
 from engine.data import load_dataset
 from engine.errors import Cancelled, UnlearnError
 from engine.models import build_model
-from engine.store import Store
 from engine.training import CancelToken, predict, train_model
 
 CPU = torch.device("cpu")
+
+
+def ce_per_sample(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(out, target, reduction="none")
+
+
+def nearest_adversarial(model, x, y, **settings):
+    attack = {k: settings.pop(k) for k in ("eps_init", "steps", "alpha_frac", "max_doublings", "batch_size")
+              if k in settings}
+    return NearestAdversarial(**attack)(model, x, y, **settings)
 pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already require gradients")
 
 
@@ -88,67 +90,27 @@ def test_fgsm_linear_model_exact_numbers():
     y = torch.tensor([0, 1])
     # ∇ₓ CE = p_other · (w_other − w_y): sign(w1 − w0) = (−1, +1, −1, +1) for y = 0 and the opposite for y = 1.
     # (No component of w1 − w0 is 0: there the float gradient is ±1e-8 noise and its sign arbitrary.)
-    out = fgsm(model, x, y, 0.1)
+    out = Fgsm(0.1)(model, x, y)
     expected = torch.tensor([[0.4, 1.0, 0.8, 0.1], [1.0, 0.4, 0.4, 0.0]]).view(2, 1, 2, 2)
     assert torch.allclose(out, expected, atol=1e-6)
     assert model.training and model.modes and not any(model.modes)  # attacked in eval mode, mode restored
     ref = FGSM(model, loss_func=ce_per_sample, lower_bound=0.0, upper_bound=1.0).perturb(x, 0.1, y)
     assert torch.allclose(out, ref, atol=1e-7)
 
-    rounded = fgsm(model, x, y, 0.1, round_to_255=True)
+    rounded = Fgsm(0.1, round_to_255=True)(model, x, y)
     assert torch.equal(rounded, torch.round(expected * 255) / 255)
     assert torch.allclose(rounded * 255, torch.round(rounded * 255), atol=1e-4)
-    per_sample = fgsm(model, x, y, torch.tensor([0.1, 0.0]))
+    per_sample = Fgsm(torch.tensor([0.1, 0.0]))(model, x, y)
     assert torch.allclose(per_sample[1], x[1]) and torch.allclose(per_sample[0], expected[0], atol=1e-6)
 
 
-# ---------------------------------------------------------------------------------------------- PGD
-def test_pgd_l2_closed_form_on_linear_model():
-    x, y = at_distance([0.8, 0.8], [0, 1])
-    out = pgd(boundary_model(), x, y, 0.3, steps=20)  # 10 steps of ε/10 reach the sphere, then it stays there
-    side = torch.tensor([-1.0, 1.0])  # label 0 moves towards smaller sum(x)
-    expected = x + (side * 0.3 / 2)[:, None, None, None] * torch.ones_like(x)
-    assert torch.allclose(out, expected, atol=1e-5)
-
-
-@pytest.mark.parametrize("norm", ["l2", "linf"])
-@pytest.mark.parametrize("random_start", [False, True])
-def test_pgd_stays_in_ball_and_box(norm, random_start):
-    torch.manual_seed(1)
-    model = build_model(ModelSpec("mlp", 32), (1, 8, 8), 10)
-    x = torch.rand(16, 1, 8, 8)
-    x[:4] = 0.0  # corners exercise the [0, 1] clamp
-    y = torch.randint(0, 10, (16,))
-    eps = torch.linspace(0.05, 1.5, 16) if norm == "l2" else torch.linspace(0.01, 0.2, 16)
-    gen = torch.Generator().manual_seed(0)
-    out = pgd(model, x, y, eps, steps=8, norm=norm, random_start=random_start, generator=gen)
-    delta = (out - x).flatten(1)
-    size = delta.norm(dim=1) if norm == "l2" else delta.abs().amax(dim=1)
-    assert (size <= eps + 1e-5).all()
-    assert out.min() >= 0 and out.max() <= 1
-    loss = nn.functional.cross_entropy(model(out), y, reduction="none")
-    assert (loss >= nn.functional.cross_entropy(model(x), y, reduction="none") - 1e-4).float().mean() > 0.9
-
-
-def test_pgd_rejects_bad_arguments():
-    model = boundary_model()
-    x, y = at_distance([0.1], [0])
-    with pytest.raises(UnlearnError):
-        pgd(model, x, y, 0.1, steps=3, norm="l1")
-    with pytest.raises(UnlearnError):
-        pgd(model, x, y, torch.tensor([0.1, 0.2]), steps=3)
-    with pytest.raises(UnlearnError):
-        pgd(model, x, y[:0], 0.1, steps=3)
-
-
 # ---------------------------------------------------------------------------------------------- nearest
-@pytest.mark.parametrize("mode", ["amun", "restart"])
-def test_nearest_adversarial_finds_the_smallest_doubled_ball(mode):
+def test_nearest_adversarial_finds_the_smallest_doubled_ball():
     dists = [0.03, 0.05, 0.1, 0.15, 0.3, 0.5, 0.9, 0.07]
     x, y = at_distance(dists, [0, 1, 0, 1, 0, 1, 0, 1])
     model = boundary_model()
     model.train()
-    adv = nearest_adversarial(model, x, y, eps_init=0.04, mode=mode)
+    adv = nearest_adversarial(model, x, y, eps_init=0.04)
     # closed form: the smallest ε_init·2^k whose ball crosses the boundary, i.e. ε_init·2^k > d
     expected = [0.04 * 2 ** math.ceil(math.log2(d / 0.04) + 1e-9) for d in dists]
     assert adv.eps.tolist() == pytest.approx(expected)
@@ -156,8 +118,8 @@ def test_nearest_adversarial_finds_the_smallest_doubled_ball(mode):
     assert model.training  # mode restored
     d = torch.tensor(dists)
     assert (adv.delta_norm > d).all() and (adv.delta_norm <= adv.eps + 1e-5).all()
-    if mode == "amun":  # frozen at the first iterate past the boundary: at most one step (ε/10) beyond it
-        assert (adv.delta_norm <= d + 0.1 * adv.eps + 1e-5).all()
+    # frozen at the first iterate past the boundary: at most one step (ε/10) beyond it
+    assert (adv.delta_norm <= d + 0.1 * adv.eps + 1e-5).all()
     assert adv.x_adv.dtype == torch.float32 and adv.eps.dtype == torch.float64 and adv.x_adv.device.type == "cpu"
 
 
@@ -178,9 +140,14 @@ def test_nearest_adversarial_invariants_on_digits(digits_model):
     assert (adv.eps[wrong] == 0).all() and (adv.delta_norm[wrong] == 0).all()
     assert torch.equal(adv.y_adv[wrong], adv.orig_pred[wrong])
     assert (adv.eps[~wrong] >= 0.16).all()
-    # per-sample results do not depend on how samples are batched
+    # per-sample results do not depend on how samples are batched, up to the rounding of batched float
+    # kernels, which can only move a sample sitting at a radius's edge by one doubling
     again = nearest_adversarial(model, x, y, eps_init=0.16, batch_size=128)
-    assert (again.eps == adv.eps).float().mean() >= 0.95
+    same = again.eps == adv.eps
+    assert int((~same).sum()) <= 1, (again.eps, adv.eps)
+    ratio = again.eps[~same] / adv.eps[~same]
+    assert torch.all((ratio == 2.0) | (ratio == 0.5))
+    assert torch.equal(again.y_adv[same], adv.y_adv[same])
 
 
 def test_max_doublings_reports_unflippable_samples():
@@ -218,8 +185,11 @@ def test_progress_cancel_and_errors():
         nearest_adversarial(boundary_model(), x[:0], y[:0])
     with pytest.raises(UnlearnError):
         nearest_adversarial(boundary_model(), x, y[:2])
-    with pytest.raises(UnlearnError):
-        nearest_adversarial(boundary_model(), x, y, mode="bisect")
+    for bad in (dict(eps_init=0.0), dict(steps=0), dict(max_doublings=-1), dict(alpha_frac=0.0),
+                dict(batch_size=0)):
+        with pytest.raises(UnlearnError):
+            NearestAdversarial(**bad)
+    assert NearestAdversarial(batch_size=7).params() == NearestAdversarial().params()  # batching: not a setting
 
 
 def test_adversarial_set_subset_and_arrays_roundtrip():
@@ -235,28 +205,49 @@ def test_adversarial_set_subset_and_arrays_roundtrip():
         AdversarialSet.from_arrays({"x_adv": np.zeros((1, 1, 2, 2))})
 
 
-# ---------------------------------------------------------------------------------------------- captum
-def test_batched_search_matches_per_sample_captum_reference(digits_model):
-    """Same ε per sample as captum's PGD(norm="L2") inside MinParamPerturbation (linear search over k).
+# ---------------------------------------------------------------------------------------------- reference
+def amun_reference_one_sample(model, x, y, eps_init, steps=50, alpha_frac=0.1, max_doublings=8) -> float:
+    """The AMUN code's ``pgdl2_modified.py`` for ONE sample, transcribed literally (mean CE over a batch of 1,
+    a step of α·g/(‖g‖₂ + 1e-10), projection onto the ε ball, clip to [0, 1], the prediction checked before
+    each step, ε doubled and PGD continued from the last iterate). Returns the ε of the ball it flips in."""
+    x0 = x[None].clone()
+    target = torch.tensor([int(y)])
+    with torch.no_grad():
+        if model(x0).argmax(1).item() != int(y):
+            return 0.0
+    xa, eps = x0.clone(), eps_init
+    for _ in range(max_doublings + 1):
+        alpha = eps * alpha_frac
+        for _ in range(steps):
+            xa.requires_grad_(True)
+            out = model(xa)
+            if out.argmax(1).item() != int(y):
+                return eps
+            (g,) = torch.autograd.grad(F.cross_entropy(out, target), xa)
+            with torch.no_grad():
+                xa = xa + alpha * g / (g.flatten().norm() + 1e-10)
+                delta = xa - x0
+                norm = delta.flatten().norm()
+                if norm > eps:
+                    delta = delta * (eps / norm)
+                xa = torch.clamp(x0 + delta, 0, 1).detach()
+        with torch.no_grad():
+            if model(xa).argmax(1).item() != int(y):
+                return eps
+        eps *= 2
+    return float("nan")
 
-    captum restarts PGD from x for every ε and judges only the last iterate, so it is compared with
-    ``mode="restart"``. captum's PGD steps by sign(g) even for norm "L2"; the reference swaps in the AMUN
-    L2 step (captum_reference.L2StepFGSM) and keeps captum's loop, projection, bounds and search.
-    """
+
+def test_batched_search_matches_a_literal_one_sample_reference(digits_model):
+    """The batched, per-sample-ε search finds every sample in the same ball as the code's loop run alone."""
     model, x_all, y_all = digits_model
     x, y = x_all[100:130], y_all[100:130]
-    ref = captum_nearest_eps(model, x, y, eps_init=0.04, max_doublings=8)
-    restart = nearest_adversarial(model, x, y, eps_init=0.04, max_doublings=8, mode="restart").eps.numpy()
-    amun = nearest_adversarial(model, x, y, eps_init=0.04, max_doublings=8, mode="amun").eps.numpy()
+    ref = np.array([amun_reference_one_sample(model, x[i], y[i], 0.04) for i in range(len(x))])
+    got = nearest_adversarial(model, x, y, eps_init=0.04, max_doublings=8).eps.numpy()
     assert not np.isnan(ref).any()
-    equal = int((restart == ref).sum())
-    # Exact on this machine (30/30); one borderline sample may differ on other hardware (batched vs one-sample
-    # float32 arithmetic can move a last iterate across the boundary).
-    assert equal >= len(x) - 1, (restart, ref)
-    # AMUN's warm start + early exit never needs a larger ball than restarting from x, on most samples
-    print(f"captum == restart: {equal}/{len(x)}; amun < restart: {(amun < restart).sum()}, "
-          f"== {(amun == restart).sum()}, > {(amun > restart).sum()}")
-    assert (amun <= restart).mean() >= 0.9
+    equal = int((got == ref).sum())
+    # float32 batched vs one-sample arithmetic can move a sample sitting at a radius's edge: at most one here
+    assert equal >= len(x) - 1, (got, ref)
 
 
 # ---------------------------------------------------------------------------------------------- ε_init
@@ -284,26 +275,3 @@ def test_calibrate_eps_init_rule_on_digits(digits_model):
 
     assert rate(eps) >= 0.95
     assert eps == cands[0] or rate(cands[cands.index(eps) - 1]) < 0.95
-
-
-# ---------------------------------------------------------------------------------------------- store
-def test_cached_nearest_adversarial_builds_once(monkeypatch):
-    x, y = at_distance([0.03, 0.3, 0.5], [0, 1, 0])
-    model = boundary_model()
-    runs = []
-    real = attacks.nearest_adversarial
-    monkeypatch.setattr(attacks, "nearest_adversarial", lambda *a, **k: runs.append(k) or real(*a, **k))
-    store = Store()
-    first = cached_nearest_adversarial(store, "m0", "d0", "train", model, x, y, eps_init=0.04)
-    second = cached_nearest_adversarial(store, "m0", "d0", "train", model, x, y)  # same key: defaults filled in
-    assert len(runs) == 1
-    assert torch.equal(first.eps, second.eps) and torch.equal(first.x_adv, second.x_adv)
-    (art,) = store.list("adversarial")
-    assert art.manifest["params"]["eps_init"] == 0.04 and art.manifest["seconds"] >= 0
-    assert art.manifest["n"] == 3 and art.manifest["split"] == "train"
-    cached_nearest_adversarial(store, "m0", "d0", "train", model, x, y, eps_init=0.08)
-    assert len(runs) == 2 and len(store.list("adversarial")) == 2
-    with pytest.raises(UnlearnError):  # same key, other samples
-        cached_nearest_adversarial(store, "m0", "d0", "train", model, x[:2], y[:2])
-    with pytest.raises(UnlearnError):
-        cached_nearest_adversarial(store, "m0", "d0", "train", model, x, y, epsilon=0.1)

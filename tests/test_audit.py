@@ -13,18 +13,15 @@ from engine.audit.rmia import (
     _score_naive,
     keep_matrix,
     likelihood_ratio,
-    pool_logits,
-    reference_models,
     rmia,
     scores_from_lr,
     taylor,
     taylor_soft_margin,
 )
 from engine.audit.stats import balanced, distribution_stats, ks, wasserstein1
-from engine.errors import Cancelled
-from engine.pipeline import PRESETS, prepare, run_baseline
+from engine.presets import PRESETS
+from engine.run import Runner
 from engine.store import Store
-from engine.training import CancelToken
 
 # ------------------------------------------------------------------------------------------ simple MIA
 
@@ -176,50 +173,6 @@ def test_rmia_on_synthetic_reference_set():
     assert np.all((res.member_scores >= 0) & (res.member_scores <= 1))
 
 
-# ------------------------------------------------------------------------------------------ reference models
-
-
-def test_reference_models_are_stored_and_reused(tiny_spec, tmp_path):
-    store = Store(tmp_path)
-    prep = prepare(tiny_spec)
-    calls = []
-    first = reference_models(prep, store, k=2, progress=lambda *a: calls.append(a))
-    n_pool = len(prep.data.y_train) + len(prep.data.y_test)
-    assert first.built == 2 and first.logits.shape == (2, n_pool, 10)
-    assert np.all(first.keep.sum(0) == 1)
-    assert calls and all(c[0] == "reference" for c in calls) and calls[-1][1] == calls[-1][2]
-    second = reference_models(prep, store, k=2)
-    assert second.built == 0  # served from the store: nothing trained
-    assert second.keys == first.keys and np.array_equal(second.logits, first.logits)
-    assert len(store.list("reference")) == 2
-    # the set does not depend on the forget set or the target's seed
-    from dataclasses import replace
-
-    other = prepare(replace(tiny_spec, forget_seed=5, seed=3))
-    assert reference_models(other, store, k=2).built == 0
-    # groups (remain/forget/test) and signals (train/test) give the same pool logits
-    sig = {"train": {"logits": np.arange(len(prep.data.y_train) * 2.0).reshape(-1, 2)},
-           "test": {"logits": np.zeros((len(prep.data.y_test), 2))}}
-    groups = {"remain": {"logits": sig["train"]["logits"][prep.remain]},
-              "forget": {"logits": sig["train"]["logits"][prep.forget]}, "test": sig["test"]}
-    assert np.array_equal(pool_logits(sig, prep), pool_logits(groups, prep))
-
-
-def test_cancelled_reference_training_stores_no_partial_model(tiny_spec, tmp_path):
-    store = Store(tmp_path)
-    prep = prepare(tiny_spec)
-    token = CancelToken()
-
-    def progress(stage, done, total, metrics):
-        if metrics["model"] == 2:
-            token.cancel()
-
-    with pytest.raises(Cancelled):
-        reference_models(prep, store, k=2, progress=progress, cancel=token)
-    assert len(store.list("reference")) == 1  # the finished first model is kept, the second is not stored
-    assert reference_models(prep, store, k=2).built == 1
-
-
 # ------------------------------------------------------------------------------------------ digits integration
 
 INTEGRATION_K = 4
@@ -232,8 +185,8 @@ heavy = pytest.mark.timeout(1500)
 @pytest.fixture(scope="module")
 def digits_audit(tmp_path_factory):
     store = Store(tmp_path_factory.mktemp("store"))
-    res = run_baseline(PRESETS["digits"], store)
-    ref = reference_models(res.prep, store, k=INTEGRATION_K)
+    res = Runner(store).baseline(PRESETS["digits"])
+    ref = Runner(store).references(PRESETS["digits"], k=INTEGRATION_K)
     return res, ref, store
 
 
@@ -243,7 +196,7 @@ def test_digits_original_is_more_exposed_than_retrain(digits_audit, capsys):
     prep = res.prep
     out = {}
     for name in ("original", "retrain"):
-        out[name] = rmia(pool_logits(res.groups[name], prep), ref, prep.forget, remain=prep.remain)
+        out[name] = rmia(res.signals[name].pool_logits(), ref, prep.forget, remain=prep.remain)
     with capsys.disabled():
         print(f"\n  digits K={INTEGRATION_K}: FT AUC original {out['original'].auc:.3f} "
               f"{tuple(round(a, 3) for a in out['original'].auc_runs)}, retrain {out['retrain'].auc:.3f} "
@@ -251,7 +204,7 @@ def test_digits_original_is_more_exposed_than_retrain(digits_audit, capsys):
     assert out["original"].auc > out["retrain"].auc
     assert out["original"].n_subsample == min(len(prep.forget), len(prep.remain), len(prep.data.y_test))
     # the other audits run on the same signals
-    g, r = res.groups["original"], res.groups["retrain"]
+    g, r = res.signals["original"], res.signals["retrain"]
     assert simple_mia(g["forget"]["loss"], g["test"]["loss"]).auc > 0.5
     eff_o = mia_efficacy(g["remain"]["p_y"], g["test"]["p_y"], g["forget"]["p_y"])
     eff_r = mia_efficacy(r["remain"]["p_y"], r["test"]["p_y"], r["forget"]["p_y"])
@@ -264,7 +217,7 @@ def test_digits_original_is_more_exposed_than_retrain(digits_audit, capsys):
 @heavy
 def test_digits_reference_set_is_reused(digits_audit):
     res, ref, store = digits_audit
-    again = reference_models(res.prep, store, k=INTEGRATION_K)
+    again = Runner(store).references(PRESETS["digits"], k=INTEGRATION_K)
     assert again.built == 0 and np.array_equal(again.logits, ref.logits)
     assert ref.built == INTEGRATION_K and DEFAULT_K >= INTEGRATION_K
     assert torch.equal(torch.as_tensor(ref.labels[: ref.n_train]), res.prep.data.y_train)

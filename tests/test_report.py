@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from engine import report
-from engine.audit.compare import compare
+from engine.run import audit
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def cmp(tmp_path_factory):
 
     spec = RunSpec(data=DataSpec("digits", train_size=200), model=ModelSpec("mlp", 32),
                    train=TrainConfig(epochs=3, batch_size=64, lr=0.1, lr_step=2, augment=False), forget="random:0.1")
-    return compare(spec, ["ft", "sg_unlearn"], [0], Store(tmp_path_factory.mktemp("store")), k=2)
+    return audit(spec, ["ft", "sg_unlearn"], [0], Store(tmp_path_factory.mktemp("store")), k=2)
 
 
 class _Tags(HTMLParser):

@@ -195,7 +195,8 @@ def test_runs_end_to_end_with_game_log(tiny, auditor):
     assert all(isinstance(v, np.ndarray) and v.shape == (rounds,) for v in game.values())
     np.testing.assert_array_equal(game["round"], np.arange(1, rounds + 1))
     np.testing.assert_allclose(game["auditor_acc"], [h["auditor_acc"] for h in res.history])
-    assert game.to_arrays() is not None
+    stored = game.to_arrays()  # what the store keeps: the same arrays under the same names
+    assert set(stored) == set(game) and all(np.array_equal(stored[k], game[k]) for k in game)
 
 
 def test_same_seed_same_weights_and_seed_matters(tiny):
@@ -229,13 +230,11 @@ def test_refuses_the_forget_only_setting(tiny):
 
 
 def test_game_log_is_stored_as_arrays(tiny_spec):
-    from engine.pipeline import prepare, run_method, train_or_load
-    from engine.store import Store
+    from engine.run import Runner
 
-    prep = prepare(tiny_spec)
-    store = Store()
-    original = train_or_load("original", prep, store, device=CPU)
-    run = run_method(SGUnlearn(epochs=2), prep, original, store, device=CPU)
+    runner = Runner(device=CPU)
+    prep = runner.prepare(tiny_spec)
+    run = runner.unlearned(SGUnlearn(epochs=2), prep, runner.original(tiny_spec))
     arrays = run.artifact.arrays()
     assert arrays["game.auditor_acc"].shape == (2,) and arrays["game.round"].tolist() == [1, 2]
     assert len(run.history) == 2
@@ -254,11 +253,12 @@ def test_sg_lowers_the_auditor_below_fine_tuning():
     (retrain 0.480), i.e. this small auditor finds no membership signal on the preset; SG pushes it below
     chance. The test checks the game's mechanics (the leader lowers the follower's success), not privacy.
     """
-    from engine.pipeline import PRESETS, prepare, train_or_load
-    from engine.store import Store
+    from engine.presets import PRESETS
+    from engine.run import Runner
 
-    prep = prepare(PRESETS["digits"])
-    original = train_or_load("original", prep, Store(), device=CPU).model
+    runner = Runner(device=CPU)
+    prep = runner.prepare(PRESETS["digits"])
+    original = runner.original(PRESETS["digits"]).model
     rounds = 30  # the default
     args = (original, prep.data, prep.forget, prep.remain)
     sg = SGUnlearn(epochs=rounds, alpha=1.0).unlearn(*args, seed=0, device=CPU).model

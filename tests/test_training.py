@@ -10,7 +10,8 @@ from engine.config import TrainConfig
 from engine.data import load_dataset
 from engine.errors import Cancelled, Diverged
 from engine.models import build_model
-from engine.training import CancelToken, augment_batch, predict, signals_from_logits, train_model
+from engine.signals import signals_from_logits
+from engine.training import CancelToken, augment_batch, predict, train_model
 
 
 def _train(spec, seed=0, cancel=None, cfg=None):

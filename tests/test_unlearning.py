@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from engine.errors import Cancelled, UnlearnError
-from engine.pipeline import prepare, run_method, train_or_load
+from engine.run import Runner
+from engine.signals import signals_from_logits
 from engine.store import Store
-from engine.training import CancelToken, predict, signals_from_logits
-from engine.unlearning import METHODS, get_method, hyperparameters
+from engine.training import CancelToken, predict
+from engine.unlearning import METHODS, Resources, get_method, hyperparameters
 from engine.unlearning.l1_sparse import alpha_schedule
 
 FAST = {"epochs": "2", "pgd_steps": "10", "rounds": "2"}
@@ -24,10 +25,9 @@ def fast_method(key: str):
 @pytest.fixture
 def setup(tiny_spec, tmp_path):
     spec = replace(tiny_spec, train=replace(tiny_spec.train, epochs=30, lr_step=100))
-    prep = prepare(spec)
     store = Store(tmp_path)
-    original = train_or_load("original", prep, store, device=torch.device("cpu"))
-    return prep, store, original
+    runner = Runner(store, device=torch.device("cpu"))
+    return runner.prepare(spec), store, runner.original(spec)
 
 
 def _weights(model):
@@ -39,7 +39,7 @@ def test_conformance(key, setup):
     prep, store, original = setup
     before = _weights(original.model)
     method = fast_method(key)
-    kw = dict(seed=1, device=torch.device("cpu"), run_spec=prep.spec)
+    kw = dict(seed=1, device=torch.device("cpu"), resources=Resources(recipe=prep.spec))
     a = method.unlearn(original.model, prep.data, prep.forget, prep.remain, **kw)
     b = method.unlearn(original.model, prep.data, prep.forget, prep.remain, **kw)
     # the input model is never mutated
@@ -62,9 +62,9 @@ def test_remain_requirement(key, setup):
     method = fast_method(key)
     if METHODS[key].needs_remain:
         with pytest.raises(UnlearnError, match="needs the remain set"):
-            method.unlearn(original.model, prep.data, prep.forget, None, run_spec=prep.spec)
+            method.unlearn(original.model, prep.data, prep.forget, None, resources=Resources(recipe=prep.spec))
     else:  # the D_F-only setting runs
-        res = method.unlearn(original.model, prep.data, prep.forget, None, run_spec=prep.spec)
+        res = method.unlearn(original.model, prep.data, prep.forget, None, resources=Resources(recipe=prep.spec))
         assert res.history
 
 
@@ -74,14 +74,14 @@ def test_cancelled_run_leaves_nothing_in_store(key, setup):
     token = CancelToken()
     token.cancel()
     with pytest.raises(Cancelled):
-        run_method(fast_method(key), prep, original, store, cancel=token)
+        Runner(store, cancel=token).unlearned(fast_method(key), prep, original)
     assert store.list("unlearned") == []
 
 
-def test_run_method_is_cached(setup):
+def test_unlearned_model_is_cached(setup):
     prep, store, original = setup
-    first = run_method(fast_method("ft"), prep, original, store)
-    second = run_method(fast_method("ft"), prep, original, store)
+    first = Runner(store).unlearned(fast_method("ft"), prep, original)
+    second = Runner(store).unlearned(fast_method("ft"), prep, original)
     assert not first.artifact.from_cache and second.artifact.from_cache
     assert first.seconds == second.seconds
 
@@ -143,11 +143,11 @@ def test_random_labels_are_always_wrong(setup):
         assert (y != ctx.y_forget).all() and y.min() >= 0 and y.max() < 10
 
 
-def test_retrain_method_matches_pipeline_retrain(setup):
+def test_retrain_method_matches_the_runners_retrain(setup):
     prep, store, _ = setup
-    stored = train_or_load("retrain", prep, store, device=torch.device("cpu"))
+    stored = Runner(store, device=torch.device("cpu")).retrain(prep)
     res = get_method("retrain").unlearn(stored.model, prep.data, prep.forget, prep.remain, seed=prep.spec.seed,
-                                        run_spec=prep.spec, device=torch.device("cpu"))
+                                        resources=Resources(recipe=prep.spec), device=torch.device("cpu"))
     for va, vb in zip(res.model.state_dict().values(), stored.model.state_dict().values()):
         assert torch.equal(va, vb)
 
@@ -224,15 +224,15 @@ def test_amun_reuses_the_stored_whole_train_search(setup):
     """D_A is computed once per original model for all of train (as the AMUN code) and indexed per forget set."""
     prep, store, original = setup
     method = get_method("amun", pgd_steps="10", epochs="1")
-    first = run_method(method, prep, original, store)
+    runner = Runner(store)
+    first = runner.unlearned(method, prep, original)
     other = replace(prep, forget=prep.remain[:7], remain=np.setdiff1d(np.arange(len(prep.data.y_train)), prep.remain[:7]))
-    run_method(method, other, original, store)
+    runner.unlearned(method, other, original)
     assert len(store.list("adversarial")) == 1
     # the stored rows equal a fresh search on the forget set alone (the search is per sample)
-    from engine.attacks import nearest_adversarial
+    from engine.attacks import NearestAdversarial
 
-    fresh = nearest_adversarial(original.model, prep.data.x_train[prep.forget], prep.data.y_train[prep.forget],
-                                steps=10)
+    fresh = NearestAdversarial(steps=10)(original.model, prep.data.x_train[prep.forget], prep.data.y_train[prep.forget])
     stored = first.artifact.arrays()
     assert np.allclose(stored["adversarial.eps"], fresh.eps.numpy())
     assert np.array_equal(stored["adversarial.y_adv"], fresh.y_adv.numpy())

@@ -1,7 +1,8 @@
-"""The comparison: methods × seeds on one data set and forget spec → the AMUN paper's table, and more.
+"""The comparison: every model's audit (a pure function of its signals) and the AMUN paper's table.
 
-Each seed s trains (or loads) an original model with seed s, draws the forget set with forget-seed s, retrains
-without it (the gold standard of that run), runs every method on that original, and audits every model:
+:meth:`engine.run.Runner.compare` runs the flow — per seed s an original model, a forget draw with forget-seed
+s, its retrain (the gold standard of that run) and every method — and hands each model's
+:class:`~engine.signals.Signals` to :func:`audit_model`:
 
 * UA / RA / TA — accuracy on D_F, D_R, D_T (no augmentation), in %;
 * FT AUC — RMIA, forget vs test (the AMUN paper's main MIA; 50 is ideal), ×100;
@@ -12,8 +13,7 @@ without it (the gold standard of that run), runs every method on that original, 
 * Avg Gap — mean |Δ| of UA, RA, TA and the MIA to the retrain of the same seed (per run, then averaged);
 * wall time of the method.
 
-Everything expensive (models, signals, reference models) comes from the store, so a second call only
-recomputes the cheap audits.
+Nothing here trains or reads the store.
 """
 
 from __future__ import annotations
@@ -27,12 +27,9 @@ import numpy as np
 import pandas as pd
 
 from ..config import RunSpec
-from ..errors import UnlearnError
-from ..pipeline import by_group, prepare, run_method, signals, train_or_load
-from ..store import Store
-from ..training import CancelToken, Progress, check_cancel
+from ..signals import Signals
 from .mia import AttackResult, loss_threshold, mia_efficacy, simple_mia
-from .rmia import DEFAULT_K, RmiaResult, pool_logits, reference_models, rmia
+from .rmia import ReferenceSet, RmiaResult, rmia
 from .stats import distribution_stats
 
 REFERENCE = "retrain"
@@ -72,14 +69,23 @@ class ModelAudit:
     per_sample: dict[str, np.ndarray]
 
 
-def audit_groups(groups: dict, prep, ref, *, seed: int, retrain_groups: dict | None = None) -> ModelAudit:
-    """Audit one model from its grouped signals (see :func:`engine.pipeline.by_group`)."""
-    f, r, t = groups["forget"], groups["remain"], groups["test"]
-    rm = rmia(pool_logits(groups, prep), ref, prep.forget, remain=prep.remain)
+def audit_model(sig: Signals, ref: ReferenceSet, *, labels: np.ndarray, seed: int,
+                retrain: Signals | None = None) -> ModelAudit:
+    """Every audit of one model from its signals: accuracies, RMIA, MIA-efficacy, simple MIA, loss attack, KS/W1.
+
+    Args:
+        sig: the model's signals (with the forget / remain split).
+        ref: the RMIA reference set on the same pool.
+        labels: the training split's labels (per-sample output).
+        seed: seed of the attacks' subsampling and folds.
+        retrain: the retrained model's signals (for the distances to Retrain's forget losses).
+    """
+    f, r, t = sig["forget"], sig["remain"], sig["test"]
+    rm = rmia(sig.pool_logits(), ref, sig.forget, remain=sig.remain)
     mis = mia_efficacy(r["p_y"], t["p_y"], f["p_y"], seed=seed)
     sm = simple_mia(f["loss"], t["loss"], seed=seed)
     lt = loss_threshold(f["loss"], t["loss"])
-    ds = distribution_stats(f["loss"], t["loss"], retrain_groups["forget"]["loss"] if retrain_groups else None, seed)
+    ds = distribution_stats(f["loss"], t["loss"], retrain["forget"]["loss"] if retrain is not None else None, seed)
     row = {
         "ua": 100 * float(np.mean(f["correct"])), "ra": 100 * float(np.mean(r["correct"])),
         "ta": 100 * float(np.mean(t["correct"])), "ft_auc": 100 * rm.auc, "mia_efficacy": mis.percent,
@@ -89,7 +95,7 @@ def audit_groups(groups: dict, prep, ref, *, seed: int, retrain_groups: dict | N
         "w1_vs_retrain": ds.w1_vs_retrain,
     }
     per_sample = {
-        "forget_index": prep.forget, "forget_label": prep.data.y_train[prep.forget].numpy(),
+        "forget_index": sig.forget, "forget_label": np.asarray(labels)[sig.forget],
         "forget_loss": f["loss"], "forget_p_y": f["p_y"], "forget_phi": f["phi"], "forget_correct": f["correct"],
         "forget_rmia_score": rm.member_scores, "forget_mis_member": mis.forget_pred,
         "test_loss": t["loss"], "test_rmia_score": rm.nonmember_scores,
@@ -105,14 +111,25 @@ def avg_gap(row: dict, ref: dict, mia: str = "ft_auc") -> float:
     return float(np.mean([abs(row[k] - ref[k]) for k in ("ua", "ra", "ta", mia)]))
 
 
+def seed_rows(audits: dict[str, ModelAudit], labels: dict[str, str], seconds: dict[str, float], *, seed: int,
+              setting: str) -> list[dict[str, Any]]:
+    """The metrics rows of one seed (one per model, :data:`COLUMNS`), Avg Gap against that seed's Retrain."""
+    rows = {name: {"method": name, "label": labels[name], "seed": seed, "setting": setting, **a.row,
+                   "seconds": seconds[name]} for name, a in audits.items()}
+    for row in rows.values():
+        row["avg_gap"] = avg_gap(row, rows[REFERENCE], "ft_auc")
+        row["avg_gap_mis"] = avg_gap(row, rows[REFERENCE], "mia_efficacy")
+    return [{c: row[c] for c in COLUMNS} for row in rows.values()]
+
+
 @dataclass
 class Comparison:
     spec: RunSpec
     rows: pd.DataFrame  # one row per model × seed, COLUMNS
     audits: dict[tuple[str, int], ModelAudit] = field(default_factory=dict)
     seconds: float = 0.0
-    groups: dict[tuple[str, int], dict] = field(default_factory=dict)  # grouped signals per model and seed
-    artifacts: dict[tuple[str, int], Any] = field(default_factory=dict)  # stored record of every model
+    groups: dict[tuple[str, int], Signals] = field(default_factory=dict)  # signals per model and seed
+    models: dict[tuple[str, int], Any] = field(default_factory=dict)  # engine.run.TrainedModel per model, seed
     labels: dict[str, str] = field(default_factory=dict)  # method key -> display label
 
     @property
@@ -187,84 +204,3 @@ class Comparison:
         for (method, seed), audit in self.audits.items():
             np.savez(out / "per_sample" / f"{method}_seed{seed}.npz", **audit.per_sample)
         return out
-
-
-def compare(
-    spec: RunSpec,
-    methods: list[str],
-    seeds: list[int],
-    store: Store | None = None,
-    *,
-    overrides: dict[str, dict[str, str]] | None = None,
-    use_remain: bool = True,
-    tuned: bool = True,
-    k: int = DEFAULT_K,
-    data_dir: str | Path | None = None,
-    device=None,
-    progress: Progress | None = None,
-    cancel: CancelToken | None = None,
-) -> Comparison:
-    """Run (or reuse) original, retrain and every method for every seed, and audit them all.
-
-    Args:
-        spec: the run (data, model, recipe, forget spec); ``seed`` and ``forget_seed`` are set per seed.
-        methods: method keys (``retrain`` is always included as the reference; list it or not).
-        seeds: each seed gives its own original model, forget draw and retrain.
-        overrides: per-method hyperparameter overrides, e.g. ``{"amun": {"lr": "0.05"}}``.
-        use_remain: False runs the D_F-only setting (methods that need D_R are skipped with a note).
-        tuned: use the hyperparameters tuned for this data set (False: the papers' values).
-        k: number of RMIA reference models.
-    """
-    from ..unlearning import METHODS, get_method
-
-    store = store or Store()
-    overrides = overrides or {}
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise UnlearnError(f"unknown method(s) {', '.join(unknown)}; choose from: {', '.join(METHODS)}")
-    if not seeds:
-        raise UnlearnError("give at least one seed")
-    bad = set(overrides) - set(methods)
-    if bad:
-        raise UnlearnError(f"settings given for method(s) not in the run: {', '.join(sorted(bad))}")
-    run_methods = [m for m in methods if m != REFERENCE]
-    if not use_remain:
-        run_methods = [m for m in run_methods if not METHODS[m].needs_remain]
-    t0 = time.perf_counter()
-    rows, audits, all_groups, artifacts, all_labels = [], {}, {}, {}, {}
-    for seed in seeds:
-        s_spec = replace(spec, seed=seed, forget_seed=seed)
-        prep = prepare(s_spec, data_dir)
-        original = train_or_load("original", prep, store, device=device, progress=progress, cancel=cancel)
-        retrained = train_or_load("retrain", prep, store, device=device, progress=progress, cancel=cancel)
-        ref = reference_models(prep, store, k=k, seed=0, device=device, progress=progress, cancel=cancel)
-        groups = {BASELINE: by_group(signals(original, prep, store), prep),
-                  REFERENCE: by_group(signals(retrained, prep, store), prep)}
-        seconds = {BASELINE: original.seconds, REFERENCE: retrained.seconds}
-        artifacts[(BASELINE, seed)], artifacts[(REFERENCE, seed)] = original.artifact, retrained.artifact
-        labels = {BASELINE: "Original", REFERENCE: "Retrain"}
-        for key in run_methods:
-            check_cancel(cancel)
-            method = get_method(key, dataset=spec.data.dataset if tuned else None, **overrides.get(key, {}))
-            run = run_method(method, prep, original, store, use_remain=use_remain, device=device, progress=progress,
-                             cancel=cancel)
-            groups[key] = by_group(signals(run, prep, store), prep)
-            seconds[key], labels[key] = run.seconds, method.label
-            artifacts[(key, seed)] = run.artifact
-        seed_rows = {}
-        all_labels.update(labels)
-        for name, g in groups.items():
-            all_groups[(name, seed)] = g
-            audit = audit_groups(g, prep, ref, seed=seed, retrain_groups=groups[REFERENCE])
-            audits[(name, seed)] = audit
-            seed_rows[name] = {"method": name, "label": labels[name], "seed": seed,
-                               "setting": "with D_R" if use_remain else "D_F only", **audit.row,
-                               "seconds": seconds[name]}
-        for row in seed_rows.values():
-            row["avg_gap"] = avg_gap(row, seed_rows[REFERENCE], "ft_auc")
-            row["avg_gap_mis"] = avg_gap(row, seed_rows[REFERENCE], "mia_efficacy")
-            rows.append(row)
-        if progress:
-            progress("audit", seeds.index(seed) + 1, len(seeds), {})
-    df = pd.DataFrame(rows)[COLUMNS]
-    return Comparison(spec, df, audits, time.perf_counter() - t0, all_groups, artifacts, all_labels)

@@ -3,11 +3,10 @@
 Pipeline (AMUN ``rmia_evaluate.py`` / ``signals.py`` / ``evaluation/RMIA.py``, online RMIA of Zarifzadeh et
 al., ICML 2024):
 
-1. **Reference models** (:func:`reference_models`): K models of the target's architecture and training recipe,
-   each trained on a random half of the *pool* P = train ∪ test. The keep matrix (:func:`keep_matrix`) puts
-   every point IN for exactly K/2 models. Each model and its logits on P are stored in the run store
-   (kind ``reference``), keyed by the data fingerprint, model spec, training config, index, K and seed: the
-   same set serves every method, forget set and target seed.
+1. **Reference models** (trained by :meth:`engine.run.Runner.references`): K models of the target's
+   architecture and training recipe, each trained on a random half of the *pool* P = train ∪ test. The keep
+   matrix (:func:`keep_matrix`) puts every point IN for exactly K/2 models. Their logits on P make a
+   :class:`ReferenceSet`; the same set serves every method, forget set and target seed.
 2. **Signal** (:func:`taylor_soft_margin`): with T = 2, m = 0.6 and the Taylor polynomial of exp of order
    n = 4, t(u) = 1 + u + u²/2 + u³/6 (terms u^i/i! for i < n, as ``get_taylor`` in the RMIA code),
 
@@ -34,28 +33,12 @@ agree bit for bit.
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from sklearn.metrics import roc_auc_score
 
-from .. import config
 from ..errors import UnlearnError
-from ..models import build_model, prefers_channels_last
-from ..pipeline import Prepared
-from ..store import Artifact, Store
-from ..training import (
-    CancelToken,
-    Progress,
-    check_cancel,
-    default_device,
-    predict,
-    seed_everything,
-    train_model,
-)
 from .mia import AttackResult, from_scores
 
 #: Default number of reference models. AMUN used 128 on CIFAR-10 (GPU). On the digits preset the FT AUC of
@@ -68,8 +51,6 @@ MARGIN = 0.6  # taylor_m
 TAYLOR_ORDER = 4  # taylor_n: t(u) = Σ_{i<n} u^i / i!
 GAMMA = 2.0  # RMIA's γ
 AUC_SEEDS = (0, 1, 2)  # AMUN averages the subsampled AUC over these seeds
-
-KIND = "reference"
 
 
 # ------------------------------------------------------------------------------------------ signal
@@ -226,22 +207,6 @@ def keep_matrix(n: int, k: int, seed: int = 0) -> np.ndarray:
     return order < k // 2
 
 
-def pool_data(prep: Prepared) -> tuple[torch.Tensor, torch.Tensor]:
-    """The reference pool P = train ∪ test of the data set: train rows first, then test rows."""
-    d = prep.data
-    return torch.cat([d.x_train, d.x_test]), torch.cat([d.y_train, d.y_test])
-
-
-def reference_key(prep: Prepared, index: int, k: int, seed: int) -> str:
-    """Store key of reference model ``index`` of a K-model set (independent of forget set and target seed)."""
-    return config.stable_hash({"kind": KIND, "data": prep.data.fingerprint, "model": prep.spec.model,
-                               "train": prep.spec.train, "index": index, "k": k, "keep_seed": seed})
-
-
-def _train_seed(index: int, k: int, seed: int) -> int:
-    return int(config.stable_hash({"reference-train-seed": seed, "index": index, "k": k}), 16) % (2**31 - 1)
-
-
 @dataclass
 class ReferenceSet:
     """K reference models' logits on the pool, with the keep matrix.
@@ -279,89 +244,6 @@ class ReferenceSet:
         return taylor_soft_margin(self.logits, self.labels, **kw)
 
 
-def reference_models(
-    prep: Prepared,
-    store: Store,
-    *,
-    k: int = DEFAULT_K,
-    seed: int = 0,
-    device: torch.device | None = None,
-    progress: Progress | None = None,
-    cancel: CancelToken | None = None,
-) -> ReferenceSet:
-    """Train (or load) K reference models on random halves of the pool and return their pool logits.
-
-    Each model uses the target's architecture and training recipe (``prep.spec.model`` / ``prep.spec.train``,
-    :func:`engine.training.train_model`) on the pool rows where ``keep_matrix(N_pool, k, seed)[i]`` is True,
-    with its own derived training seed. Artifacts (kind ``reference``) hold the weights and, as arrays, the
-    keep row and the model's logits on the whole pool. Models already in the store are not retrained;
-    a cancelled call keeps the models it finished (each is a complete artifact) and stores no partial one.
-
-    Args:
-        prep: data and spec (the forget set and the target seed play no part).
-        store: the run store.
-        k: number of reference models.
-        seed: keep-matrix seed (also the root of the models' training seeds).
-        device: training device (default CUDA if present, else CPU).
-        progress: ``progress("reference", step, total_steps, metrics)`` per epoch, steps counted over all
-            models that need training (so a job's ETA covers the whole set); metrics carry ``model`` and ``of``.
-        cancel: cancel token, checked every batch.
-
-    Returns:
-        :class:`ReferenceSet`.
-    """
-    device = device or default_device()
-    spec = prep.spec
-    x_pool, y_pool = pool_data(prep)
-    n_pool = len(y_pool)
-    keep = keep_matrix(n_pool, k, seed)
-    keys = [reference_key(prep, r, k, seed) for r in range(k)]
-    missing = [r for r in range(k) if not store.exists(KIND, keys[r])]
-    steps_each = [spec.train.epochs * math.ceil(int(keep[r].sum()) / spec.train.batch_size) for r in range(k)]
-    total_steps = sum(steps_each[r] for r in missing)
-    state = {"offset": 0, "built": 0}
-
-    def build_for(r: int):
-        def build() -> Artifact:
-            idx = np.flatnonzero(keep[r])
-            train_seed = _train_seed(r, k, seed)
-            seed_everything(train_seed)
-            model = build_model(spec.model, prep.data.shape, prep.data.num_classes).to(device)
-            if prefers_channels_last(spec.model, device):
-                model = model.to(memory_format=torch.channels_last)
-            offset = state["offset"]
-
-            def inner(stage: str, done: int, total: int, metrics: dict) -> None:
-                if progress:
-                    progress(KIND, offset + done, total_steps, {**metrics, "model": r + 1, "of": k})
-
-            hist = train_model(model, x_pool[idx], y_pool[idx], spec.train, seed=train_seed, device=device,
-                               progress=inner, cancel=cancel, stage=f"reference {r + 1}/{k}")
-            check_cancel(cancel)
-            logits = predict(model, x_pool).numpy().astype(np.float32)
-            manifest = {"data_fingerprint": prep.data.fingerprint, "model": spec.model, "train": spec.train,
-                        "index": r, "k": k, "keep_seed": seed, "train_seed": train_seed, "n_train": int(len(idx)),
-                        "n_pool": n_pool, "device": str(device), "seconds": hist.seconds, "history": hist.epochs}
-            state["offset"] += steps_each[r]
-            state["built"] += 1
-            return store.save(KIND, keys[r], manifest, tensors=model.state_dict(),
-                              arrays={"keep": keep[r], "logits": logits})
-        return build
-
-    logits, seconds = [], 0.0
-    for r in range(k):
-        check_cancel(cancel)
-        art = store.cached(KIND, keys[r], build_for(r))
-        arrays = art.arrays()
-        if arrays["logits"].shape[0] != n_pool or not np.array_equal(arrays["keep"], keep[r]):
-            raise UnlearnError(f"stored reference model {keys[r]} does not match its keep matrix; "
-                               "delete it from the store to rebuild")
-        logits.append(arrays["logits"])
-        seconds += float(art.manifest.get("seconds", 0.0))
-    return ReferenceSet(np.stack(logits), keep, y_pool.numpy().astype(np.int64), len(prep.data.y_train), seed,
-                        tuple(keys), seconds, state["built"])
-
-
 # ------------------------------------------------------------------------------------------ the audit
 @dataclass
 class RmiaResult(AttackResult):
@@ -379,7 +261,6 @@ class RmiaResult(AttackResult):
         n_subsample: n = min(|D_T|, |D_F|, |D_R|) drawn per side.
         k: number of reference models.
         gamma: γ.
-        seconds: wall time of the audit (reference set + scoring), set by :func:`rmia_audit`.
     """
 
     auc_runs: tuple[float, ...] = ()
@@ -389,22 +270,6 @@ class RmiaResult(AttackResult):
     n_subsample: int = 0
     k: int = 0
     gamma: float = GAMMA
-    seconds: float = 0.0
-
-
-def pool_logits(signals_or_groups: dict, prep: Prepared) -> np.ndarray:
-    """A model's (N_pool, C) logits in pool order from :func:`engine.pipeline.signals` output (train / test)
-    or from :func:`engine.pipeline.by_group` output (remain / forget / test)."""
-    s = signals_or_groups
-    if "train" in s:
-        train = np.asarray(s["train"]["logits"])
-    elif "remain" in s and "forget" in s:
-        r, f = np.asarray(s["remain"]["logits"]), np.asarray(s["forget"]["logits"])
-        train = np.empty((len(prep.data.y_train), r.shape[1]), dtype=r.dtype)
-        train[prep.remain], train[prep.forget] = r, f
-    else:
-        raise UnlearnError("pool_logits needs signals with train/test or groups with remain/forget/test")
-    return np.concatenate([train, np.asarray(s["test"]["logits"])])
 
 
 def rmia(
@@ -431,7 +296,8 @@ def rmia(
     with D_F^s, D_T^s random n-subsets, n = min(|D_T|, |D_F|, |D_R|) (|D_R| only when ``remain`` is given).
 
     Args:
-        target_logits: (N_pool, C) logits of the audited model on the pool (see :func:`pool_logits`).
+        target_logits: (N_pool, C) logits of the audited model on the pool
+            (:meth:`engine.signals.Signals.pool_logits`).
         ref: the reference set (same pool).
         forget: forget indices into the training split.
         test: indices into the test split (default: all of it).
@@ -480,22 +346,3 @@ def rmia(
         auc_all=full.auc, fr_auc=float(np.mean(fr_runs)) if fr_runs else None, remain_scores=s_r,
         n_subsample=n, k=ref.k, gamma=gamma,
     )
-
-
-def rmia_audit(
-    signals_or_groups: dict,
-    prep: Prepared,
-    store: Store,
-    *,
-    k: int = DEFAULT_K,
-    seed: int = 0,
-    device: torch.device | None = None,
-    progress: Progress | None = None,
-    cancel: CancelToken | None = None,
-) -> RmiaResult:
-    """FT AUC of a model given its signals (or grouped signals): reference set from the store, then :func:`rmia`."""
-    t0 = time.perf_counter()
-    ref = reference_models(prep, store, k=k, seed=seed, device=device, progress=progress, cancel=cancel)
-    res = rmia(pool_logits(signals_or_groups, prep), ref, prep.forget, remain=prep.remain)
-    res.seconds = time.perf_counter() - t0
-    return res

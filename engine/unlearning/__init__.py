@@ -13,12 +13,12 @@ from ..config import replace as _replace
 from ..errors import UnlearnError
 from .amun import Amun
 from .amun_salun import AmunSalUn
-from .base import SGDConfig, UnlearnContext, Unlearner, UnlearnResult
+from .base import EpochUnlearner, Resources, SGDConfig, UnlearnContext, Unlearner, UnlearnResult
 from .boundary_shrink import BoundaryShrink
 from .finetune import FineTune
 from .gradient_ascent import GradientAscent
 from .l1_sparse import L1Sparse
-from .presets import tuned_params
+from ..presets import tuned_params
 from .random_label import RandomLabel
 from .retrain import Retrain
 from .salun import SalUn
@@ -48,4 +48,5 @@ def hyperparameters(key: str) -> list[dict[str, Any]]:
             for f in dataclasses.fields(cls)]
 
 
-__all__ = ["METHODS", "SGDConfig", "UnlearnContext", "UnlearnResult", "Unlearner", "get_method", "hyperparameters"]
+__all__ = ["METHODS", "EpochUnlearner", "Resources", "SGDConfig", "UnlearnContext", "UnlearnResult", "Unlearner", "get_method",
+           "hyperparameters"]

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..attacks import AdversarialSet, calibrate_eps_init, nearest_adversarial
-from .base import SGDConfig, Unlearner, UnlearnContext, ce, hp, sgd_pass
+from ..attacks import AdversarialSet, NearestAdversarial, calibrate_eps_init
+from .base import EpochUnlearner, UnlearnContext, hp
 
 
 @dataclass
-class Amun(SGDConfig, Unlearner):
+class Amun(EpochUnlearner):
     """AMUN's Algorithm 1 + fine-tuning, as the official code runs it.
 
     * D_A: for every forget sample, :func:`engine.attacks.nearest_adversarial` on the original model (L2
@@ -44,20 +44,25 @@ class Amun(SGDConfig, Unlearner):
                             min=0, max=40)
     adv_only: bool = hp(False, "train on D_R ∪ D_A (or D_A alone) without D_F (the code's 'advonly')")
 
+    requires = ("adversarial",)
+
+    def attack(self, eps_init: float) -> NearestAdversarial:
+        return NearestAdversarial(eps_init=eps_init, steps=self.pgd_steps, max_doublings=self.max_doublings)
+
     def adversarial_set(self, model: nn.Module, ctx: UnlearnContext) -> AdversarialSet:
         eps = self.eps_init
         if self.calibrate_eps:
             eps = calibrate_eps_init(model, ctx.x_forget, ctx.y_forget, steps=self.pgd_steps, seed=ctx.seed)
         ctx.extras["eps_init"] = eps
         t0 = time.perf_counter()
-        if ctx.adversarial_cache is not None:
+        attack = self.attack(eps)
+        if ctx.resources.adversarial is not None:
             # D_A precomputed once per original model for all of D and indexed by the forget set, as the AMUN
             # code does (build_advdataset.py); the per-sample search does not depend on the other samples.
-            adv = ctx.adversarial_cache(eps_init=eps, steps=self.pgd_steps, max_doublings=self.max_doublings)
+            adv = ctx.resources.adversarial(attack)
         else:
-            adv = nearest_adversarial(model, ctx.x_forget, ctx.y_forget, eps_init=eps, steps=self.pgd_steps,
-                                      max_doublings=self.max_doublings, device=ctx.device, progress=ctx.progress,
-                                      cancel=ctx.cancel)
+            adv = attack(model, ctx.x_forget, ctx.y_forget, device=ctx.device, progress=ctx.progress,
+                         cancel=ctx.cancel)
         ctx.extras["attack_seconds"] = time.perf_counter() - t0
         ctx.extras["adversarial"] = adv
         return adv
@@ -76,22 +81,20 @@ class Amun(SGDConfig, Unlearner):
         aug = torch.cat([torch.full((len(p[0]),), p[2], dtype=torch.bool, device=ctx.device) for p in parts])
         return x, y, aug
 
-    def _run(self, model: nn.Module, ctx: UnlearnContext) -> list[dict]:
-        hooks_factory = self.prepare_hooks(model, ctx)
+    def prepare(self, model, ctx):
+        mask = self.mask(model, ctx)
         adv = self.adversarial_set(model, ctx)
         ctx.extras["n_unflipped"] = int((~adv.flipped).sum())
-        x, y, aug = self.training_set(ctx, adv)
-        opt, sched = self.optimizer(model)
-        hooks = hooks_factory(opt)
-        history = []
-        for epoch in range(self.epochs):
-            loss, _ = sgd_pass(model, opt, ctx.batches(x, y, self.batch_size, augment=aug), ce,
-                               f"{self.label} epoch {epoch + 1}", **hooks)
-            history.append({"epoch": epoch + 1, "loss": loss, "lr": opt.param_groups[0]["lr"]})
-            sched.step()
-            ctx.report(self.key, epoch + 1, self.epochs, history[-1])
-        return history
+        return {"mask": mask, "set": self.training_set(ctx, adv)}
 
-    def prepare_hooks(self, model: nn.Module, ctx: UnlearnContext):
-        """Computed on θ_o before any update; returns opt -> hooks. Plain AMUN has none."""
-        return lambda opt: {}
+    def mask(self, model: nn.Module, ctx: UnlearnContext):
+        """Computed on θ_o before any update (AMUN + SalUn's saliency mask); plain AMUN has none."""
+        return None
+
+    def step_hooks(self, opt, state):
+        return state["mask"].hooks(opt) if state["mask"] is not None else {}
+
+    def epoch(self, model, opt, ctx, epoch, state, hooks):
+        x, y, aug = state["set"]
+        return {"loss": self.pass_(model, opt, ctx.batches(x, y, self.batch_size, augment=aug), f"epoch {epoch}",
+                                   **hooks)}

@@ -22,7 +22,7 @@ class AmunSalUn(Amun):
     mask_mode: str = hp("freeze", "'freeze': unselected weights bit-identical; 'grad': the AMUN code's gradient-only mask",
                         choices=("freeze", "grad"))
 
-    def prepare_hooks(self, model: nn.Module, ctx: UnlearnContext):
+    def mask(self, model: nn.Module, ctx: UnlearnContext) -> SaliencyMask:
         mask = SaliencyMask.compute(model, ctx, self.mask_ratio, self.mask_mode)
         ctx.extras["mask_fraction"] = mask.fraction
-        return mask.hooks
+        return mask

@@ -317,4 +317,4 @@ def fit_many(auditor: Auditor, problems: list[Problem]) -> list[AuditorOutput]:
     return many(problems) if many is not None else [auditor.fit_and_score(*p) for p in problems]
 
 
-AUDITORS = {"logreg": LogRegAuditor, "svm": SVMAuditor}
+

@@ -18,19 +18,22 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from ..data import Dataset
 from ..errors import Diverged, UnlearnError
 from ..training import (
+    Batch,
     CancelToken,
+    LossFn,
     Progress,
-    augment_batch,
+    batches,
     can_augment,
-    check_cancel,
     cpu_threads_for,
+    cross_entropy,
     default_device,
+    make_sgd,
     seed_everything,
+    sgd_epoch,
 )
 
 
@@ -48,6 +51,22 @@ class UnlearnResult:
 
 
 @dataclass
+class Resources:
+    """What the runner hands a method beyond its data, only where the method declares the need
+    (:attr:`Unlearner.requires`).
+
+    Attributes:
+        recipe: the run's :class:`~engine.config.RunSpec` (Retrain trains with the original recipe).
+        adversarial: ``adversarial(attack) -> AdversarialSet`` of the forget rows under the *original* model,
+            served from the run store (AMUN's D_A, computed once per original model for all of train, as the
+            AMUN code's ``build_advdataset.py``). Without it a method runs the attack itself.
+    """
+
+    recipe: Any = None
+    adversarial: Callable[[Any], Any] | None = None
+
+
+@dataclass
 class UnlearnContext:
     """What a method sees. Tensors live on ``device``; the forget/remain indices refer to ``data.x_train``."""
 
@@ -60,11 +79,8 @@ class UnlearnContext:
     augment: bool  # the run's recipe augments (and the images are large enough for crop+flip)
     progress: Progress | None
     cancel: CancelToken | None
-    run_spec: Any = None  # engine.config.RunSpec of the original model (retrain needs its recipe)
+    resources: Resources = field(default_factory=Resources)
     extras: dict[str, Any] = field(default_factory=dict)
-    #: optional store-backed AMUN search of the ORIGINAL model over the whole training set:
-    #: ``adversarial_cache(eps_init=…, steps=…, max_doublings=…) -> AdversarialSet`` of the forget rows
-    adversarial_cache: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         x, y = self.data.x_train, self.data.y_train
@@ -82,32 +98,18 @@ class UnlearnContext:
     def has_remain(self) -> bool:
         return self.remain is not None
 
-    def batches(
-        self, x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool = True,
-        augment: bool | torch.Tensor | None = None,
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """Mini-batches ``(xb, yb, idx)``, checking cancel each batch.
+    def batches(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool = True,
+                augment: bool | torch.Tensor | None = None) -> Iterator[Batch]:
+        """Mini-batches ``(xb, yb, idx)`` (:func:`engine.training.batches` with this run's generator and cancel).
 
-        ``augment``: None → the recipe's setting; a bool tensor (N,) → augment only those samples (AMUN
-        leaves its adversarial images un-augmented).
+        ``augment``: None → the recipe's setting; a bool tensor (N,) → augment only those samples, and only when
+        the recipe augments (AMUN leaves its adversarial images un-augmented).
         """
-        n = len(x)
-        order = torch.randperm(n, generator=self.gen, device=self.gen.device).to(x.device) if shuffle else \
-            torch.arange(n, device=x.device)
         if augment is None:
             augment = self.augment
-        for start in range(0, n, batch_size):
-            check_cancel(self.cancel)
-            idx = order[start : start + batch_size]
-            xb = x[idx]
-            if isinstance(augment, torch.Tensor):
-                if self.augment and bool(augment[idx].any()):
-                    sel = augment[idx]
-                    xb = xb.clone()
-                    xb[sel] = augment_batch(xb[sel], self.gen)
-            elif augment and can_augment(tuple(x.shape)):
-                xb = augment_batch(xb, self.gen)
-            yield xb, y[idx], idx
+        elif isinstance(augment, torch.Tensor) and not self.augment:
+            augment = False
+        return batches(x, y, batch_size, self.gen, shuffle=shuffle, augment=augment, cancel=self.cancel)
 
     def report(self, stage: str, done: int, total: int, metrics: dict) -> None:
         if self.progress:
@@ -117,11 +119,6 @@ class UnlearnContext:
         """A label drawn uniformly from the classes ≠ y, per sample (RL as in the AMUN code)."""
         shift = torch.randint(1, self.num_classes, y.shape, generator=self.gen, device=self.gen.device).to(y.device)
         return (y + shift) % self.num_classes
-
-
-def check_finite(value: torch.Tensor, where: str) -> None:
-    if not torch.isfinite(value).all():
-        raise Diverged(f"{where}: the loss became non-finite — lower the learning rate")
 
 
 @dataclass
@@ -137,8 +134,8 @@ class SGDConfig:
     lr_gamma: float = hp(0.1, "StepLR decay factor (AMUN harness: 0.1)", min=0.0, max=1.0)
 
     def optimizer(self, model: nn.Module) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
-        opt = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
-        return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=self.lr_step, gamma=self.lr_gamma)
+        return make_sgd(model.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay,
+                        lr_step=self.lr_step, lr_gamma=self.lr_gamma)
 
 
 class Unlearner:
@@ -149,6 +146,8 @@ class Unlearner:
     paper: ClassVar[str] = ""
     needs_remain: ClassVar[bool] = False  # refuses to run without D_R (e.g. fine-tuning on D_R)
     uses_remain: ClassVar[bool] = True  # uses D_R when it is given; False: a D_F-only method
+    #: what the method needs from the runner beyond its data (see :class:`Resources`): "recipe", "adversarial"
+    requires: ClassVar[tuple[str, ...]] = ()
 
     def unlearn(
         self,
@@ -161,11 +160,14 @@ class Unlearner:
         device: torch.device | None = None,
         progress: Progress | None = None,
         cancel: CancelToken | None = None,
-        run_spec: Any = None,
         augment: bool = False,
-        adversarial_cache: Callable[..., Any] | None = None,
+        resources: Resources | None = None,
     ) -> UnlearnResult:
-        """Unlearn ``forget`` from a copy of ``model``; ``remain=None`` is the D_F-only setting."""
+        """Unlearn ``forget`` from a copy of ``model``; ``remain=None`` is the D_F-only setting.
+
+        ``augment``: the run's recipe augments (crop + flip where the images allow it). ``resources``: what the
+        runner provides for the needs the method declares in :attr:`requires`.
+        """
         forget = np.asarray(forget, dtype=np.int64)
         if len(forget) == 0:
             raise UnlearnError(f"{self.label}: the forget set is empty")
@@ -178,13 +180,16 @@ class Unlearner:
             if np.intersect1d(forget, remain).size:
                 raise UnlearnError(f"{self.label}: forget and remain sets overlap")
         self.validate()
+        resources = resources or Resources()
+        missing = [need for need in self.requires if need == "recipe" and resources.recipe is None]
+        if missing:
+            raise UnlearnError(f"{self.label} needs the run's {', '.join(missing)}; run it through engine.run")
         device = device or default_device()
         seed_everything(seed)
         work = copy.deepcopy(model).to(device)
         ctx = UnlearnContext(data, forget, remain if self.uses_remain else None, device, seed,
                              torch.Generator(device=device).manual_seed(seed),
-                             augment and can_augment(tuple(data.x_train.shape)), progress, cancel, run_spec,
-                             adversarial_cache=adversarial_cache)
+                             augment and can_augment(tuple(data.x_train.shape)), progress, cancel, resources)
         t0 = time.perf_counter()
         with cpu_threads_for(work, device):
             history = self._run(work, ctx)
@@ -212,37 +217,41 @@ class Unlearner:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
 
-# ------------------------------------------------------------------------------------------ shared rules
-LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+# ------------------------------------------------------------------------------------------ the epoch loop
+class EpochUnlearner(SGDConfig, Unlearner):
+    """A method that runs ``epochs`` passes of SGD (:class:`SGDConfig`) — every fine-tuning method but SG-Unlearn.
 
+    The loop is written once here: :meth:`prepare` (work on θ_o before any update, e.g. a saliency mask or
+    AMUN's adversarial set), the optimiser, :meth:`step_hooks`, then per epoch :meth:`epoch` (the method's
+    update rule, returning what it logs), the history record, the StepLR step and the progress report.
+    """
 
-def ce(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(model(x), y)
+    def prepare(self, model: nn.Module, ctx: UnlearnContext) -> Any:
+        """Computed on θ_o before the optimiser exists; the result is passed to every hook below."""
+        return None
 
+    def step_hooks(self, opt: torch.optim.Optimizer, state: Any) -> dict[str, Callable[[], None]]:
+        """``before_step`` / ``after_step`` callables for :func:`engine.training.sgd_epoch` (masks)."""
+        return {}
 
-def sgd_pass(
-    model: nn.Module,
-    opt: torch.optim.Optimizer,
-    batches: Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
-    loss_fn: LossFn,
-    where: str,
-    *,
-    after_step: Callable[[], None] | None = None,
-    before_step: Callable[[], None] | None = None,
-) -> tuple[float, int]:
-    """One pass of SGD steps; returns (mean loss, number of steps). Hooks implement masks."""
-    model.train()
-    total, steps = 0.0, 0
-    for xb, yb, _ in batches:
-        loss = loss_fn(model, xb, yb)
-        check_finite(loss.detach(), where)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if before_step:
-            before_step()
-        opt.step()
-        if after_step:
-            after_step()
-        total += loss.item()
-        steps += 1
-    return (total / steps if steps else float("nan")), steps
+    def epoch(self, model: nn.Module, opt: torch.optim.Optimizer, ctx: UnlearnContext, epoch: int, state: Any,
+              hooks: dict[str, Callable[[], None]]) -> dict[str, float]:
+        raise NotImplementedError
+
+    def pass_(self, model: nn.Module, opt: torch.optim.Optimizer, data: Iterator[Batch], where: str,
+              loss_fn: LossFn = cross_entropy, **hooks: Callable[[], None]) -> float:
+        """One SGD pass (:func:`engine.training.sgd_epoch`); returns the mean loss."""
+        return sgd_epoch(model, opt, data, loss_fn, f"{self.label} {where}", **hooks)
+
+    def _run(self, model: nn.Module, ctx: UnlearnContext) -> list[dict]:
+        state = self.prepare(model, ctx)
+        opt, sched = self.optimizer(model)
+        hooks = self.step_hooks(opt, state)
+        history = []
+        for epoch in range(1, self.epochs + 1):
+            rec = {"epoch": epoch, "lr": opt.param_groups[0]["lr"]}
+            rec.update(self.epoch(model, opt, ctx, epoch, state, hooks))
+            history.append(rec)
+            sched.step()
+            ctx.report(self.key, epoch, self.epochs, rec)
+        return history

@@ -9,12 +9,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..attacks import fgsm
-from .base import SGDConfig, Unlearner, UnlearnContext, ce, hp, sgd_pass
+from ..attacks import FGSM
+from .base import EpochUnlearner, hp
 
 
 @dataclass
-class BoundaryShrink(SGDConfig, Unlearner):
+class BoundaryShrink(EpochUnlearner):
     """For each D_F batch: x' = FGSM-L∞(f_ref, x, y, bound) rounded to 1/255, y_nbi = argmax f_ref(x'),
     then a step on CE(f(x), y_nbi) with the **clean** x.
 
@@ -30,29 +30,27 @@ class BoundaryShrink(SGDConfig, Unlearner):
     bound: float = hp(0.1, "FGSM L∞ bound in [0,1] pixel units (BS: 0.1)", min=0.0, max=1.0)
     refresh_reference: bool = hp(True, "re-copy the frozen reference model each epoch (AMUN code) or once (SalUn repo)")
 
-    def _run(self, model: nn.Module, ctx: UnlearnContext) -> list[dict]:
-        opt, sched = self.optimizer(model)
-        ref = None
-        history = []
-        for epoch in range(self.epochs):
-            if ref is None or self.refresh_reference:
-                ref = copy.deepcopy(model).eval()
-                for p in ref.parameters():
-                    p.requires_grad_(False)
-            rec = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"]}
-            if ctx.has_remain:
-                rec["remain_loss"], _ = sgd_pass(model, opt, ctx.batches(ctx.x_remain, ctx.y_remain, self.batch_size),
-                                                 ce, f"{self.label} D_R pass")
+    def prepare(self, model, ctx):
+        return {"ref": None}
 
-            def shrink_loss(m: nn.Module, x: torch.Tensor, y: torch.Tensor, ref=ref) -> torch.Tensor:
-                x_adv = fgsm(ref, x, y, self.bound, round_to_255=True)
-                with torch.no_grad():
-                    y_nbi = ref(x_adv).argmax(1)
-                return F.cross_entropy(m(x), y_nbi)
+    def epoch(self, model, opt, ctx, epoch, state, hooks):
+        if state["ref"] is None or self.refresh_reference:
+            ref = copy.deepcopy(model).eval()
+            for p in ref.parameters():
+                p.requires_grad_(False)
+            state["ref"] = ref
+        ref = state["ref"]
+        rec = {}
+        if ctx.has_remain:
+            rec["remain_loss"] = self.pass_(model, opt, ctx.batches(ctx.x_remain, ctx.y_remain, self.batch_size),
+                                            "D_R pass")
 
-            rec["loss"], _ = sgd_pass(model, opt, ctx.batches(ctx.x_forget, ctx.y_forget, self.batch_size),
-                                      shrink_loss, f"{self.label} epoch {epoch + 1}")
-            history.append(rec)
-            sched.step()
-            ctx.report(self.key, epoch + 1, self.epochs, rec)
-        return history
+        def shrink_loss(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            x_adv = FGSM(self.bound, round_to_255=True)(ref, x, y)
+            with torch.no_grad():
+                y_nbi = ref(x_adv).argmax(1)
+            return F.cross_entropy(m(x), y_nbi)
+
+        rec["loss"] = self.pass_(model, opt, ctx.batches(ctx.x_forget, ctx.y_forget, self.batch_size),
+                                 f"epoch {epoch}", shrink_loss)
+        return rec

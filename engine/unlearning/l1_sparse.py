@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .base import SGDConfig, Unlearner, UnlearnContext, hp, sgd_pass
+from .base import EpochUnlearner, hp
 
 
 def alpha_schedule(alpha: float, epochs: int, schedule: str) -> list[float]:
@@ -28,7 +28,7 @@ def alpha_schedule(alpha: float, epochs: int, schedule: str) -> list[float]:
 
 
 @dataclass
-class L1Sparse(SGDConfig, Unlearner):
+class L1Sparse(EpochUnlearner):
     """CE on D_R + α_t·‖θ‖₁ over all parameters."""
 
     key = "l1_sparse"
@@ -39,19 +39,16 @@ class L1Sparse(SGDConfig, Unlearner):
     schedule: str = hp("amun", "α schedule: 'amun' (AMUN code, compounding) or 'linear' (Unlearn-Sparse)",
                        choices=("amun", "linear"))
 
-    def _run(self, model: nn.Module, ctx: UnlearnContext) -> list[dict]:
-        opt, sched = self.optimizer(model)
-        params = [p for p in model.parameters()]
-        history = []
-        for epoch, alpha in enumerate(alpha_schedule(self.alpha, self.epochs, self.schedule)):
+    def prepare(self, model, ctx):
+        return alpha_schedule(self.alpha, self.epochs, self.schedule)
 
-            def loss_fn(m: nn.Module, x: torch.Tensor, y: torch.Tensor, alpha=alpha) -> torch.Tensor:
-                return F.cross_entropy(m(x), y) + alpha * sum(p.abs().sum() for p in params)
+    def epoch(self, model, opt, ctx, epoch, state, hooks):
+        alpha = state[epoch - 1]
+        params = list(model.parameters())
 
-            loss, _ = sgd_pass(model, opt, ctx.batches(ctx.x_remain, ctx.y_remain, self.batch_size), loss_fn,
-                               f"{self.label} epoch {epoch + 1}")
-            rec = {"epoch": epoch + 1, "loss": loss, "alpha": alpha, "lr": opt.param_groups[0]["lr"]}
-            history.append(rec)
-            sched.step()
-            ctx.report(self.key, epoch + 1, self.epochs, rec)
-        return history
+        def loss_fn(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return F.cross_entropy(m(x), y) + alpha * sum(p.abs().sum() for p in params)
+
+        loss = self.pass_(model, opt, ctx.batches(ctx.x_remain, ctx.y_remain, self.batch_size), f"epoch {epoch}",
+                          loss_fn)
+        return {"loss": loss, "alpha": alpha}

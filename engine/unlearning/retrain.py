@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..errors import UnlearnError
 from ..models import build_model, prefers_channels_last
 from ..training import seed_everything, train_model
 from .base import Unlearner, UnlearnContext
@@ -26,11 +25,10 @@ class Retrain(Unlearner):
     label = "Retrain"
     paper = "gold standard: retraining from scratch on D − D_F"
     needs_remain = True
+    requires = ("recipe",)
 
     def _run(self, model: nn.Module, ctx: UnlearnContext) -> list[dict]:
-        spec = ctx.run_spec
-        if spec is None:
-            raise UnlearnError("Retrain needs the run's training recipe (run_spec)")
+        spec = ctx.resources.recipe
         seed_everything(ctx.seed)
         fresh = build_model(spec.model, ctx.data.shape, ctx.num_classes).to(ctx.device)
         if prefers_channels_last(spec.model, ctx.device):

@@ -9,8 +9,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .base import SGDConfig, Unlearner, UnlearnContext, hp
-from .random_label import rl_epoch
+from .base import UnlearnContext, hp
+from .random_label import RandomLabel
 
 
 class SaliencyMask:
@@ -82,7 +82,7 @@ class SaliencyMask:
 
 
 @dataclass
-class SalUn(SGDConfig, Unlearner):
+class SalUn(RandomLabel):
     """Random Label (D_R ∪ relabelled D_F, AMUN code semantics) under the saliency mask."""
 
     key = "salun"
@@ -94,15 +94,10 @@ class SalUn(SGDConfig, Unlearner):
     mask_mode: str = hp("freeze", "'freeze': unselected weights bit-identical; 'grad': paper's gradient-only mask",
                         choices=("freeze", "grad"))
 
-    def _run(self, model: nn.Module, ctx: UnlearnContext) -> list[dict]:
+    def prepare(self, model, ctx):
         mask = SaliencyMask.compute(model, ctx, self.mask_ratio, self.mask_mode)
         ctx.extras["mask_fraction"] = mask.fraction
-        opt, sched = self.optimizer(model)
-        hooks = mask.hooks(opt)
-        history = []
-        for epoch in range(self.epochs):
-            loss = rl_epoch(model, opt, ctx, self.batch_size, f"{self.label} epoch {epoch + 1}", **hooks)
-            history.append({"epoch": epoch + 1, "loss": loss, "lr": opt.param_groups[0]["lr"]})
-            sched.step()
-            ctx.report(self.key, epoch + 1, self.epochs, history[-1])
-        return history
+        return mask
+
+    def step_hooks(self, opt, state):
+        return state.hooks(opt)

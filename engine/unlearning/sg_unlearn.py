@@ -18,9 +18,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import Diverged, UnlearnError
-from ..training import CancelToken, accuracy, check_cancel, predict
+from ..training import CancelToken, accuracy, check_cancel, check_finite, make_sgd, predict, sgd_epoch
 from .auditors import Auditor, AuditorError, LogRegAuditor, SVMAuditor, fit_many
-from .base import SGDConfig, Unlearner, UnlearnContext, ce, check_finite, hp, sgd_pass
+from .base import SGDConfig, Unlearner, UnlearnContext, hp
 
 
 class GameLog(dict):
@@ -143,7 +143,9 @@ class SGUnlearn(SGDConfig, Unlearner):
             raise UnlearnError(f"{self.label} needs the validation split (data.x_val) for its auditor; it is empty")
         x_val, y_val = data.x_val.to(ctx.device), data.y_val.to(ctx.device)
         auditor = self.make_auditor()
-        opt = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+        # the lr is set by hand each round (FT lr, then attacker_lr for the auditor step): no scheduler steps
+        opt, _ = make_sgd(model.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay,
+                          lr_step=self.lr_step, lr_gamma=1.0)
         # The auditor's shuffles draw from their own generator so that FT's batch order is plain FT's.
         aud_gen = torch.Generator(device=ctx.device).manual_seed(ctx.seed + 7919)
         history: list[dict] = []
@@ -154,8 +156,8 @@ class SGUnlearn(SGDConfig, Unlearner):
             lr = self.lr * self.lr_gamma ** ((rnd - 1) // self.lr_step)
             for group in opt.param_groups:
                 group["lr"] = lr
-            ft_loss, _ = sgd_pass(model, opt, ctx.batches(ctx.x_remain, ctx.y_remain, self.batch_size), ce,
-                                  f"{self.label} round {rnd}")
+            ft_loss = sgd_epoch(model, opt, ctx.batches(ctx.x_remain, ctx.y_remain, self.batch_size),
+                                where=f"{self.label} round {rnd}")
             t1 = time.perf_counter()
             rec = {"epoch": rnd, "loss": ft_loss, "lr": lr}
             if auditor is not None:

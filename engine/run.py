@@ -1,0 +1,512 @@
+"""The one runner: the engine's flow, top to bottom, in one place.
+
+    prepare → original / retrain → reference set → methods → signals → audits → comparison
+
+:meth:`Runner.compare` is that flow for an :class:`AuditRequest` (methods × seeds); :meth:`Runner.baseline`
+is its first half (Setup page, ``engine train`` / ``signals``); :meth:`Runner.hardest` picks a forget set from
+the original model. Every expensive step — a trained model, a reference model, an adversarial set, a model's
+signals — is a store artifact keyed by a hash of everything it depends on, so a repeated request, from the
+CLI, a page or another process, is served from the store. With ``build=False`` the runner only reads the
+store and raises :class:`NotStored` where something is missing: that is how a page shows a finished audit
+after a restart or from a shared link without training anything.
+
+The CLI, the dashboard's jobs, tune, sweep and reproduce call this module; audits stay pure functions of
+signals (:mod:`engine.audit`), attacks know nothing of the store (:mod:`engine.attacks`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from . import config
+from .attacks import AdversarialSet, NearestAdversarial
+from .audit.compare import BASELINE, REFERENCE, Comparison, ModelAudit, audit_model, seed_rows
+from .audit.rmia import DEFAULT_K, ReferenceSet, keep_matrix
+from .config import RunSpec
+from .data import Dataset, load_dataset
+from .errors import UnlearnError
+from .data import forget_fingerprint, remain_indices, select_forget
+from .models import build_model, prefers_channels_last
+from .signals import Signals
+from .store import Artifact, Store
+from .training import CancelToken, Progress, check_cancel, default_device, predict, seed_everything, train_model
+from .unlearning import METHODS, Resources, Unlearner, get_method
+
+
+class NotStored(UnlearnError):
+    """A store-only runner (``build=False``) met an artifact that is not in the store."""
+
+
+# ------------------------------------------------------------------------------------------------ values
+@dataclass
+class Prepared:
+    """The loaded data and the forget / remain split of its training set."""
+
+    spec: RunSpec
+    data: Dataset
+    forget: np.ndarray
+    remain: np.ndarray
+
+    @property
+    def forget_key(self) -> str:
+        return forget_fingerprint(self.forget)
+
+
+@dataclass
+class TrainedModel:
+    """A stored model — original, retrain or unlearned — with its record; the weights load on first use."""
+
+    kind: str
+    artifact: Artifact
+    spec: RunSpec
+    data: Dataset
+    device: torch.device
+    _model: nn.Module | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> str:
+        """The artifact key (what signals, audits and adversarial sets of this model are keyed by)."""
+        return self.artifact.key
+
+    @property
+    def model(self) -> nn.Module:
+        if self._model is None:
+            self._model = load_model(self.artifact, self.spec, self.data, self.device)
+        return self._model
+
+    @property
+    def seconds(self) -> float:
+        return float(self.artifact.manifest.get("seconds", 0.0))
+
+    @property
+    def history(self) -> list[dict]:
+        return self.artifact.manifest.get("history", [])
+
+
+def load_model(art: Artifact, spec: RunSpec, data: Dataset, device: torch.device | None = None) -> nn.Module:
+    """The stored weights of ``art`` in a fresh model of ``spec.model``, in eval mode on ``device``."""
+    device = device or default_device()
+    model = build_model(spec.model, data.shape, data.num_classes)
+    model.load_state_dict(art.tensors())
+    model.to(device).eval()
+    if prefers_channels_last(spec.model, device):
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+@dataclass(frozen=True)
+class AuditRequest:
+    """What an audit runs: a spec, methods with their hyperparameters (validated instances), seeds, setting, K.
+
+    Build one with :meth:`build`, which checks everything a user can get wrong before anything trains.
+    """
+
+    spec: RunSpec
+    methods: tuple[Unlearner, ...]
+    seeds: tuple[int, ...] = (0,)
+    use_remain: bool = True
+    k: int = DEFAULT_K
+
+    @classmethod
+    def build(cls, spec: RunSpec, methods: Sequence[str], seeds: Sequence[int] = (0,), *,
+              overrides: dict[str, dict[str, Any]] | None = None, tuned: bool = True, use_remain: bool = True,
+              k: int = DEFAULT_K) -> AuditRequest:
+        """Methods by key with the tuned (or, ``tuned=False``, the papers') defaults and ``overrides``.
+
+        ``retrain`` is always the reference and need not be listed; in the D_F-only setting methods that need
+        D_R are left out. Raises :class:`UnlearnError` on an unknown method, a bad hyperparameter value, an
+        override for a method not in the run, no seeds or a bad K.
+        """
+        overrides = overrides or {}
+        unknown = [m for m in methods if m not in METHODS]
+        if unknown:
+            raise UnlearnError(f"unknown method(s) {', '.join(unknown)}; choose from: {', '.join(METHODS)}")
+        bad = sorted(set(overrides) - set(methods))
+        if bad:
+            raise UnlearnError(f"settings given for method(s) not in the run: {', '.join(bad)}")
+        if not seeds:
+            raise UnlearnError("give at least one seed")
+        if k < 2:
+            raise UnlearnError(f"RMIA needs at least 2 reference models, got K = {k}")
+        chosen = []
+        for key in dict.fromkeys(methods):
+            if key == REFERENCE or (not use_remain and METHODS[key].needs_remain):
+                continue
+            method = get_method(key, dataset=spec.data.dataset if tuned else None, **overrides.get(key, {}))
+            method.validate()
+            chosen.append(method)
+        return cls(spec, tuple(chosen), tuple(dict.fromkeys(int(s) for s in seeds)), use_remain, int(k))
+
+    def key(self) -> str:
+        return config.stable_hash({"kind": "comparison", "spec": self.spec, "seeds": list(self.seeds),
+                                   "methods": [[m.key, m.params()] for m in self.methods],
+                                   "use_remain": self.use_remain, "k": self.k})
+
+    def method(self, key: str) -> Unlearner | None:
+        return next((m for m in self.methods if m.key == key), None)
+
+    def overrides(self, tuned: bool = True) -> dict[str, dict[str, Any]]:
+        """Per method, the hyperparameters that differ from its (tuned) defaults — what a URL needs to carry."""
+        out = {}
+        for m in self.methods:
+            base = get_method(m.key, dataset=self.spec.data.dataset if tuned else None).params()
+            diff = {k: v for k, v in m.params().items() if base[k] != v}
+            if diff:
+                out[m.key] = diff
+        return out
+
+
+@dataclass
+class Baseline:
+    """Original and retrained models of one spec with their signals (the Setup page, ``engine train``)."""
+
+    prep: Prepared
+    original: TrainedModel
+    retrain: TrainedModel
+    signals: dict[str, Signals]
+
+    def accuracies(self) -> dict[str, dict[str, float]]:
+        return {m: {g: s.accuracy(g) for g in s} for m, s in self.signals.items()}
+
+
+HARDEST_CRITERIA = {
+    "confidence": "highest φ under the original model (the most confidently memorised samples)",
+    "eps": "smallest ε-to-flip under the original model (AMUN's L2 search: samples closest to the boundary)",
+}
+
+
+# ------------------------------------------------------------------------------------------------ runner
+class Runner:
+    """Runs (or, with ``build=False``, only loads) every step of an audit against one run store.
+
+    Args:
+        store: the run store (default ``$UNLEARN_HOME/store``).
+        data_dir: where data files live (see :mod:`engine.data`).
+        download: let torchvision download missing files (needs a network).
+        device: CUDA when present, else the CPU.
+        progress: ``progress(stage, done, total, metrics)`` from every long step.
+        cancel: checked every batch; a cancelled step stores nothing.
+        build: False = read the store only; a missing artifact raises :class:`NotStored`.
+    """
+
+    def __init__(self, store: Store | None = None, *, data_dir: str | Path | None = None, download: bool = False,
+                 device: torch.device | None = None, progress: Progress | None = None,
+                 cancel: CancelToken | None = None, build: bool = True):
+        self.store = store or Store()
+        self.data_dir, self.download = data_dir, download
+        self.device = device or default_device()
+        self.progress, self.cancel, self.build = progress, cancel, build
+
+    # -------------------------------------------------------------------------------------------- the flow
+    def compare(self, req: AuditRequest) -> Comparison:
+        """Every model of every seed, audited and tabulated (the AMUN paper's protocol, §5.2).
+
+        Per seed s: the data and the forget draw (forget-seed s), the original model (seed s), its retrain
+        without D_F, the reference set (shared by all seeds), every method on that original, the signals of
+        every model, their audits, and the seed's rows with Avg Gap against that seed's Retrain.
+        """
+        t0 = time.perf_counter()
+        setting = "with D_R" if req.use_remain else "D_F only"
+        labels = {BASELINE: "Original", REFERENCE: "Retrain", **{m.key: m.label for m in req.methods}}
+        rows, audits, signals, trained = [], {}, {}, {}
+        for i, seed in enumerate(req.seeds):
+            prep = self.prepare(replace(req.spec, seed=seed, forget_seed=seed))
+            original = self.original(prep.spec)
+            models = {BASELINE: original, REFERENCE: self.retrain(prep)}
+            ref = self.references(prep.spec, req.k)
+            for method in req.methods:
+                check_cancel(self.cancel)
+                models[method.key] = self.unlearned(method, prep, original, use_remain=req.use_remain)
+            sigs = {name: self.signals(tm, prep) for name, tm in models.items()}
+            seed_audits = {name: audit_model(sig, ref, labels=prep.data.y_train.numpy(), seed=seed,
+                                             retrain=sigs[REFERENCE]) for name, sig in sigs.items()}
+            rows += seed_rows(seed_audits, labels, {n: tm.seconds for n, tm in models.items()}, seed=seed,
+                              setting=setting)
+            for name in models:
+                audits[(name, seed)], signals[(name, seed)] = seed_audits[name], sigs[name]
+                trained[(name, seed)] = models[name]
+            self._report("audit", i + 1, len(req.seeds), {})
+        cmp = Comparison(req.spec, pd.DataFrame(rows), audits, time.perf_counter() - t0, signals, trained, labels)
+        if self.build:
+            self._record(req, cmp)
+        return cmp
+
+    def baseline(self, spec: RunSpec) -> Baseline:
+        """The original and the retrained model of ``spec`` and their signals."""
+        prep = self.prepare(spec)
+        original = self.original(spec)
+        retrain = self.retrain(prep)
+        signals = {}
+        for i, (name, tm) in enumerate(((BASELINE, original), (REFERENCE, retrain))):
+            signals[name] = self.signals(tm, prep)
+            self._report("signals", i + 1, 2, {})
+        return Baseline(prep, original, retrain, signals)
+
+    def hardest(self, spec: RunSpec, n: int, by: str = "confidence") -> np.ndarray:
+        """The ``n`` training samples that are "hardest" by ``by`` (:data:`HARDEST_CRITERIA`), sorted.
+
+        Uses (or trains) the original model of ``spec``, which does not depend on any forget set.
+        """
+        from .data import validate_forget
+
+        if by not in HARDEST_CRITERIA:
+            raise UnlearnError(f"unknown criterion {by!r}; choose one of: {', '.join(HARDEST_CRITERIA)}")
+        data = self.data(spec)
+        if not 0 < n < len(data.y_train):
+            raise UnlearnError(f"hardest: choose between 1 and {len(data.y_train) - 1} samples, got {n}")
+        original = self.original(spec)
+        if by == "confidence":
+            everything = np.arange(len(data.y_train))
+            score = -self.signals(original, Prepared(spec, data, everything[:0], everything)).splits["train"]["phi"]
+        else:
+            adv = self.adversarial(original, data)
+            score = adv.eps.numpy().astype(float) + 1e-9 * adv.delta_norm.numpy()  # ties broken by ‖δ‖₂
+        chosen = np.sort(np.argsort(score, kind="stable")[:n])
+        return validate_forget(chosen, data.y_train.numpy(), data.num_classes)
+
+    # -------------------------------------------------------------------------------------------- data
+    def data(self, spec: RunSpec) -> Dataset:
+        return load_dataset(spec.data, self.data_dir, self.download)
+
+    def prepare(self, spec: RunSpec) -> Prepared:
+        """The data of ``spec`` and its forget set (drawn with ``spec.forget_seed``)."""
+        data = self.data(spec)
+        forget = select_forget(spec.forget, data.y_train, data.num_classes, spec.forget_seed)
+        return Prepared(spec, data, forget, remain_indices(forget, len(data.y_train)))
+
+    # -------------------------------------------------------------------------------------------- models
+    def original(self, spec: RunSpec) -> TrainedModel:
+        """The model trained on all of train with ``spec``'s recipe and seed (no forget set involved)."""
+        data = self.data(spec)
+        return self._trained("original", spec, data, np.arange(len(data.y_train)), None)
+
+    def retrain(self, prep: Prepared) -> TrainedModel:
+        """The gold standard: the same recipe and seed on the remain set only."""
+        return self._trained("retrain", prep.spec, prep.data, prep.remain, prep.forget)
+
+    def _trained(self, kind: str, spec: RunSpec, data: Dataset, idx: np.ndarray,
+                 forget: np.ndarray | None) -> TrainedModel:
+        parts = {"kind": kind, "data": data.fingerprint, "model": spec.model, "train": spec.train, "seed": spec.seed}
+        if forget is not None:
+            parts["forget"] = forget_fingerprint(forget)
+        key = config.stable_hash(parts)
+
+        def build() -> Artifact:
+            seed_everything(spec.seed)
+            model = self._fresh(spec, data)
+            hist = train_model(model, data.x_train[idx], data.y_train[idx], spec.train, seed=spec.seed,
+                               device=self.device, progress=self.progress, cancel=self.cancel, stage=kind)
+            check_cancel(self.cancel)
+            manifest = {"spec": spec, "model_kind": kind, "data_fingerprint": data.fingerprint,
+                        "forget_fingerprint": parts.get("forget"), "n_train": int(len(idx)),
+                        "device": str(self.device), "seconds": hist.seconds, "history": hist.epochs}
+            return self.store.save(kind, key, manifest, tensors=model.state_dict(),
+                                   arrays={"forget": forget} if forget is not None else None)
+
+        return TrainedModel(kind, self._artifact(kind, key, build), spec, data, self.device)
+
+    def _fresh(self, spec: RunSpec, data: Dataset) -> nn.Module:
+        model = build_model(spec.model, data.shape, data.num_classes).to(self.device)
+        if prefers_channels_last(spec.model, self.device):
+            model = model.to(memory_format=torch.channels_last)
+        return model
+
+    def unlearned(self, method: Unlearner, prep: Prepared, original: TrainedModel, *, use_remain: bool = True,
+                  seed: int | None = None) -> TrainedModel:
+        """``method`` applied to ``original`` for ``prep.forget`` (``use_remain=False``: the D_F-only setting).
+
+        The method gets only the resources it declares (:attr:`Unlearner.requires`): the run's recipe, or the
+        original model's stored adversarial set of the forget rows. ``seed`` defaults to the run's seed.
+        """
+        seed = prep.spec.seed if seed is None else seed
+        key = config.stable_hash({"kind": "unlearned", "method": method.key, "params": method.params(),
+                                  "original": original.key, "forget": prep.forget_key, "seed": seed,
+                                  "use_remain": use_remain, "data": prep.data.fingerprint})
+
+        def build() -> Artifact:
+            res = method.unlearn(original.model, prep.data, prep.forget, prep.remain if use_remain else None,
+                                 seed=seed, device=self.device, progress=self.progress, cancel=self.cancel,
+                                 augment=prep.spec.train.augment, resources=self._resources(method, prep, original))
+            check_cancel(self.cancel)
+            arrays, scalars = {}, {}
+            for name, value in res.extras.items():
+                if hasattr(value, "to_arrays"):
+                    arrays.update({f"{name}.{k}": v for k, v in value.to_arrays().items()})
+                elif isinstance(value, np.ndarray):
+                    arrays[name] = value
+                else:
+                    scalars[name] = value
+            manifest = {"method": method.key, "label": method.label, "params": method.params(), "seed": seed,
+                        "use_remain": use_remain, "original": original.key, "forget_fingerprint": prep.forget_key,
+                        "spec": prep.spec, "device": str(self.device), "seconds": res.seconds,
+                        "history": res.history, "extras": scalars}
+            return self.store.save("unlearned", key, manifest, tensors=res.model.state_dict(), arrays=arrays or None)
+
+        return TrainedModel("unlearned", self._artifact("unlearned", key, build), prep.spec, prep.data, self.device)
+
+    def _resources(self, method: Unlearner, prep: Prepared, original: TrainedModel) -> Resources:
+        res = Resources()
+        if "recipe" in method.requires:
+            res.recipe = prep.spec
+        if "adversarial" in method.requires:
+            res.adversarial = lambda attack: self.adversarial(original, prep.data, attack=attack).subset(prep.forget)
+        return res
+
+    # -------------------------------------------------------------------------------------------- references
+    def references(self, spec: RunSpec, k: int = DEFAULT_K, seed: int = 0) -> ReferenceSet:
+        """RMIA's K reference models: the target's architecture and recipe on random halves of the pool.
+
+        The pool P = train ∪ test; ``keep_matrix(|P|, k, seed)[r]`` marks model r's training rows (each point
+        IN for K/2 models). Each model is stored (weights, keep row, logits on P) under a key of the data,
+        model spec, recipe, index, K and seed — independent of forget set and target seed, so one set serves
+        every method and seed. A cancelled call keeps the models it finished. Progress counts the steps of
+        all models still to train, so a job's ETA covers the whole set.
+        """
+        data = self.data(spec)
+        x_pool, y_pool = torch.cat([data.x_train, data.x_test]), torch.cat([data.y_train, data.y_test])
+        n_pool = len(y_pool)
+        keep = keep_matrix(n_pool, k, seed)
+        keys = [config.stable_hash({"kind": "reference", "data": data.fingerprint, "model": spec.model,
+                                    "train": spec.train, "index": r, "k": k, "keep_seed": seed}) for r in range(k)]
+        missing = [r for r in range(k) if not self.store.exists("reference", keys[r])]
+        steps = [spec.train.epochs * math.ceil(int(keep[r].sum()) / spec.train.batch_size) for r in range(k)]
+        total, state = sum(steps[r] for r in missing), {"offset": 0, "built": 0}
+
+        def build_for(r: int) -> Callable[[], Artifact]:
+            def build() -> Artifact:
+                idx = np.flatnonzero(keep[r])
+                train_seed = int(config.stable_hash({"reference-train-seed": seed, "index": r, "k": k}), 16) \
+                    % (2**31 - 1)
+                seed_everything(train_seed)
+                model = self._fresh(spec, data)
+                offset = state["offset"]
+
+                def inner(stage: str, done: int, _total: int, metrics: dict) -> None:
+                    self._report("reference", offset + done, total, {**metrics, "model": r + 1, "of": k})
+
+                hist = train_model(model, x_pool[idx], y_pool[idx], spec.train, seed=train_seed, device=self.device,
+                                   progress=inner, cancel=self.cancel, stage=f"reference {r + 1}/{k}")
+                check_cancel(self.cancel)
+                logits = predict(model, x_pool).numpy().astype(np.float32)
+                manifest = {"data_fingerprint": data.fingerprint, "model": spec.model, "train": spec.train,
+                            "index": r, "k": k, "keep_seed": seed, "train_seed": train_seed, "n_train": int(len(idx)),
+                            "n_pool": n_pool, "device": str(self.device), "seconds": hist.seconds,
+                            "history": hist.epochs}
+                state["offset"] += steps[r]
+                state["built"] += 1
+                return self.store.save("reference", keys[r], manifest, tensors=model.state_dict(),
+                                       arrays={"keep": keep[r], "logits": logits})
+            return build
+
+        logits, seconds = [], 0.0
+        for r in range(k):
+            check_cancel(self.cancel)
+            art = self._artifact("reference", keys[r], build_for(r))
+            arrays = art.arrays()
+            if arrays["logits"].shape[0] != n_pool or not np.array_equal(arrays["keep"], keep[r]):
+                raise UnlearnError(f"stored reference model {keys[r]} does not match its keep matrix; "
+                                   "delete it from the store to rebuild")
+            logits.append(arrays["logits"])
+            seconds += float(art.manifest.get("seconds", 0.0))
+        return ReferenceSet(np.stack(logits), keep, y_pool.numpy().astype(np.int64), len(data.y_train), seed,
+                            tuple(keys), seconds, state["built"])
+
+    # -------------------------------------------------------------------------------------------- adversarial
+    def adversarial(self, trained: TrainedModel, data: Dataset, *, split: str = "train",
+                    rows: np.ndarray | None = None, attack: NearestAdversarial | None = None) -> AdversarialSet:
+        """``attack`` (default: AMUN's settings) on ``rows`` of ``split`` (default: all of it) under a model.
+
+        Stored under a key of the model, the data, the exact rows and the attack's settings. AMUN computes D_A
+        once for the whole training set and indexes it with :meth:`AdversarialSet.subset`.
+        """
+        attack = attack or NearestAdversarial()
+        x, y = data.split(split)
+        if rows is not None:
+            t = torch.as_tensor(np.asarray(rows), dtype=torch.long)
+            x, y = x[t], y[t]
+        rows_id = split if rows is None else f"{split}-{forget_fingerprint(rows)}"
+        key = config.stable_hash({"kind": "adversarial", "model": trained.key, "data": data.fingerprint,
+                                  "rows": rows_id, **attack.params()})
+
+        def build() -> Artifact:
+            t0 = time.perf_counter()
+            adv = attack(trained.model, x, y, device=self.device, progress=self.progress, cancel=self.cancel)
+            check_cancel(self.cancel)
+            manifest = {"model": trained.key, "data_fingerprint": data.fingerprint, "rows": rows_id,
+                        "params": attack.params(), "n": len(adv), "device": str(self.device),
+                        "seconds": time.perf_counter() - t0, "summary": adv.summary()}
+            return self.store.save("adversarial", key, manifest, arrays=adv.to_arrays())
+
+        adv = AdversarialSet.from_arrays(self._artifact("adversarial", key, build).arrays())
+        if len(adv) != len(y):
+            raise UnlearnError(f"stored adversarial set {key} has {len(adv)} samples but {len(y)} were asked for")
+        return adv
+
+    def has_adversarial(self, trained: TrainedModel, data: Dataset, *, split: str = "train",
+                        rows: np.ndarray | None = None, attack: NearestAdversarial | None = None) -> bool:
+        try:
+            Runner(self.store, data_dir=self.data_dir, device=self.device, build=False).adversarial(
+                trained, data, split=split, rows=rows, attack=attack)
+        except NotStored:
+            return False
+        return True
+
+    # -------------------------------------------------------------------------------------------- signals
+    def signals(self, trained: TrainedModel, prep: Prepared) -> Signals:
+        """Per-sample signals of a stored model on train / test / val, grouped by ``prep``'s forget set."""
+        data = prep.data
+        key = config.stable_hash({"kind": "signals", "model": trained.key, "data": data.fingerprint})
+
+        def build() -> Artifact:
+            t0 = time.perf_counter()
+            splits = {s: data.split(s) for s in ("train", "test", "val")}
+            logits = {s: predict(trained.model, x) for s, (x, _) in splits.items()}
+            arrays = Signals.compute(logits, {s: y for s, (_, y) in splits.items()})
+            return self.store.save("signals", key, {"model": trained.key, "seconds": time.perf_counter() - t0},
+                                   arrays=arrays)
+
+        return Signals.from_flat(self._artifact("signals", key, build).arrays(), prep.forget, prep.remain)
+
+    # -------------------------------------------------------------------------------------------- chores
+    def _artifact(self, kind: str, key: str, build: Callable[[], Artifact]) -> Artifact:
+        if self.build:
+            return self.store.cached(kind, key, build)
+        art = self.store.load(kind, key)
+        if art is None:
+            raise NotStored(f"{kind} {key} is not in the store {self.store.root}")
+        return art
+
+    def _report(self, stage: str, done: int, total: int, metrics: dict) -> None:
+        if self.progress:
+            self.progress(stage, done, total, metrics)
+
+    def _record(self, req: AuditRequest, cmp: Comparison) -> None:
+        """A small record of a finished audit (kind ``comparison``): what ran, when, and its rows."""
+        key = req.key()
+        if self.store.exists("comparison", key):
+            return
+        self.store.save("comparison", key, {
+            "spec": req.spec, "methods": {m.key: m.params() for m in req.methods}, "seeds": list(req.seeds),
+            "use_remain": req.use_remain, "k": req.k, "seconds": cmp.seconds,
+            "rows": cmp.rows.to_dict(orient="records")})
+
+
+def audit(spec: RunSpec, methods: Sequence[str], seeds: Sequence[int] = (0,), store: Store | None = None,
+          **kw: Any) -> Comparison:
+    """One call: :meth:`AuditRequest.build` then :meth:`Runner.compare` (tests, notebooks)."""
+    runner_kw = {k: kw.pop(k) for k in ("data_dir", "device", "progress", "cancel") if k in kw}
+    return Runner(store, **runner_kw).compare(AuditRequest.build(spec, methods, seeds, **kw))
+
+
+__all__ = ["HARDEST_CRITERIA", "AuditRequest", "Baseline", "NotStored", "Prepared", "Runner", "TrainedModel",
+           "audit", "load_model"]
