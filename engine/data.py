@@ -27,23 +27,10 @@ import torch
 
 from .config import DataSpec
 from .errors import UnlearnError
+from .paths import default_data_dir, unlearn_home
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 DIGITS_TEST_FRACTION = 0.5  # the fixed digits split: half train, half test (then test halved into test/val)
-
-
-def unlearn_home() -> Path:
-    """Root of everything the tool writes: ``$UNLEARN_HOME``, else ``~/.cache/unlearn-audit``."""
-    env = os.environ.get("UNLEARN_HOME")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "unlearn-audit"
-
-
-def default_data_dir() -> Path:
-    env = os.environ.get("UNLEARN_DATA_DIR")
-    return Path(env).expanduser() if env else unlearn_home() / "data"
 
 
 @dataclass
