@@ -17,8 +17,9 @@ from torch import nn
 
 from . import config
 from .config import DataSpec, ModelSpec, RunSpec, TrainConfig
-from .data import Dataset, forget_fingerprint, load_dataset, remain_indices, select_forget
+from .data import Dataset, load_dataset
 from .errors import UnlearnError
+from .forget import forget_fingerprint, remain_indices, select_forget
 from .models import build_model, prefers_channels_last
 from .store import Artifact, Store
 from .training import (
@@ -388,6 +389,6 @@ def hardest_forget(
                                          data.y_train, progress=progress, cancel=cancel)
         score = adv.eps.numpy().astype(float) + 1e-9 * adv.delta_norm.numpy()  # ties broken by ‖δ‖₂
     chosen = np.sort(np.argsort(score, kind="stable")[:n])
-    from .data import validate_forget
+    from .forget import validate_forget
 
     return validate_forget(chosen, data.y_train.numpy(), data.num_classes)

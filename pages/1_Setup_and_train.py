@@ -7,7 +7,7 @@ import streamlit as st
 from engine.audit.mia import loss_threshold
 from engine.errors import UnlearnError
 from engine.figures import confidence_histograms
-from engine.data import save_forget_file
+from engine.forget import save_forget_file
 from engine.pipeline import HARDEST_CRITERIA, hardest_forget, prepare, run_baseline
 from ui import cached, jobs, state, thumbs
 

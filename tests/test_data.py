@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from engine.config import DataSpec
-from engine.data import DATASETS, DEBIAN_FASHION_MNIST, _SafeUnpickler, availability, load_dataset
+from engine.data import DATASETS, DEBIAN_FASHION_MNIST, availability, load_dataset
+from engine.data.readers import _SafeUnpickler
 from engine.errors import UnlearnError
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from engine.data import forget_from_indices, remain_indices, select_forget
+from engine.forget import forget_from_indices, remain_indices, select_forget
 from engine.errors import UnlearnError
 
 Y = np.arange(100) % 10  # 10 per class
@@ -73,7 +73,7 @@ def test_bad_index_file_line(tmp_path):
 
 
 def test_hand_picked_selection_is_saved_and_reloaded():
-    from engine.data import save_forget_file
+    from engine.forget import save_forget_file
 
     path = save_forget_file([7, 3, 42], Y, 10)
     assert path.is_file() and path == save_forget_file([42, 7, 3], Y, 10)  # content-addressed
