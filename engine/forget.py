@@ -16,16 +16,14 @@ set is one self-contained string that fits in a URL and in a stored manifest; :f
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .errors import UnlearnError
-from .paths import unlearn_home
 
 _ITEM = r"\s*\d+(?:\s*-\s*\d+)?\s*"
 _INLINE = re.compile(rf"{_ITEM}(?:,{_ITEM})*")  # the whole argument of an inline ``indices:`` spec
@@ -160,30 +158,6 @@ def inline_forget(spec: str, y_train: np.ndarray | torch.Tensor, num_classes: in
     if kind.strip().lower() != "indices" or not sep or _INLINE.fullmatch(arg.strip()):
         return spec
     return indices_spec(select_forget(spec, y_train, num_classes))
-
-
-def read_bytes_limited(data: bytes, limit: int = 1 << 20) -> str:
-    """Decode an uploaded index file (size-limited) for the UI."""
-    if len(data) > limit:
-        raise UnlearnError(f"the uploaded file is {len(data)} bytes; the limit is {limit}")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UnlearnError("the uploaded file is not UTF-8 text with one index per line") from None
-
-
-def save_forget_file(indices: Sequence[int], y_train: np.ndarray | torch.Tensor, num_classes: int) -> Path:
-    """Validate a hand-picked forget set and write it as an ``indices:`` file (content-addressed, atomic)."""
-    idx = forget_from_indices(indices, np.asarray(y_train), num_classes)
-    text = "".join(f"{i}\n" for i in idx)
-    folder = unlearn_home() / "forget_sets"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.txt"
-    if not path.is_file():
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    return path
 
 
 # --------------------------------------------------------------------------------------------- helpers

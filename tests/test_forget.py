@@ -93,16 +93,6 @@ def test_bad_index_file_line(tmp_path):
         select_forget(f"indices:{f}", Y, 10)
 
 
-def test_hand_picked_selection_is_saved_and_reloaded():
-    from engine.forget import save_forget_file
-
-    path = save_forget_file([7, 3, 42], Y, 10)
-    assert path.is_file() and path == save_forget_file([42, 7, 3], Y, 10)  # content-addressed
-    assert select_forget(f"indices:{path}", Y, 10).tolist() == [3, 7, 42]
-    with pytest.raises(UnlearnError, match="duplicates"):
-        save_forget_file([1, 1], Y, 10)
-
-
 def test_huge_index_in_file_is_out_of_range(tmp_path):
     f = tmp_path / "idx.txt"
     f.write_text("1\n99999999999999999999999\n")
