@@ -104,7 +104,8 @@ def validate_forget(idx: np.ndarray, y_train: np.ndarray, num_classes: int) -> n
     remain = np.setdiff1d(np.arange(n), idx)
     left = np.unique(y_train[remain])
     if len(left) < 2:
-        raise UnlearnError(f"the remain set would hold a single class ({left.tolist()}): a classifier needs two or more")
+        raise UnlearnError(f"the remain set would hold a single class ({left.tolist()}): "
+                           "a classifier needs two or more")
     return idx.astype(np.int64)
 
 

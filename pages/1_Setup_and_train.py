@@ -124,7 +124,8 @@ st.caption("What good looks like: an unlearned model should match **Retrain** �
 
 st.subheader("Confidence: remain / test / forget")
 scale = st.segmented_control("Scale", ["φ (log-odds)", "p(y|x)"], default="φ (log-odds)", key="conf_scale",
-                             help="φ = log(p/(1−p)) spreads out the confident tail where members and non-members differ")
+                             help="φ = log(p/(1−p)) spreads out the confident tail where members and "
+                                  "non-members differ")
 signal = "p_y" if scale == "p(y|x)" else "phi"
 st.plotly_chart(confidence_histograms(res.groups, signal=signal), width="stretch", key="conf_hist")
 st.caption("The original model is more confident on the samples it trained on (remain and forget) than on test "

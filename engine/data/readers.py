@@ -144,7 +144,8 @@ def _cifar_loader(cls_name: str, label_key: str, names_key: str) -> Callable[[Pa
                 try:
                     cls(str(root), train=True, download=True)  # downloads and verifies the md5
                 except Exception as exc:  # noqa: BLE001 - network errors of every kind
-                    raise UnlearnError(f"{cls_name}: download failed ({exc}); {_missing_message(cls_name, root)}") from None
+                    raise UnlearnError(f"{cls_name}: download failed ({exc}); "
+                                       f"{_missing_message(cls_name, root)}") from None
             else:
                 raise UnlearnError(_missing_message(cls_name, root))
 
@@ -212,7 +213,8 @@ def _load_imagefolder(root: Path, download: bool, spec: DataSpec) -> _Raw:
 
     folder = Path(spec.path).expanduser() if spec.path else root / "imagefolder"
     if not folder.is_dir():
-        raise UnlearnError(f"imagefolder: {folder} is not a folder; set the data set path to a folder of class sub-folders")
+        raise UnlearnError(f"imagefolder: {folder} is not a folder; "
+                           "set the data set path to a folder of class sub-folders")
     size = spec.image_size
 
     def read(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -234,12 +236,14 @@ def _load_imagefolder(root: Path, download: bool, spec: DataSpec) -> _Raw:
         x_tr, y_tr, classes = read(folder / "train")
         x_te, y_te, classes_te = read(folder / "test")
         if classes_te != classes:
-            raise UnlearnError(f"imagefolder: train/ and test/ have different class folders ({classes} vs {classes_te})")
+            raise UnlearnError(f"imagefolder: train/ and test/ have different class folders "
+                               f"({classes} vs {classes_te})")
         return _Raw(x_tr, y_tr, x_te, y_te, classes)
     x, y, classes = read(folder)
     counts = np.bincount(y, minlength=len(classes))
     if counts.min() < 2:
-        raise UnlearnError(f"imagefolder: every class needs at least 2 images to split train/test (counts {counts.tolist()})")
+        raise UnlearnError(f"imagefolder: every class needs at least 2 images to split train/test "
+                           f"(counts {counts.tolist()})")
     tr, te = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=0)
     return _Raw(x[np.sort(tr)], y[np.sort(tr)], x[np.sort(te)], y[np.sort(te)], classes)
 
