@@ -22,7 +22,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits", help="data set key (see `datasets`); default: digits")
     p.add_argument("--model", default=None, help="mlp, cnn or resnet18; default: the data set's preset")
     p.add_argument("--width", type=int, default=None, help="hidden width / base channels; default: preset")
-    p.add_argument("--forget", default=None, help="random:0.1 | random:500 | class:3,7 | indices:FILE; default: preset")
+    p.add_argument("--forget", default=None,
+                   help="random:0.1 | random:500 | class:3,7 | indices:3,7,10-15 | indices:FILE; default: preset")
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     p.add_argument("--forget-seed", type=int, default=0, help="seed of the forget-set draw (default 0)")
     p.add_argument("--data-dir", default=None, help="where data files live (default $UNLEARN_DATA_DIR or $UNLEARN_HOME/data)")

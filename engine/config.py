@@ -65,7 +65,7 @@ class RunSpec:
     data: DataSpec = field(default_factory=DataSpec)
     model: ModelSpec = field(default_factory=ModelSpec)
     train: TrainConfig = field(default_factory=TrainConfig)
-    forget: str = "random:0.1"  # forget spec, see engine.data.select_forget
+    forget: str = "random:0.1"  # forget spec, see engine.forget.select_forget
     seed: int = 0  # seed of model initialisation and of training (shuffles, augmentation)
     forget_seed: int = 0  # seed of the forget-set draw (AMUN draws split seeds apart from model seeds)
 

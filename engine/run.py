@@ -35,7 +35,7 @@ from .audit.rmia import DEFAULT_K, ReferenceSet, keep_matrix
 from .config import RunSpec
 from .data import Dataset, load_dataset
 from .errors import UnlearnError
-from .data import forget_fingerprint, remain_indices, select_forget
+from .forget import forget_fingerprint, remain_indices, select_forget, validate_forget
 from .models import build_model, prefers_channels_last
 from .signals import Signals
 from .store import Artifact, Store
@@ -257,8 +257,6 @@ class Runner:
 
         Uses (or trains) the original model of ``spec``, which does not depend on any forget set.
         """
-        from .data import validate_forget
-
         if by not in HARDEST_CRITERIA:
             raise UnlearnError(f"unknown criterion {by!r}; choose one of: {', '.join(HARDEST_CRITERIA)}")
         data = self.data(spec)

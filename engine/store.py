@@ -11,7 +11,7 @@ and the sha256 of every other file), optional ``weights.safetensors`` and option
 * Corruption: on load, every file's sha256 is checked against the manifest; a mismatch, a missing file or
   an unreadable manifest counts as absent, the directory is removed and the artifact is rebuilt.
 
-Root: ``Store(root)``, else ``$UNLEARN_HOME/store`` (see :func:`engine.data.unlearn_home`).
+Root: ``Store(root)``, else ``$UNLEARN_HOME/store`` (see :func:`engine.paths.unlearn_home`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from . import config
-from .data import unlearn_home
+from .paths import unlearn_home
 from .errors import UnlearnError
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import streamlit as st
 from engine.audit.mia import loss_threshold
 from engine.errors import UnlearnError
 from engine.figures import confidence_histograms
-from engine.data import save_forget_file
+from engine.forget import forget_from_indices, indices_spec
 from engine.pipeline import HARDEST_CRITERIA, hardest_forget, prepare, run_baseline
 from ui import cached, jobs, state, thumbs
 
@@ -37,7 +37,8 @@ with st.expander(f"Preview of the forget set ({len(prep.forget)} samples)", expa
 
 with st.expander("Pick the forget set by hand", expanded=False):
     st.caption("Select rows (click the boxes at the left; shift-click for a range), then use them as the forget set. "
-               "The selection is saved as an index file, so it is reproducible and shareable on this machine.")
+               "The selection becomes an inline spec such as `indices:3,7,10-15` in the sidebar and the URL, so "
+               "the link reproduces it anywhere.")
     classes = st.multiselect("Show classes", list(range(d.num_classes)), format_func=lambda c: d.classes[c],
                              key="pick_classes", help="filter the grid by label")
     pool = np.arange(len(d.y_train))
@@ -54,11 +55,11 @@ with st.expander("Pick the forget set by hand", expanded=False):
     chosen = pool[rows] if len(rows) else np.array([], dtype=int)
     if st.button(f"Use the {len(chosen)} selected samples as the forget set", disabled=not len(chosen), key="use_pick"):
         try:
-            path = save_forget_file(chosen.tolist(), d.y_train, d.num_classes)
+            spec_text = indices_spec(forget_from_indices(chosen.tolist(), d.y_train, d.num_classes))
         except UnlearnError as exc:
             state.show_error(exc)
         else:
-            state.set_forget(f"indices:{path}")
+            state.set_forget(spec_text)
             st.rerun()
 
 with st.expander("Pick the hardest samples", expanded=False):
@@ -72,8 +73,13 @@ with st.expander("Pick the hardest samples", expanded=False):
         jobs.watch(hard_job)
     elif hard_job is not None and hard_job.finished_ok and st.session_state.get("hard_applied") != hard_key:
         st.session_state["hard_applied"] = hard_key
-        state.set_forget(f"indices:{save_forget_file(hard_job.result.tolist(), d.y_train, d.num_classes)}")
-        st.rerun()
+        try:
+            spec_text = indices_spec(forget_from_indices(hard_job.result.tolist(), d.y_train, d.num_classes))
+        except UnlearnError as exc:
+            state.show_error(exc)
+        else:
+            state.set_forget(spec_text)
+            st.rerun()
     else:
         jobs.show_outcome(hard_job)
         if h3.button("Select", key="hard_go", help="trains the original model first if it is not stored yet"):
@@ -118,7 +124,8 @@ st.caption("What good looks like: an unlearned model should match **Retrain** �
 
 st.subheader("Confidence: remain / test / forget")
 scale = st.segmented_control("Scale", ["φ (log-odds)", "p(y|x)"], default="φ (log-odds)", key="conf_scale",
-                             help="φ = log(p/(1−p)) spreads out the confident tail where members and non-members differ")
+                             help="φ = log(p/(1−p)) spreads out the confident tail where members and "
+                                  "non-members differ")
 signal = "p_y" if scale == "p(y|x)" else "phi"
 st.plotly_chart(confidence_histograms(res.groups, signal=signal), width="stretch", key="conf_hist")
 st.caption("The original model is more confident on the samples it trained on (remain and forget) than on test "

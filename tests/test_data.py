@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from engine.config import DataSpec
-from engine.data import DATASETS, DEBIAN_FASHION_MNIST, _SafeUnpickler, availability, load_dataset
+from engine.data import DATASETS, DEBIAN_FASHION_MNIST, availability, default_data_dir, load_dataset
+from engine.data.readers import _SafeUnpickler
 from engine.errors import UnlearnError
 
 
@@ -59,6 +60,47 @@ def test_digits_subset_is_stratified_and_seeded():
     assert counts.min() >= 18 and counts.max() <= 22
     assert a.fingerprint == b.fingerprint and a.fingerprint != c.fingerprint
     assert torch.equal(a.x_train, b.x_train)
+
+
+@pytest.mark.parametrize(
+    "spec, fingerprint, n_train, train_sum",
+    [
+        (DataSpec("digits", train_size=300), "b4b79def57e3a05b", 300, 5790.0625),
+        (DataSpec("digits"), "90ffcea40cbdce45", 898, 17465.0),
+    ],
+)
+def test_digits_fingerprint_is_pinned(spec, fingerprint, n_train, train_sum):
+    """The fingerprint keys every stored artifact: a change here orphans every store. Change it only on purpose."""
+    ds = load_dataset(spec)
+    assert ds.fingerprint == fingerprint
+    assert len(ds.y_train) == n_train and float(ds.x_train.double().sum()) == train_sum
+    assert (len(ds.y_test), len(ds.y_val)) == (449, 450)
+    assert float(ds.x_test.double().sum()) == 8819.0625 and float(ds.x_val.double().sum()) == 8823.3125
+
+
+def test_load_dataset_cache_is_a_bounded_lru():
+    from engine.data import splits
+
+    splits._CACHE.clear()
+    first = load_dataset(DataSpec("digits", train_size=100))
+    assert load_dataset(DataSpec("digits", train_size=100)) is first  # memoised
+    for size in (110, 120, 130):
+        load_dataset(DataSpec("digits", train_size=size))
+    assert load_dataset(DataSpec("digits", train_size=100)) is first  # touched: now the most recent
+    load_dataset(DataSpec("digits", train_size=140))  # evicts the least recent (110), not the oldest (100)
+    assert len(splits._CACHE) == 4
+    assert load_dataset(DataSpec("digits", train_size=100)) is first
+    assert splits._CACHE.get((DataSpec("digits", train_size=110), str(default_data_dir()))) is None
+
+
+def test_load_dataset_from_many_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    specs = [DataSpec("digits", train_size=100 + 10 * (i % 6)) for i in range(24)]
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(load_dataset, specs))
+    for spec, ds in zip(specs, results):
+        assert len(ds.y_train) == spec.train_size
 
 
 @pytest.mark.parametrize("gz", [False, True])

@@ -1,9 +1,10 @@
-"""Forget-set specs and their validation errors."""
+"""Forget-set specs (engine/forget.py): the mini-language, inline index lists and their validation errors."""
 
 import numpy as np
 import pytest
+import torch
 
-from engine.data import forget_from_indices, remain_indices, select_forget
+from engine.forget import forget_from_indices, indices_spec, inline_forget, remain_indices, select_forget
 from engine.errors import UnlearnError
 
 Y = np.arange(100) % 10  # 10 per class
@@ -47,11 +48,31 @@ def test_python_list_api():
         ("bogus:1", "unknown kind"),
         ("random", "expected KIND:ARG"),
         ("indices:/nonexistent/file.txt", "no file"),
+        ("indices:3,x,5", "'x' is not an index or a range"),
+        ("indices:3-", "'3-' is not an index or a range"),
+        ("indices:3,,5", "'' is not an index or a range"),
+        ("indices:-1", "'-1' is not an index or a range"),
+        ("indices:1 2", "'1 2' is not an index or a range"),
+        ("indices:9-3", "range 9-3 runs backwards; write 3-9"),
+        ("indices:3,3", r"duplicates: \[3\]"),
+        ("indices:1-5,4-6", r"duplicates: \[4, 5\]"),
+        ("indices:5,100,7-200", r"out of range 0..99: 100, 7-200"),
+        ("indices:0-1000000000000", "out of range"),  # checked before the range is expanded
+        ("indices:0-99", "nothing would remain|all"),
+        ("indices:0-98", "single class"),
+        ("indices:nofile", "no file"),
     ],
 )
 def test_bad_specs_name_the_problem(spec, message):
     with pytest.raises(UnlearnError, match=message):
         select_forget(spec, Y, 10)
+
+
+def test_bad_specs_are_one_line_and_short():
+    spec = "indices:" + ",".join(str(i) for i in range(0, 90, 2)) + ",oops"
+    with pytest.raises(UnlearnError, match="'oops'") as err:
+        select_forget(spec, Y, 10)
+    assert "\n" not in str(err.value) and len(str(err.value)) < 200
 
 
 def test_bad_index_lists():
@@ -72,11 +93,104 @@ def test_bad_index_file_line(tmp_path):
         select_forget(f"indices:{f}", Y, 10)
 
 
-def test_hand_picked_selection_is_saved_and_reloaded():
-    from engine.data import save_forget_file
+def test_huge_index_in_file_is_out_of_range(tmp_path):
+    f = tmp_path / "idx.txt"
+    f.write_text("1\n99999999999999999999999\n")
+    with pytest.raises(UnlearnError, match="out of range"):
+        select_forget(f"indices:{f}", Y, 10)
 
-    path = save_forget_file([7, 3, 42], Y, 10)
-    assert path.is_file() and path == save_forget_file([42, 7, 3], Y, 10)  # content-addressed
-    assert select_forget(f"indices:{path}", Y, 10).tolist() == [3, 7, 42]
+
+# ------------------------------------------------------------------------------------------ inline indices
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("indices:3,7,10-15", [3, 7, 10, 11, 12, 13, 14, 15]),
+        ("indices: 3 , 7 ,10 - 12 ", [3, 7, 10, 11, 12]),
+        ("INDICES:42", [42]),
+        ("indices:5-5,1", [1, 5]),
+        ("indices:9,0", [0, 9]),
+    ],
+)
+def test_inline_indices(spec, expected):
+    assert select_forget(spec, Y, 10).tolist() == expected
+
+
+def test_inline_list_wins_over_a_file_of_that_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "7").write_text("1\n2\n")
+    assert select_forget("indices:7", Y, 10).tolist() == [7]
+    (tmp_path / "picked.txt").write_text("1\n2\n")
+    assert select_forget("indices:picked.txt", Y, 10).tolist() == [1, 2]  # relative paths still work
+
+
+@pytest.mark.parametrize(
+    "indices, spec",
+    [
+        ([3, 7, 10, 11, 12, 13, 14, 15], "indices:3,7,10-15"),
+        ([5, 4, 3], "indices:3-5"),
+        ([1, 2], "indices:1,2"),  # a run of two is no shorter as a range
+        ([0, 1, 2, 4, 5, 7, 8, 9, 10], "indices:0-2,4,5,7-10"),
+        ([12], "indices:12"),
+        (np.array([8, 9, 10], dtype=np.int32), "indices:8-10"),
+        (torch.tensor([2, 0, 1]), "indices:0-2"),
+    ],
+)
+def test_indices_spec(indices, spec):
+    assert indices_spec(indices) == spec
+
+
+@pytest.mark.parametrize(
+    "indices, message",
+    [([], "empty"), ([1, 1], "duplicates"), ([-2, 3], "0 or more"), ([1.5, 2.0], "integers"), ([[1, 2]], "flat")],
+)
+def test_indices_spec_refuses(indices, message):
+    with pytest.raises(UnlearnError, match=message):
+        indices_spec(indices)
+
+
+def _reference_spec(values: list[int]) -> str:
+    """A second, loop-based writer of the shortest form: the property test checks against it."""
+    items, i = [], 0
+    while i < len(values):
+        j = i
+        while j + 1 < len(values) and values[j + 1] == values[j] + 1:
+            j += 1
+        items += [f"{values[i]}-{values[j]}"] if j - i >= 2 else [str(v) for v in values[i:j + 1]]
+        i = j + 1
+    return "indices:" + ",".join(items)
+
+
+def test_indices_spec_round_trips_random_sets():
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        n = int(rng.integers(20, 400))
+        y = np.arange(n) % 10
+        if trial % 2:  # scattered indices
+            chosen = rng.choice(np.arange(2, n), size=int(rng.integers(1, n - 2)), replace=False)
+        else:  # a few random runs (exercises the ranges)
+            mask = np.zeros(n, dtype=bool)
+            for _ in range(int(rng.integers(1, 6))):
+                lo = int(rng.integers(2, n))
+                mask[lo:lo + int(rng.integers(1, 30))] = True
+            chosen = rng.permutation(np.flatnonzero(mask))
+        spec = indices_spec(chosen)
+        expected = np.sort(chosen)
+        assert spec == _reference_spec(expected.tolist())
+        assert len(spec) <= len("indices:" + ",".join(map(str, expected)))
+        assert np.array_equal(select_forget(spec, y, 10), expected), spec
+        assert np.array_equal(forget_from_indices(chosen, y, 10), expected)
+
+
+def test_inline_forget_turns_a_file_into_its_indices(tmp_path):
+    f = tmp_path / "idx.txt"
+    f.write_text("# hardest\n12\n10\n11\n40\n")
+    spec = inline_forget(f"indices:{f}", Y, 10)
+    assert spec == "indices:10-12,40"
+    assert select_forget(spec, Y, 10).tolist() == select_forget(f"indices:{f}", Y, 10).tolist()
+    for unchanged in ("random:0.1", "class:3,7", "indices:1-3,9", "bogus:1", "random"):
+        assert inline_forget(unchanged, Y, 10) == unchanged
+    with pytest.raises(UnlearnError, match="no file"):
+        inline_forget("indices:/nonexistent/file.txt", Y, 10)
+    f.write_text("1\n1\n")
     with pytest.raises(UnlearnError, match="duplicates"):
-        save_forget_file([1, 1], Y, 10)
+        inline_forget(f"indices:{f}", Y, 10)

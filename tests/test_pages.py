@@ -134,5 +134,6 @@ def test_setup_page_selects_the_hardest_samples():
         time.sleep(0.5)
         at.run()
         assert not at.exception
-    assert at.sidebar.text_input(key="w_forget").value.startswith("indices:")
+    value = at.sidebar.text_input(key="w_forget").value
+    assert value.startswith("indices:") and "/" not in value  # the indices inline, never a server file path
     assert {m.label: m.value for m in at.metric}["Forget"] == "25"

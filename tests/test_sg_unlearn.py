@@ -12,8 +12,9 @@ from engine.unlearning.finetune import FineTune
 from engine.unlearning.sg_unlearn import SGUnlearn, auditor_pass
 
 from engine.config import DataSpec, ModelSpec, RunSpec, TrainConfig
-from engine.data import load_dataset, remain_indices, select_forget
+from engine.data import load_dataset
 from engine.errors import UnlearnError
+from engine.forget import remain_indices, select_forget
 from engine.models import build_model
 from engine.training import train_model
 

@@ -111,3 +111,11 @@ def test_invalid_names_are_refused(tmp_path):
 
     with pytest.raises(UnlearnError):
         Store(tmp_path).path("thing", "../escape")
+
+
+def test_store_does_not_import_the_data_layer():
+    import subprocess
+    import sys
+
+    code = "import sys, engine.store; assert 'engine.data' not in sys.modules, 'engine.store imports engine.data'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

@@ -16,7 +16,7 @@ import streamlit as st
 import torch
 
 from engine.attacks import AdversarialSet, adversarial_key, cached_nearest_adversarial
-from engine.data import forget_fingerprint
+from engine.forget import forget_fingerprint
 from engine.pipeline import Prepared, load_model, prepare
 from engine.store import Artifact, Store
 

@@ -99,7 +99,8 @@ def sidebar() -> RunSpec:
             s["cfg_forget"] = preset.forget
         st.text_input("Forget set", **_widget("forget"),
                       help="random:0.2 (fraction of train) · random:50 (count) · class:3 or class:3,7 "
-                           "(whole classes) · indices:/path/file.txt (one training index per line)")
+                           "(whole classes) · indices:3,7,10-15 (training indices and inclusive ranges) · "
+                           "indices:/path/file.txt (one training index per line)")
         s["cfg_forget"] = s["cfg_forget"].strip()
         c1, c2 = st.columns(2)
         c1.number_input("Seed", min_value=0, max_value=10_000, step=1, **_widget("seed"),
@@ -112,7 +113,7 @@ def sidebar() -> RunSpec:
 
 
 def set_forget(spec: str) -> None:
-    """Replace the forget spec (e.g. a hand-picked ``indices:`` file); the sidebar shows it on the next run."""
+    """Replace the forget spec (e.g. a hand-picked ``indices:3,7,10-15``); the sidebar shows it on the next run."""
     st.session_state["cfg_forget"] = spec
 
 
