@@ -8,7 +8,7 @@ from engine.audit.mia import loss_threshold
 from engine.errors import UnlearnError
 from engine.figures import confidence_histograms
 from engine.forget import forget_from_indices, indices_spec
-from engine.pipeline import HARDEST_CRITERIA, hardest_forget, prepare, run_baseline
+from engine.run import HARDEST_CRITERIA, Runner
 from ui import cached, jobs, state, thumbs
 
 st.set_page_config(page_title="Setup and train · Unlearning audit", page_icon="🧹", layout="wide")
@@ -17,7 +17,7 @@ st.title("Setup and train")
 st.caption(state.describe(spec))
 
 try:
-    prep = prepare(spec)
+    prep = Runner(cached.store()).prepare(spec)
 except UnlearnError as exc:
     state.show_error(exc)
     st.stop()
@@ -85,8 +85,8 @@ with st.expander("Pick the hardest samples", expanded=False):
         if h3.button("Select", key="hard_go", help="trains the original model first if it is not stored yet"):
             store = cached.store()
             jobs.watch(jobs.submit(hard_key, "Finding the hardest samples",
-                                   lambda progress, cancel: hardest_forget(spec, int(n_hard), by, store,
-                                                                           progress=progress, cancel=cancel)))
+                                   lambda progress, cancel: Runner(store, progress=progress, cancel=cancel).hardest(
+                                       spec, int(n_hard), by)))
 
 key = cached.spec_key(spec)
 job = jobs.job_for(key)
@@ -94,24 +94,23 @@ if job is not None and job.active:
     jobs.watch(job)
     st.stop()
 
-if not cached.baseline_is_stored(spec):
+res = cached.baseline(spec)
+if res is None:
     jobs.show_outcome(job)
     st.info("Train the original model (all of train) and the gold-standard retrained model (remain only). "
             "Results are stored, so this runs once per setting.")
     if st.button("Train original and retrain", type="primary", key="train"):
         store = cached.store()
         new = jobs.submit(key, "Training original and retrain",
-                          lambda progress, cancel: run_baseline(spec, store, progress=progress, cancel=cancel))
+                          lambda progress, cancel: Runner(store, progress=progress, cancel=cancel).baseline(spec))
         jobs.watch(new)
     st.stop()
 
-res = cached.baseline(key, spec)
-st.success(f"Original trained in {res.original.seconds:.1f} s, retrain in {res.retrain.seconds:.1f} s "
-           "(served from the store).")
+st.success(f"Original trained in {res.original.seconds:.1f} s, retrain in {res.retrain.seconds:.1f} s.")
 
 acc = res.accuracies()
 rows = []
-for model, groups in res.groups.items():
+for model, groups in res.signals.items():
     attack = loss_threshold(groups["forget"]["loss"], groups["test"]["loss"])
     rows.append({"model": model, "remain acc %": 100 * acc[model]["remain"], "forget acc %": 100 * acc[model]["forget"],
                  "test acc %": 100 * acc[model]["test"], "loss-attack AUC (forget vs test) %": 100 * attack.auc})
@@ -127,6 +126,6 @@ scale = st.segmented_control("Scale", ["φ (log-odds)", "p(y|x)"], default="φ (
                              help="φ = log(p/(1−p)) spreads out the confident tail where members and "
                                   "non-members differ")
 signal = "p_y" if scale == "p(y|x)" else "phi"
-st.plotly_chart(confidence_histograms(res.groups, signal=signal), width="stretch", key="conf_hist")
+st.plotly_chart(confidence_histograms(res.signals, signal=signal), width="stretch", key="conf_hist")
 st.caption("The original model is more confident on the samples it trained on (remain and forget) than on test "
            "samples; the retrained model treats the forget set like test data. That gap is what an audit measures.")

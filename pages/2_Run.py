@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from engine.audit.compare import compare
+from engine.errors import UnlearnError
+from engine.run import Runner
 from engine.unlearning import METHODS
 from ui import cached, forms, jobs, state, tables
 
@@ -13,6 +14,8 @@ st.caption(state.describe(spec))
 
 audit = state.audit_settings()
 s = st.session_state
+if s.get("audit_url_error"):
+    st.warning(f"{s.pop('audit_url_error')}; the defaults are used instead.")
 choices = [k for k in METHODS if k != "retrain"]
 c1, c2, c3 = st.columns([3, 1, 1])
 s["audit_methods"] = c1.multiselect("Methods", choices, default=audit["methods"], format_func=forms.method_label,
@@ -25,40 +28,45 @@ with st.expander("Hyperparameters (defaults tuned for this data set; the papers'
     overrides = {}
     for key in s["audit_methods"]:
         st.markdown(f"**{METHODS[key].label}** — {METHODS[key].paper}")
-        got = forms.method_form(key, spec.data.dataset, audit["overrides"].get(key, {}))
+        try:
+            got = forms.method_form(key, spec.data.dataset, audit["overrides"].get(key, {}))
+        except UnlearnError as exc:  # a value from a shared address that does not fit the field
+            state.show_error(exc)
+            got = {}
         if got:
             overrides[key] = got
     s["audit_overrides"] = overrides
     s["audit_k"] = st.number_input("RMIA reference models (K)", 2, 128, int(audit["k"]), step=2, key="w_k",
                                    help="the AMUN paper used 128; more is stronger and slower")
-audit = state.audit_settings()
-state.sync_audit_url(audit)
-if not audit["methods"]:
+if not s["audit_methods"]:
     st.warning("Choose at least one method.")
     st.stop()
+try:  # every hyperparameter is checked here, before anything trains
+    req = state.request(spec)
+except UnlearnError as exc:
+    state.show_error(exc)
+    st.stop()
+state.sync_audit_url(req)
 
-key = cached.comparison_key(spec, audit)
+key = req.key()
 job = jobs.job_for(key)
 if job is not None and job.active:
     jobs.watch(job)
     st.stop()
-result = cached.get_comparison(key)
+result = cached.comparison(req)
 if result is None:
     jobs.show_outcome(job)
     if st.button("Run audit", type="primary", key="run_audit"):
         store = cached.store()
 
-        def work(progress, cancel, spec=spec, audit=audit, key=key):
-            res = compare(spec, audit["methods"], audit["seeds"], store, overrides=audit["overrides"],
-                          use_remain=audit["use_remain"], k=audit["k"], progress=progress, cancel=cancel)
-            cached.put_comparison(key, res)
-            return res
+        def work(progress, cancel, req=req):
+            return Runner(store, progress=progress, cancel=cancel).compare(req)
 
         jobs.watch(jobs.submit(key, "Audit", work))
     st.stop()
 
-st.success(f"Audit of {len(audit['methods'])} method(s) × {len(audit['seeds'])} seed(s) ready "
-           f"({result.seconds:.1f} s; models, signals and reference models come from the store).")
+st.success(f"Audit of {len(req.methods)} method(s) × {len(req.seeds)} seed(s) ready "
+           f"(loaded from the run store in {result.seconds:.1f} s).")
 tables.comparison_table(result)
 st.page_link("pages/3_Confidence.py", label="Confidence histograms", icon=":material/bar_chart:")
 st.page_link("pages/4_Adversarial.py", label="Adversarial examples", icon=":material/grid_view:")

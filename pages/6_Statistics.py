@@ -28,7 +28,7 @@ if "sg_unlearn" not in cmp.methods:
     st.info("Add SG-Unlearn on the Run page to see its game: per round, the auditor (a membership-inference model "
             "on [logits ‖ loss]) is fitted and the unlearner steps to lower its held-out success.")
 else:
-    arrays = cmp.artifacts[("sg_unlearn", seed)].arrays()
+    arrays = cmp.models[("sg_unlearn", seed)].artifact.arrays()
     game = {k.removeprefix("game."): v for k, v in arrays.items() if k.startswith("game.")}
     if game:
         st.plotly_chart(game_plot(game), width="stretch", key="game")

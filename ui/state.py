@@ -10,7 +10,7 @@ from engine.config import RunSpec
 from engine.data import DATASETS, availability
 from engine.errors import UnlearnError
 from engine.models import MODELS
-from engine.pipeline import default_spec
+from engine.presets import default_spec
 
 # canonical settings live under cfg_* (survive page switches); widgets use w_* keys
 FIELDS = {"dataset": "digits", "model": "", "forget": "", "seed": 0, "forget_seed": 0}
@@ -132,50 +132,98 @@ def show_error(exc: UnlearnError) -> None:
 DEFAULT_METHODS = ["ft", "rl", "ga", "salun", "amun", "sg_unlearn"]
 
 
+def encode_overrides(overrides: dict[str, dict]) -> str:
+    """``{"amun": {"lr": 0.05}}`` → ``amun.lr=0.05`` (comma-separated; the URL's ``hp`` parameter)."""
+    return ",".join(f"{m}.{k}={v}" for m, values in sorted(overrides.items()) for k, v in sorted(values.items()))
+
+
+def decode_overrides(text: str) -> dict[str, dict[str, str]]:
+    """Inverse of :func:`encode_overrides`; values stay strings (the method's dataclass converts and checks them)."""
+    out: dict[str, dict[str, str]] = {}
+    for item in filter(None, (t.strip() for t in (text or "").split(","))):
+        key, eq, value = item.partition("=")
+        method, dot, name = key.partition(".")
+        if not eq or not dot or not method or not name:
+            raise UnlearnError(f"hyperparameter {item!r} in the address: expected METHOD.NAME=VALUE")
+        out.setdefault(method, {})[name] = value
+    return out
+
+
 def audit_settings() -> dict:
-    """Methods, seeds, D_F-only and per-method overrides chosen on the Run page (also in the URL)."""
+    """Methods, seeds, D_F-only, K and per-method overrides chosen on the Run page (all of them in the URL)."""
     from engine.audit.rmia import DEFAULT_K
     from engine.unlearning import METHODS
 
     s = st.session_state
     if "audit_methods" not in s:
-        raw = st.query_params.get("methods")
-        chosen = [m for m in (raw.split(",") if raw else DEFAULT_METHODS) if m in METHODS and m != "retrain"]
-        s["audit_methods"] = chosen
-        seeds = st.query_params.get("seeds", "0")
+        q = st.query_params
+        raw = q.get("methods")
+        s["audit_methods"] = [m for m in (raw.split(",") if raw else DEFAULT_METHODS) if m in METHODS and m != "retrain"]
         try:
-            s["audit_seeds"] = [int(x) for x in seeds.split(",") if x.strip()] or [0]
+            s["audit_seeds"] = sorted({int(x) for x in q.get("seeds", "0").split(",") if x.strip()}) or [0]
         except ValueError:
             s["audit_seeds"] = [0]
-        s["audit_use_remain"] = st.query_params.get("remain", "1") != "0"
-        s["audit_overrides"] = {}
-        s["audit_k"] = DEFAULT_K
+        s["audit_use_remain"] = q.get("remain", "1") != "0"
+        try:
+            s["audit_k"] = max(2, int(q.get("k", DEFAULT_K)))
+        except ValueError:
+            s["audit_k"] = DEFAULT_K
+        try:
+            hp = decode_overrides(q.get("hp", ""))
+        except UnlearnError as exc:
+            s["audit_url_error"] = str(exc)
+            hp = {}
+        s["audit_overrides"] = {m: v for m, v in hp.items() if m in s["audit_methods"]}
     return {"methods": list(s["audit_methods"]), "seeds": list(s["audit_seeds"]),
-            "use_remain": bool(s["audit_use_remain"]), "overrides": dict(s["audit_overrides"]), "k": int(s["audit_k"])}
+            "use_remain": bool(s["audit_use_remain"]), "overrides": {m: dict(v) for m, v in s["audit_overrides"].items()},
+            "k": int(s["audit_k"])}
 
 
-def sync_audit_url(audit: dict) -> None:
-    st.query_params["methods"] = ",".join(audit["methods"])
-    st.query_params["seeds"] = ",".join(map(str, audit["seeds"]))
-    st.query_params["remain"] = "1" if audit["use_remain"] else "0"
+def request(spec: RunSpec | None = None):
+    """The session's audit as a validated :class:`engine.run.AuditRequest` (raises UnlearnError on a bad value)."""
+    from engine.run import AuditRequest
+
+    a = audit_settings()
+    return AuditRequest.build(spec or current_spec(), a["methods"], a["seeds"], overrides=a["overrides"],
+                              use_remain=a["use_remain"], k=a["k"])
+
+
+def sync_audit_url(req) -> None:
+    """Methods, seeds, setting, K and the changed hyperparameters of ``req`` into the address bar."""
+    from engine.audit.rmia import DEFAULT_K
+
+    q = st.query_params
+    values = {"methods": ",".join(m.key for m in req.methods) or ",".join(audit_settings()["methods"]),
+              "seeds": ",".join(map(str, req.seeds)), "remain": "1" if req.use_remain else "0"}
+    values["k"] = str(req.k) if req.k != DEFAULT_K else None
+    values["hp"] = encode_overrides(req.overrides()) or None
+    for key, value in values.items():
+        if value is None:
+            if key in q:
+                del q[key]
+        elif q.get(key) != value:
+            q[key] = value
 
 
 def current_comparison():
-    """The finished comparison for the current settings, or None (pages then point to the Run page)."""
+    """The finished comparison for the current settings, from the store (None while any part is missing)."""
     from . import cached
 
-    spec = current_spec()
-    audit = audit_settings()
-    sync_audit_url(audit)  # a result page's address carries the audit too, so it can be shared
-    return cached.get_comparison(cached.comparison_key(spec, audit))
+    try:
+        req = request()
+    except UnlearnError as exc:
+        show_error(exc)
+        return None
+    sync_audit_url(req)  # a result page's address carries the whole audit, so it can be shared
+    return cached.comparison(req)
 
 
 def need_comparison():
     """The current comparison, or an info box with a link to the Run page and ``st.stop()``."""
     cmp = current_comparison()
     if cmp is None:
-        st.info("No audit for the current settings yet. Choose methods and seeds on the **Run** page and start it; "
-                "models already in the store are reused, so this is quick after the first time.")
+        st.info("No audit for the current settings in the store yet. Choose methods and seeds on the **Run** page "
+                "and start it; models already in the store are reused, so this is quick after the first time.")
         st.page_link("pages/2_Run.py", label="Open Run", icon=":material/play_arrow:")
         st.stop()
     return cmp
