@@ -149,16 +149,33 @@ def bars(values: dict[str, tuple[str, float, float]], title: str, y_title: str) 
     return fig
 
 
+#: SG-Unlearn's game log, by stored key (``GameLog`` in engine/unlearning/sg_unlearn.py): (panel title, y title)
+GAME_SERIES = {"auditor_acc": ("auditor held-out accuracy", "held-out accuracy"),
+               "utility": ("auditor utility", "utility M·(n_s/N)")}
+
+
 def game_plot(game: dict[str, np.ndarray]) -> go.Figure:
-    """SG-Unlearn's game per round: the auditor's held-out accuracy and utility."""
-    rounds = np.arange(1, len(next(iter(game.values()))) + 1)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["auditor held-out accuracy", "auditor utility"])
-    for col, name in enumerate(["accuracy", "utility"], 1):
-        series = next((v for k, v in game.items() if name in k), None)
-        if series is not None:
-            fig.add_trace(go.Scatter(x=rounds, y=series, mode="lines+markers", name=name, showlegend=False,
-                                     line={"color": method_color("sg_unlearn")}), row=1, col=col)
+    """SG-Unlearn's game per round: the auditor's held-out accuracy and utility, one panel each.
+
+    Args:
+        game: the stored game log, ``{"round", "auditor_acc", "utility", …}`` (arrays of one value per round);
+            series are looked up by exact key, a missing one leaves its panel empty with a note saying so.
+    """
+    n = len(next(iter(game.values())))
+    rounds = np.asarray(game["round"]) if "round" in game else np.arange(1, n + 1)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=[title for title, _ in GAME_SERIES.values()])
+    for col, (key, (title, y_title)) in enumerate(GAME_SERIES.items(), 1):
+        if key in game:
+            fig.add_trace(go.Scatter(x=rounds, y=np.asarray(game[key]), mode="lines+markers", name=title,
+                                     showlegend=False, line={"color": method_color("sg_unlearn")},
+                                     hovertemplate="round %{x}<br>%{y:.3f}<extra>" + title + "</extra>"),
+                          row=1, col=col)
+        else:
+            axis = "" if col == 1 else str(col)
+            fig.add_annotation(text=f"{title}: not in this game log", showarrow=False, x=0.5, y=0.5,
+                               xref=f"x{axis} domain", yref=f"y{axis} domain")
         fig.update_xaxes(title_text="round", row=1, col=col)
+        fig.update_yaxes(title_text=y_title, row=1, col=col)
     fig.update_layout(height=340, margin={"l": 50, "r": 10, "t": 40, "b": 50})
     return fig
 
