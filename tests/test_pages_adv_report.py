@@ -115,24 +115,6 @@ def test_attribution_maps_integrated_gradients_and_saliency():
         attribution_maps(model, x, target, "lime")
 
 
-def test_eps_and_probability_figures():
-    from engine.figures import GROUP_COLORS, eps_to_flip, method_color, probability_bars
-
-    panels = {"original": ("Original", {"forget": np.array([0.5, 0.7, np.nan]), "remain": np.array([0.6, 0.9]),
-                                        "test": np.array([0.0, 0.3])}),
-              "amun": ("AMUN", {"forget": np.array([0.2, 0.4]), "remain": np.array([0.6]), "test": np.array([0.3])})}
-    fig = eps_to_flip(panels)
-    assert len(fig.data) == 6 and [t.name for t in fig.data[:3]] == ["forget", "remain", "test"]
-    assert [t.line.color for t in fig.data[:3]] == [GROUP_COLORS[g] for g in ("forget", "remain", "test")]
-    np.testing.assert_allclose(fig.data[0].x, [0.5, 0.7])  # the never-flipped sample is left out
-    np.testing.assert_allclose(fig.data[0].y, [0.5, 1.0])
-    assert [a.font.color for a in fig.layout.annotations] == [method_color("original"), method_color("amun")]
-    bars = probability_bars({"original": ("Original", np.full(3, 1 / 3), np.eye(3)[1]),
-                             "amun": ("AMUN", np.eye(3)[0], np.eye(3)[2])}, ["a", "b", "c"], y=0)
-    assert len(bars.data) == 4 and {t.name for t in bars.data} == {"clean", "adversarial"}
-    assert bars.data[2].marker.color == method_color("amun")
-
-
 def test_image_tiles():
     from ui import images
 
