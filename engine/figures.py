@@ -110,7 +110,8 @@ def forget_shift(before: np.ndarray, after: dict[str, tuple[str, np.ndarray]], l
     fig = go.Figure()
     for key, (name, values) in after.items():
         fig.add_trace(go.Scatter(
-            x=before, y=values, mode="markers", name=name, marker={"color": method_color(key), "size": 6, "opacity": 0.7},
+            x=before, y=values, mode="markers", name=name,
+            marker={"color": method_color(key), "size": 6, "opacity": 0.7},
             customdata=labels, hovertemplate="class %{customdata}<br>original %{x:.2f}<br>after %{y:.2f}<extra>"
             + name + "</extra>"))
     lo, hi = float(np.nanmin(before)), float(np.nanmax(before))
@@ -132,9 +133,10 @@ def loss_cdfs(losses: dict[str, tuple[str, np.ndarray]], test: np.ndarray | None
     if test is not None:
         v = np.sort(np.asarray(test))
         fig.add_trace(go.Scatter(x=np.log10(v + 1e-8), y=np.arange(1, len(v) + 1) / len(v), mode="lines",
-                                 name="test (original)", line={"color": GROUP_COLORS["test"], "dash": "dot", "shape": "hv"}))
-    fig.update_layout(xaxis_title="log10 cross-entropy loss on D_F", yaxis_title="fraction of samples ≤ x", height=400,
-                      margin={"l": 60, "r": 10, "t": 30, "b": 50})
+                                 name="test (original)",
+                                 line={"color": GROUP_COLORS["test"], "dash": "dot", "shape": "hv"}))
+    fig.update_layout(xaxis_title="log10 cross-entropy loss on D_F", yaxis_title="fraction of samples ≤ x",
+                      height=400, margin={"l": 60, "r": 10, "t": 30, "b": 50})
     return fig
 
 
@@ -198,8 +200,8 @@ def eps_to_flip(panels: dict[str, tuple[str, dict[str, np.ndarray]]], value: str
         groups: the groups to draw, in this order, coloured by :data:`GROUP_COLORS`.
 
     Returns:
-        A figure with one subplot per model; the panel titles carry the method colour's name, the legend the
-        group sizes and medians of the first panel.
+        A figure with one subplot per model, its title (the label) in the method's colour; one legend entry per
+        group, shared by the panels; each curve's size and median in its hover text.
     """
     keys = list(panels)
     fig = make_subplots(rows=1, cols=len(keys), shared_yaxes=True, horizontal_spacing=0.04,
