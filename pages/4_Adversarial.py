@@ -8,7 +8,7 @@ import streamlit as st
 from engine import config
 from engine.errors import UnlearnError
 from engine.figures import eps_to_flip, probability_bars
-from ui import cached, images, jobs, state
+from ui import cached, images, jobs, state, tiles
 
 st.set_page_config(page_title="Adversarial examples · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
@@ -133,8 +133,8 @@ st.caption(f"Attacked model: **{cmp.labels[attacked]}**. Each strip: clean image
            "labels; after unlearning, forget samples need perturbations as small as unseen samples do.")
 cols = st.columns(2)
 for j, i in enumerate(shown):
-    tile = images.strip([images.to_rgb(x[i]), images.to_rgb(xa[i]), images.amplified(xa[i] - x[i]),
-                         images.heat(attr_clean[j]), images.heat(attr_adv[j])], size=size)
+    tile = tiles.strip([tiles.to_rgb(x[i]), tiles.to_rgb(xa[i]), tiles.amplified(xa[i] - x[i]),
+                         tiles.heat(attr_clean[j]), tiles.heat(attr_adv[j])], size=size)
     cols[j % 2].image(tile, caption=describe(i), width="stretch")
 
 # ---------------------------------------------------------------------------- detail
@@ -159,11 +159,12 @@ i = int(np.flatnonzero(forget_idx == sample)[0])
 [a_adv] = images.attributions(arts[attacked].key, net, xa[i:i + 1], A.y_adv.numpy()[i:i + 1], method)
 st.markdown(describe(i) + f" (attacked model: {cmp.labels[attacked]})")
 big = 4 * size // 2
-tiles = {"clean": images.to_rgb(x[i]), "adversarial": images.to_rgb(xa[i]), "δ amplified": images.amplified(xa[i] - x[i]),
-         f"attribution → {classes[int(A.orig_pred[i])]} (clean)": images.heat(a_clean),
-         f"attribution → {classes[int(A.y_adv[i])]} (adversarial)": images.heat(a_adv)}
-for col, (name, img) in zip(st.columns(len(tiles)), tiles.items()):
-    col.image(images.framed(images.upscale(img, big)), caption=name, width="stretch")
+detail = {"clean": tiles.to_rgb(x[i]), "adversarial": tiles.to_rgb(xa[i]),
+          "δ amplified": tiles.amplified(xa[i] - x[i]),
+          f"attribution → {classes[int(A.orig_pred[i])]} (clean)": tiles.heat(a_clean),
+          f"attribution → {classes[int(A.y_adv[i])]} (adversarial)": tiles.heat(a_adv)}
+for col, (name, img) in zip(st.columns(len(detail)), detail.items()):
+    col.image(tiles.framed(tiles.upscale(img, big)), caption=name, width="stretch")
 probs = {}
 for m in models:
     net_m = images.model(arts[m].key, arts[m], prep)

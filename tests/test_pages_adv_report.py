@@ -115,21 +115,6 @@ def test_attribution_maps_integrated_gradients_and_saliency():
         attribution_maps(model, x, target, "lime")
 
 
-def test_image_tiles():
-    from ui import images
-
-    d = np.zeros((1, 4, 4), dtype=np.float32)
-    d[0, 0, 0], d[0, 1, 1] = 0.2, -0.1
-    amp = images.amplified(d)
-    assert amp.shape == (4, 4, 3) and amp[0, 0, 0] == 1.0 and amp[1, 1, 0] == 0.25 and amp[3, 3, 0] == 0.5
-    assert (images.amplified(np.zeros((1, 2, 2))) == 0.5).all()
-    h = images.heat(np.array([[1.0, -1.0], [0.0, 0.5]]))
-    assert h[0, 0, 0] > h[0, 0, 2] and h[0, 1, 2] > h[0, 1, 0] and (h[1, 0] == 1).all()
-    assert images.to_rgb(np.random.rand(3, 5, 5)).shape == (5, 5, 3)
-    s = images.strip([amp, amp, amp], size=8, gap=2)
-    assert s.shape == (8 + 2, 3 * 10 + 2 * 2, 3)
-
-
 def test_rows_and_stored_sets(tiny_spec, tmp_path):
     from engine.pipeline import prepare, train_or_load
     from engine.store import Store

@@ -54,3 +54,12 @@ def put_comparison(key: str, result) -> None:
 
 def get_comparison(key: str):
     return _comparisons().get(key)
+
+
+# ------------------------------------------------------------------------------------------ image tiles
+@st.cache_data(max_entries=8, show_spinner=False)
+def data_uris(key: str, _images, size: int = 48) -> list[str]:
+    """:func:`ui.tiles.data_uris` of (N, C, H, W) images, cached per ``key`` (e.g. the data fingerprint)."""
+    from . import tiles
+
+    return tiles.data_uris(_images, size)
