@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
-import streamlit as st
 import torch
 
 from engine.attacks import AdversarialSet, adversarial_key, cached_nearest_adversarial
@@ -111,37 +110,5 @@ def stored_panels(cmp, seed: int, value: str = "delta_norm") -> dict[str, tuple[
     for m in cmp.methods:
         keys = {g: set_key(cmp.artifacts[(m, seed)].key, prep, rows, g) for g in GROUPS}
         if all(store.exists("adversarial", k) for k in keys.values()):
-            out[m] = (cmp.labels[m], {g: flip_values(adversarial(k), value) for g, k in keys.items()})
+            out[m] = (cmp.labels[m], {g: flip_values(cached.adversarial(k), value) for g, k in keys.items()})
     return out
-
-
-# ------------------------------------------------------------------------------------------ cached loads
-@st.cache_resource(max_entries=8, show_spinner=False)
-def model(key: str, _art: Artifact, _prep: Prepared) -> torch.nn.Module:
-    """A stored model by its artifact key (shared read-only; never train it)."""
-    return load_model(_art, _prep.spec.model, _prep.data)
-
-
-@st.cache_resource(max_entries=48, show_spinner=False)
-def adversarial(key: str) -> AdversarialSet:
-    """A stored adversarial set by its store key (call only when it exists)."""
-    art = cached.store().load("adversarial", key)
-    if art is None:
-        raise KeyError(key)
-    return AdversarialSet.from_arrays(art.arrays())
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def probabilities(key: str, _model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
-    """Softmax outputs of the model with artifact ``key`` on ``x`` (N, C, H, W)."""
-    dev = next(_model.parameters()).device
-    with torch.no_grad():
-        return torch.softmax(_model(torch.as_tensor(x, device=dev).float()), 1).cpu().numpy()
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def attributions(key: str, _model: torch.nn.Module, x: np.ndarray, target: np.ndarray, method: str) -> np.ndarray:
-    """:func:`engine.explain.attribution_maps` for the model with artifact ``key`` (cached per inputs)."""
-    from engine.explain import attribution_maps
-
-    return attribution_maps(_model, torch.as_tensor(x), torch.as_tensor(target), method)
