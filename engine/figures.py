@@ -110,7 +110,8 @@ def forget_shift(before: np.ndarray, after: dict[str, tuple[str, np.ndarray]], l
     fig = go.Figure()
     for key, (name, values) in after.items():
         fig.add_trace(go.Scatter(
-            x=before, y=values, mode="markers", name=name, marker={"color": method_color(key), "size": 6, "opacity": 0.7},
+            x=before, y=values, mode="markers", name=name,
+            marker={"color": method_color(key), "size": 6, "opacity": 0.7},
             customdata=labels, hovertemplate="class %{customdata}<br>original %{x:.2f}<br>after %{y:.2f}<extra>"
             + name + "</extra>"))
     lo, hi = float(np.nanmin(before)), float(np.nanmax(before))
@@ -132,9 +133,10 @@ def loss_cdfs(losses: dict[str, tuple[str, np.ndarray]], test: np.ndarray | None
     if test is not None:
         v = np.sort(np.asarray(test))
         fig.add_trace(go.Scatter(x=np.log10(v + 1e-8), y=np.arange(1, len(v) + 1) / len(v), mode="lines",
-                                 name="test (original)", line={"color": GROUP_COLORS["test"], "dash": "dot", "shape": "hv"}))
-    fig.update_layout(xaxis_title="log10 cross-entropy loss on D_F", yaxis_title="fraction of samples ≤ x", height=400,
-                      margin={"l": 60, "r": 10, "t": 30, "b": 50})
+                                 name="test (original)",
+                                 line={"color": GROUP_COLORS["test"], "dash": "dot", "shape": "hv"}))
+    fig.update_layout(xaxis_title="log10 cross-entropy loss on D_F", yaxis_title="fraction of samples ≤ x",
+                      height=400, margin={"l": 60, "r": 10, "t": 30, "b": 50})
     return fig
 
 
@@ -149,16 +151,33 @@ def bars(values: dict[str, tuple[str, float, float]], title: str, y_title: str) 
     return fig
 
 
+#: SG-Unlearn's game log, by stored key (``GameLog`` in engine/unlearning/sg_unlearn.py): (panel title, y title)
+GAME_SERIES = {"auditor_acc": ("auditor held-out accuracy", "held-out accuracy"),
+               "utility": ("auditor utility", "utility M·(n_s/N)")}
+
+
 def game_plot(game: dict[str, np.ndarray]) -> go.Figure:
-    """SG-Unlearn's game per round: the auditor's held-out accuracy and utility."""
-    rounds = np.arange(1, len(next(iter(game.values()))) + 1)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["auditor held-out accuracy", "auditor utility"])
-    for col, name in enumerate(["accuracy", "utility"], 1):
-        series = next((v for k, v in game.items() if name in k), None)
-        if series is not None:
-            fig.add_trace(go.Scatter(x=rounds, y=series, mode="lines+markers", name=name, showlegend=False,
-                                     line={"color": method_color("sg_unlearn")}), row=1, col=col)
+    """SG-Unlearn's game per round: the auditor's held-out accuracy and utility, one panel each.
+
+    Args:
+        game: the stored game log, ``{"round", "auditor_acc", "utility", …}`` (arrays of one value per round);
+            series are looked up by exact key, a missing one leaves its panel empty with a note saying so.
+    """
+    n = len(next(iter(game.values())))
+    rounds = np.asarray(game["round"]) if "round" in game else np.arange(1, n + 1)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=[title for title, _ in GAME_SERIES.values()])
+    for col, (key, (title, y_title)) in enumerate(GAME_SERIES.items(), 1):
+        if key in game:
+            fig.add_trace(go.Scatter(x=rounds, y=np.asarray(game[key]), mode="lines+markers", name=title,
+                                     showlegend=False, line={"color": method_color("sg_unlearn")},
+                                     hovertemplate="round %{x}<br>%{y:.3f}<extra>" + title + "</extra>"),
+                          row=1, col=col)
+        else:
+            axis = "" if col == 1 else str(col)
+            fig.add_annotation(text=f"{title}: not in this game log", showarrow=False, x=0.5, y=0.5,
+                               xref=f"x{axis} domain", yref=f"y{axis} domain")
         fig.update_xaxes(title_text="round", row=1, col=col)
+        fig.update_yaxes(title_text=y_title, row=1, col=col)
     fig.update_layout(height=340, margin={"l": 50, "r": 10, "t": 40, "b": 50})
     return fig
 
@@ -181,8 +200,8 @@ def eps_to_flip(panels: dict[str, tuple[str, dict[str, np.ndarray]]], value: str
         groups: the groups to draw, in this order, coloured by :data:`GROUP_COLORS`.
 
     Returns:
-        A figure with one subplot per model; the panel titles carry the method colour's name, the legend the
-        group sizes and medians of the first panel.
+        A figure with one subplot per model, its title (the label) in the method's colour; one legend entry per
+        group, shared by the panels; each curve's size and median in its hover text.
     """
     keys = list(panels)
     fig = make_subplots(rows=1, cols=len(keys), shared_yaxes=True, horizontal_spacing=0.04,

@@ -9,7 +9,7 @@ from engine.errors import UnlearnError
 from engine.figures import confidence_histograms
 from engine.forget import forget_from_indices, indices_spec
 from engine.run import HARDEST_CRITERIA, Runner
-from ui import cached, jobs, state, thumbs
+from ui import cached, jobs, state, tiles
 
 st.set_page_config(page_title="Setup and train · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
@@ -32,7 +32,7 @@ c[4].metric("Validation", len(d.y_val), help="carved out of the test split; SG-U
 
 with st.expander(f"Preview of the forget set ({len(prep.forget)} samples)", expanded=False):
     show = prep.forget[:40]
-    st.image([thumbs.upscale(thumbs.to_hwc(img)) for img in d.x_train[show]], width=64,
+    st.image([tiles.upscale(tiles.to_rgb(img), 64) for img in d.x_train[show]], width=64,
              caption=[f"#{i} · {d.classes[int(d.y_train[i])]}" for i in show])
 
 with st.expander("Pick the forget set by hand", expanded=False):
@@ -45,7 +45,7 @@ with st.expander("Pick the forget set by hand", expanded=False):
     if classes:
         pool = pool[np.isin(d.y_train.numpy(), classes)]
     pool = pool[:600]
-    uris = thumbs.data_uris(d.fingerprint, d.x_train.numpy())
+    uris = cached.data_uris(d.fingerprint, d.x_train.numpy())
     grid = pd.DataFrame({"image": [uris[i] for i in pool], "index": pool,
                          "label": [d.classes[int(d.y_train[i])] for i in pool],
                          "in current forget set": np.isin(pool, prep.forget)})

@@ -8,7 +8,7 @@ import streamlit as st
 from engine import config
 from engine.errors import UnlearnError
 from engine.figures import eps_to_flip, probability_bars
-from ui import cached, images, jobs, state
+from ui import cached, images, jobs, state, tiles
 
 st.set_page_config(page_title="Adversarial examples · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
@@ -52,7 +52,7 @@ if todo:
                            lambda progress, cancel: images.compute_missing(store, arts, prep, rows, progress, cancel)))
     st.stop()
 
-adv = {m: {g: images.adversarial(images.set_key(arts[m].key, prep, rows, g)) for g in images.GROUPS} for m in models}
+adv = {m: {g: cached.adversarial(images.set_key(arts[m].key, prep, rows, g)) for g in images.GROUPS} for m in models}
 
 # ---------------------------------------------------------------------------- ε-to-flip distributions
 st.subheader("Distance to the decision boundary")
@@ -110,12 +110,12 @@ page = g5.number_input(f"Page of {pages}", 1, pages, 1, key="adv_page", help=f"{
 page = min(int(page), pages)
 shown = pos[(page - 1) * PER_PAGE: page * PER_PAGE]
 
-net = images.model(arts[attacked].key, arts[attacked], prep)
+net = cached.model(arts[attacked].key, arts[attacked], prep)
 x, _ = rows.xy(prep, "forget")
 x = x.numpy()
 xa = A.x_adv.numpy()
-attr_clean = images.attributions(arts[attacked].key, net, x[shown], A.orig_pred.numpy()[shown], method)
-attr_adv = images.attributions(arts[attacked].key, net, xa[shown], A.y_adv.numpy()[shown], method)
+attr_clean = cached.attributions(arts[attacked].key, net, x[shown], A.orig_pred.numpy()[shown], method)
+attr_adv = cached.attributions(arts[attacked].key, net, xa[shown], A.y_adv.numpy()[shown], method)
 size = 96 if x.shape[-1] <= 16 else 2 * x.shape[-1]
 
 
@@ -133,8 +133,8 @@ st.caption(f"Attacked model: **{cmp.labels[attacked]}**. Each strip: clean image
            "labels; after unlearning, forget samples need perturbations as small as unseen samples do.")
 cols = st.columns(2)
 for j, i in enumerate(shown):
-    tile = images.strip([images.to_rgb(x[i]), images.to_rgb(xa[i]), images.amplified(xa[i] - x[i]),
-                         images.heat(attr_clean[j]), images.heat(attr_adv[j])], size=size)
+    tile = tiles.strip([tiles.to_rgb(x[i]), tiles.to_rgb(xa[i]), tiles.amplified(xa[i] - x[i]),
+                         tiles.heat(attr_clean[j]), tiles.heat(attr_adv[j])], size=size)
     cols[j % 2].image(tile, caption=describe(i), width="stretch")
 
 # ---------------------------------------------------------------------------- detail
@@ -155,19 +155,20 @@ if s.get("adv_detail") not in options:
 sample = st.selectbox("Sample (or click a row above)", options, key="adv_detail",
                       format_func=lambda v: f"#{v} · {classes[int(prep.data.y_train[v])]}")
 i = int(np.flatnonzero(forget_idx == sample)[0])
-[a_clean] = images.attributions(arts[attacked].key, net, x[i:i + 1], A.orig_pred.numpy()[i:i + 1], method)
-[a_adv] = images.attributions(arts[attacked].key, net, xa[i:i + 1], A.y_adv.numpy()[i:i + 1], method)
+[a_clean] = cached.attributions(arts[attacked].key, net, x[i:i + 1], A.orig_pred.numpy()[i:i + 1], method)
+[a_adv] = cached.attributions(arts[attacked].key, net, xa[i:i + 1], A.y_adv.numpy()[i:i + 1], method)
 st.markdown(describe(i) + f" (attacked model: {cmp.labels[attacked]})")
 big = 4 * size // 2
-tiles = {"clean": images.to_rgb(x[i]), "adversarial": images.to_rgb(xa[i]), "δ amplified": images.amplified(xa[i] - x[i]),
-         f"attribution → {classes[int(A.orig_pred[i])]} (clean)": images.heat(a_clean),
-         f"attribution → {classes[int(A.y_adv[i])]} (adversarial)": images.heat(a_adv)}
-for col, (name, img) in zip(st.columns(len(tiles)), tiles.items()):
-    col.image(images.framed(images.upscale(img, big)), caption=name, width="stretch")
+detail = {"clean": tiles.to_rgb(x[i]), "adversarial": tiles.to_rgb(xa[i]),
+          "δ amplified": tiles.amplified(xa[i] - x[i]),
+          f"attribution → {classes[int(A.orig_pred[i])]} (clean)": tiles.heat(a_clean),
+          f"attribution → {classes[int(A.y_adv[i])]} (adversarial)": tiles.heat(a_adv)}
+for col, (name, img) in zip(st.columns(len(detail)), detail.items()):
+    col.image(tiles.framed(tiles.upscale(img, big)), caption=name, width="stretch")
 probs = {}
 for m in models:
-    net_m = images.model(arts[m].key, arts[m], prep)
-    p = images.probabilities(arts[m].key, net_m, np.stack([x[i], xa[i]]))
+    net_m = cached.model(arts[m].key, arts[m], prep)
+    p = cached.probabilities(arts[m].key, net_m, np.stack([x[i], xa[i]]))
     probs[m] = (f"{cmp.labels[m]} (own ‖δ‖₂ {float(adv[m]['forget'].delta_norm[i]):.3f})", p[0], p[1])
 st.plotly_chart(probability_bars(probs, classes, int(y_forget[i])), width="stretch", key="adv_probs")
 st.caption(f"Class probabilities of every model on the clean image (solid) and on the adversarial image found against "

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.figures import roc_curves
-from ui import state
+from ui import state, tiles
 
 st.set_page_config(page_title="Membership inference · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
@@ -42,11 +42,8 @@ order = np.argsort(-np.asarray(ps["forget_rmia_score"]))[:12]
 from engine.pipeline import prepare  # noqa: E402 - only here: the images
 
 prep = prepare(spec.__class__(**{**spec.__dict__, "seed": seed, "forget_seed": seed}))
-imgs = prep.data.x_train[ps["forget_index"][order]].permute(0, 2, 3, 1).numpy()
-imgs = imgs[..., 0] if imgs.shape[-1] == 1 else imgs
-scale = max(1, 72 // imgs.shape[1])
-imgs = [np.kron(i, np.ones((scale, scale) + ((1,) if i.ndim == 3 else ()))) for i in imgs]
-st.image([np.clip(i, 0, 1) for i in imgs], width=72,
+imgs = prep.data.x_train[ps["forget_index"][order]]
+st.image([tiles.upscale(tiles.to_rgb(img), 72) for img in imgs], width=72,
          caption=[f"#{ps['forget_index'][i]} · y={ps['forget_label'][i]} · score {ps['forget_rmia_score'][i]:.2f}"
                   for i in order])
 st.caption("RMIA score = fraction of population points this sample dominates by likelihood ratio; high means the "

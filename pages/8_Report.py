@@ -42,17 +42,8 @@ if not has_kaleido:
     st.caption(f"{report.PNG_HINT} Without them the zip holds the HTML report and every table.")
 
 
-@st.cache_resource(max_entries=4, show_spinner="Building the report…")
-def build(key: str, extra_key: tuple[str, ...], png: bool, _cmp, _extra) -> tuple[list, str, bytes, list[str]]:
-    """Figures, HTML and zip of one comparison (cached per comparison, extra figures and PNG choice)."""
-    figs = report.report_figures(_cmp) + list(_extra)
-    html = report.html_report(_cmp, figs, explain=tables.EXPLAIN)
-    data, notes = report.bundle(_cmp, html, figs, png=png)
-    return figs, html, data, notes
-
-
 try:
-    figs, html, data, notes = build(key, tuple(extra_key), png, cmp, extra)
+    figs, html, data, notes = cached.built_report(key, tuple(extra_key), png, cmp, extra)
 except (UnlearnError, OSError) as exc:
     st.error(f"The report could not be built: {exc}", icon=":material/error:")
     st.stop()

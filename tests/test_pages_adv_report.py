@@ -115,39 +115,6 @@ def test_attribution_maps_integrated_gradients_and_saliency():
         attribution_maps(model, x, target, "lime")
 
 
-def test_eps_and_probability_figures():
-    from engine.figures import GROUP_COLORS, eps_to_flip, method_color, probability_bars
-
-    panels = {"original": ("Original", {"forget": np.array([0.5, 0.7, np.nan]), "remain": np.array([0.6, 0.9]),
-                                        "test": np.array([0.0, 0.3])}),
-              "amun": ("AMUN", {"forget": np.array([0.2, 0.4]), "remain": np.array([0.6]), "test": np.array([0.3])})}
-    fig = eps_to_flip(panels)
-    assert len(fig.data) == 6 and [t.name for t in fig.data[:3]] == ["forget", "remain", "test"]
-    assert [t.line.color for t in fig.data[:3]] == [GROUP_COLORS[g] for g in ("forget", "remain", "test")]
-    np.testing.assert_allclose(fig.data[0].x, [0.5, 0.7])  # the never-flipped sample is left out
-    np.testing.assert_allclose(fig.data[0].y, [0.5, 1.0])
-    assert [a.font.color for a in fig.layout.annotations] == [method_color("original"), method_color("amun")]
-    bars = probability_bars({"original": ("Original", np.full(3, 1 / 3), np.eye(3)[1]),
-                             "amun": ("AMUN", np.eye(3)[0], np.eye(3)[2])}, ["a", "b", "c"], y=0)
-    assert len(bars.data) == 4 and {t.name for t in bars.data} == {"clean", "adversarial"}
-    assert bars.data[2].marker.color == method_color("amun")
-
-
-def test_image_tiles():
-    from ui import images
-
-    d = np.zeros((1, 4, 4), dtype=np.float32)
-    d[0, 0, 0], d[0, 1, 1] = 0.2, -0.1
-    amp = images.amplified(d)
-    assert amp.shape == (4, 4, 3) and amp[0, 0, 0] == 1.0 and amp[1, 1, 0] == 0.25 and amp[3, 3, 0] == 0.5
-    assert (images.amplified(np.zeros((1, 2, 2))) == 0.5).all()
-    h = images.heat(np.array([[1.0, -1.0], [0.0, 0.5]]))
-    assert h[0, 0, 0] > h[0, 0, 2] and h[0, 1, 2] > h[0, 1, 0] and (h[1, 0] == 1).all()
-    assert images.to_rgb(np.random.rand(3, 5, 5)).shape == (5, 5, 3)
-    s = images.strip([amp, amp, amp], size=8, gap=2)
-    assert s.shape == (8 + 2, 3 * 10 + 2 * 2, 3)
-
-
 def test_rows_and_stored_sets(tiny_spec, tmp_path):
     from engine.pipeline import prepare, train_or_load
     from engine.store import Store

@@ -1,9 +1,9 @@
-"""Adversarial-example views: which samples to attack, the stored ε-to-flip sets, models and image tiles.
+"""Adversarial-example views: which samples to attack, the stored ε-to-flip sets and the models they came from.
 
 The attacks themselves are :func:`engine.attacks.cached_nearest_adversarial` (stored in the run store under a
 hash of model, data, rows and search settings); this module decides *which* rows (the forget set, and seeded
-subsamples of remain and test), runs the missing sets as one background job, and turns images, perturbations
-and attributions into RGB tiles for ``st.image``.
+subsamples of remain and test) and runs the missing sets as one background job. Image tiles for ``st.image``
+are :mod:`ui.tiles`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
-import streamlit as st
 import torch
 
 from engine.attacks import AdversarialSet, adversarial_key, cached_nearest_adversarial
@@ -111,89 +110,5 @@ def stored_panels(cmp, seed: int, value: str = "delta_norm") -> dict[str, tuple[
     for m in cmp.methods:
         keys = {g: set_key(cmp.artifacts[(m, seed)].key, prep, rows, g) for g in GROUPS}
         if all(store.exists("adversarial", k) for k in keys.values()):
-            out[m] = (cmp.labels[m], {g: flip_values(adversarial(k), value) for g, k in keys.items()})
+            out[m] = (cmp.labels[m], {g: flip_values(cached.adversarial(k), value) for g, k in keys.items()})
     return out
-
-
-# ------------------------------------------------------------------------------------------ cached loads
-@st.cache_resource(max_entries=8, show_spinner=False)
-def model(key: str, _art: Artifact, _prep: Prepared) -> torch.nn.Module:
-    """A stored model by its artifact key (shared read-only; never train it)."""
-    return load_model(_art, _prep.spec.model, _prep.data)
-
-
-@st.cache_resource(max_entries=48, show_spinner=False)
-def adversarial(key: str) -> AdversarialSet:
-    """A stored adversarial set by its store key (call only when it exists)."""
-    art = cached.store().load("adversarial", key)
-    if art is None:
-        raise KeyError(key)
-    return AdversarialSet.from_arrays(art.arrays())
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def probabilities(key: str, _model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
-    """Softmax outputs of the model with artifact ``key`` on ``x`` (N, C, H, W)."""
-    dev = next(_model.parameters()).device
-    with torch.no_grad():
-        return torch.softmax(_model(torch.as_tensor(x, device=dev).float()), 1).cpu().numpy()
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def attributions(key: str, _model: torch.nn.Module, x: np.ndarray, target: np.ndarray, method: str) -> np.ndarray:
-    """:func:`engine.explain.attribution_maps` for the model with artifact ``key`` (cached per inputs)."""
-    from engine.explain import attribution_maps
-
-    return attribution_maps(_model, torch.as_tensor(x), torch.as_tensor(target), method)
-
-
-# ------------------------------------------------------------------------------------------ image tiles
-_NEG, _MID, _POS = np.array([0.13, 0.40, 0.67]), np.ones(3), np.array([0.70, 0.09, 0.17])
-
-
-def to_rgb(img: np.ndarray) -> np.ndarray:
-    """(C, H, W) or (H, W) in [0, 1] → (H, W, 3)."""
-    img = np.asarray(img, dtype=np.float32)
-    if img.ndim == 3:
-        img = img[0] if img.shape[0] == 1 else np.moveaxis(img, 0, -1)
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=-1)
-    return np.clip(img, 0.0, 1.0)
-
-
-def amplified(delta: np.ndarray) -> np.ndarray:
-    """A perturbation δ scaled to fill [0, 1] around 0.5 (grey = unchanged pixel), as (H, W, 3)."""
-    delta = np.asarray(delta, dtype=np.float32)
-    m = float(np.abs(delta).max())
-    return to_rgb(0.5 + 0.5 * delta / m if m > 0 else np.full_like(delta, 0.5))
-
-
-def heat(attr: np.ndarray) -> np.ndarray:
-    """Signed (H, W) attributions as a blue–white–red map (red: evidence for the class), scaled by max |a|."""
-    a = np.asarray(attr, dtype=np.float32)
-    m = float(np.abs(a).max())
-    t = a / m if m > 0 else np.zeros_like(a)
-    pos, neg = np.clip(t, 0, 1)[..., None], np.clip(-t, 0, 1)[..., None]
-    return np.clip(_MID * (1 - pos - neg) + _POS * pos + _NEG * neg, 0, 1).astype(np.float32)
-
-
-def upscale(img: np.ndarray, size: int) -> np.ndarray:
-    """(H, W, 3) enlarged by an integer factor (nearest neighbour) to about ``size`` pixels wide."""
-    f = max(1, size // img.shape[1])
-    return np.kron(img, np.ones((f, f, 1), dtype=img.dtype))
-
-
-def framed(img: np.ndarray, color: float = 0.8) -> np.ndarray:
-    """(H, W, 3) with a one-pixel grey frame (so white attribution maps stand out from the page)."""
-    out = np.pad(img, ((1, 1), (1, 1), (0, 0)), constant_values=color)
-    return out.astype(np.float32)
-
-
-def strip(tiles: list[np.ndarray], size: int = 64, gap: int = 4) -> np.ndarray:
-    """Tiles of equal shape, each upscaled to ``size`` and framed, side by side with white gaps."""
-    big = [framed(upscale(t, size)) for t in tiles]
-    sep = np.ones((big[0].shape[0], gap, 3), dtype=np.float32)
-    out = [big[0]]
-    for b in big[1:]:
-        out += [sep, b]
-    return np.concatenate(out, axis=1)
