@@ -168,6 +168,16 @@ def _short(spec: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def names_a_file(spec: str) -> bool:
+    """True for an ``indices:PATH`` spec (a file on this machine), False for every self-contained spec.
+
+    The dashboard refuses such specs: a spec can arrive in a shared address, and the server must not read the
+    files it names. The CLI reads them and stores the indices (:func:`inline_forget`).
+    """
+    kind, sep, arg = str(spec).strip().partition(":")
+    return kind.strip().lower() == "indices" and bool(sep) and not _INLINE.fullmatch(arg.strip())
+
+
 def _indices_argument(arg: str, n: int, label: str) -> np.ndarray | list[int]:
     """The indices of an ``indices:`` argument: inline when it is a list of integers and ranges, else a file."""
     if _INLINE.fullmatch(arg):

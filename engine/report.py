@@ -65,7 +65,7 @@ def report_figures(cmp: Comparison) -> list[ReportFigure]:
         models = [BASELINE, REFERENCE, *methods]
         for i in range(0, len(models), 2):
             pair = models[i:i + 2]
-            groups = {cmp.labels[m]: cmp.groups[(m, seed)] for m in pair}
+            groups = {cmp.labels[m]: cmp.signals[(m, seed)] for m in pair}
             out.append(ReportFigure(
                 f"confidence-{'-'.join(pair)}-seed{seed}",
                 f"Confidence φ: {', '.join(cmp.labels[m] for m in pair)} ({sfx})",
@@ -81,10 +81,10 @@ def report_figures(cmp: Comparison) -> list[ReportFigure]:
                     figures.roc_curves(curves, log=log),
                     "Members = forget samples, non-members = test samples. What good looks like: the unlearned model's "
                     "curve on Retrain's, near the diagonal" + ("; low TPR at 1 % and 0.1 % FPR." if log else ".")))
-        losses = {m: (cmp.labels[m], cmp.groups[(m, seed)]["forget"]["loss"]) for m in cmp.methods}
+        losses = {m: (cmp.labels[m], cmp.signals[(m, seed)]["forget"]["loss"]) for m in cmp.methods}
         out.append(ReportFigure(
             f"loss-cdf-seed{seed}", f"Forget-set loss CDFs ({sfx})",
-            figures.loss_cdfs(losses, cmp.groups[(BASELINE, seed)]["test"]["loss"]),
+            figures.loss_cdfs(losses, cmp.signals[(BASELINE, seed)]["test"]["loss"]),
             "Cross-entropy loss of the forget samples under every model, and the original model's test loss (dotted). "
             "What good looks like: the unlearned model's curve close to Retrain's (KS and W1 in the tables measure it)."))
         if "sg_unlearn" in cmp.methods:
@@ -238,7 +238,7 @@ def per_sample_csvs(cmp: Comparison) -> dict[str, str]:
         for group, cols in by_prefix.items():
             out[f"per_sample/{m}_seed{seed}_{group}.csv"] = pd.DataFrame(cols).to_csv(index=False)
         frames = []
-        for group, sig in cmp.groups[(m, seed)].items():
+        for group, sig in cmp.signals[(m, seed)].items():
             cols = {k: np.asarray(v) for k, v in sig.items() if np.ndim(v) == 1}
             frames.append(pd.DataFrame({"group": group, "position": np.arange(len(next(iter(cols.values())))), **cols}))
         out[f"signals/{m}_seed{seed}.csv"] = pd.concat(frames, ignore_index=True).to_csv(index=False)

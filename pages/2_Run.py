@@ -31,8 +31,10 @@ with st.expander("Hyperparameters (defaults tuned for this data set; the papers'
         try:
             got = forms.method_form(key, spec.data.dataset, audit["overrides"].get(key, {}))
         except UnlearnError as exc:  # a value from a shared address that does not fit the field
-            state.show_error(exc)
-            got = {}
+            st.error(f"{exc} — the address's values for {METHODS[key].label} are ignored; the defaults are shown.",
+                     icon=":material/error:")
+            s["audit_overrides"].pop(key, None)
+            got = forms.method_form(key, spec.data.dataset, {})
         if got:
             overrides[key] = got
     s["audit_overrides"] = overrides

@@ -24,7 +24,7 @@ st.caption("What good looks like: after unlearning, the **forget** histogram (re
 models = ["original", "retrain", *shown]
 for row in range(0, len(models), 2):
     pair = models[row:row + 2]
-    groups = {cmp.labels[m]: cmp.groups[(m, seed)] for m in pair}
+    groups = {cmp.labels[m]: cmp.signals[(m, seed)] for m in pair}
     st.plotly_chart(confidence_histograms(groups, signal=signal), width="stretch", key=f"hist_{row}")
     stats = []
     for m in pair:
@@ -37,8 +37,8 @@ for row in range(0, len(models), 2):
 st.subheader("Per-sample shift of the forget set")
 st.caption("Each point is one forget sample: its confidence under the original model (x) and after unlearning (y). "
            "Points below the diagonal lost confidence; Retrain shows where they would be had they never been seen.")
-before = cmp.groups[("original", seed)]["forget"][signal]
-after = {m: (cmp.labels[m], cmp.groups[(m, seed)]["forget"][signal]) for m in ["retrain", *shown]}
+before = cmp.signals[("original", seed)]["forget"][signal]
+after = {m: (cmp.labels[m], cmp.signals[(m, seed)]["forget"][signal]) for m in ["retrain", *shown]}
 y_forget = np.asarray(cmp.audits[("original", seed)].per_sample["forget_label"])
 st.plotly_chart(forget_shift(before, after, y_forget, SIGNAL_LABELS.get(signal, signal)), width="stretch",
                 key="shift")

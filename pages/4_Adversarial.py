@@ -29,15 +29,14 @@ except UnlearnError as exc:
     state.show_error(exc)
     st.stop()
 classes = prep.data.classes
-arts = {m: cmp.artifacts[(m, seed)] for m in models}
+trained = {m: cmp.models[(m, seed)] for m in models}
 rows = images.rows_for(prep, seed)
-store = cached.store()
 
 # ---------------------------------------------------------------------------- the search (a background job)
-todo = images.missing(store, arts, prep, rows)
+todo = images.missing(trained, prep, rows)
 if todo:
-    key = config.stable_hash({"kind": "adversarial-page", "models": [a.key for a in arts.values()],
-                              "rows": [rows.split_name(g) for g in images.GROUPS]})
+    key = config.stable_hash({"kind": "adversarial-page", "models": [tm.key for tm in trained.values()],
+                              "rows": [rows.groups[g][1].tolist() for g in images.GROUPS]})
     job = jobs.job_for(key)
     if job is not None and job.active:
         jobs.watch(job)
@@ -49,10 +48,10 @@ if todo:
     st.info(f"Searching the nearest adversarial example of every sample for {len(todo)} model × group set(s) "
             "(AMUN's L2 PGD with a doubling radius). Results are stored, so this runs once per model.")
     jobs.watch(jobs.submit(key, "Nearest adversarial examples",
-                           lambda progress, cancel: images.compute_missing(store, arts, prep, rows, progress, cancel)))
+                           lambda progress, cancel: images.compute_missing(trained, prep, rows, progress, cancel)))
     st.stop()
 
-adv = {m: {g: cached.adversarial(images.set_key(arts[m].key, prep, rows, g)) for g in images.GROUPS} for m in models}
+adv = {m: {g: images.stored(trained[m], prep, rows, g) for g in images.GROUPS} for m in models}
 
 # ---------------------------------------------------------------------------- ε-to-flip distributions
 st.subheader("Distance to the decision boundary")
@@ -69,16 +68,11 @@ st.caption(f"Each curve: the fraction of samples whose nearest adversarial examp
            "subsamples). AMUN's insight: a model's training samples sit **farther from its decision boundary** than "
            "unseen ones, so the original model's forget curve (red) lies right of the test curve (orange). What good "
            "looks like: after unlearning, the forget curve sits on the test curve, as under Retrain.")
-summary = []
-for m in models:
-    med = {g: np.nanmedian(panels[m][1][g]) if np.isfinite(panels[m][1][g]).any() else np.nan
-           for g in images.GROUPS}
-    summary.append({"model": cmp.labels[m], **{f"median {g}": med[g] for g in images.GROUPS},
-                    "forget ÷ test": med["forget"] / med["test"] if med["test"] else np.nan,
-                    "not flipped": int(sum((~adv[m][g].flipped).sum() for g in images.GROUPS))})
-st.dataframe(pd.DataFrame(summary).set_index("model"), width="stretch",
-             column_config={c: st.column_config.NumberColumn(format="%.3f") for c in summary[0]
-                            if c not in ("model", "not flipped")})
+summary = images.flip_summary({cmp.labels[m]: panels[m][1] for m in models},
+                              {cmp.labels[m]: adv[m] for m in models})
+st.dataframe(summary, width="stretch",
+             column_config={c: st.column_config.NumberColumn(format="%.3f") for c in summary.columns
+                            if c != "not flipped"})
 st.caption("What good looks like: **forget ÷ test** of the unlearned model close to Retrain's (≈ 1: forget samples "
            "are as easy to flip as unseen ones); the original model's ratio above 1 is the signal unlearning removes. "
            "'not flipped': samples still classified correctly at the largest radius tried (left out of the curves).")
@@ -110,12 +104,12 @@ page = g5.number_input(f"Page of {pages}", 1, pages, 1, key="adv_page", help=f"{
 page = min(int(page), pages)
 shown = pos[(page - 1) * PER_PAGE: page * PER_PAGE]
 
-net = cached.model(arts[attacked].key, arts[attacked], prep)
+net = trained[attacked].model
 x, _ = rows.xy(prep, "forget")
 x = x.numpy()
 xa = A.x_adv.numpy()
-attr_clean = cached.attributions(arts[attacked].key, net, x[shown], A.orig_pred.numpy()[shown], method)
-attr_adv = cached.attributions(arts[attacked].key, net, xa[shown], A.y_adv.numpy()[shown], method)
+attr_clean = cached.attributions(trained[attacked].key, net, x[shown], A.orig_pred.numpy()[shown], method)
+attr_adv = cached.attributions(trained[attacked].key, net, xa[shown], A.y_adv.numpy()[shown], method)
 size = 96 if x.shape[-1] <= 16 else 2 * x.shape[-1]
 
 
@@ -155,8 +149,8 @@ if s.get("adv_detail") not in options:
 sample = st.selectbox("Sample (or click a row above)", options, key="adv_detail",
                       format_func=lambda v: f"#{v} · {classes[int(prep.data.y_train[v])]}")
 i = int(np.flatnonzero(forget_idx == sample)[0])
-[a_clean] = cached.attributions(arts[attacked].key, net, x[i:i + 1], A.orig_pred.numpy()[i:i + 1], method)
-[a_adv] = cached.attributions(arts[attacked].key, net, xa[i:i + 1], A.y_adv.numpy()[i:i + 1], method)
+[a_clean] = cached.attributions(trained[attacked].key, net, x[i:i + 1], A.orig_pred.numpy()[i:i + 1], method)
+[a_adv] = cached.attributions(trained[attacked].key, net, xa[i:i + 1], A.y_adv.numpy()[i:i + 1], method)
 st.markdown(describe(i) + f" (attacked model: {cmp.labels[attacked]})")
 big = 4 * size // 2
 detail = {"clean": tiles.to_rgb(x[i]), "adversarial": tiles.to_rgb(xa[i]),
@@ -167,8 +161,7 @@ for col, (name, img) in zip(st.columns(len(detail)), detail.items()):
     col.image(tiles.framed(tiles.upscale(img, big)), caption=name, width="stretch")
 probs = {}
 for m in models:
-    net_m = cached.model(arts[m].key, arts[m], prep)
-    p = cached.probabilities(arts[m].key, net_m, np.stack([x[i], xa[i]]))
+    p = cached.probabilities(trained[m].key, trained[m].model, np.stack([x[i], xa[i]]))
     probs[m] = (f"{cmp.labels[m]} (own ‖δ‖₂ {float(adv[m]['forget'].delta_norm[i]):.3f})", p[0], p[1])
 st.plotly_chart(probability_bars(probs, classes, int(y_forget[i])), width="stretch", key="adv_probs")
 st.caption(f"Class probabilities of every model on the clean image (solid) and on the adversarial image found against "

@@ -39,10 +39,7 @@ model = st.selectbox("Model", cmp.methods, index=cmp.methods.index("original"), 
                      key="mia_model")
 ps = cmp.audits[(model, seed)].per_sample
 order = np.argsort(-np.asarray(ps["forget_rmia_score"]))[:12]
-from engine.pipeline import prepare  # noqa: E402 - only here: the images
-
-prep = prepare(spec.__class__(**{**spec.__dict__, "seed": seed, "forget_seed": seed}))
-imgs = prep.data.x_train[ps["forget_index"][order]]
+imgs = cmp.models[(model, seed)].data.x_train[ps["forget_index"][order]]
 st.image([tiles.upscale(tiles.to_rgb(img), 72) for img in imgs], width=72,
          caption=[f"#{ps['forget_index'][i]} · y={ps['forget_label'][i]} · score {ps['forget_rmia_score'][i]:.2f}"
                   for i in order])

@@ -20,8 +20,8 @@ st.caption("Computed on per-sample cross-entropy losses (SG-Unlearn's definition
            "(0 = the forget set is treated exactly as if it had never been seen).")
 
 seed = st.selectbox("Seed", cmp.seeds, key="stats_seed")
-losses = {m: (cmp.labels[m], cmp.groups[(m, seed)]["forget"]["loss"]) for m in cmp.methods}
-st.plotly_chart(loss_cdfs(losses, cmp.groups[("original", seed)]["test"]["loss"]), width="stretch", key="cdf")
+losses = {m: (cmp.labels[m], cmp.signals[(m, seed)]["forget"]["loss"]) for m in cmp.methods}
+st.plotly_chart(loss_cdfs(losses, cmp.signals[("original", seed)]["test"]["loss"]), width="stretch", key="cdf")
 
 st.subheader("SG-Unlearn: the auditor's game")
 if "sg_unlearn" not in cmp.methods:

@@ -13,7 +13,7 @@ st.set_page_config(page_title="Report · Unlearning audit", page_icon="🧹", la
 spec = state.sidebar()
 st.title("Report")
 cmp = state.need_comparison()
-key = cached.comparison_key(spec, state.audit_settings())
+key = state.request(spec).key()
 st.markdown("One file to keep or share: the run's configuration, the results table with what good looks like per "
             "column, one row per model × seed, and **every figure, interactive** (plotly.js is inside the file, so it "
             "opens offline). The zip adds `metrics.csv`, `table.csv`, `table.md` and per-sample values per model and "

@@ -30,8 +30,8 @@ def test_streamlit_caches_live_only_in_ui_cached():
 def test_view_caches_are_bounded():
     from ui import cached
 
-    views = [cached._model, cached._adversarial, cached._probabilities, cached._attributions, cached._data_uris,
-             cached._built_report, cached.store, cached.jobs]
+    views = [cached._store, cached._baseline, cached._comparison, cached._adversarial, cached._probabilities,
+             cached._attributions, cached._data_uris, cached._built_report, cached.jobs]
     assert all(f._info.max_entries for f in views), [f._info.func.__name__ for f in views if not f._info.max_entries]
 
 
@@ -45,25 +45,23 @@ def two_stores(tmp_path, monkeypatch):
     for i, r in enumerate(roots):
         Store(r / "store").save("adversarial", KEY, {}, arrays=_adv_set(float(i + 1)).to_arrays())
 
-    def use(i: int) -> None:
+    def use(i: int) -> None:  # no cache clearing: the store is looked up by $UNLEARN_HOME
         monkeypatch.setenv("UNLEARN_HOME", str(roots[i]))
-        cached.store.clear()
 
     yield use
-    cached.store.clear()
 
 
 def test_two_stores_never_share_entries(two_stores):
     from ui import cached, tiles
 
     two_stores(0)
-    assert cached.root().endswith(str(Path("a") / "store"))
-    assert float(cached.adversarial(KEY).eps[0]) == 1.0
+    first = cached.store()
+    assert cached.root().endswith(str(Path("a") / "store")) and cached.store() is first
     two_stores(1)
-    assert float(cached.adversarial(KEY).eps[0]) == 2.0  # not the first store's cached set
+    assert cached.root().endswith(str(Path("b") / "store")) and cached.store() is not first
+    assert cached.store().load("adversarial", KEY).arrays()["eps"][0] == 2.0
     two_stores(0)
-    first = cached.adversarial(KEY)
-    assert float(first.eps[0]) == 1.0 and cached.adversarial(KEY) is first  # still cached per store
+    assert cached.store() is first  # still cached per root
 
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
     x = np.random.default_rng(0).random((2, 1, 2, 2)).astype(np.float32)

@@ -194,3 +194,12 @@ def test_inline_forget_turns_a_file_into_its_indices(tmp_path):
     f.write_text("1\n1\n")
     with pytest.raises(UnlearnError, match="duplicates"):
         inline_forget(f"indices:{f}", Y, 10)
+
+
+def test_names_a_file_tells_file_specs_from_self_contained_ones():
+    from engine.forget import names_a_file
+
+    assert names_a_file("indices:/etc/passwd") and names_a_file("indices: ~/forget.txt")
+    assert names_a_file("INDICES:x.txt")
+    for spec in ("indices:3,7,10-15", "indices: 1, 2", "random:0.1", "class:3", "indices"):
+        assert not names_a_file(spec), spec

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from engine.unlearning import get_method
+
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 PAGE = str(ROOT / "pages" / "1_Setup_and_train.py")
@@ -66,11 +68,18 @@ def test_settings_roundtrip_through_url():
     assert labels["Forget"] == "30"  # class 3 in the stratified 300-sample train subset
 
 
-def _run_audit(methods: str = "ft,amun,sg_unlearn") -> AppTest:
+def _param(at: AppTest, key: str) -> str:
+    value = at.query_params[key]
+    return value if isinstance(value, str) else value[0]
+
+
+def _run_audit(methods: str = "ft,amun,sg_unlearn", k: str | None = None) -> AppTest:
     """Drive the Run page until the audit for ``methods`` (seed 0) is ready; returns the AppTest."""
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params["methods"] = methods
     at.query_params["seeds"] = "0"
+    if k:
+        at.query_params["k"] = k
     at.run()
     at.switch_page("pages/2_Run.py").run()
     assert not at.exception
@@ -117,6 +126,21 @@ def test_run_then_every_result_page():
     assert not at.exception
 
 
+def test_a_finished_audit_is_shown_from_the_store_in_a_fresh_session():
+    """A restart or a shared link: the same address shows the results without running anything."""
+    at = _run_audit("ft,rl", k="2")
+    address = {k: _param(at, k) for k in ("methods", "seeds", "k")}
+    assert address == {"methods": "ft,rl", "seeds": "0", "k": "2"}
+    fresh = AppTest.from_file(APP, default_timeout=60)
+    for key, value in address.items():
+        fresh.query_params[key] = value
+    fresh.run()
+    fresh.switch_page("pages/7_Compare.py").run()
+    assert not fresh.exception and len(fresh.get("plotly_chart")) == 2
+    assert not fresh.info or "No audit" not in fresh.info[0].value
+    assert {"Fine-tune", "Random Label"} <= set(fresh.dataframe[0].value.index)
+
+
 def test_run_page_rejects_empty_method_list():
     at = AppTest.from_file(APP, default_timeout=60).run()
     at.switch_page("pages/2_Run.py").run()
@@ -137,3 +161,49 @@ def test_setup_page_selects_the_hardest_samples():
     value = at.sidebar.text_input(key="w_forget").value
     assert value.startswith("indices:") and "/" not in value  # the indices inline, never a server file path
     assert {m.label: m.value for m in at.metric}["Forget"] == "25"
+
+
+def test_hyperparameter_form_round_trips_through_the_url():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["methods"] = "ft,amun"
+    at.run()
+    at.switch_page("pages/2_Run.py").run()
+    at.number_input(key="hp_amun_lr").set_value(0.05).run()
+    at.number_input(key="hp_ft_epochs").set_value(4).run()
+    at.number_input(key="w_k").set_value(4).run()
+    assert not at.exception
+    assert _param(at, "hp") == "amun.lr=0.05,ft.epochs=4" and _param(at, "k") == "4"
+    # a fresh browser with that address: the same typed values in the form
+    again = AppTest.from_file(APP, default_timeout=60)
+    for key in ("methods", "hp", "k"):
+        again.query_params[key] = _param(at, key)
+    again.run()
+    again.switch_page("pages/2_Run.py").run()
+    assert not again.exception
+    assert again.number_input(key="hp_amun_lr").value == 0.05 and again.number_input(key="hp_ft_epochs").value == 4
+    assert again.number_input(key="w_k").value == 4
+    assert _param(again, "hp") == "amun.lr=0.05,ft.epochs=4"
+
+
+def test_bad_hyperparameters_in_the_url_are_errors_not_crashes():
+    for hp, words in (("amun.lr=fast", "cannot read"), ("amun.lr=-1", "outside"), ("amun.nope=1", "no setting"),
+                      ("amunlr", "expected METHOD.NAME=VALUE")):
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.query_params["methods"] = "amun"
+        at.query_params["hp"] = hp
+        at.run()
+        at.switch_page("pages/2_Run.py").run()
+        assert not at.exception, hp
+        shown = " ".join(e.value for e in at.error) + " ".join(w.value for w in at.warning)
+        assert words in shown, (hp, shown)
+        if "nope" not in hp:  # the value the address could not give is shown as the default, never half-applied
+            assert at.number_input(key="hp_amun_lr").value == get_method("amun", dataset="digits").lr
+
+
+def test_sidebar_refuses_index_files_from_an_address():
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params["forget"] = "indices:/etc/passwd"
+    at.run()
+    assert not at.exception
+    assert "command line only" in at.error[0].value
+    assert {m.label: m.value for m in at.metric}["Forget"] == "60"  # the preset's forget set instead

@@ -22,17 +22,21 @@ def _poll(at: AppTest, done, what: str, seconds: float = 180) -> AppTest:
 
 
 @pytest.fixture(scope="module")
-def audited(tmp_path_factory):
+def audit_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(autouse=True)
+def _pages_see_the_audit_home(audit_home, monkeypatch):
+    """The pages find their store under $UNLEARN_HOME: every test of this module uses the audited one."""
+    monkeypatch.setenv("UNLEARN_HOME", str(audit_home))
+
+
+@pytest.fixture(scope="module")
+def audited(audit_home):
     """An AppTest session whose Run page finished an audit of FT and AMUN on seed 0 (2 RMIA reference models)."""
-    from ui import cached
-
-    def forget_process_caches():  # the store and results are cached per process: keep other tests' homes apart
-        for fn in (cached.store, cached.baseline, cached._comparisons):
-            fn.clear()
-
-    forget_process_caches()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("UNLEARN_HOME", str(tmp_path_factory.mktemp("home")))
+        mp.setenv("UNLEARN_HOME", str(audit_home))
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         at.query_params["methods"] = "ft,amun"
         at.query_params["seeds"] = "0"
@@ -43,7 +47,6 @@ def audited(tmp_path_factory):
         at.button(key="run_audit").click().run()
         _poll(at, lambda a: any("ready" in s.value for s in a.success), "the audit result")
         yield at
-    forget_process_caches()
 
 
 def _wait_for_page(at: AppTest, page: str, element: str) -> AppTest:
@@ -116,22 +119,21 @@ def test_attribution_maps_integrated_gradients_and_saliency():
 
 
 def test_rows_and_stored_sets(tiny_spec, tmp_path):
-    from engine.pipeline import prepare, train_or_load
-    from engine.store import Store
-    from ui import images
+    from engine.run import Runner
+    from ui import cached, images
 
-    prep = prepare(tiny_spec)
+    runner = Runner(cached.store())
+    prep = runner.prepare(tiny_spec)
     rows = images.rows_for(prep, 0)
     again = images.rows_for(prep, 0)
     for g in images.GROUPS:
         np.testing.assert_array_equal(rows.groups[g][1], again.groups[g][1])
     np.testing.assert_array_equal(rows.groups["forget"][1], prep.forget)
     assert len(rows.groups["test"][1]) == min(images.MAX_ROWS["test"], len(prep.data.y_test))
-    assert len({rows.split_name(g) for g in images.GROUPS}) == 3
-    store = Store(tmp_path)
-    arts = {"original": train_or_load("original", prep, store).artifact}
-    assert len(images.missing(store, arts, prep, rows)) == 3
+    models = {"original": runner.original(tiny_spec)}
+    assert len(images.missing(models, prep, rows)) == 3
     seen = []
-    assert images.compute_missing(store, arts, prep, rows, progress=lambda *a: seen.append(a[0])) == 3
-    assert images.missing(store, arts, prep, rows) == [] and images.compute_missing(store, arts, prep, rows) == 0
+    assert images.compute_missing(models, prep, rows, progress=lambda *a: seen.append(a[0])) == 3
+    assert images.missing(models, prep, rows) == [] and images.compute_missing(models, prep, rows) == 0
+    assert len(images.stored(models["original"], prep, rows, "test")) == len(rows.groups["test"][1])
     assert any(s.startswith("original · remain") for s in seen)

@@ -13,15 +13,23 @@ import torch
 
 from engine import config
 from engine.attacks import AdversarialSet
+from engine.audit.compare import Comparison
 from engine.config import RunSpec
 from engine.jobs import JobManager
-from engine.pipeline import BaselineResult, Prepared, load_model, model_key, prepare, run_baseline
-from engine.store import Artifact, Store
+from engine.run import AuditRequest, Baseline, NotStored, Runner, TrainedModel
+from engine.store import Store
 
 
-@st.cache_resource(max_entries=1)
 def store() -> Store:
-    return Store()
+    """The run store under ``$UNLEARN_HOME`` (one per root: a changed home gets its own store and entries)."""
+    from engine.paths import unlearn_home
+
+    return _store(str(unlearn_home() / "store"))
+
+
+@st.cache_resource(max_entries=4)
+def _store(root: str) -> Store:
+    return Store(root)
 
 
 @st.cache_resource(max_entries=1)
@@ -30,7 +38,7 @@ def jobs() -> JobManager:
 
 
 def root() -> str:
-    """The store's root: part of the key of every per-view entry (not of baseline()), so stores never share one."""
+    """The store's root: part of the key of every entry, so two stores in one process never share one."""
     return str(store().root)
 
 
@@ -38,61 +46,48 @@ def spec_key(spec: RunSpec) -> str:
     return config.stable_hash(spec)
 
 
-def baseline_is_stored(spec: RunSpec) -> bool:
-    """True when both models of ``spec`` are in the store (so loading them takes well under a second)."""
-    prep = prepare(spec)
-    return all(store().exists(kind, model_key(kind, prep)) for kind in ("original", "retrain"))
+# ------------------------------------------------------------------------------------------ results from the store
+def baseline(spec: RunSpec) -> Baseline | None:
+    """Original and retrain of ``spec`` with their signals, from the store; None while either is missing."""
+    try:
+        return _baseline(root(), spec_key(spec), spec)
+    except NotStored:  # not cached: the next call looks again
+        return None
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading models and signals from the store…")
-def baseline(key: str, _spec: RunSpec) -> BaselineResult:
-    """The stored baseline for a spec (call only when :func:`baseline_is_stored`); never mutate it."""
-    return run_baseline(_spec, store())
+def _baseline(root: str, key: str, _spec: RunSpec) -> Baseline:
+    return Runner(Store(root), build=False).baseline(_spec)
 
 
-# ------------------------------------------------------------------------------------------ comparisons
-@st.cache_resource
-def _comparisons() -> dict:
-    """Finished comparisons of this server process, by key (results also live in the store)."""
-    return {}
+def comparison(req: AuditRequest) -> Comparison | None:
+    """The finished audit ``req``, from the store (after a restart or from a shared link as well); None while any
+    model, signal or reference model of it is missing. Nothing trains here."""
+    try:
+        return _comparison(root(), req.key(), req)
+    except NotStored:
+        return None
 
 
-def comparison_key(spec: RunSpec, audit: dict) -> str:
-    return config.stable_hash({"spec": spec, "audit": audit})
-
-
-def put_comparison(key: str, result) -> None:
-    _comparisons()[key] = result
-
-
-def get_comparison(key: str):
-    return _comparisons().get(key)
+@st.cache_resource(max_entries=8, show_spinner="Loading the audit from the store…")
+def _comparison(root: str, key: str, _req: AuditRequest) -> Comparison:
+    return Runner(Store(root), build=False).compare(_req)
 
 
 # ------------------------------------------------------------------------------------------ adversarial views
 # Each public function passes the store root to a private cached one (st.cache_* keys on the arguments it hashes;
 # arguments named with a leading underscore are not hashed, the string key stands for them).
-def model(key: str, art: Artifact, prep: Prepared) -> torch.nn.Module:
-    """A stored model by its artifact key (shared read-only; never train it)."""
-    return _model(root(), key, art, prep)
+def adversarial(model: TrainedModel, data, split: str, rows: np.ndarray) -> AdversarialSet:
+    """A stored adversarial set of ``rows`` of ``split`` under ``model`` (raises NotStored when absent)."""
+    from engine.forget import forget_fingerprint
 
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _model(root: str, key: str, _art: Artifact, _prep: Prepared) -> torch.nn.Module:
-    return load_model(_art, _prep.spec.model, _prep.data)
-
-
-def adversarial(key: str) -> AdversarialSet:
-    """A stored adversarial set by its store key (call only when it exists)."""
-    return _adversarial(root(), key)
+    return _adversarial(root(), model.key, data.fingerprint, split, forget_fingerprint(rows), model, data, rows)
 
 
 @st.cache_resource(max_entries=48, show_spinner=False)
-def _adversarial(root: str, key: str) -> AdversarialSet:
-    art = Store(root).load("adversarial", key)
-    if art is None:
-        raise KeyError(key)
-    return AdversarialSet.from_arrays(art.arrays())
+def _adversarial(root: str, model_key: str, data_key: str, split: str, rows_key: str, _model: TrainedModel, _data,
+                 _rows: np.ndarray) -> AdversarialSet:
+    return Runner(Store(root), build=False).adversarial(_model, _data, split=split, rows=_rows)
 
 
 def probabilities(key: str, net: torch.nn.Module, x: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ def method_form(key: str, dataset: str, current: dict[str, Any], tuned: bool = T
     """
     base = get_method(key, dataset=dataset if tuned else None)
     start = get_method(key, dataset=dataset if tuned else None, **current)
+    start.validate()
     overrides: dict[str, Any] = {}
     cols = st.columns(3)
     for i, f in enumerate(hyperparameters(key)):

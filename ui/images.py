@@ -1,9 +1,8 @@
 """Adversarial-example views: which samples to attack, the stored ε-to-flip sets and the models they came from.
 
-The attacks themselves are :func:`engine.attacks.cached_nearest_adversarial` (stored in the run store under a
-hash of model, data, rows and search settings); this module decides *which* rows (the forget set, and seeded
-subsamples of remain and test) and runs the missing sets as one background job. Image tiles for ``st.image``
-are :mod:`ui.tiles`.
+The attacks run through :meth:`engine.run.Runner.adversarial` (stored under a hash of model, data, rows and
+search settings); this module decides *which* rows (the forget set, and seeded subsamples of remain and test)
+and runs the missing sets as one background job. Image tiles for ``st.image`` are :mod:`ui.tiles`.
 """
 
 from __future__ import annotations
@@ -14,10 +13,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from engine.attacks import AdversarialSet, adversarial_key, cached_nearest_adversarial
-from engine.forget import forget_fingerprint
-from engine.pipeline import Prepared, load_model, prepare
-from engine.store import Artifact, Store
+from engine.attacks import AdversarialSet
+from engine.run import NotStored, Prepared, Runner, TrainedModel
 
 from . import cached
 
@@ -33,11 +30,6 @@ class Rows:
 
     groups: dict[str, tuple[str, np.ndarray]]
 
-    def split_name(self, group: str) -> str:
-        """The store's name for exactly these rows (``split`` must identify the samples)."""
-        split, idx = self.groups[group]
-        return f"{split}-{forget_fingerprint(idx)}"
-
     def xy(self, prep: Prepared, group: str) -> tuple[torch.Tensor, torch.Tensor]:
         split, idx = self.groups[group]
         x, y = prep.data.split(split)
@@ -46,8 +38,8 @@ class Rows:
 
 
 def seed_prep(spec, seed: int) -> Prepared:
-    """Data and forget set of one seed of a comparison (as :func:`engine.audit.compare.compare` draws them)."""
-    return prepare(replace(spec, seed=seed, forget_seed=seed))
+    """Data and forget set of one seed of a comparison (as :meth:`engine.run.Runner.compare` draws them)."""
+    return Runner(cached.store()).prepare(replace(spec, seed=seed, forget_seed=seed))
 
 
 def rows_for(prep: Prepared, seed: int) -> Rows:
@@ -63,35 +55,50 @@ def rows_for(prep: Prepared, seed: int) -> Rows:
                  "test": ("test", pick(np.arange(len(prep.data.y_test)), MAX_ROWS["test"]))})
 
 
-def set_key(model_key: str, prep: Prepared, rows: Rows, group: str) -> str:
-    return adversarial_key(model_key, prep.data.fingerprint, rows.split_name(group))
+def stored(model: TrainedModel, prep: Prepared, rows: Rows, group: str) -> AdversarialSet:
+    """The stored adversarial set of ``group``'s rows under ``model`` (raises NotStored when absent)."""
+    split, idx = rows.groups[group]
+    return cached.adversarial(model, prep.data, split, idx)
 
 
-def missing(store: Store, artifacts: dict[str, Artifact], prep: Prepared, rows: Rows) -> list[tuple[str, str]]:
+def missing(models: dict[str, TrainedModel], prep: Prepared, rows: Rows) -> list[tuple[str, str]]:
     """(model, group) pairs whose adversarial set is not in the store yet."""
-    return [(m, g) for m, art in artifacts.items() for g in GROUPS
-            if not store.exists("adversarial", set_key(art.key, prep, rows, g))]
+    runner = Runner(cached.store())
+    return [(m, g) for m, tm in models.items() for g in GROUPS
+            if not runner.has_adversarial(tm, prep.data, split=rows.groups[g][0], rows=rows.groups[g][1])]
 
 
-def compute_missing(store: Store, artifacts: dict[str, Artifact], prep: Prepared, rows: Rows,
+def compute_missing(models: dict[str, TrainedModel], prep: Prepared, rows: Rows,
                     progress: Callable | None = None, cancel=None) -> int:
     """Run the nearest-adversarial search for every missing (model, group); returns how many were computed.
 
-    Runs in the job worker: it loads its own copies of the models (no Streamlit calls).
+    Runs in the job worker (no Streamlit calls).
     """
-    todo = missing(store, artifacts, prep, rows)
+    todo = missing(models, prep, rows)
     for i, (m, g) in enumerate(todo):
-        model = load_model(artifacts[m], prep.spec.model, prep.data)
-        x, y = rows.xy(prep, g)
         stage = f"{m} · {g} ({i + 1}/{len(todo)})"
 
         def report(_stage, done, total, metrics, stage=stage):
             if progress:
                 progress(stage, done, total, metrics)
 
-        cached_nearest_adversarial(store, artifacts[m].key, prep.data.fingerprint, rows.split_name(g), model, x, y,
-                                   progress=report, cancel=cancel)
+        split, idx = rows.groups[g]
+        Runner(cached.store(), progress=report, cancel=cancel).adversarial(models[m], prep.data, split=split, rows=idx)
     return len(todo)
+
+
+def flip_summary(values: dict[str, dict[str, np.ndarray]], sets: dict[str, dict[str, AdversarialSet]]):
+    """Per model: the median distance to the boundary per group, the forget ÷ test ratio (≈ 1 under Retrain)
+    and how many samples never flipped; ``values`` from :func:`flip_values`."""
+    import pandas as pd
+
+    rows = []
+    for label, by_group in values.items():
+        med = {g: float(np.nanmedian(v)) if np.isfinite(v).any() else np.nan for g, v in by_group.items()}
+        rows.append({"model": label, **{f"median {g}": med[g] for g in GROUPS},
+                     "forget ÷ test": med["forget"] / med["test"] if med["test"] else np.nan,
+                     "not flipped": int(sum((~a.flipped).sum() for a in sets[label].values()))})
+    return pd.DataFrame(rows).set_index("model")
 
 
 def flip_values(adv: AdversarialSet, value: str = "delta_norm") -> np.ndarray:
@@ -103,12 +110,13 @@ def flip_values(adv: AdversarialSet, value: str = "delta_norm") -> np.ndarray:
 def stored_panels(cmp, seed: int, value: str = "delta_norm") -> dict[str, tuple[str, dict[str, np.ndarray]]]:
     """ε-to-flip values of every model of ``cmp`` whose three sets for ``seed`` are already in the store
     (:func:`engine.figures.eps_to_flip`'s input); computes nothing."""
-    store = cached.store()
     prep = seed_prep(cmp.spec, seed)
     rows = rows_for(prep, seed)
     out = {}
     for m in cmp.methods:
-        keys = {g: set_key(cmp.artifacts[(m, seed)].key, prep, rows, g) for g in GROUPS}
-        if all(store.exists("adversarial", k) for k in keys.values()):
-            out[m] = (cmp.labels[m], {g: flip_values(cached.adversarial(k), value) for g, k in keys.items()})
+        try:
+            sets = {g: stored(cmp.models[(m, seed)], prep, rows, g) for g in GROUPS}
+        except NotStored:
+            continue
+        out[m] = (cmp.labels[m], {g: flip_values(a, value) for g, a in sets.items()})
     return out

@@ -9,6 +9,7 @@ import streamlit as st
 from engine.config import RunSpec
 from engine.data import DATASETS, availability
 from engine.errors import UnlearnError
+from engine.forget import names_a_file
 from engine.models import MODELS
 from engine.presets import default_spec
 
@@ -43,8 +44,10 @@ def current_spec() -> RunSpec:
     spec = default_spec(s["cfg_dataset"])
     if s["cfg_model"] and s["cfg_model"] != spec.model.arch and s["cfg_model"] in MODELS:
         spec = replace(spec, model=replace(spec.model, arch=s["cfg_model"], width=MODELS[s["cfg_model"]].default_width))
-    return replace(spec, forget=s["cfg_forget"] or spec.forget, seed=int(s["cfg_seed"]),
-                   forget_seed=int(s["cfg_forget_seed"]))
+    forget = s["cfg_forget"] or spec.forget
+    if names_a_file(forget):  # a spec from an address must not make the server read its files
+        forget = spec.forget
+    return replace(spec, forget=forget, seed=int(s["cfg_seed"]), forget_seed=int(s["cfg_forget_seed"]))
 
 
 def sync_url() -> None:
@@ -99,9 +102,13 @@ def sidebar() -> RunSpec:
             s["cfg_forget"] = preset.forget
         st.text_input("Forget set", **_widget("forget"),
                       help="random:0.2 (fraction of train) · random:50 (count) · class:3 or class:3,7 "
-                           "(whole classes) · indices:3,7,10-15 (training indices and inclusive ranges) · "
-                           "indices:/path/file.txt (one training index per line)")
+                           "(whole classes) · indices:3,7,10-15 (training indices and inclusive ranges); or pick "
+                           "the samples by hand on the Setup page")
         s["cfg_forget"] = s["cfg_forget"].strip()
+        if names_a_file(s["cfg_forget"]):
+            st.error("Index files are read by the command line only (`--forget indices:FILE`); here, write the "
+                     "indices inline (indices:3,7,10-15) or pick them by hand on the Setup page. Using the preset's "
+                     "forget set.", icon=":material/error:")
         c1, c2 = st.columns(2)
         c1.number_input("Seed", min_value=0, max_value=10_000, step=1, **_widget("seed"),
                         help="seed of model initialisation and training")

@@ -128,7 +128,7 @@ class Comparison:
     rows: pd.DataFrame  # one row per model × seed, COLUMNS
     audits: dict[tuple[str, int], ModelAudit] = field(default_factory=dict)
     seconds: float = 0.0
-    groups: dict[tuple[str, int], Signals] = field(default_factory=dict)  # signals per model and seed
+    signals: dict[tuple[str, int], Signals] = field(default_factory=dict)  # per model and seed
     models: dict[tuple[str, int], Any] = field(default_factory=dict)  # engine.run.TrainedModel per model, seed
     labels: dict[str, str] = field(default_factory=dict)  # method key -> display label
 
