@@ -5,16 +5,16 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8501
 HOST   ?= 127.0.0.1
 
-.PHONY: run test test-e2e bench install install-dev clean
+.PHONY: run test lint test-e2e test-slow bench install install-dev clean
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -e '.[svm]'
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
-	$(PY) -m pip install -q -r requirements-dev.txt
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install -q -e '.[svm,dev]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -25,12 +25,20 @@ run: $(VENV)/.installed
 	$(PY) -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
-## Install everything and run the test suite (browser tests run when Debian's chromium is installed).
+## Install everything, check the code style and run the test suite (browser tests run when Debian's chromium is there).
 test: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
+
+## The long integration runs (minutes each), not part of `make test`.
+test-slow: $(VENV)/.installed-dev
+	$(PY) -m pytest -q -m slow
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
 
 bench: $(VENV)/.installed
 	$(PY) bench/bench_pipeline.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache *.egg-info

@@ -33,8 +33,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from captum_reference import captum_nearest_eps  # noqa: E402
-from engine.attacks import nearest_adversarial  # noqa: E402
 from engine.pipeline import PRESETS, prepare, train_or_load  # noqa: E402
+
+from engine.attacks import nearest_adversarial  # noqa: E402
 from engine.store import Store  # noqa: E402
 from engine.training import default_device  # noqa: E402
 

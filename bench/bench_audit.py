@@ -27,8 +27,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.audit.rmia import DEFAULT_K, _score_naive, pool_logits, reference_models, rmia, scores_from_lr  # noqa: E402
 from engine.pipeline import PRESETS, run_baseline  # noqa: E402
+
+from engine.audit.rmia import DEFAULT_K, _score_naive, pool_logits, reference_models, rmia, scores_from_lr  # noqa: E402
 from engine.store import Store  # noqa: E402
 from engine.training import default_device  # noqa: E402
 
@@ -110,7 +111,7 @@ def reference_section(store_dir: str | None) -> list[str]:
                for m in ("original", "retrain")}
         score_s = (time.perf_counter() - t0) / 2
     built = (f"trained now: {ref.built} of {DEFAULT_K}, wall {cold:.1f} s" if ref.built
-             else "all loaded from the given store (wall of this call: {:.2f} s)".format(cold))
+             else f"all loaded from the given store (wall of this call: {cold:.2f} s)")
     lines = [f"## Reference models, digits preset, default K = {DEFAULT_K}", "",
              f"- pool = train ∪ test = {ref.n_pool} images; each model trains on about {ref.n_pool // 2} "
              f"({spec.model.arch} {spec.model.width}, {spec.train.epochs} epochs, batch {spec.train.batch_size})",

@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from engine.pipeline import PRESETS, prepare, train_or_load  # noqa: E402
 
 from engine.attacks import cached_nearest_adversarial  # noqa: E402
-from engine.pipeline import PRESETS, prepare, train_or_load  # noqa: E402
 from engine.store import Store  # noqa: E402
 from engine.unlearning import METHODS, get_method  # noqa: E402
 

@@ -19,9 +19,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from engine.pipeline import PRESETS, run_baseline  # noqa: E402
+
 from engine.config import ModelSpec, TrainConfig  # noqa: E402
 from engine.models import build_model, prefers_channels_last  # noqa: E402
-from engine.pipeline import PRESETS, run_baseline  # noqa: E402
 from engine.store import Store  # noqa: E402
 from engine.training import default_device, train_model  # noqa: E402
 

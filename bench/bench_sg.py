@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.pipeline import PRESETS, prepare, train_or_load  # noqa: E402
+
 from engine.store import Store  # noqa: E402
 from engine.training import accuracy, predict  # noqa: E402
 from engine.unlearning.auditors import LogRegAuditor, SVMAuditor, fit_many  # noqa: E402

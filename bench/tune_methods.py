@@ -24,10 +24,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.audit.mia import loss_threshold  # noqa: E402
 from engine.pipeline import PRESETS, prepare, run_method, train_or_load  # noqa: E402
+
+from engine.audit.mia import loss_threshold  # noqa: E402
 from engine.store import Store  # noqa: E402
-from engine.training import signals_from_logits, predict  # noqa: E402
+from engine.training import predict, signals_from_logits  # noqa: E402
 from engine.unlearning import METHODS, get_method  # noqa: E402
 
 TUNE_FORGET_SEED = 100

@@ -1,19 +1,19 @@
 """Background execution: a single-worker queue of jobs with progress, ETA and cancellation.
 
-A page submits a job and polls :class:`Job` snapshots; the work runs in a worker thread (PyTorch releases
-the GIL in its kernels, so the page stays responsive). One worker at a time keeps a 2-core machine from
-oversubscribing; queued jobs wait their turn. Cancelling sets the job's :class:`CancelToken`, which every
-training loop checks each batch; a cancelled job stores nothing.
+A page submits a job and polls :class:`Job` snapshots; the work runs in a ``concurrent.futures`` thread
+pool of one worker (PyTorch releases the GIL in its kernels, so the page stays responsive). One worker at a
+time keeps a 2-core machine from oversubscribing; queued jobs wait their turn. Cancelling sets the job's
+:class:`CancelToken`, which every training loop checks each batch; a cancelled job stores nothing.
 """
 
 from __future__ import annotations
 
 import itertools
-import queue
 import threading
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,30 +72,24 @@ class Job:
 
 
 class JobManager:
-    """Runs submitted callables one at a time in a daemon worker thread."""
+    """Runs submitted callables one at a time in a worker thread (a one-worker ``ThreadPoolExecutor``)."""
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[Job] = queue.Queue()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="unlearn-jobs")
         self._jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._worker = threading.Thread(target=self._run, name="unlearn-jobs", daemon=True)
-        self._worker.start()
 
     def submit(self, label: str, fn: Callable[..., Any]) -> Job:
         """``fn(progress=…, cancel=…)`` runs in the worker; its return value becomes ``job.result``."""
         job = Job(next(self._ids), label, fn)
         with self._lock:
             self._jobs[job.id] = job
-        self._queue.put(job)
+        self._pool.submit(self._run, job)
         return job
 
     def get(self, job_id: int) -> Job | None:
         return self._jobs.get(job_id)
-
-    def jobs(self) -> list[Job]:
-        with self._lock:
-            return list(self._jobs.values())
 
     def wait(self, job: Job, timeout: float | None = None) -> Job:
         deadline = None if timeout is None else time.time() + timeout
@@ -103,23 +97,22 @@ class JobManager:
             time.sleep(0.02)
         return job
 
-    def _run(self) -> None:
-        while True:
-            job = self._queue.get()
-            if job.cancel_token.cancelled:
-                job.state, job.finished = CANCELLED, time.time()
-                continue
-            job.state, job.started = RUNNING, time.time()
-            job._stage_started = job.started
-            try:
-                job.result = job.fn(progress=job.progress, cancel=job.cancel_token)
-                job.state = DONE
-            except Cancelled:
-                job.state, job.error = CANCELLED, "cancelled; nothing was stored"
-            except UnlearnError as exc:
-                job.state, job.error = FAILED, str(exc)
-            except Exception as exc:  # noqa: BLE001 - reported on the page, the worker lives on
-                job.state = FAILED
-                job.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
-            finally:
-                job.finished = time.time()
+    @staticmethod
+    def _run(job: Job) -> None:
+        if job.cancel_token.cancelled:
+            job.state, job.finished = CANCELLED, time.time()
+            return
+        job.state, job.started = RUNNING, time.time()
+        job._stage_started = job.started
+        try:
+            job.result = job.fn(progress=job.progress, cancel=job.cancel_token)
+            job.state = DONE
+        except Cancelled:
+            job.state, job.error = CANCELLED, "cancelled; nothing was stored"
+        except UnlearnError as exc:
+            job.state, job.error = FAILED, str(exc)
+        except Exception as exc:  # noqa: BLE001 - reported on the page, the worker lives on
+            job.state = FAILED
+            job.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+        finally:
+            job.finished = time.time()

@@ -14,7 +14,6 @@ No Streamlit here: the Report page, the CLI and the tests call the same function
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import re
@@ -25,12 +24,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from . import config, figures
-from .audit.compare import BASELINE, REFERENCE, Comparison
+from .audit.compare import BASELINE, GLOSSARY, REFERENCE, Comparison
 
 #: the note shown (and written into the zip) when PNG figures cannot be made
 PNG_HINT = "PNG figures need kaleido (`pip install kaleido`) and a Chrome or Chromium browser on this machine."
@@ -109,82 +109,38 @@ def report_figures(cmp: Comparison) -> list[ReportFigure]:
 
 
 # ------------------------------------------------------------------------------------------------- HTML
-def markdown_table_html(markdown: str) -> str:
-    """A pipe table as :meth:`Comparison.to_markdown` writes it (``**bold**`` cells, notes after it) → HTML."""
-    rows, notes = [], []
-    for line in markdown.splitlines():
-        line = line.strip()
-        if line.startswith("|"):
-            if set(line) <= set("|-: "):
-                continue
-            rows.append([c.strip() for c in line.strip("|").split("|")])
-        elif line:
-            notes.append(line)
-
-    def cell(text: str, tag: str) -> str:
-        body = html.escape(text)
-        if body.startswith("**") and body.endswith("**"):
-            return f'<{tag} class="best">{body[2:-2]}</{tag}>'
-        return f"<{tag}>{body}</{tag}>"
-
-    if not rows:
-        return ""
-    head = "".join(cell(c, "th") for c in rows[0])
-    body = "".join("<tr>" + cell(r[0], "th") + "".join(cell(c, "td") for c in r[1:]) + "</tr>" for r in rows[1:])
-    out = f'<table class="paper"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-    return out + "".join(f'<p class="note">{html.escape(n).replace("**", "")}</p>' for n in notes)
-
-
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:24px;
-color:#1f2328;line-height:1.45}
-h1{font-size:1.7rem;margin-bottom:.2rem} h2{margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
-h3{margin-bottom:.2rem} .sub{color:#666;margin-top:0} .note,.caption{color:#555;font-size:.9rem}
-table{border-collapse:collapse;font-size:.85rem;margin:.6rem 0} th,td{border:1px solid #ddd;padding:4px 8px;
-text-align:right;white-space:nowrap} thead th{background:#f6f8fa;text-align:center} tbody th{text-align:left}
-td.best{background:#d8f0d2;font-weight:600} pre{background:#f6f8fa;padding:12px;overflow:auto;font-size:.8rem}
-nav ul{columns:2;font-size:.9rem} dl{font-size:.85rem} dt{font-weight:600;float:left;clear:left;width:9rem}
-dd{margin-left:10rem} .scroll{overflow-x:auto} figure{margin:1.2rem 0}
-table.params td{white-space:normal;text-align:left;font-family:ui-monospace,monospace;font-size:.78rem}
-summary{cursor:pointer;font-weight:600}
-"""
-
-
-def _config_html(cmp: Comparison) -> str:
-    from .data import DATASETS
-
-    spec = config.to_dict(cmp.spec)
-    params = []
-    for m in cmp.methods:
-        tm = cmp.models.get((m, cmp.seeds[0]))
-        p = (tm.artifact.manifest.get("params") if tm is not None else None) or {}
-        params.append(f"<tr><th>{html.escape(cmp.labels.get(m, m))}</th><td>"
-                      f"{html.escape(json.dumps(p, sort_keys=True)) if p else '–'}</td></tr>")
-    setting = ", ".join(sorted(set(cmp.rows["setting"]))) if "setting" in cmp.rows else ""
-    data = DATASETS.get(cmp.spec.data.dataset)
-    return (f"<p>Data set <b>{html.escape(data.label if data else cmp.spec.data.dataset)}</b>, model "
-            f"<b>{html.escape(cmp.spec.model.arch)}</b> (width {cmp.spec.model.width}), forget "
-            f"<code>{html.escape(cmp.spec.forget)}</code>, seeds {', '.join(map(str, cmp.seeds))} (each seed: its own "
-            f"original model, forget draw and retrained model), setting: {html.escape(setting)}. Audit time "
-            f"{cmp.seconds:.1f} s; engine {config.ENGINE_VERSION}.</p>"
-            "<h3>Hyperparameters</h3><table class='params'>" + "".join(params) + "</table>"
-            f"<details><summary>Run spec (JSON)</summary><pre>{html.escape(json.dumps(spec, indent=2, sort_keys=True))}"
-            "</pre></details>")
+def table_html(cmp: Comparison, mia: str = "ft_auc") -> str:
+    """The paper's table as HTML, from the data: mean ± std cells, the "closest to Retrain" cells marked ``best``."""
+    cells = cmp.formatted(mia)
+    classes = pd.DataFrame("", index=cells.index, columns=cells.columns)
+    for row, col in cmp.best_cells(mia):
+        classes.loc[row, col] = "best"
+    return _escaped(cells.style.set_td_classes(classes).set_table_attributes('class="paper"'))
 
 
 def _rows_html(cmp: Comparison) -> str:
     df = cmp.rows.drop(columns=["method"]).set_index(["label", "seed"])
-    return df.to_html(float_format=lambda v: f"{v:.4g}", na_rep="–", border=0, classes="rows")
+    return _escaped(df.style.set_table_attributes('class="rows"'))
 
 
-def html_report(cmp: Comparison, figs: list[ReportFigure] | None = None, *, explain: dict[str, str] | None = None,
+def _escaped(styler) -> str:
+    """``Styler.to_html`` with every cell and heading HTML-escaped (labels can hold user strings)."""
+    styler = styler.format(escape="html", precision=4, na_rep="–")
+    return styler.format_index(escape="html", axis=0).format_index(escape="html", axis=1).to_html()
+
+
+_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                          autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+
+
+def html_report(cmp: Comparison, figs: list[ReportFigure] | None = None, *, glossary: dict[str, str] | None = None,
                 title: str | None = None, include_plotlyjs: bool | str = True) -> str:
-    """The whole report as one HTML document.
+    """The whole report as one HTML document (``engine/templates/report.html``; every user string escaped).
 
     Args:
         cmp: the comparison to report.
         figs: the figures (default: :func:`report_figures`); extra ones, e.g. ε-to-flip, may be appended.
-        explain: column label of the paper table → "what good looks like" text, listed under the table.
+        glossary: column label → "what good looks like" (default: :data:`engine.audit.compare.GLOSSARY`).
         title: the document title (default: data set, model and forget spec).
         include_plotlyjs: ``True`` inlines plotly.js once, before the first figure (works offline);
             ``"cdn"`` links it instead (a small file that needs the network to render).
@@ -192,37 +148,31 @@ def html_report(cmp: Comparison, figs: list[ReportFigure] | None = None, *, expl
     Returns:
         A complete HTML document (``<!DOCTYPE html>`` …); every figure is a ``<div id="NAME">``.
     """
+    from .data import DATASETS
+
     figs = report_figures(cmp) if figs is None else figs
-    title = title or f"Unlearning audit — {cmp.spec.data.dataset} · {cmp.spec.model.arch} · forget {cmp.spec.forget}"
-    toc = ["<li><a href='#config'>Configuration</a></li>", "<li><a href='#table'>Results table</a></li>",
-           "<li><a href='#rows'>Every model × seed</a></li>"]
-    parts = []
-    for i, f in enumerate(figs):
-        div = f.figure.to_html(full_html=False, include_plotlyjs=include_plotlyjs if i == 0 else False, div_id=f.name,
-                               config={"displaylogo": False, "responsive": True})
-        parts.append(f"<figure><h3>{html.escape(f.title)}</h3>{div}"
-                     f"<figcaption class='caption'>{html.escape(f.caption)}</figcaption></figure>")
-        toc.append(f"<li><a href='#{f.name}'>{html.escape(f.title)}</a></li>")
-    glossary = ""
-    if explain:
-        items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in explain.items())
-        glossary = f"<dl>{items}</dl>"
-    created = time.strftime("%Y-%m-%d %H:%M")
-    methods = html.escape(", ".join(cmp.labels.get(m, m) for m in cmp.methods))
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>
-<h1>{html.escape(title)}</h1>
-<p class="sub">Unlearning Audit Dashboard report · {created} · methods: {methods}</p>
-<nav><ul>{''.join(toc)}</ul></nav>
-<h2 id="config">Configuration</h2>{_config_html(cmp)}
-<h2 id="table">Results table (AMUN paper layout)</h2>
-<div class="scroll">{markdown_table_html(cmp.to_markdown())}</div>{glossary}
-<h2 id="rows">Every model × seed</h2><div class="scroll">{_rows_html(cmp)}</div>
-<h2 id="figures">Figures</h2>
-{''.join(parts)}
-</body></html>
-"""
+    spec = cmp.spec
+    params = []
+    for m in cmp.methods:
+        tm = cmp.models.get((m, cmp.seeds[0]))
+        p = (tm.artifact.manifest.get("params") if tm is not None else None) or {}
+        params.append((cmp.labels.get(m, m), json.dumps(p, sort_keys=True) if p else ""))
+    data = DATASETS.get(spec.data.dataset)
+    n = int(cmp.table()["n_seeds"].max()) if len(cmp.rows) else 0
+    return _ENV.get_template("report.html").render(
+        title=title or f"Unlearning audit — {spec.data.dataset} · {spec.model.arch} · forget {spec.forget}",
+        created=time.strftime("%Y-%m-%d %H:%M"), methods=[cmp.labels.get(m, m) for m in cmp.methods],
+        dataset=data.label if data else spec.data.dataset, spec=spec, seeds=cmp.seeds,
+        setting=", ".join(sorted(set(cmp.rows["setting"]))) if "setting" in cmp.rows else "",
+        seconds=cmp.seconds, engine=config.ENGINE_VERSION, hyperparameters=params,
+        spec_json=json.dumps(config.to_dict(spec), indent=2, sort_keys=True),
+        table=table_html(cmp), rows=_rows_html(cmp), glossary=GLOSSARY if glossary is None else glossary,
+        table_note=f"Mean ± std over {n} seed(s); Avg Gap uses FT AUC (RMIA); green = closest to Retrain (lowest "
+                   "for Avg Gap and time).",
+        figures=[{"name": f.name, "title": f.title, "caption": f.caption,
+                  "div": f.figure.to_html(full_html=False, include_plotlyjs=include_plotlyjs if i == 0 else False,
+                                          div_id=f.name, config={"displaylogo": False, "responsive": True})}
+                 for i, f in enumerate(figs)])
 
 
 # ------------------------------------------------------------------------------------------------- files

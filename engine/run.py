@@ -30,7 +30,7 @@ from torch import nn
 
 from . import config
 from .attacks import AdversarialSet, NearestAdversarial
-from .audit.compare import BASELINE, REFERENCE, Comparison, ModelAudit, audit_model, seed_rows
+from .audit.compare import BASELINE, REFERENCE, Comparison, audit_model, seed_rows
 from .audit.rmia import DEFAULT_K, ReferenceSet, keep_matrix
 from .config import RunSpec
 from .data import Dataset, load_dataset

@@ -5,8 +5,8 @@ and the sha256 of every other file), optional ``weights.safetensors`` and option
 (per-sample values; read with ``allow_pickle=False``).
 
 * Atomic: files are written into a private temporary directory under the root and renamed into place in one
-  ``os.rename``; a killed writer leaves no half artifact (stale temporaries are swept later).
-* Two processes: :meth:`Store.cached` takes an exclusive ``fcntl`` lock per key, so the second caller
+  ``os.rename``; a killed writer leaves no half artifact (its stale temporary is swept when a store opens).
+* Two processes: :meth:`Store.cached` takes an exclusive lock per key (``filelock``), so the second caller
   waits and then reads what the first stored — the same request never builds twice.
 * Corruption: on load, every file's sha256 is checked against the manifest; a mismatch, a missing file or
   an unreadable manifest counts as absent, the directory is removed and the artifact is rebuilt.
@@ -17,7 +17,6 @@ Root: ``Store(root)``, else ``$UNLEARN_HOME/store`` (see :func:`engine.paths.unl
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -33,10 +32,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from filelock import FileLock
 
 from . import config
-from .paths import unlearn_home
 from .errors import UnlearnError
+from .paths import unlearn_home
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,7 @@ class Store:
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / ".tmp").mkdir(exist_ok=True)
         (self.root / ".locks").mkdir(exist_ok=True)
+        self.sweep_tmp()
 
     def path(self, kind: str, key: str) -> Path:
         if not kind.replace("-", "").replace("_", "").isalnum() or not key.isalnum():
@@ -179,12 +180,8 @@ class Store:
     def lock(self, kind: str, key: str) -> Iterator[None]:
         """Exclusive inter-process lock for one artifact key (blocks until free)."""
         self.path(kind, key)  # validates the name
-        with open(self.root / ".locks" / f"{kind}-{key}.lock", "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with FileLock(str(self.root / ".locks" / f"{kind}-{key}.lock")):
+            yield
 
     def cached(self, kind: str, key: str, build: Callable[[], Artifact]) -> Artifact:
         """Load ``kind/key`` or call ``build`` (which must :meth:`save` it) under the key's lock."""
@@ -216,8 +213,12 @@ class Store:
         """Remove temporaries left by killed writers; returns how many were removed."""
         removed, now = 0, time.time()
         for d in (self.root / ".tmp").iterdir():
-            if now - d.stat().st_mtime > older_than_s:
-                self._remove(d)
+            try:
+                old = now - d.stat().st_mtime > older_than_s
+            except OSError:  # another process removed it meanwhile
+                continue
+            if old:
+                shutil.rmtree(d, ignore_errors=True)
                 removed += 1
         return removed
 

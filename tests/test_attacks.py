@@ -12,7 +12,6 @@ import pytest
 import torch
 from captum.robust import FGSM
 from torch import nn
-
 from torch.nn import functional as F
 
 from engine.attacks import FGSM as Fgsm

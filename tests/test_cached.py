@@ -39,7 +39,6 @@ def test_view_caches_are_bounded():
 def two_stores(tmp_path, monkeypatch):
     """Two stores holding different adversarial sets under the same key; ``use(i)`` makes store i current."""
     from engine.store import Store
-    from ui import cached
 
     roots = [tmp_path / "a", tmp_path / "b"]
     for i, r in enumerate(roots):

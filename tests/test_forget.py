@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.forget import forget_from_indices, indices_spec, inline_forget, remain_indices, select_forget
 from engine.errors import UnlearnError
+from engine.forget import forget_from_indices, indices_spec, inline_forget, remain_indices, select_forget
 
 Y = np.arange(100) % 10  # 10 per class
 

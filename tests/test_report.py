@@ -4,6 +4,7 @@ import io
 import sys
 import types
 import zipfile
+from html import unescape
 from html.parser import HTMLParser
 
 import numpy as np
@@ -60,7 +61,7 @@ def test_html_report_is_self_contained_and_complete(cmp):
     assert len(names) == len(set(names))
     assert {"confidence-original-retrain-seed0", "confidence-ft-sg_unlearn-seed0", "roc-rmia-linear-seed0",
             "roc-rmia-log-seed0", "loss-cdf-seed0", "sg-game-seed0", "avg-gap", "wall-time"} <= set(names)
-    html = report.html_report(cmp, figs, explain={"UA": "accuracy on D_F — good: close to Retrain's"})
+    html = report.html_report(cmp, figs, glossary={"UA": "accuracy on D_F — good: close to Retrain's"})
     assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
     parser = _Tags()
     parser.feed(html)
@@ -76,16 +77,23 @@ def test_html_report_is_self_contained_and_complete(cmp):
     for m in t.index:
         assert f"{t.loc[m, 'ua_mean']:.2f} ± {t.loc[m, 'ua_std']:.2f}" in parser.cells
         assert t.loc[m, "label"] in parser.cells
-    assert "accuracy on D_F — good: close to Retrain&#x27;s" in html
-    assert '"forget": "random:0.1"' in html.replace("&quot;", '"')
+    assert "accuracy on D_F — good: close to Retrain&#39;s" in html  # escaped
+    assert '"forget": "random:0.1"' in unescape(html)
 
 
-def test_markdown_table_html_marks_best_cells():
-    md = "| method | UA |\n|---|---|\n| Retrain | 1.00 ± 0.00 |\n| FT | **2.00 ± 0.10** |\n\nbold = closest"
-    out = report.markdown_table_html(md)
-    assert '<td class="best">2.00 ± 0.10</td>' in out and "<th>Retrain</th><td>1.00 ± 0.00</td>" in out
-    assert '<p class="note">bold = closest</p>' in out
-    assert report.markdown_table_html("") == ""
+def test_table_html_is_built_from_the_data_and_marks_best_cells(cmp):
+    out = report.table_html(cmp)
+    parser = _Tags()
+    parser.feed(out)
+    cells = cmp.formatted()
+    for label, row in cells.iterrows():
+        assert label in parser.cells and all(v in parser.cells for v in row.values)
+    assert out.count('class="paper"') == 1
+    best = cmp.best_cells()
+    assert best and out.count(" best") + out.count('"best') >= len(best)
+    # the glossary comes from the engine by default
+    html = report.html_report(cmp, [], include_plotlyjs="cdn")
+    assert "RMIA AUC forget vs test" in html
 
 
 def test_bundle_holds_every_table_and_per_sample_value(cmp):
@@ -129,3 +137,14 @@ def test_png_figures_without_and_with_kaleido(cmp, monkeypatch):
     monkeypatch.setattr(type(figs[0].figure), "to_image", broken)
     pngs, why = report.png_figures(figs)
     assert pngs == {} and "no browser found" in why and "Chromium" in why
+
+
+def test_hostile_strings_are_escaped(cmp):
+    import copy
+
+    evil = "<script>alert(1)</script>"
+    hostile = copy.copy(cmp)
+    hostile.labels = {**cmp.labels, "ft": evil}
+    hostile.rows = cmp.rows.assign(label=cmp.rows["label"].replace("Fine-tune", evil))
+    html = report.html_report(hostile, [], title=evil, include_plotlyjs="cdn")
+    assert evil not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html

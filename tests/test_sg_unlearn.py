@@ -7,16 +7,15 @@ import pytest
 import torch
 
 import engine.unlearning as unlearning
-from engine.unlearning.auditors import AuditorOutput, LogRegAuditor, SVMAuditor, fit_many
-from engine.unlearning.finetune import FineTune
-from engine.unlearning.sg_unlearn import SGUnlearn, auditor_pass
-
 from engine.config import DataSpec, ModelSpec, RunSpec, TrainConfig
 from engine.data import load_dataset
 from engine.errors import UnlearnError
 from engine.forget import remain_indices, select_forget
 from engine.models import build_model
 from engine.training import train_model
+from engine.unlearning.auditors import AuditorOutput, LogRegAuditor, SVMAuditor, fit_many
+from engine.unlearning.finetune import FineTune
+from engine.unlearning.sg_unlearn import SGUnlearn, auditor_pass
 
 CPU = torch.device("cpu")
 

@@ -139,9 +139,7 @@ def built_report(key: str, extra_key: tuple[str, ...], png: bool, cmp, extra: li
 def _built_report(root: str, key: str, extra_key: tuple[str, ...], png: bool, _cmp, _extra) -> tuple:
     from engine import report
 
-    from .tables import EXPLAIN
-
     figs = report.report_figures(_cmp) + list(_extra)
-    html = report.html_report(_cmp, figs, explain=EXPLAIN)
+    html = report.html_report(_cmp, figs)
     data, notes = report.bundle(_cmp, html, figs, png=png)
     return figs, html, data, notes

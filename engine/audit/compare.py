@@ -18,8 +18,7 @@ Nothing here trains or reads the store.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,9 @@ TABLE = {"ua": ("UA", "retrain"), "ra": ("RA", "retrain"), "ta": ("TA", "retrain
          "avg_gap": ("Avg Gap", "min"), "mia_efficacy": ("MIA-efficacy", "retrain"),
          "simple_mia_acc": ("simple MIA acc", "retrain"), "ks": ("KS", "retrain"), "wasserstein": ("W1", "retrain"),
          "tpr_at_1pct": ("TPR@1%FPR", "retrain"), "seconds": ("time (s)", "min")}
+
+#: decimal places per table column (the one rule for the CLI, the pages and the report); default 2
+DECIMALS = {"simple_mia_acc": 3, "ks": 3, "wasserstein": 3, "tpr_at_1pct": 3}
 
 #: per table column label: what it measures and what good looks like (shown in the UI and the report)
 GLOSSARY = {
@@ -175,20 +177,29 @@ class Comparison:
                 out[c] = str(v.idxmin())
         return out
 
+    def formatted(self, mia: str = "ft_auc") -> pd.DataFrame:
+        """The paper's table as text cells, "mean ± std" with :data:`DECIMALS`, indexed by label, columns labelled
+        (the CLI, the pages and the report all show this)."""
+        t = self.table(mia)
+        out = pd.DataFrame(index=pd.Index(t["label"].tolist(), name="method"))
+        for c, (label, _) in TABLE.items():
+            d = DECIMALS.get(c, 2)
+            out[label] = [f"{m:.{d}f} ± {0 if pd.isna(sd) else sd:.{d}f}" if pd.notna(m) else "–"
+                          for m, sd in zip(t[f"{c}_mean"], t[f"{c}_std"])]
+        return out
+
+    def best_cells(self, mia: str = "ft_auc") -> list[tuple[str, str]]:
+        """(row label, column label) of every "closest to Retrain" cell of :meth:`formatted`."""
+        t = self.table(mia)
+        return [(t.loc[m, "label"], TABLE[c][0]) for c, m in self.best(mia).items()]
+
     def to_markdown(self, mia: str = "ft_auc") -> str:
-        t, best = self.table(mia), self.best(mia)
-        cols = list(TABLE)
-        head = "| method | " + " | ".join(TABLE[c][0] for c in cols) + " |"
-        lines = [head, "|" + "---|" * (len(cols) + 1)]
-        for m, r in t.iterrows():
-            cells = []
-            for c in cols:
-                mu, sd = r[f"{c}_mean"], r[f"{c}_std"]
-                digits = 3 if c in ("simple_mia_acc", "ks", "wasserstein", "tpr_at_1pct") else 2
-                cell = "–" if pd.isna(mu) else f"{mu:.{digits}f} ± {0 if pd.isna(sd) else sd:.{digits}f}"
-                cells.append(f"**{cell}**" if best.get(c) == m else cell)
-            lines.append(f"| {r['label']} | " + " | ".join(cells) + " |")
-        n = int(t["n_seeds"].max()) if len(t) else 0
+        cells, best = self.formatted(mia), set(self.best_cells(mia))
+        lines = ["| method | " + " | ".join(cells.columns) + " |", "|" + "---|" * (len(cells.columns) + 1)]
+        for label, row in cells.iterrows():
+            shown = [f"**{v}**" if (label, col) in best else v for col, v in row.items()]
+            lines.append(f"| {label} | " + " | ".join(shown) + " |")
+        n = int(self.table(mia)["n_seeds"].max()) if len(cells) else 0
         mia_name = "FT AUC (RMIA)" if mia == "ft_auc" else "MIA-efficacy"
         lines += ["", f"Mean ± std over {n} seed(s); Avg Gap uses {mia_name}; bold = closest to Retrain "
                       "(lowest for Avg Gap and time)."]

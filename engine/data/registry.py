@@ -11,12 +11,12 @@ from ..paths import default_data_dir, unlearn_home
 from .readers import (
     _IDX_FILES,
     DEBIAN_FASHION_MNIST,
-    _Raw,
     _cifar_loader,
     _idx_loader,
     _load_digits,
     _load_imagefolder,
     _load_svhn,
+    _Raw,
 )
 
 

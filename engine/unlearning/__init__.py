@@ -11,6 +11,7 @@ from typing import Any
 
 from ..config import replace as _replace
 from ..errors import UnlearnError
+from ..presets import tuned_params
 from .amun import Amun
 from .amun_salun import AmunSalUn
 from .base import EpochUnlearner, Resources, SGDConfig, UnlearnContext, Unlearner, UnlearnResult
@@ -18,7 +19,6 @@ from .boundary_shrink import BoundaryShrink
 from .finetune import FineTune
 from .gradient_ascent import GradientAscent
 from .l1_sparse import L1Sparse
-from ..presets import tuned_params
 from .random_label import RandomLabel
 from .retrain import Retrain
 from .salun import SalUn

@@ -280,8 +280,14 @@ class SVMAuditor:
         if key in self._layers:
             self._layers.move_to_end(key)
             return self._layers[key]
-        import cvxpy as cp  # lazy: cvxpy/cvxpylayers cost ~1 s to import
-        from cvxpylayers.torch import CvxpyLayer
+        try:  # lazy: cvxpy/cvxpylayers cost ~1 s to import, and they are an optional extra
+            import cvxpy as cp
+            from cvxpylayers.torch import CvxpyLayer
+        except ImportError:
+            from ..errors import UnlearnError
+
+            raise UnlearnError("the SVM auditor needs cvxpy and cvxpylayers: pip install -e '.[svm]' (or use "
+                               "auditor=logreg, the default)") from None
 
         z, yv = cp.Parameter((n, d)), cp.Parameter(n)
         beta, b = cp.Variable(d), cp.Variable()

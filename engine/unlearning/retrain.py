@@ -9,7 +9,7 @@ from torch import nn
 
 from ..models import build_model, prefers_channels_last
 from ..training import seed_everything, train_model
-from .base import Unlearner, UnlearnContext
+from .base import UnlearnContext, Unlearner
 
 
 @dataclass

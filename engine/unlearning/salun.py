@@ -37,7 +37,7 @@ class SaliencyMask:
 
     @classmethod
     def compute(cls, model: nn.Module, ctx: UnlearnContext, ratio: float, mode: str = "freeze",
-                batch_size: int = 128) -> "SaliencyMask":
+                batch_size: int = 128) -> SaliencyMask:
         was_training = model.training
         model.eval()
         model.zero_grad(set_to_none=True)

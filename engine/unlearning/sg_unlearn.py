@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from ..errors import Diverged, UnlearnError
 from ..training import CancelToken, accuracy, check_cancel, check_finite, make_sgd, predict, sgd_epoch
 from .auditors import Auditor, AuditorError, LogRegAuditor, SVMAuditor, fit_many
-from .base import SGDConfig, Unlearner, UnlearnContext, hp
+from .base import SGDConfig, UnlearnContext, Unlearner, hp
 
 
 class GameLog(dict):
