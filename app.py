@@ -17,11 +17,13 @@ st.markdown(
 PAGES = [
     ("pages/1_Setup_and_train.py", "Setup and train", "pick data, model, forget set and seed; train the original "
      "and the retrained model; compare their confidence on remain / test / forget samples"),
-    ("pages/2_Run.py", "Run", "choose unlearning methods and seeds, edit hyperparameters, run the audit in the background"),
+    ("pages/2_Run.py", "Run", "choose unlearning methods and seeds, edit hyperparameters, run the audit in the "
+     "background"),
     ("pages/3_Confidence.py", "Confidence", "remain / test / forget histograms for every model; per-sample shift"),
     ("pages/4_Adversarial.py", "Adversarial examples", "clean / adversarial / perturbation / attribution per forget "
      "sample; ε-to-flip for forget, remain and test, before and after unlearning"),
-    ("pages/5_Membership.py", "Membership inference", "ROC curves (linear and log-log), TPR at low FPR, most exposed samples"),
+    ("pages/5_Membership.py", "Membership inference", "ROC curves (linear and log-log), TPR at low FPR, most exposed "
+     "samples"),
     ("pages/6_Statistics.py", "Statistics & game", "KS / Wasserstein and loss CDFs; SG-Unlearn's auditor per round"),
     ("pages/7_Compare.py", "Compare", "the AMUN paper's table, mean ± std over seeds; Avg Gap and wall-time charts"),
 ]

@@ -26,7 +26,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="random:0.1 | random:500 | class:3,7 | indices:3,7,10-15 | indices:FILE; default: preset")
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     p.add_argument("--forget-seed", type=int, default=0, help="seed of the forget-set draw (default 0)")
-    p.add_argument("--data-dir", default=None, help="where data files live (default $UNLEARN_DATA_DIR or $UNLEARN_HOME/data)")
+    p.add_argument("--data-dir", default=None,
+                   help="where data files live (default $UNLEARN_DATA_DIR or $UNLEARN_HOME/data)")
     p.add_argument("--path", default=None, help="imagefolder: folder of class sub-folders")
     p.add_argument("--download", action="store_true", help="download missing torchvision data (needs a network)")
     p.add_argument("--store", default=None, help="run store root (default $UNLEARN_HOME/store)")
@@ -298,7 +299,8 @@ def _add_audit_options(p: argparse.ArgumentParser) -> None:
     _add_run_options(p)
     p.add_argument("--methods", default="ft,rl,ga,bs,l1_sparse,salun,amun,amun_salun",
                    help="comma-separated method keys (retrain and original are always included)")
-    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds: model seed and forget-set seed (default 0,1,2)")
+    p.add_argument("--seeds", default="0,1,2",
+                   help="comma-separated seeds: model seed and forget-set seed (default 0,1,2)")
     p.add_argument("--k", type=int, default=None, help="number of RMIA reference models (default: engine default)")
     p.add_argument("--no-remain", action="store_true", help="the D_F-only setting")
     p.add_argument("--paper-defaults", action="store_true", help="the papers' hyperparameters, not the tuned ones")

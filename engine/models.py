@@ -24,7 +24,8 @@ class MLP(nn.Module):
         super().__init__()
         d = shape[0] * shape[1] * shape[2]
         self.net = nn.Sequential(
-            nn.Flatten(), nn.Linear(d, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, num_classes)
+            nn.Flatten(), nn.Linear(d, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(),
+            nn.Linear(width, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -71,7 +71,8 @@ def report_figures(cmp: Comparison) -> list[ReportFigure]:
                 f"Confidence φ: {', '.join(cmp.labels[m] for m in pair)} ({sfx})",
                 figures.confidence_histograms(groups, signal="phi"),
                 "φ = log(p_y / (1 − p_y)) on remain (blue), test (orange) and forget (red). What good looks like: the "
-                "forget histogram sits on the test histogram, as under Retrain — not on remain, as under the original."))
+                "forget histogram sits on the test histogram, as under Retrain — not on remain, as under the "
+                "original."))
         for attack in cmp.audits[(BASELINE, seed)].attacks:
             curves = {m: (cmp.labels[m], cmp.audits[(m, seed)].attacks[attack]) for m in cmp.methods}
             for log in (False, True):
@@ -86,7 +87,8 @@ def report_figures(cmp: Comparison) -> list[ReportFigure]:
             f"loss-cdf-seed{seed}", f"Forget-set loss CDFs ({sfx})",
             figures.loss_cdfs(losses, cmp.signals[(BASELINE, seed)]["test"]["loss"]),
             "Cross-entropy loss of the forget samples under every model, and the original model's test loss (dotted). "
-            "What good looks like: the unlearned model's curve close to Retrain's (KS and W1 in the tables measure it)."))
+            "What good looks like: the unlearned model's curve close to Retrain's (KS and W1 in the tables measure "
+            "it)."))
         if "sg_unlearn" in cmp.methods:
             arrays = cmp.models[("sg_unlearn", seed)].artifact.arrays()
             game = {k.removeprefix("game."): v for k, v in arrays.items() if k.startswith("game.")}

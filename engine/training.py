@@ -255,7 +255,8 @@ def _train_loop(
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024, device: torch.device | None = None) -> torch.Tensor:
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024,
+            device: torch.device | None = None) -> torch.Tensor:
     """Logits for ``x`` in eval mode, in batches; returned on the CPU as float32."""
     device = device or next(model.parameters()).device
     was_training = model.training

@@ -89,10 +89,7 @@ with st.expander("Pick the hardest samples", expanded=False):
                                        spec, int(n_hard), by)))
 
 key = cached.spec_key(spec)
-job = jobs.job_for(key)
-if job is not None and job.active:
-    jobs.watch(job)
-    st.stop()
+job = jobs.running(key)
 
 res = cached.baseline(spec)
 if res is None:

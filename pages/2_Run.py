@@ -19,7 +19,8 @@ if s.get("audit_url_error"):
 choices = [k for k in METHODS if k != "retrain"]
 c1, c2, c3 = st.columns([3, 1, 1])
 s["audit_methods"] = c1.multiselect("Methods", choices, default=audit["methods"], format_func=forms.method_label,
-                                    key="w_methods", help="Retrain (the gold standard) and the original model are always included.")
+                                    key="w_methods",
+                                    help="Retrain (the gold standard) and the original model are always included.")
 s["audit_seeds"] = sorted(c2.multiselect("Seeds", list(range(10)), default=audit["seeds"], key="w_seeds",
                                          help="each seed: its own original model, forget draw and retrain")) or [0]
 s["audit_use_remain"] = not c3.toggle("D_F only", value=not audit["use_remain"], key="w_dfonly",
@@ -51,10 +52,7 @@ except UnlearnError as exc:
 state.sync_audit_url(req)
 
 key = req.key()
-job = jobs.job_for(key)
-if job is not None and job.active:
-    jobs.watch(job)
-    st.stop()
+job = jobs.running(key)
 result = cached.comparison(req)
 if result is None:
     jobs.show_outcome(job)

@@ -19,7 +19,8 @@ signal = {"p(y|x)": "p_y", "loss": "loss"}.get(scale, "phi")
 methods = [m for m in cmp.methods if m not in ("original", "retrain")]
 shown = c3.multiselect("Methods", methods, default=methods[:4], format_func=lambda k: cmp.labels[k], key="conf_methods")
 st.caption("What good looks like: after unlearning, the **forget** histogram (red) sits on the **test** histogram "
-           "(orange), as it does for Retrain — not on the **remain** histogram (blue), as it does for the original model.")
+           "(orange), as it does for Retrain — not on the **remain** histogram (blue), as it does for the original "
+           "model.")
 
 models = ["original", "retrain", *shown]
 for row in range(0, len(models), 2):

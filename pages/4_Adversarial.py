@@ -37,10 +37,7 @@ todo = images.missing(trained, prep, rows)
 if todo:
     key = config.stable_hash({"kind": "adversarial-page", "models": [tm.key for tm in trained.values()],
                               "rows": [rows.groups[g][1].tolist() for g in images.GROUPS]})
-    job = jobs.job_for(key)
-    if job is not None and job.active:
-        jobs.watch(job)
-        st.stop()
+    job = jobs.running(key)
     if job is not None and not job.finished_ok:
         jobs.show_outcome(job)
         if not st.button("Try again", key="adv_retry"):
@@ -165,5 +162,6 @@ for m in models:
     probs[m] = (f"{cmp.labels[m]} (own ‖δ‖₂ {float(adv[m]['forget'].delta_norm[i]):.3f})", p[0], p[1])
 st.plotly_chart(probability_bars(probs, classes, int(y_forget[i])), width="stretch", key="adv_probs")
 st.caption(f"Class probabilities of every model on the clean image (solid) and on the adversarial image found against "
-           f"{cmp.labels[attacked]} (hatched); the dotted line marks the true class. What good looks like: the unlearned "
+           f"{cmp.labels[attacked]} (hatched); the dotted line marks the true class. What good looks like: the "
+           "unlearned "
            "model's confidence on the clean forget image drops toward Retrain's, without collapsing to a wrong class.")

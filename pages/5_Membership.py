@@ -28,7 +28,8 @@ for m in cmp.methods:
     for name, res in cmp.audits[(m, seed)].attacks.items():
         rows.append({"model": cmp.labels[m], "attack": name, "AUC %": 100 * res.auc,
                      "TPR@1%FPR %": 100 * res.tpr_at_1pct, "TPR@0.1%FPR %": 100 * res.tpr_at_01pct})
-table = pd.DataFrame(rows).pivot_table(index="model", columns="attack", values=["AUC %", "TPR@1%FPR %", "TPR@0.1%FPR %"],
+table = pd.DataFrame(rows).pivot_table(index="model", columns="attack",
+                                       values=["AUC %", "TPR@1%FPR %", "TPR@0.1%FPR %"],
                                        sort=False)
 st.dataframe(table.round(2), width="stretch")
 st.caption("RMIA's AUC here uses all forget and test samples; the table on the Compare page uses the AMUN paper's "

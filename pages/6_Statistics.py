@@ -13,7 +13,8 @@ cmp = state.need_comparison()
 
 rows = cmp.rows
 table = rows.groupby("label", sort=False)[["ks", "ks_p", "wasserstein", "ks_vs_retrain", "w1_vs_retrain"]].mean()
-table.columns = ["KS forget vs test", "KS p-value", "W1 forget vs test", "KS vs Retrain (forget)", "W1 vs Retrain (forget)"]
+table.columns = ["KS forget vs test", "KS p-value", "W1 forget vs test", "KS vs Retrain (forget)",
+                 "W1 vs Retrain (forget)"]
 st.dataframe(table.style.format("{:.4f}", na_rep="–"), width="stretch")
 st.caption("Computed on per-sample cross-entropy losses (SG-Unlearn's definitions), mean over seeds. What good looks "
            "like: forget-vs-test values close to Retrain's, and small distances to Retrain's own forget losses "

@@ -26,10 +26,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
+def _start(home: Path) -> tuple[subprocess.Popen, str]:
+    """A real server on a free port of 127.0.0.1 with its run store under ``home``; waits until it is healthy."""
     port = _free_port()
-    env = {**os.environ, "UNLEARN_HOME": str(tmp_path / "home")}
+    env = {**os.environ, "UNLEARN_HOME": str(home)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port",
          str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
@@ -46,9 +46,19 @@ def server(tmp_path):
     else:
         proc.kill()
         pytest.fail("the server did not start: " + proc.stderr.read().decode()[-2000:])
-    yield url
+    return proc, url
+
+
+def _stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     proc.wait(10)
+
+
+@pytest.fixture
+def server(tmp_path):
+    proc, url = _start(tmp_path / "home")
+    yield url
+    _stop(proc)
 
 
 def test_default_flow_in_chromium(server, tmp_path):
@@ -141,6 +151,26 @@ def test_audit_flow_in_chromium(server, tmp_path):
             assert page.locator(".js-plotly-plot").count() > 0, link
             assert page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count() == 0, link
             page.screenshot(path=str(tmp_path / f"{link.lower()}.png"), full_page=True)
+
+        # the Compare page's address, opened after a server restart in a fresh browser: the same table, from the
+        # store, without running anything
+        _open(page, "Compare", AUDIT_PAGES["Compare"])
+        shared = page.url
+        assert "methods=" in shared and "seeds=0" in shared and "k=2" in shared
+        before = page.locator('[data-testid="stDataFrame"]').first.inner_text()
+        proc, url = _start(tmp_path / "home")
+        try:
+            fresh = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            fresh.goto(url + shared[len(server):])
+            fresh.get_by_role("heading", name=AUDIT_PAGES["Compare"]).first.wait_for(timeout=60_000)
+            _settle(fresh)
+            assert fresh.get_by_text("No audit for the current settings").count() == 0
+            assert fresh.get_by_role("button", name="Run audit").count() == 0
+            fresh.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+            assert fresh.locator('[data-testid="stDataFrame"]').first.inner_text() == before
+            fresh.screenshot(path=str(tmp_path / "shared-compare.png"), full_page=True)
+        finally:
+            _stop(proc)
 
         _open(page, "Report", "Report")
         button = page.get_by_role("button", name="Download report.html")

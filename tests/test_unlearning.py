@@ -226,7 +226,8 @@ def test_amun_reuses_the_stored_whole_train_search(setup):
     method = get_method("amun", pgd_steps="10", epochs="1")
     runner = Runner(store)
     first = runner.unlearned(method, prep, original)
-    other = replace(prep, forget=prep.remain[:7], remain=np.setdiff1d(np.arange(len(prep.data.y_train)), prep.remain[:7]))
+    moved = prep.remain[:7]
+    other = replace(prep, forget=moved, remain=np.setdiff1d(np.arange(len(prep.data.y_train)), moved))
     runner.unlearned(method, other, original)
     assert len(store.list("adversarial")) == 1
     # the stored rows equal a fresh search on the forget set alone (the search is per sample)

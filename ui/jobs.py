@@ -17,6 +17,16 @@ def job_for(key: str) -> Job | None:
     return cached.jobs().get(job_id) if job_id else None
 
 
+def running(key: str) -> Job | None:
+    """The session's last job for ``key``; while it is queued or running, its progress is shown and the page
+    stops here (the job's end reruns it)."""
+    job = job_for(key)
+    if job is not None and job.active:
+        watch(job)
+        st.stop()
+    return job
+
+
 def submit(key: str, label: str, fn: Callable[..., Any]) -> Job:
     job = cached.jobs().submit(label, fn)
     st.session_state[f"job_{key}"] = job.id
@@ -42,9 +52,11 @@ def watch(job: Job) -> None:
             st.info(f"{j.label}: waiting for the worker (another job is running)…")
         else:
             m = j.metrics
-            shown = [f"{k} {v:.4g}" for k, v in m.items() if k in ("epoch", "loss", "acc", "eps") and isinstance(v, (int, float))]
+            shown = [f"{k} {v:.4g}" for k, v in m.items()
+                     if k in ("epoch", "loss", "acc", "eps") and isinstance(v, (int, float))]
             detail = (" · " + " · ".join(shown)) if shown else ""
-            st.progress(j.fraction, text=f"{j.label} — {j.stage}: {j.done}/{j.total} steps{detail} · {_fmt_eta(j.eta_seconds)}")
+            st.progress(j.fraction,
+                        text=f"{j.label} — {j.stage}: {j.done}/{j.total} steps{detail} · {_fmt_eta(j.eta_seconds)}")
         if st.button("Cancel", key=f"cancel_{j.id}", help="stops at the next batch; nothing half-done is stored"):
             j.cancel()
             st.toast("Cancelling…")

@@ -165,7 +165,8 @@ def audit_settings() -> dict:
     if "audit_methods" not in s:
         q = st.query_params
         raw = q.get("methods")
-        s["audit_methods"] = [m for m in (raw.split(",") if raw else DEFAULT_METHODS) if m in METHODS and m != "retrain"]
+        wanted = raw.split(",") if raw else DEFAULT_METHODS
+        s["audit_methods"] = [m for m in wanted if m in METHODS and m != "retrain"]
         try:
             s["audit_seeds"] = sorted({int(x) for x in q.get("seeds", "0").split(",") if x.strip()}) or [0]
         except ValueError:
@@ -182,7 +183,8 @@ def audit_settings() -> dict:
             hp = {}
         s["audit_overrides"] = {m: v for m, v in hp.items() if m in s["audit_methods"]}
     return {"methods": list(s["audit_methods"]), "seeds": list(s["audit_seeds"]),
-            "use_remain": bool(s["audit_use_remain"]), "overrides": {m: dict(v) for m, v in s["audit_overrides"].items()},
+            "use_remain": bool(s["audit_use_remain"]),
+            "overrides": {m: dict(v) for m, v in s["audit_overrides"].items()},
             "k": int(s["audit_k"])}
 
 

@@ -38,7 +38,8 @@ COLUMNS = ["method", "label", "seed", "setting", "ua", "ra", "ta", "ft_auc", "mi
            "simple_mia_auc", "loss_auc", "tpr_at_1pct", "tpr_at_01pct", "ks", "ks_p", "wasserstein", "ks_vs_retrain",
            "w1_vs_retrain", "avg_gap", "avg_gap_mis", "seconds"]
 #: the paper's table: column → (label, how "best" is judged)
-TABLE = {"ua": ("UA", "retrain"), "ra": ("RA", "retrain"), "ta": ("TA", "retrain"), "ft_auc": ("MIA (FT AUC)", "retrain"),
+TABLE = {"ua": ("UA", "retrain"), "ra": ("RA", "retrain"), "ta": ("TA", "retrain"),
+         "ft_auc": ("MIA (FT AUC)", "retrain"),
          "avg_gap": ("Avg Gap", "min"), "mia_efficacy": ("MIA-efficacy", "retrain"),
          "simple_mia_acc": ("simple MIA acc", "retrain"), "ks": ("KS", "retrain"), "wasserstein": ("W1", "retrain"),
          "tpr_at_1pct": ("TPR@1%FPR", "retrain"), "seconds": ("time (s)", "min")}
@@ -48,10 +49,12 @@ DECIMALS = {"simple_mia_acc": 3, "ks": 3, "wasserstein": 3, "tpr_at_1pct": 3}
 
 #: per table column label: what it measures and what good looks like (shown in the UI and the report)
 GLOSSARY = {
-    "UA": "accuracy on the forget set D_F — good: close to Retrain's (not 0: unseen data is still mostly classified right)",
+    "UA": "accuracy on the forget set D_F — good: close to Retrain's (not 0: unseen data is still mostly "
+          "classified right)",
     "RA": "accuracy on the remain set D_R — good: close to Retrain's",
     "TA": "test accuracy — good: close to Retrain's (utility kept)",
-    "MIA (FT AUC)": "RMIA AUC forget vs test ×100 — good: ≈ 50 like Retrain (an attacker can't tell D_F from unseen data)",
+    "MIA (FT AUC)": "RMIA AUC forget vs test ×100 — good: ≈ 50 like Retrain (an attacker can't tell D_F from "
+                    "unseen data)",
     "Avg Gap": "mean |Δ| of UA, RA, TA and MIA to Retrain of the same seed — good: small (AMUN paper's headline)",
     "MIA-efficacy": "% of D_F an SVC on p_y calls non-member — good: close to Retrain's",
     "simple MIA acc": "logistic regression on the loss, forget vs test — good: ≈ Retrain's, ideally 0.5",

@@ -48,5 +48,6 @@ def hyperparameters(key: str) -> list[dict[str, Any]]:
             for f in dataclasses.fields(cls)]
 
 
-__all__ = ["METHODS", "EpochUnlearner", "Resources", "SGDConfig", "UnlearnContext", "UnlearnResult", "Unlearner", "get_method",
+__all__ = ["METHODS", "EpochUnlearner", "Resources", "SGDConfig", "UnlearnContext", "UnlearnResult", "Unlearner",
+           "get_method",
            "hyperparameters"]

@@ -19,7 +19,8 @@ class AmunSalUn(Amun):
     label = "AMUN + SalUn"
     mask_ratio: float = hp(0.5, "fraction r of weights updated (AMUN searched [0.1, 0.9]; default 0.5)", min=0.0,
                            max=1.0)
-    mask_mode: str = hp("freeze", "'freeze': unselected weights bit-identical; 'grad': the AMUN code's gradient-only mask",
+    mask_mode: str = hp("freeze", "'freeze': unselected weights bit-identical; 'grad': the AMUN code's "
+                        "gradient-only mask",
                         choices=("freeze", "grad"))
 
     def mask(self, model: nn.Module, ctx: UnlearnContext) -> SaliencyMask:

@@ -16,7 +16,8 @@ Two auditors share the :class:`Auditor` interface:
   by a cvxpylayers ``CvxpyLayer`` (diffcp). Utility = −Σ_heldout hinge (the code's ``_attacker_likelihood_SVM``).
 * :class:`LogRegAuditor` (``"logreg"``) — L2-regularised logistic regression fit by Newton's method in plain
   PyTorch and differentiated implicitly (research/env.md §3, research/sgunlearn.md §5.2): deterministic, no
-  solver; 14x faster than the SVM on one digits round (bench/results/sg.md). Utility = −Σ_heldout logistic loss (BCE on the decision value), which is what the
+  solver; 14x faster than the SVM on one digits round (bench/results/sg.md). Utility = −Σ_heldout logistic loss
+  (BCE on the decision value), which is what the
   code's own earlier logistic attacker (``_attacker_likelihood_LR``, removed later) used.
 
 References: Di, Yu, Vorobeychik, Liu, "Adversarial Machine Unlearning", ICLR 2025 (arXiv 2406.07687);

@@ -206,7 +206,8 @@ class Unlearner:
             value, meta = getattr(self, f.name), f.metadata
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 if "min" in meta and value < meta["min"] or "max" in meta and value > meta["max"]:
-                    raise UnlearnError(f"{self.label}: {f.name}={value} is outside [{meta.get('min')}, {meta.get('max')}]")
+                    raise UnlearnError(f"{self.label}: {f.name}={value} is outside "
+                                       f"[{meta.get('min')}, {meta.get('max')}]")
             if "choices" in meta and value not in meta["choices"]:
                 raise UnlearnError(f"{self.label}: {f.name}={value!r}; choose one of {meta['choices']}")
 

@@ -104,15 +104,18 @@ class SGUnlearn(SGDConfig, Unlearner):
     paper = "Di, Yu, Vorobeychik, Liu, Adversarial Machine Unlearning (ICLR 2025, arXiv 2406.07687)"
     needs_remain = True
 
-    epochs: int = hp(30, "game rounds = epochs, each one FT pass + one auditor step (code num_epoch 30)", min=1, max=500)
+    epochs: int = hp(30, "game rounds = epochs, each one FT pass + one auditor step (code num_epoch 30)", min=1,
+                     max=500)
     lr: float = hp(0.01, "FT (defender) learning rate (code defender_lr 0.01)", min=0.0, max=10.0)
     batch_size: int = hp(128, "FT samples per step (code 128)", min=1, max=4096)
     momentum: float = hp(0.9, "SGD momentum, shared by FT and the auditor step (code 0.9)", min=0.0, max=0.999)
     weight_decay: float = hp(5e-4, "L2 weight decay, shared by FT and the auditor step (code 5e-4)", min=0.0, max=0.1)
     lr_step: int = hp(10, "StepLR step of the FT lr in rounds (inactive at lr_gamma 1)", min=1, max=500)
-    lr_gamma: float = hp(1.0, "StepLR factor of the FT lr: 1 = constant, the code's effective schedule", min=0.0, max=1.0)
+    lr_gamma: float = hp(1.0, "StepLR factor of the FT lr: 1 = constant, the code's effective schedule", min=0.0,
+                         max=1.0)
     attacker_lr: float = hp(0.01, "lr of the one auditor step per round (code attacker_lr 0.01)", min=0.0, max=10.0)
-    alpha: float = hp(1.0, "auditor weight α (code attacker_strength 1; paper sweep 0.05-5; 0 = FT)", min=0.0, max=100.0)
+    alpha: float = hp(1.0, "auditor weight α (code attacker_strength 1; paper sweep 0.05-5; 0 = FT)", min=0.0,
+                      max=100.0)
     auditor: str = hp("logreg", "follower: 'svm' = the paper's hinge SVM (cvxpylayers, slow); 'logreg' = "
                       "implicit logistic regression (fast, not the paper's); 'none' = code --with_attacker 0",
                       choices=("logreg", "svm", "none"))
