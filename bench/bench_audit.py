@@ -4,15 +4,21 @@ Writes bench/results/audit.md. With ``--k-table`` it instead measures how the FT
 original and retrained models moves with the number of reference models K and writes bench/results/rmia_k.md.
 Not part of the tests.
 
-Run: .venv/bin/python bench/bench_audit.py [--repeats 3] [--store DIR]
-     .venv/bin/python bench/bench_audit.py --k-table [--ks 4 8 16 32] [--store DIR]
+The models come from :class:`engine.run.Runner` (``baseline`` for the original and retrained models,
+``references`` for the reference sets); the scoring is :func:`engine.audit.rmia.rmia` on each model's
+``Signals.pool_logits()``.
+
+Run: .venv/bin/python bench/bench_audit.py [--repeats 3] [--k 8] [--store DIR] [--out FILE]
+     .venv/bin/python bench/bench_audit.py --k-table [--ks 4 8 16 32] [--store DIR] [--out FILE]
 ``--store`` reuses a store (already trained reference sets are then loaded, and their stored training times
-reported); by default a fresh temporary store is used.
+reported); by default a fresh temporary store is used. ``--out`` writes the markdown elsewhere than
+bench/results (e.g. for a smoke run with ``--repeats 1 --k 2``).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import statistics
@@ -27,11 +33,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.pipeline import PRESETS, run_baseline  # noqa: E402
-
-from engine.audit.rmia import DEFAULT_K, _score_naive, pool_logits, reference_models, rmia, scores_from_lr  # noqa: E402
-from engine.store import Store  # noqa: E402
-from engine.training import default_device  # noqa: E402
+from engine.audit.rmia import DEFAULT_K, _score_naive, rmia, scores_from_lr
+from engine.presets import PRESETS
+from engine.run import Runner
+from engine.store import Store
+from engine.training import default_device
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -84,8 +90,8 @@ def scoring_section(repeats: int) -> list[str]:
         lr = rng.lognormal(size=n)
         dup = rng.choice(n, n // 10, replace=False)
         lr[dup] = lr[rng.choice(n, n // 10)]
-        t_fast, fast = timed(lambda: scores_from_lr(lr), repeats)
-        t_naive, naive = timed(lambda: _score_naive(lr), repeats)
+        t_fast, fast = timed(functools.partial(scores_from_lr, lr), repeats)
+        t_naive, naive = timed(functools.partial(_score_naive, lr), repeats)
         same = bool(np.array_equal(fast, naive))
         assert same, f"fast and naive RMIA scores differ at N={n}"
         lines.append(f"| {n:,} | {t_fast * 1e3:.2f} ms | {t_naive * 1e3:.1f} ms | {t_naive / t_fast:.0f}x | {same} |")
@@ -93,41 +99,47 @@ def scoring_section(repeats: int) -> list[str]:
     return lines + [""]
 
 
-def reference_section(store_dir: str | None) -> list[str]:
+def reference_section(store_dir: str | None, k: int = DEFAULT_K) -> list[str]:
     spec = PRESETS["digits"]
     ips = mlp_throughput()
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(store_dir or tmp)
-        base = run_baseline(spec, store)
+        runner = Runner(Store(store_dir or tmp))
+        base = runner.baseline(spec)
         t0 = time.perf_counter()
-        ref = reference_models(base.prep, store, k=DEFAULT_K)
+        ref = runner.references(spec, k)
         cold = time.perf_counter() - t0
         t0 = time.perf_counter()
-        again = reference_models(base.prep, store, k=DEFAULT_K)
+        again = runner.references(spec, k)
         warm = time.perf_counter() - t0
         assert again.built == 0
         t0 = time.perf_counter()
-        res = {m: rmia(pool_logits(base.groups[m], base.prep), ref, base.prep.forget, remain=base.prep.remain)
+        res = {m: rmia(base.signals[m].pool_logits(), ref, base.prep.forget, remain=base.prep.remain)
                for m in ("original", "retrain")}
         score_s = (time.perf_counter() - t0) / 2
-    built = (f"trained now: {ref.built} of {DEFAULT_K}, wall {cold:.1f} s" if ref.built
+    built = (f"trained now: {ref.built} of {k}, wall {cold:.1f} s" if ref.built
              else f"all loaded from the given store (wall of this call: {cold:.2f} s)")
-    lines = [f"## Reference models, digits preset, default K = {DEFAULT_K}", "",
+    which = "default K" if k == DEFAULT_K else f"K (default {DEFAULT_K})"
+    lines = [f"## Reference models, digits preset, {which} = {k}", "",
              f"- pool = train ∪ test = {ref.n_pool} images; each model trains on about {ref.n_pool // 2} "
              f"({spec.model.arch} {spec.model.width}, {spec.train.epochs} epochs, batch {spec.train.batch_size})",
              f"- {built}; stored training time of the set {ref.seconds:.1f} s "
-             f"({ref.seconds / DEFAULT_K:.1f} s per model)",
+             f"({ref.seconds / k:.1f} s per model)",
              f"- CPU gauge: the digits MLP trained at {ips:,.0f} img/s during this run, against "
              f"{IDLE_MLP_IMG_S:,} img/s on an idle machine (pipeline.md). One reference model is "
              f"{spec.train.epochs} × ~{ref.n_pool // 2} = {spec.train.epochs * (ref.n_pool // 2):,} training images: "
              f"about {spec.train.epochs * (ref.n_pool // 2) / IDLE_MLP_IMG_S:.1f} s idle, so about "
-             f"{DEFAULT_K * spec.train.epochs * (ref.n_pool // 2) / IDLE_MLP_IMG_S:.0f} s for the default set",
+             f"{k * spec.train.epochs * (ref.n_pool // 2) / IDLE_MLP_IMG_S:.0f} s for this set",
              f"- second request (served from the store): {warm:.3f} s",
              f"- RMIA scoring + AUCs per audited model: {score_s * 1e3:.1f} ms",
              f"- FT AUC (this run): original {res['original'].auc:.3f}, retrain {res['retrain'].auc:.3f}", ""]
     for line in lines:
         print(line, flush=True)
     return lines
+
+
+def runs(res) -> str:
+    """The FT AUC of each subsampling seed, in brackets."""
+    return "(" + ", ".join(f"{a:.3f}" for a in res.auc_runs) + ")"
 
 
 def k_table(ks: list[int], store_dir: str | None) -> list[str]:
@@ -142,13 +154,12 @@ def k_table(ks: list[int], store_dir: str | None) -> list[str]:
               "|---|---|---|---|---|---|---|---|---|"]
     orig, spans = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(store_dir or tmp)
-        base = run_baseline(spec, store)
+        runner = Runner(Store(store_dir or tmp))
+        base = runner.baseline(spec)
         for k in ks:
-            ref = reference_models(base.prep, store, k=k)
-            o, r = (rmia(pool_logits(base.groups[m], base.prep), ref, base.prep.forget, remain=base.prep.remain)
+            ref = runner.references(spec, k)
+            o, r = (rmia(base.signals[m].pool_logits(), ref, base.prep.forget, remain=base.prep.remain)
                     for m in ("original", "retrain"))
-            runs = lambda x: "(" + ", ".join(f"{a:.3f}" for a in x.auc_runs) + ")"  # noqa: E731
             lines.append(f"| {k} | {o.auc:.3f} | {runs(o)} | {o.auc_all:.3f} | {o.fr_auc:.3f} | {r.auc:.3f} | "
                          f"{runs(r)} | {r.auc_all:.3f} | {ref.seconds:.0f} |")
             print(lines[-1], flush=True)
@@ -166,14 +177,19 @@ def main() -> None:
     ap.add_argument("--store", default=None, help="reuse this store directory instead of a fresh temporary one")
     ap.add_argument("--k-table", action="store_true", help="measure FT AUC vs K and write rmia_k.md")
     ap.add_argument("--ks", type=int, nargs="+", default=[4, 8, 16, 32])
+    ap.add_argument("--k", type=int, default=DEFAULT_K, help="reference models of the audit benchmark's set")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="where the markdown goes (default bench/results/audit.md, or rmia_k.md with --k-table)")
     args = ap.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
     if args.k_table:
         lines = k_table(args.ks, args.store)
-        (RESULTS / "rmia_k.md").write_text("\n".join(lines))
-        return
-    lines = header("Audit benchmark") + scoring_section(args.repeats) + reference_section(args.store)
-    (RESULTS / "audit.md").write_text("\n".join(lines))
+        out = args.out or RESULTS / "rmia_k.md"
+    else:
+        lines = header("Audit benchmark") + scoring_section(args.repeats) + reference_section(args.store, args.k)
+        out = args.out or RESULTS / "audit.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines))
+    print(f"written to {out}")
 
 
 if __name__ == "__main__":

@@ -41,8 +41,9 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     t_start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)], cwd=ROOT,
-                            env={**os.environ, "UNLEARN_HOME": home}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
+                            cwd=ROOT, env={**os.environ, "UNLEARN_HOME": home},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while True:
             try:
@@ -92,7 +93,8 @@ def main() -> None:
              f"- server start to first page rendered: {t_first:.2f} s",
              f"- train original + retrain from the Setup page (click to results): {t_train:.2f} s",
              f"- audit of {len(args.methods.split(','))} methods from the Run page (click to table): {t_audit:.2f} s",
-             "- first visit of each result page (click to chart): " + ", ".join(f"{k} {v:.2f} s" for k, v in cold.items()),
+             "- first visit of each result page (click to chart): "
+             + ", ".join(f"{k} {v:.2f} s" for k, v in cold.items()),
              f"  (median {statistics.median(cold.values()):.2f} s)",
              f"- switching between visited pages, click to chart: median {statistics.median(switch):.2f} s "
              f"(n = {len(switch)}, max {max(switch):.2f} s)", ""]

@@ -1,4 +1,4 @@
-"""Per-sample reference for :func:`engine.attacks.nearest_adversarial`, built on captum (tests and bench only).
+"""A per-sample nearest-adversarial ε search built on captum, for bench/bench_attacks.py (timing only).
 
 ``captum.robust.MinParamPerturbation`` searches the smallest exponent k (linear mode, arg_step 1) for which
 ``captum.robust.PGD`` (norm "L2", radius ε = ε₀·2^k, step ε·alpha_frac, no random start, per-sample CE loss)
@@ -10,8 +10,11 @@ returns a misclassified input — one sample per call (research/env.md §2). Two
   inner FGSM is replaced by :class:`L2StepFGSM`, whose only change is that step; captum still runs the loop,
   the L2 projection (renorm), the [0, 1] bounds and the ε search. ``step="sign"`` is stock captum.
 
-captum restarts PGD from x for every ε and has no early exit, so it matches ``mode="restart"`` of the batched
-search, not AMUN's warm-started ``mode="amun"``.
+Not the same search as :class:`engine.attacks.NearestAdversarial`: captum restarts PGD from x for every ε and
+judges the last iterate (no early exit), while the engine, like the AMUN code, warm-starts after each doubling
+and stops a sample at its first misclassified iterate. The engine has no restart mode any more, so the bench
+reports this reference's wall time and the fraction of samples with the same ε, and claims nothing more.
+Moved here from tests/ (no test uses it).
 """
 
 from __future__ import annotations

@@ -2,11 +2,11 @@
 
     .venv/bin/python bench/screenshots.py [--out assets] [--home DIR] [--methods ft,rl,ga,salun,amun,sg_unlearn]
 
-Needs Debian's /usr/bin/chromium and playwright (requirements-dev.txt). The server gets its own UNLEARN_HOME (a
-temporary one unless --home is given, e.g. to reuse a store) and Streamlit's minimal toolbar. Flow: Setup and train
-(trains original and retrain) → Run (the methods on seed 0, default RMIA settings) → one screenshot, 1400 px wide,
-of Run, Confidence, Adversarial, Membership and Compare, each opened by its shareable URL. Not a test: it only fails
-when a page never renders.
+Needs Debian's /usr/bin/chromium and playwright (the ``dev`` extra in pyproject.toml). The server gets its own
+UNLEARN_HOME (a temporary one unless --home is given, e.g. to reuse a store) and Streamlit's minimal toolbar. Flow:
+Setup and train (trains original and retrain) → Run (the methods on seed 0, default RMIA settings) → one
+screenshot, 1400 px wide, of Run, Confidence, Adversarial, Membership and Compare, each opened by its shareable
+URL. Not a test: it only fails when a page never renders.
 """
 
 from __future__ import annotations
@@ -68,8 +68,9 @@ def main() -> None:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"],
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--client.toolbarMode", "minimal"],
         cwd=ROOT, env={**os.environ, "UNLEARN_HOME": home}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t0 = time.time()
     try:
