@@ -102,7 +102,7 @@ def test_result_pages_before_any_audit_point_to_run():
 
 
 def test_run_then_every_result_page():
-    at = _run_audit()
+    at = _run_audit(k="2")
     table = at.dataframe[0].value
     assert {"Original", "Retrain", "Fine-tune", "AMUN", "SG-Unlearn"} <= set(table.index)
     assert "Avg Gap" in table.columns

@@ -22,7 +22,7 @@ from .base import EpochUnlearner, UnlearnContext, hp
 class Amun(EpochUnlearner):
     """AMUN's Algorithm 1 + fine-tuning, as the official code runs it.
 
-    * D_A: for every forget sample, :func:`engine.attacks.nearest_adversarial` on the original model (L2
+    * D_A: for every forget sample, :class:`engine.attacks.NearestAdversarial` on the original model (L2
       PGD-50, step ε/10, no random start, early exit per sample, ε doubled and warm-started until it flips);
       y_adv = the model's prediction at x_adv; already-misclassified samples keep δ = 0.
     * Training set: D_R ∪ D_F ∪ D_A with D_R (D_F keeps its true labels), D_F ∪ D_A in the D_F-only setting,
