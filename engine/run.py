@@ -147,6 +147,14 @@ class AuditRequest:
             chosen.append(method)
         return cls(spec, tuple(chosen), tuple(dict.fromkeys(int(s) for s in seeds)), use_remain, int(k))
 
+    @classmethod
+    def from_record(cls, manifest: dict) -> AuditRequest:
+        """The request a stored ``comparison`` record describes (its ``spec``, ``methods`` with their params,
+        ``seeds``, ``use_remain``, ``k``): the way back from the store's list of audits to a view."""
+        spec = config.from_dict(RunSpec, manifest["spec"])
+        methods = tuple(get_method(key, **params) for key, params in manifest["methods"].items())
+        return cls(spec, methods, tuple(manifest["seeds"]), bool(manifest["use_remain"]), int(manifest["k"]))
+
     def key(self) -> str:
         return config.stable_hash({"kind": "comparison", "spec": self.spec, "seeds": list(self.seeds),
                                    "methods": [[m.key, m.params()] for m in self.methods],

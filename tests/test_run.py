@@ -196,3 +196,13 @@ def test_adversarial_sets_are_stored_once_per_model_rows_and_settings(tiny_spec,
     # the stored rows are the same search run on those samples alone
     x, y = data.x_train[rows], data.y_train[rows]
     assert torch.equal(NearestAdversarial(steps=5)(original.model, x, y).eps, first.eps)
+
+
+def test_a_stored_comparison_record_gives_back_its_request(tiny_spec, tmp_path):
+    store = Store(tmp_path)
+    req = AuditRequest.build(tiny_spec, ["ft", "rl"], [0], overrides={"ft": {"lr": "0.2"}}, k=2)
+    Runner(store).compare(req)
+    (record,) = store.list("comparison")
+    back = AuditRequest.from_record(record.manifest)
+    assert back.key() == req.key() == record.key
+    assert back.method("ft").lr == 0.2 and back.k == 2 and back.seeds == (0,)
