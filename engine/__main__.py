@@ -254,7 +254,7 @@ def _request(args: argparse.Namespace):
     args.seed, args.forget_seed = 0, 0
     spec = _spec_from_args(args)
     return AuditRequest.build(spec, methods, seeds, overrides=overrides, tuned=not args.paper_defaults,
-                              use_remain=not args.no_remain, k=args.k or DEFAULT_K)
+                              use_remain=not args.no_remain, k=args.k or DEFAULT_K, retrains=args.retrains)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -302,6 +302,9 @@ def _add_audit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", default="0,1,2",
                    help="comma-separated seeds: model seed and forget-set seed (default 0,1,2)")
     p.add_argument("--k", type=int, default=None, help="number of RMIA reference models (default: engine default)")
+    p.add_argument("--retrains", type=int, default=None,
+                   help="retrain replicas per seed: Avg Gap against their mean, their spread the noise floor "
+                        "(default: the preset's)")
     p.add_argument("--no-remain", action="store_true", help="the D_F-only setting")
     p.add_argument("--paper-defaults", action="store_true", help="the papers' hyperparameters, not the tuned ones")
 

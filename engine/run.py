@@ -37,6 +37,7 @@ from .data import Dataset, load_dataset
 from .errors import UnlearnError
 from .forget import forget_fingerprint, remain_indices, select_forget, validate_forget
 from .models import build_model, prefers_channels_last
+from .presets import default_retrains
 from .signals import Signals
 from .store import Artifact, Store
 from .training import CancelToken, Progress, check_cancel, default_device, predict, seed_everything, train_model
@@ -116,16 +117,18 @@ class AuditRequest:
     seeds: tuple[int, ...] = (0,)
     use_remain: bool = True
     k: int = DEFAULT_K
+    retrains: int = 1
 
     @classmethod
     def build(cls, spec: RunSpec, methods: Sequence[str], seeds: Sequence[int] = (0,), *,
               overrides: dict[str, dict[str, Any]] | None = None, tuned: bool = True, use_remain: bool = True,
-              k: int = DEFAULT_K) -> AuditRequest:
+              k: int = DEFAULT_K, retrains: int | None = None) -> AuditRequest:
         """Methods by key with the tuned (or, ``tuned=False``, the papers') defaults and ``overrides``.
 
         ``retrain`` is always the reference and need not be listed; in the D_F-only setting methods that need
-        D_R are left out. Raises :class:`UnlearnError` on an unknown method, a bad hyperparameter value, an
-        override for a method not in the run, no seeds or a bad K.
+        D_R are left out. ``retrains``: retrain replicas per seed (R; default: the preset's, see
+        :func:`engine.presets.default_retrains`). Raises :class:`UnlearnError` on an unknown method, a bad
+        hyperparameter value, an override for a method not in the run, no seeds, a bad K or R.
         """
         overrides = overrides or {}
         unknown = [m for m in methods if m not in METHODS]
@@ -138,6 +141,9 @@ class AuditRequest:
             raise UnlearnError("give at least one seed")
         if k < 2:
             raise UnlearnError(f"RMIA needs at least 2 reference models, got K = {k}")
+        retrains = default_retrains(spec.data.dataset) if retrains is None else int(retrains)
+        if not 1 <= retrains <= 20:
+            raise UnlearnError(f"retrains per seed must be between 1 and 20, got {retrains}")
         chosen = []
         for key in dict.fromkeys(methods):
             if key == REFERENCE or (not use_remain and METHODS[key].needs_remain):
@@ -145,7 +151,7 @@ class AuditRequest:
             method = get_method(key, dataset=spec.data.dataset if tuned else None, **overrides.get(key, {}))
             method.validate()
             chosen.append(method)
-        return cls(spec, tuple(chosen), tuple(dict.fromkeys(int(s) for s in seeds)), use_remain, int(k))
+        return cls(spec, tuple(chosen), tuple(dict.fromkeys(int(s) for s in seeds)), use_remain, int(k), retrains)
 
     @classmethod
     def from_record(cls, manifest: dict) -> AuditRequest:
@@ -153,12 +159,15 @@ class AuditRequest:
         ``seeds``, ``use_remain``, ``k``): the way back from the store's list of audits to a view."""
         spec = config.from_dict(RunSpec, manifest["spec"])
         methods = tuple(get_method(key, **params) for key, params in manifest["methods"].items())
-        return cls(spec, methods, tuple(manifest["seeds"]), bool(manifest["use_remain"]), int(manifest["k"]))
+        return cls(spec, methods, tuple(manifest["seeds"]), bool(manifest["use_remain"]), int(manifest["k"]),
+                   int(manifest.get("retrains", 1)))
 
     def key(self) -> str:
-        return config.stable_hash({"kind": "comparison", "spec": self.spec, "seeds": list(self.seeds),
-                                   "methods": [[m.key, m.params()] for m in self.methods],
-                                   "use_remain": self.use_remain, "k": self.k})
+        parts = {"kind": "comparison", "spec": self.spec, "seeds": list(self.seeds),
+                 "methods": [[m.key, m.params()] for m in self.methods], "use_remain": self.use_remain, "k": self.k}
+        if self.retrains != 1:  # one retrain per seed: the key of the audits stored before replicas existed
+            parts["retrains"] = self.retrains
+        return config.stable_hash(parts)
 
     def method(self, key: str) -> Unlearner | None:
         return next((m for m in self.methods if m.key == key), None)
@@ -219,9 +228,10 @@ class Runner:
     def compare(self, req: AuditRequest) -> Comparison:
         """Every model of every seed, audited and tabulated (the AMUN paper's protocol, §5.2).
 
-        Per seed s: the data and the forget draw (forget-seed s), the original model (seed s), its retrain
-        without D_F, the reference set (shared by all seeds), every method on that original, the signals of
-        every model, their audits, and the seed's rows with Avg Gap against that seed's Retrain.
+        Per seed s: the data and the forget draw (forget-seed s), the original model (seed s), R retrains without
+        D_F (replica 0 with seed s, the others with derived seeds), the reference set (shared by all seeds), every
+        method on that original, the signals of every model, their audits, and the seed's rows with Avg Gap
+        against the mean of that seed's retrains (a replica: against the others — the noise floor).
         """
         t0 = time.perf_counter()
         setting = "with D_R" if req.use_remain else "D_F only"
@@ -230,16 +240,24 @@ class Runner:
         for i, seed in enumerate(req.seeds):
             prep = self.prepare(replace(req.spec, seed=seed, forget_seed=seed))
             original = self.original(prep.spec)
-            models = {BASELINE: original, REFERENCE: self.retrain(prep)}
+            retrains = [self.retrain(prep, replica=r) for r in range(req.retrains)]
+            models = {BASELINE: original, REFERENCE: retrains[0]}
             ref = self.references(prep.spec, req.k)
             for method in req.methods:
                 check_cancel(self.cancel)
                 models[method.key] = self.unlearned(method, prep, original, use_remain=req.use_remain)
             sigs = {name: self.signals(tm, prep) for name, tm in models.items()}
-            seed_audits = {name: audit_model(sig, ref, labels=prep.data.y_train.numpy(), seed=seed,
-                                             retrain=sigs[REFERENCE]) for name, sig in sigs.items()}
-            rows += seed_rows(seed_audits, labels, {n: tm.seconds for n, tm in models.items()}, seed=seed,
-                              setting=setting)
+            replica_sigs = [sigs[REFERENCE]] + [self.signals(tm, prep) for tm in retrains[1:]]
+            y = prep.data.y_train.numpy()
+            seed_audits = {name: audit_model(sig, ref, labels=y, seed=seed,
+                                             retrains=replica_sigs[1:] if name == REFERENCE else replica_sigs)
+                           for name, sig in sigs.items()}
+            replicas = [seed_audits[REFERENCE]] + [
+                audit_model(s, ref, labels=y, seed=seed, retrains=[o for q, o in enumerate(replica_sigs) if q != r])
+                for r, s in enumerate(replica_sigs) if r > 0]
+            seconds = {n: tm.seconds for n, tm in models.items()}
+            seconds.update({f"{REFERENCE}#{r}": tm.seconds for r, tm in enumerate(retrains) if r > 0})
+            rows += seed_rows(seed_audits, replicas, labels, seconds, seed=seed, setting=setting)
             for name in models:
                 audits[(name, seed)], signals[(name, seed)] = seed_audits[name], sigs[name]
                 trained[(name, seed)] = models[name]
@@ -296,9 +314,12 @@ class Runner:
         data = self.data(spec)
         return self._trained("original", spec, data, np.arange(len(data.y_train)), None)
 
-    def retrain(self, prep: Prepared) -> TrainedModel:
-        """The gold standard: the same recipe and seed on the remain set only."""
-        return self._trained("retrain", prep.spec, prep.data, prep.remain, prep.forget)
+    def retrain(self, prep: Prepared, replica: int = 0) -> TrainedModel:
+        """The gold standard: the same recipe on the remain set only; replica 0 with the run's seed, replica r
+        with a seed derived from it (two retrains differ only by initialisation and shuffles)."""
+        seed = prep.spec.seed if replica == 0 else \
+            int(config.stable_hash({"retrain-replica": prep.spec.seed, "r": replica}), 16) % (2**31 - 1)
+        return self._trained("retrain", replace(prep.spec, seed=seed), prep.data, prep.remain, prep.forget)
 
     def _trained(self, kind: str, spec: RunSpec, data: Dataset, idx: np.ndarray,
                  forget: np.ndarray | None) -> TrainedModel:
@@ -503,7 +524,7 @@ class Runner:
             return
         self.store.save("comparison", key, {
             "spec": req.spec, "methods": {m.key: m.params() for m in req.methods}, "seeds": list(req.seeds),
-            "use_remain": req.use_remain, "k": req.k, "seconds": cmp.seconds,
+            "use_remain": req.use_remain, "k": req.k, "retrains": req.retrains, "seconds": cmp.seconds,
             "rows": cmp.rows.to_dict(orient="records")})
 
 

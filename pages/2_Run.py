@@ -3,6 +3,7 @@
 import streamlit as st
 
 from engine.errors import UnlearnError
+from engine.presets import default_retrains
 from engine.run import Runner
 from engine.unlearning import METHODS
 from ui import cached, forms, jobs, state, tables
@@ -41,6 +42,11 @@ with st.expander("Hyperparameters (defaults tuned for this data set; the papers'
     s["audit_overrides"] = overrides
     s["audit_k"] = st.number_input("RMIA reference models (K)", 2, 128, int(audit["k"]), step=2, key="w_k",
                                    help="the AMUN paper used 128; more is stronger and slower")
+    preset_r = default_retrains(spec.data.dataset)
+    s["audit_retrains"] = st.number_input(
+        "Retrains per seed (R)", 1, 20, int(audit["retrains"] or preset_r), step=1, key="w_retrains",
+        help=f"Avg Gap is taken against the mean of R retrains, and their spread is the noise floor of every "
+             f"metric (R ≥ 2). Preset: {preset_r}.")
 if not s["audit_methods"]:
     st.warning("Choose at least one method.")
     st.stop()

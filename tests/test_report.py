@@ -22,7 +22,7 @@ def cmp(tmp_path_factory):
 
     spec = RunSpec(data=DataSpec("digits", train_size=200), model=ModelSpec("mlp", 32),
                    train=TrainConfig(epochs=3, batch_size=64, lr=0.1, lr_step=2, augment=False), forget="random:0.1")
-    return audit(spec, ["ft", "sg_unlearn"], [0], Store(tmp_path_factory.mktemp("store")), k=2)
+    return audit(spec, ["ft", "sg_unlearn"], [0], Store(tmp_path_factory.mktemp("store")), k=2, retrains=2)
 
 
 class _Tags(HTMLParser):
@@ -73,9 +73,10 @@ def test_html_report_is_self_contained_and_complete(cmp):
     assert html.count("* plotly.js v") == 1 and 'src="https://cdn.plot.ly' not in html
     assert len(html) > 3_000_000
     # the paper table's numbers and labels, as Comparison.to_markdown formats them
-    t = cmp.table()
+    t, cells = cmp.table(), cmp.formatted()
     for m in t.index:
-        assert f"{t.loc[m, 'ua_mean']:.2f} ± {t.loc[m, 'ua_std']:.2f}" in parser.cells
+        assert cells.loc[t.loc[m, "label"], "UA"] in parser.cells
+        assert cells.loc[t.loc[m, "label"], "UA"].startswith(f"{t.loc[m, 'ua_mean']:.2f} ± ")  # a bootstrap interval
         assert t.loc[m, "label"] in parser.cells
     assert "accuracy on D_F — good: close to Retrain&#39;s" in html  # escaped
     assert '"forget": "random:0.1"' in unescape(html)
@@ -107,7 +108,8 @@ def test_bundle_holds_every_table_and_per_sample_value(cmp):
                 f"signals/{m}_seed0.csv"} <= names
     assert z.read("report.html").decode() == html and notes == [] and "NOTES.txt" not in names
     metrics = pd.read_csv(z.open("metrics.csv"))
-    assert list(metrics["method"]) == ["original", "retrain", "ft", "sg_unlearn"]
+    assert list(metrics["method"]) == ["original", "retrain", "ft", "sg_unlearn", "retrain"]
+    assert list(metrics["replica"]) == [0, 0, 0, 0, 1]
     np.testing.assert_allclose(metrics["ua"], cmp.rows["ua"])
     forget = pd.read_csv(z.open("per_sample/ft_seed0_forget.csv"))
     ps = cmp.audits[("ft", 0)].per_sample

@@ -155,13 +155,16 @@ def test_request_validates_before_anything_trains(tiny_spec, tmp_path):
 
 def test_compare_flow_and_store_only_reload(tiny_spec, tmp_path):
     store = Store(tmp_path)
-    req = AuditRequest.build(tiny_spec, ["ft", "amun"], [0, 1], k=2)
+    req = AuditRequest.build(tiny_spec, ["ft", "amun"], [0, 1], k=2, retrains=2)
     with pytest.raises(NotStored):
         Runner(store, build=False).compare(req)
     cmp = Runner(store).compare(req)
-    assert list(cmp.rows["method"]) == ["original", "retrain", "ft", "amun"] * 2
+    assert list(cmp.rows["method"]) == ["original", "retrain", "ft", "amun", "retrain"] * 2
+    assert list(cmp.rows["replica"]) == [0, 0, 0, 0, 1] * 2
+    assert len(store.list("retrain")) == 4  # two replicas per seed, each with its own training seed
+    gaps = cmp.rows[cmp.rows.method == "retrain"].groupby("seed")["avg_gap"]
+    assert (gaps.nunique() == 1).all() and (gaps.first() > 0).all()  # two replicas: the same gap to each other
     assert cmp.seeds == [0, 1] and cmp.labels["amun"] == "AMUN"
-    assert (cmp.rows.loc[cmp.rows.method == "retrain", "avg_gap"] == 0).all()
     assert store.exists("comparison", req.key())
     # AMUN's D_A came from the original model's whole-train set, stored once per original
     assert len(store.list("adversarial")) == 2

@@ -11,7 +11,7 @@ from engine.data import DATASETS, availability
 from engine.errors import UnlearnError
 from engine.forget import names_a_file
 from engine.models import MODELS
-from engine.presets import default_spec
+from engine.presets import default_retrains, default_spec
 
 # canonical settings live under cfg_* (survive page switches); widgets use w_* keys
 FIELDS = {"dataset": "digits", "model": "", "forget": "", "seed": 0, "forget_seed": 0}
@@ -177,6 +177,10 @@ def audit_settings() -> dict:
         except ValueError:
             s["audit_k"] = DEFAULT_K
         try:
+            s["audit_retrains"] = min(20, max(1, int(q["r"]))) if "r" in q else None
+        except ValueError:
+            s["audit_retrains"] = None
+        try:
             hp = decode_overrides(q.get("hp", ""))
         except UnlearnError as exc:
             s["audit_url_error"] = str(exc)
@@ -185,7 +189,7 @@ def audit_settings() -> dict:
     return {"methods": list(s["audit_methods"]), "seeds": list(s["audit_seeds"]),
             "use_remain": bool(s["audit_use_remain"]),
             "overrides": {m: dict(v) for m, v in s["audit_overrides"].items()},
-            "k": int(s["audit_k"])}
+            "k": int(s["audit_k"]), "retrains": s.get("audit_retrains")}
 
 
 def request(spec: RunSpec | None = None):
@@ -194,7 +198,7 @@ def request(spec: RunSpec | None = None):
 
     a = audit_settings()
     return AuditRequest.build(spec or current_spec(), a["methods"], a["seeds"], overrides=a["overrides"],
-                              use_remain=a["use_remain"], k=a["k"])
+                              use_remain=a["use_remain"], k=a["k"], retrains=a["retrains"])
 
 
 def sync_audit_url(req) -> None:
@@ -205,6 +209,7 @@ def sync_audit_url(req) -> None:
     values = {"methods": ",".join(m.key for m in req.methods) or ",".join(audit_settings()["methods"]),
               "seeds": ",".join(map(str, req.seeds)), "remain": "1" if req.use_remain else "0"}
     values["k"] = str(req.k) if req.k != DEFAULT_K else None
+    values["r"] = str(req.retrains) if req.retrains != default_retrains(req.spec.data.dataset) else None
     values["hp"] = encode_overrides(req.overrides()) or None
     for key, value in values.items():
         if value is None:

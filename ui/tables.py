@@ -19,5 +19,5 @@ def comparison_table(result: Comparison, mia: str = "ft_auc") -> None:
 
     st.dataframe(df.style.apply(highlight, axis=0), width="stretch",
                  column_config={lab: st.column_config.TextColumn(lab, help=GLOSSARY.get(lab)) for lab in df.columns})
-    st.caption("Green cell: closest to Retrain (lowest for Avg Gap and time). Retrain is the reference; hover a "
-               "column title for what good looks like.")
+    st.caption(result.note(mia).replace("Marked:", "Green cells:") + " Hover a column title for what good looks "
+               "like.")

@@ -10,14 +10,22 @@ s, its retrain (the gold standard of that run) and every method — and hands ea
 * simple MIA — SG-Unlearn's logistic regression on the loss, forget vs test, accuracy (0.5 is ideal);
 * loss-threshold AUC, TPR at 1 % / 0.1 % FPR of RMIA;
 * KS and W1 between forget and test losses, and between the method's and the retrained model's forget losses;
-* Avg Gap — mean |Δ| of UA, RA, TA and the MIA to the retrain of the same seed (per run, then averaged);
+* Δφ — how far the model's confidence on test and remain moved from Retrain's (W1 of φ): it catches a method
+  that hides membership by flattening its confidence everywhere, which FT AUC and Avg Gap reward;
+* Avg Gap — mean |Δ| of UA, RA, TA and the MIA to the mean of that seed's R retrains (per run, then averaged);
 * wall time of the method.
+
+Every seed retrains R times (replicas with their own training seeds): the table's Retrain row is their mean, and
+its Avg Gap and Δφ are Retrain's own leave-one-out spread — the noise floor below which a difference means
+nothing. Cells carry 95 % intervals: over seeds, or a paired bootstrap over samples for one seed
+(:mod:`engine.audit.uncertainty`); the "closest to Retrain" mark goes to every method within noise of the best.
 
 Nothing here trains or reads the store.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,23 +37,26 @@ from ..config import RunSpec
 from ..signals import Signals
 from .mia import AttackResult, loss_threshold, mia_efficacy, simple_mia
 from .rmia import ReferenceSet, RmiaResult, rmia
-from .stats import distribution_stats
+from .stats import distribution_stats, wasserstein1
+from .uncertainty import BOOTSTRAP_METRICS, Z95, bootstrap_se, noise_floor, t_halfwidth
 
 REFERENCE = "retrain"
 BASELINE = "original"
 #: columns of metrics.csv, in order
-COLUMNS = ["method", "label", "seed", "setting", "ua", "ra", "ta", "ft_auc", "mia_efficacy", "simple_mia_acc",
-           "simple_mia_auc", "loss_auc", "tpr_at_1pct", "tpr_at_01pct", "ks", "ks_p", "wasserstein", "ks_vs_retrain",
-           "w1_vs_retrain", "avg_gap", "avg_gap_mis", "seconds"]
+COLUMNS = ["method", "label", "seed", "replica", "setting", "ua", "ra", "ta", "ft_auc", "mia_efficacy",
+           "simple_mia_acc", "simple_mia_auc", "loss_auc", "tpr_at_1pct", "tpr_at_01pct", "ks", "ks_p", "wasserstein",
+           "ks_vs_retrain", "w1_vs_retrain", "phi_shift", "avg_gap", "avg_gap_mis", "seconds",
+           *(f"{m}_se" for m in BOOTSTRAP_METRICS)]
 #: the paper's table: column → (label, how "best" is judged)
 TABLE = {"ua": ("UA", "retrain"), "ra": ("RA", "retrain"), "ta": ("TA", "retrain"),
          "ft_auc": ("MIA (FT AUC)", "retrain"),
-         "avg_gap": ("Avg Gap", "min"), "mia_efficacy": ("MIA-efficacy", "retrain"),
+         "avg_gap": ("Avg Gap", "min"), "phi_shift": ("Δφ vs Retrain", "min"),
+         "mia_efficacy": ("MIA-efficacy", "retrain"),
          "simple_mia_acc": ("simple MIA acc", "retrain"), "ks": ("KS", "retrain"), "wasserstein": ("W1", "retrain"),
          "tpr_at_1pct": ("TPR@1%FPR", "retrain"), "seconds": ("time (s)", "min")}
 
 #: decimal places per table column (the one rule for the CLI, the pages and the report); default 2
-DECIMALS = {"simple_mia_acc": 3, "ks": 3, "wasserstein": 3, "tpr_at_1pct": 3}
+DECIMALS = {"simple_mia_acc": 3, "ks": 3, "wasserstein": 3, "tpr_at_1pct": 3, "phi_shift": 3}
 
 #: per table column label: what it measures and what good looks like (shown in the UI and the report)
 GLOSSARY = {
@@ -55,7 +66,12 @@ GLOSSARY = {
     "TA": "test accuracy — good: close to Retrain's (utility kept)",
     "MIA (FT AUC)": "RMIA AUC forget vs test ×100 — good: ≈ 50 like Retrain (an attacker can't tell D_F from "
                     "unseen data)",
-    "Avg Gap": "mean |Δ| of UA, RA, TA and MIA to Retrain of the same seed — good: small (AMUN paper's headline)",
+    "Avg Gap": "mean |Δ| of UA, RA, TA and MIA to the mean of the same seed's retrains — good: small (the AMUN "
+               "paper's headline); Retrain's own row is its retrain-vs-retrain spread, the noise floor",
+    "Δφ vs Retrain": "Wasserstein-1 between the model's and Retrain's confidence φ = log(p_y/(1−p_y)) on test and on "
+                     "remain (mean of the two) — good: small, like Retrain's own spread. FT AUC and Avg Gap alone "
+                     "reward flattening: a model that lowers its confidence everywhere hides membership (FT AUC ≈ "
+                     "50) while no longer behaving like Retrain; this column shows it",
     "MIA-efficacy": "% of D_F an SVC on p_y calls non-member — good: close to Retrain's",
     "simple MIA acc": "logistic regression on the loss, forget vs test — good: ≈ Retrain's, ideally 0.5",
     "KS": "KS statistic of forget vs test losses — good: close to Retrain's (0 = same distribution)",
@@ -75,35 +91,42 @@ class ModelAudit:
 
 
 def audit_model(sig: Signals, ref: ReferenceSet, *, labels: np.ndarray, seed: int,
-                retrain: Signals | None = None) -> ModelAudit:
-    """Every audit of one model from its signals: accuracies, RMIA, MIA-efficacy, simple MIA, loss attack, KS/W1.
+                retrains: Sequence[Signals] = ()) -> ModelAudit:
+    """Every audit of one model from its signals: accuracies, RMIA, MIA-efficacy, simple MIA, loss attack, KS/W1,
+    and the distances to Retrain.
 
     Args:
         sig: the model's signals (with the forget / remain split).
         ref: the RMIA reference set on the same pool.
         labels: the training split's labels (per-sample output).
         seed: seed of the attacks' subsampling and folds.
-        retrain: the retrained model's signals (for the distances to Retrain's forget losses).
+        retrains: the signals of the retrains to compare with (a retrain replica: the other replicas). KS / W1
+            to Retrain use the mean forget loss over them per sample; Δφ the W1 to their pooled φ on test and
+            on remain. None given: those columns are NaN.
     """
     f, r, t = sig["forget"], sig["remain"], sig["test"]
     rm = rmia(sig.pool_logits(), ref, sig.forget, remain=sig.remain)
     mis = mia_efficacy(r["p_y"], t["p_y"], f["p_y"], seed=seed)
     sm = simple_mia(f["loss"], t["loss"], seed=seed)
     lt = loss_threshold(f["loss"], t["loss"])
-    ds = distribution_stats(f["loss"], t["loss"], retrain["forget"]["loss"] if retrain is not None else None, seed)
+    rt_loss = np.mean([s["forget"]["loss"] for s in retrains], axis=0) if retrains else None
+    ds = distribution_stats(f["loss"], t["loss"], rt_loss, seed)
+    phi_shift = float(np.mean([wasserstein1(sig[g]["phi"], np.concatenate([s[g]["phi"] for s in retrains]))
+                               for g in ("test", "remain")])) if retrains else float("nan")
     row = {
         "ua": 100 * float(np.mean(f["correct"])), "ra": 100 * float(np.mean(r["correct"])),
         "ta": 100 * float(np.mean(t["correct"])), "ft_auc": 100 * rm.auc, "mia_efficacy": mis.percent,
         "simple_mia_acc": sm.accuracy, "simple_mia_auc": sm.auc, "loss_auc": lt.auc,
         "tpr_at_1pct": rm.tpr_at_1pct, "tpr_at_01pct": rm.tpr_at_01pct, "ks": ds.ks_forget_test,
         "ks_p": ds.p_forget_test, "wasserstein": ds.w1_forget_test, "ks_vs_retrain": ds.ks_vs_retrain,
-        "w1_vs_retrain": ds.w1_vs_retrain,
+        "w1_vs_retrain": ds.w1_vs_retrain, "phi_shift": phi_shift,
     }
     per_sample = {
         "forget_index": sig.forget, "forget_label": np.asarray(labels)[sig.forget],
         "forget_loss": f["loss"], "forget_p_y": f["p_y"], "forget_phi": f["phi"], "forget_correct": f["correct"],
         "forget_rmia_score": rm.member_scores, "forget_mis_member": mis.forget_pred,
         "test_loss": t["loss"], "test_rmia_score": rm.nonmember_scores,
+        "remain_correct": r["correct"], "test_correct": t["correct"],
     }
     if ds.loss_gap is not None:
         per_sample["forget_loss_minus_retrain"] = ds.loss_gap
@@ -116,15 +139,45 @@ def avg_gap(row: dict, ref: dict, mia: str = "ft_auc") -> float:
     return float(np.mean([abs(row[k] - ref[k]) for k in ("ua", "ra", "ta", mia)]))
 
 
-def seed_rows(audits: dict[str, ModelAudit], labels: dict[str, str], seconds: dict[str, float], *, seed: int,
-              setting: str) -> list[dict[str, Any]]:
-    """The metrics rows of one seed (one per model, :data:`COLUMNS`), Avg Gap against that seed's Retrain."""
-    rows = {name: {"method": name, "label": labels[name], "seed": seed, "setting": setting, **a.row,
-                   "seconds": seconds[name]} for name, a in audits.items()}
-    for row in rows.values():
-        row["avg_gap"] = avg_gap(row, rows[REFERENCE], "ft_auc")
-        row["avg_gap_mis"] = avg_gap(row, rows[REFERENCE], "mia_efficacy")
-    return [{c: row[c] for c in COLUMNS} for row in rows.values()]
+def seed_rows(audits: dict[str, ModelAudit], replicas: Sequence[ModelAudit], labels: dict[str, str],
+              seconds: dict[str, float], *, seed: int, setting: str, n_boot: int = 200) -> list[dict[str, Any]]:
+    """The metrics rows of one seed (one per model and retrain replica, :data:`COLUMNS`).
+
+    Avg Gap of a model is taken against the mean of the seed's retrain ``replicas``; a replica's against the mean
+    of the other replicas (0 with one replica). ``audits[REFERENCE]`` is replica 0. Bootstrap standard errors
+    (``*_se``) come from :func:`engine.audit.uncertainty.bootstrap_se` over this seed's samples.
+    """
+    def row(name: str, audit: ModelAudit, replica: int) -> dict[str, Any]:
+        return {"method": name, "label": labels[name], "seed": seed, "replica": replica, "setting": setting,
+                **audit.row, "seconds": seconds.get(name if replica == 0 else f"{name}#{replica}", float("nan"))}
+
+    rows = {name: row(name, a, 0) for name, a in audits.items()}
+    reps = [rows[REFERENCE]] + [row(REFERENCE, a, r) for r, a in enumerate(replicas[1:], 1)]
+    keys = ("ua", "ra", "ta", "ft_auc", "mia_efficacy")
+    mean_ref = {k: float(np.mean([x[k] for x in reps])) for k in keys}
+    for name, x in rows.items():
+        if name != REFERENCE:
+            x["avg_gap"], x["avg_gap_mis"] = avg_gap(x, mean_ref, "ft_auc"), avg_gap(x, mean_ref, "mia_efficacy")
+    for r, x in enumerate(reps):
+        others = [y for q, y in enumerate(reps) if q != r] or [x]
+        ref = {k: float(np.mean([y[k] for y in others])) for k in keys}
+        x["avg_gap"], x["avg_gap_mis"] = avg_gap(x, ref, "ft_auc"), avg_gap(x, ref, "mia_efficacy")
+    samples = {name: _samples(a) for name, a in audits.items()}
+    samples.update({f"{REFERENCE}#{r}": _samples(a) for r, a in enumerate(replicas[1:], 1)})
+    se = bootstrap_se(samples, [REFERENCE] + [f"{REFERENCE}#{r}" for r in range(1, len(replicas))],
+                      n_boot=n_boot, seed=seed)
+    for name, x in rows.items():
+        x.update({f"{m}_se": v for m, v in se[name].items()})
+    for r, x in enumerate(reps[1:], 1):
+        x.update({f"{m}_se": v for m, v in se[f"{REFERENCE}#{r}"].items()})
+    return [{c: x[c] for c in COLUMNS} for x in [*rows.values(), *reps[1:]]]
+
+
+def _samples(a: ModelAudit) -> dict[str, np.ndarray]:
+    p = a.per_sample
+    return {"forget_correct": p["forget_correct"], "remain_correct": p["remain_correct"],
+            "test_correct": p["test_correct"], "forget_score": p["forget_rmia_score"],
+            "test_score": p["test_rmia_score"]}
 
 
 @dataclass
@@ -146,55 +199,96 @@ class Comparison:
         return list(dict.fromkeys(m for m, _ in self.audits))
 
     def table(self, mia: str = "ft_auc") -> pd.DataFrame:
-        """Mean ± std over seeds per method (the paper's layout), Retrain first."""
+        """The paper's table: per model the mean of every :data:`TABLE` column, Original and Retrain first.
+
+        Per column ``c``: ``c_mean`` (over seeds, and over replicas for Retrain), ``c_std`` (population std of the
+        per-seed values), ``c_ci`` (half-width of a 95 % interval: Student-t over seeds when there are two or
+        more, else 1.96 × the bootstrap standard error of the one seed where the metric has one, else NaN) and
+        ``c_noise`` (Retrain's leave-one-out spread over its replicas, averaged over seeds; NaN with one
+        replica). ``ci_kind`` says which interval the cells carry; ``n_seeds`` and ``n_replicas`` the counts.
+        """
         df = self.rows.copy()
         if mia != "ft_auc":
-            df["avg_gap"] = df["avg_gap_mis"]
+            df["avg_gap"], df["avg_gap_se"] = df["avg_gap_mis"], np.nan
         order = [m for m in [BASELINE, REFERENCE] if m in set(df["method"])] + \
             [m for m in dict.fromkeys(df["method"]) if m not in (BASELINE, REFERENCE)]
         cols = list(TABLE)
-        g = df.groupby("method", sort=False)[cols]
-        mean, std = g.mean().loc[order], g.std(ddof=0).loc[order]
-        out = pd.DataFrame(index=order)
-        out.index.name = "method"
+        per_seed = df.groupby(["method", "seed"], sort=False)[cols].mean()
+        n_seeds = df.groupby("method", sort=False)["seed"].nunique()
+        out = pd.DataFrame(index=pd.Index(order, name="method"))
         labels = df.drop_duplicates("method").set_index("method")["label"]
         out.insert(0, "label", labels.loc[order])
+        retrain = df[df["method"] == REFERENCE]
         for c in cols:
-            out[f"{c}_mean"], out[f"{c}_std"] = mean[c], std[c]
-        out["n_seeds"] = g.size().loc[order]
+            seeds_c = per_seed[c]
+            out[f"{c}_mean"] = [float(seeds_c.loc[m].mean()) for m in order]
+            out[f"{c}_std"] = [float(seeds_c.loc[m].std(ddof=0)) for m in order]
+            if c in BOOTSTRAP_METRICS:
+                boot = df.groupby("method", sort=False)[f"{c}_se"].mean()
+                ci1 = [Z95 * float(boot.loc[m]) for m in order]
+            else:
+                ci1 = [float("nan")] * len(order)
+            out[f"{c}_ci"] = [t_halfwidth(seeds_c.loc[m].tolist()) if n_seeds.loc[m] >= 2 else ci1[k]
+                              for k, m in enumerate(order)]
+            floors = [noise_floor(g[c].tolist()) for _, g in retrain.groupby("seed")] if len(retrain) else []
+            out[f"{c}_noise"] = float(np.nanmean(floors)) if floors and np.isfinite(floors).any() else float("nan")
+        out["n_seeds"] = n_seeds.loc[order].astype(int)
+        out["n_replicas"] = df.groupby("method", sort=False)["replica"].nunique().loc[order].astype(int)
+        out["ci_kind"] = ["seeds" if n >= 2 else "bootstrap" for n in out["n_seeds"]]
         return out
 
-    def best(self, mia: str = "ft_auc") -> dict[str, str]:
-        """Per table column, the method closest to Retrain (or lowest, for Avg Gap and time); Retrain and the
-        original model are never "best"."""
+    def best(self, mia: str = "ft_auc") -> dict[str, list[str]]:
+        """Per table column, every method that is "closest to Retrain" (or lowest, for Avg Gap, Δφ and time)
+        within noise: the best one, every method whose distance exceeds the best's by less than their combined
+        95 % interval, and every method within Retrain's own spread of Retrain. Exact ties are all marked.
+        Retrain and the original model are never "best"."""
         t = self.table(mia)
         cand = t.drop(index=[m for m in (BASELINE, REFERENCE) if m in t.index])
-        out = {}
+        out: dict[str, list[str]] = {}
         if cand.empty:
             return out
         for c, (_, rule) in TABLE.items():
             v = cand[f"{c}_mean"]
             if rule == "retrain" and REFERENCE in t.index:
                 v = (v - t.loc[REFERENCE, f"{c}_mean"]).abs()
-            if v.notna().any():
-                out[c] = str(v.idxmin())
+            if not v.notna().any():
+                continue
+            ci = cand[f"{c}_ci"].fillna(0.0)
+            top = v.idxmin()
+            noise = t[f"{c}_noise"].iloc[0] if rule == "retrain" else float("nan")
+            tol = np.sqrt(ci ** 2 + ci.loc[top] ** 2)
+            tied = (v - v.loc[top] <= tol + 1e-9) | (v <= (noise if np.isfinite(noise) else -1.0))
+            out[c] = [m for m in cand.index if bool(tied.loc[m]) and pd.notna(v.loc[m])]
         return out
 
     def formatted(self, mia: str = "ft_auc") -> pd.DataFrame:
-        """The paper's table as text cells, "mean ± std" with :data:`DECIMALS`, indexed by label, columns labelled
-        (the CLI, the pages and the report all show this)."""
+        """The paper's table as text cells, "mean ± 95 % interval" with :data:`DECIMALS` (the mean alone where no
+        interval exists), indexed by label, columns labelled (the CLI, the pages and the report all show this)."""
         t = self.table(mia)
         out = pd.DataFrame(index=pd.Index(t["label"].tolist(), name="method"))
         for c, (label, _) in TABLE.items():
             d = DECIMALS.get(c, 2)
-            out[label] = [f"{m:.{d}f} ± {0 if pd.isna(sd) else sd:.{d}f}" if pd.notna(m) else "–"
-                          for m, sd in zip(t[f"{c}_mean"], t[f"{c}_std"])]
+            out[label] = ["–" if pd.isna(m) else f"{m:.{d}f}" + (f" ± {ci:.{d}f}" if pd.notna(ci) else "")
+                          for m, ci in zip(t[f"{c}_mean"], t[f"{c}_ci"])]
         return out
 
     def best_cells(self, mia: str = "ft_auc") -> list[tuple[str, str]]:
-        """(row label, column label) of every "closest to Retrain" cell of :meth:`formatted`."""
+        """(row label, column label) of every "closest to Retrain" cell of :meth:`formatted` (ties within noise)."""
         t = self.table(mia)
-        return [(t.loc[m, "label"], TABLE[c][0]) for c, m in self.best(mia).items()]
+        return [(t.loc[m, "label"], TABLE[c][0]) for c, ms in self.best(mia).items() for m in ms]
+
+    def note(self, mia: str = "ft_auc") -> str:
+        """One sentence on what the table's numbers and marks mean (under every rendering of it)."""
+        t = self.table(mia)
+        n, r = int(t["n_seeds"].max()) if len(t) else 0, int(t["n_replicas"].max()) if len(t) else 0
+        interval = (f"± 95 % interval over {n} seeds (Student t)" if n >= 2 else
+                    "± 95 % interval from a paired bootstrap over the samples of the one seed (UA, RA, TA, FT AUC, "
+                    "Avg Gap only)")
+        mia_name = "FT AUC (RMIA)" if mia == "ft_auc" else "MIA-efficacy"
+        floor = (f"Retrain is the mean of {r} retrains per seed; its Avg Gap and Δφ are its own leave-one-out "
+                 "spread, the noise floor" if r >= 2 else "one retrain per seed: no noise floor (set retrains ≥ 2)")
+        return (f"Mean {interval}; Avg Gap uses {mia_name}; {floor}. Marked: closest to Retrain (lowest for Avg "
+                "Gap, Δφ and time), every method within noise of the best marked alike.")
 
     def to_markdown(self, mia: str = "ft_auc") -> str:
         cells, best = self.formatted(mia), set(self.best_cells(mia))
@@ -202,10 +296,7 @@ class Comparison:
         for label, row in cells.iterrows():
             shown = [f"**{v}**" if (label, col) in best else v for col, v in row.items()]
             lines.append(f"| {label} | " + " | ".join(shown) + " |")
-        n = int(self.table(mia)["n_seeds"].max()) if len(cells) else 0
-        mia_name = "FT AUC (RMIA)" if mia == "ft_auc" else "MIA-efficacy"
-        lines += ["", f"Mean ± std over {n} seed(s); Avg Gap uses {mia_name}; bold = closest to Retrain "
-                      "(lowest for Avg Gap and time)."]
+        lines += ["", self.note(mia).replace("Marked:", "Bold:")]
         return "\n".join(lines)
 
     def write(self, out: str | Path) -> Path:
