@@ -159,7 +159,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"{kind}: {source}; forget acc {sig.accuracy('forget'):.4f}, remain acc {sig.accuracy('remain'):.4f}, "
               f"test acc {sig.accuracy('test'):.4f}; {time.perf_counter() - t0:.1f} s")
         print(f"  artifact: {tm.artifact.path}")
+    if args.kind == "both":
+        _guard(runner.baseline(spec).membership_check())
     return 0
+
+
+def _guard(check) -> None:
+    """The membership guard's verdict, one line: ``signal: …`` or ``WARNING: …`` when there is nothing to unlearn."""
+    print(("signal: " if check.ok else "WARNING: ") + check.message)
 
 
 def _short(forget: str, limit: int = 60) -> str:
@@ -263,8 +270,42 @@ def cmd_audit(args: argparse.Namespace) -> int:
     result = _runner(args).compare(req)
     out = result.write(args.out)
     print(result.to_markdown())
+    print()
+    _guard(result.membership_check())
     print(f"\n{len(result.rows)} rows written to {out / 'metrics.csv'}, table to {out / 'table.md'}, per-sample "
           f"values to {out / 'per_sample'}; {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from .tune import GRIDS, SMALL_GRIDS, tune, write_tuned
+
+    args.set, overrides = _method_sets(args.set)
+    if overrides:
+        raise UnlearnError("tune takes run settings only (train./data./model.); the grid sets the hyperparameters")
+    args.seed, args.forget_seed = 0, 0
+    spec = _spec_from_args(args)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise UnlearnError(f"--seeds {args.seeds!r}: expected integers such as 0,1") from None
+    grids = SMALL_GRIDS if args.grid == "small" else GRIDS
+    command = "python -m engine tune " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["tune"] else "engine tune"
+    runner = _runner(args)
+    retrains = args.retrains or 2
+    result = tune(spec, methods, runner, seeds=seeds, k=args.k or 8, retrains=retrains, grids=grids,
+                  progress=runner.progress, command=command)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"tuning_{result.dataset}.md").write_text(result.table_markdown() + "\n")
+    result.grid.to_csv(out / f"tuning_{result.dataset}.csv", index=False)
+    for key, w in result.winners.items():
+        paper = f"; paper default {w['paper_score']:.2f}" if w["paper_score"] is not None else ""
+        print(f"{key}: {w['params']}  Avg Gap {w['score']:.2f}{paper}  ({w['candidates']} candidates)")
+    print(f"grid table: {out / f'tuning_{result.dataset}.md'} ({len(result.grid)} candidates, {result.seconds:.0f} s)")
+    if args.write:
+        print(f"tuned defaults written to {write_tuned(result)}")
     return 0
 
 
@@ -336,6 +377,19 @@ def main(argv: list[str] | None = None) -> int:
     _add_audit_options(p)
     p.add_argument("--out", default="audit-out", help="output folder for metrics.csv, table.md, per_sample/")
     p.set_defaults(func=cmd_audit)
+    p = sub.add_parser("tune", help="tune methods on a held-out forget split (RMIA Avg Gap); write the grid table")
+    _add_run_options(p)
+    p.add_argument("--methods", default="ft,rl,ga,bs,l1_sparse,salun,amun,amun_salun,sg_unlearn",
+                   help="comma-separated method keys")
+    p.add_argument("--seeds", default="0,1", help="original models; the held-out forget draws use seed + 1000")
+    p.add_argument("--k", type=int, default=None, help="RMIA reference models (default 8)")
+    p.add_argument("--retrains", type=int, default=None, help="retrain replicas per seed (default 2)")
+    p.add_argument("--grid", choices=["paper", "small"], default="paper",
+                   help="the papers' grids (default) or two values per hyperparameter")
+    p.add_argument("--out", default="tune-out", help="folder for tuning_<dataset>.md / .csv")
+    p.add_argument("--write", action="store_true",
+                   help="store the winners as the data set's tuned defaults (engine/tuned/<dataset>.json)")
+    p.set_defaults(func=cmd_tune)
     p = sub.add_parser("report", help="the HTML report and zip of an audit (from the store; same options as audit)")
     _add_audit_options(p)
     p.add_argument("--out", default="report-out", help="output folder for report.html and report.zip")

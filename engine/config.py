@@ -16,7 +16,7 @@ from typing import Any
 from .errors import UnlearnError
 
 #: Bump when a change alters any stored number (training, signals, attacks); old artifacts then miss.
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"  # 2: the small CNN has BatchNorm
 
 
 @dataclass(frozen=True)

@@ -33,17 +33,22 @@ class MLP(nn.Module):
 
 
 class SmallCNN(nn.Module):
-    """Two 3×3 conv blocks (w, 2w channels) with max-pooling, a third block for inputs ≥ 16 px, FC 128."""
+    """Two 3×3 conv blocks (w, 2w channels) with BatchNorm and max-pooling, a third for inputs ≥ 16 px, FC 128.
+
+    BatchNorm lets it fit (memorise) its training set in tens of epochs, which a preset needs to leak membership.
+    """
 
     def __init__(self, shape: tuple[int, int, int], num_classes: int, width: int = 32):
         super().__init__()
         c, h, w = shape
         layers: list[nn.Module] = [
-            nn.Conv2d(c, width, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, padding=1, bias=False), nn.BatchNorm2d(2 * width), nn.ReLU(),
+            nn.MaxPool2d(2),
         ]
         if min(h, w) >= 16:
-            layers += [nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+            layers += [nn.Conv2d(2 * width, 2 * width, 3, padding=1, bias=False), nn.BatchNorm2d(2 * width),
+                       nn.ReLU(), nn.MaxPool2d(2)]
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(4)
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * 16, 128), nn.ReLU(), nn.Linear(128, num_classes))

@@ -160,6 +160,7 @@ def html_report(cmp: Comparison, figs: list[ReportFigure] | None = None, *, glos
         p = (tm.artifact.manifest.get("params") if tm is not None else None) or {}
         params.append((cmp.labels.get(m, m), json.dumps(p, sort_keys=True) if p else ""))
     data = DATASETS.get(spec.data.dataset)
+    check = cmp.membership_check()
     return _ENV.get_template("report.html").render(
         title=title or f"Unlearning audit — {spec.data.dataset} · {spec.model.arch} · forget {spec.forget}",
         created=time.strftime("%Y-%m-%d %H:%M"), methods=[cmp.labels.get(m, m) for m in cmp.methods],
@@ -168,7 +169,7 @@ def html_report(cmp: Comparison, figs: list[ReportFigure] | None = None, *, glos
         seconds=cmp.seconds, engine=config.ENGINE_VERSION, hyperparameters=params,
         spec_json=json.dumps(config.to_dict(spec), indent=2, sort_keys=True),
         table=table_html(cmp), rows=_rows_html(cmp), glossary=GLOSSARY if glossary is None else glossary,
-        table_note=cmp.note().replace("Marked:", "Green:"),
+        table_note=cmp.note().replace("Marked:", "Green:"), signal=check.message, signal_ok=check.ok,
         figures=[{"name": f.name, "title": f.title, "caption": f.caption,
                   "div": f.figure.to_html(full_html=False, include_plotlyjs=include_plotlyjs if i == 0 else False,
                                           div_id=f.name, config={"displaylogo": False, "responsive": True})}

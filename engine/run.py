@@ -30,8 +30,10 @@ from torch import nn
 
 from . import config
 from .attacks import AdversarialSet, NearestAdversarial
-from .audit.compare import BASELINE, REFERENCE, Comparison, audit_model, seed_rows
+from .audit.compare import BASELINE, REFERENCE, Comparison, ModelAudit, audit_model, seed_rows
+from .audit.guard import SignalCheck, membership_check
 from .audit.rmia import DEFAULT_K, ReferenceSet, keep_matrix
+from .audit.uncertainty import auc, auc_se
 from .config import RunSpec
 from .data import Dataset, load_dataset
 from .errors import UnlearnError
@@ -118,6 +120,10 @@ class AuditRequest:
     use_remain: bool = True
     k: int = DEFAULT_K
     retrains: int = 1
+    #: draw the forget sets from the held-out seeds (seed + HELDOUT) that no evaluation uses: for tuning
+    heldout: bool = False
+    #: bootstrap replicates for the one-seed intervals (0: none, e.g. when tuning scores many candidates)
+    bootstrap: int = 200
 
     @classmethod
     def build(cls, spec: RunSpec, methods: Sequence[str], seeds: Sequence[int] = (0,), *,
@@ -160,13 +166,18 @@ class AuditRequest:
         spec = config.from_dict(RunSpec, manifest["spec"])
         methods = tuple(get_method(key, **params) for key, params in manifest["methods"].items())
         return cls(spec, methods, tuple(manifest["seeds"]), bool(manifest["use_remain"]), int(manifest["k"]),
-                   int(manifest.get("retrains", 1)))
+                   int(manifest.get("retrains", 1)), bool(manifest.get("heldout", False)),
+                   int(manifest.get("bootstrap", 200)))
 
     def key(self) -> str:
         parts = {"kind": "comparison", "spec": self.spec, "seeds": list(self.seeds),
                  "methods": [[m.key, m.params()] for m in self.methods], "use_remain": self.use_remain, "k": self.k}
         if self.retrains != 1:  # one retrain per seed: the key of the audits stored before replicas existed
             parts["retrains"] = self.retrains
+        if self.heldout:
+            parts["heldout"] = True
+        if self.bootstrap != 200:
+            parts["bootstrap"] = self.bootstrap
         return config.stable_hash(parts)
 
     def method(self, key: str) -> Unlearner | None:
@@ -195,6 +206,20 @@ class Baseline:
     def accuracies(self) -> dict[str, dict[str, float]]:
         return {m: {g: s.accuracy(g) for g in s} for m, s in self.signals.items()}
 
+    def membership_check(self) -> SignalCheck:
+        """The guard on one seed without reference models: the loss attack's AUC (forget vs test) of the
+        original against Retrain's, each with a bootstrap standard error, and the original's train accuracy."""
+        auc_, se = {}, {}
+        for name, s in self.signals.items():
+            pos, neg = -s["forget"]["loss"], -s["test"]["loss"]
+            auc_[name], se[name] = 100 * auc(pos, neg), 100 * auc_se(pos, neg, seed=self.prep.spec.seed)
+        train_acc = float(np.mean(self.signals[BASELINE].splits["train"]["correct"]))
+        return membership_check(train_acc, auc_[BASELINE], auc_[REFERENCE], se_original=se[BASELINE],
+                                se_retrain=se[REFERENCE], metric="loss-attack AUC")
+
+
+#: forget-seed offset of the held-out split (tuning): evaluation draws forget set s with seed s, tuning with s + 1000
+HELDOUT = 1000
 
 HARDEST_CRITERIA = {
     "confidence": "highest φ under the original model (the most confidently memorised samples)",
@@ -223,6 +248,7 @@ class Runner:
         self.data_dir, self.download = data_dir, download
         self.device = device or default_device()
         self.progress, self.cancel, self.build = progress, cancel, build
+        self._audits: dict[tuple, ModelAudit] = {}
 
     # -------------------------------------------------------------------------------------------- the flow
     def compare(self, req: AuditRequest) -> Comparison:
@@ -238,7 +264,7 @@ class Runner:
         labels = {BASELINE: "Original", REFERENCE: "Retrain", **{m.key: m.label for m in req.methods}}
         rows, audits, signals, trained = [], {}, {}, {}
         for i, seed in enumerate(req.seeds):
-            prep = self.prepare(replace(req.spec, seed=seed, forget_seed=seed))
+            prep = self.prepare(replace(req.spec, seed=seed, forget_seed=seed + (HELDOUT if req.heldout else 0)))
             original = self.original(prep.spec)
             retrains = [self.retrain(prep, replica=r) for r in range(req.retrains)]
             models = {BASELINE: original, REFERENCE: retrains[0]}
@@ -249,15 +275,15 @@ class Runner:
             sigs = {name: self.signals(tm, prep) for name, tm in models.items()}
             replica_sigs = [sigs[REFERENCE]] + [self.signals(tm, prep) for tm in retrains[1:]]
             y = prep.data.y_train.numpy()
-            seed_audits = {name: audit_model(sig, ref, labels=y, seed=seed,
-                                             retrains=replica_sigs[1:] if name == REFERENCE else replica_sigs)
-                           for name, sig in sigs.items()}
+            replica_models = [models[REFERENCE], *retrains[1:]]
+            seed_audits = {name: self._audit(sig, models[name], ref, y, seed, replica_sigs, replica_models,
+                                             skip=0 if name == REFERENCE else None) for name, sig in sigs.items()}
             replicas = [seed_audits[REFERENCE]] + [
-                audit_model(s, ref, labels=y, seed=seed, retrains=[o for q, o in enumerate(replica_sigs) if q != r])
+                self._audit(s, retrains[r], ref, y, seed, replica_sigs, replica_models, skip=r)
                 for r, s in enumerate(replica_sigs) if r > 0]
             seconds = {n: tm.seconds for n, tm in models.items()}
             seconds.update({f"{REFERENCE}#{r}": tm.seconds for r, tm in enumerate(retrains) if r > 0})
-            rows += seed_rows(seed_audits, replicas, labels, seconds, seed=seed, setting=setting)
+            rows += seed_rows(seed_audits, replicas, labels, seconds, seed=seed, setting=setting, n_boot=req.bootstrap)
             for name in models:
                 audits[(name, seed)], signals[(name, seed)] = seed_audits[name], sigs[name]
                 trained[(name, seed)] = models[name]
@@ -386,7 +412,13 @@ class Runner:
         if "recipe" in method.requires:
             res.recipe = prep.spec
         if "adversarial" in method.requires:
-            res.adversarial = lambda attack: self.adversarial(original, prep.data, attack=attack).subset(prep.forget)
+            def adversarial(attack: NearestAdversarial) -> AdversarialSet:
+                # the whole training set's D_A when it is stored (AMUN's code precomputes it once per original
+                # model; `hardest` by ε and tuning over many forget sets store it), else the forget rows only
+                if self.has_adversarial(original, prep.data, attack=attack):
+                    return self.adversarial(original, prep.data, attack=attack).subset(prep.forget)
+                return self.adversarial(original, prep.data, rows=prep.forget, attack=attack)
+            res.adversarial = adversarial
         return res
 
     # -------------------------------------------------------------------------------------------- references
@@ -505,6 +537,19 @@ class Runner:
         return Signals.from_flat(self._artifact("signals", key, build).arrays(), prep.forget, prep.remain)
 
     # -------------------------------------------------------------------------------------------- chores
+    def _audit(self, sig: Signals, model: TrainedModel, ref: ReferenceSet, labels: np.ndarray, seed: int,
+               replica_sigs: list[Signals], replica_models: list[TrainedModel], skip: int | None) -> ModelAudit:
+        """:func:`audit_model` against the retrain replicas (without replica ``skip``), memoised per runner: a
+        tune or a sweep audits the same original and retrains once, however many candidates it scores."""
+        others = [i for i in range(len(replica_sigs)) if i != skip]
+        key = (model.key, sig.forget.tobytes(), ref.keys, tuple(replica_models[i].key for i in others), seed)
+        if key not in self._audits:
+            if len(self._audits) >= 256:
+                self._audits.pop(next(iter(self._audits)))
+            self._audits[key] = audit_model(sig, ref, labels=labels, seed=seed,
+                                            retrains=[replica_sigs[i] for i in others])
+        return self._audits[key]
+
     def _artifact(self, kind: str, key: str, build: Callable[[], Artifact]) -> Artifact:
         if self.build:
             return self.store.cached(kind, key, build)
@@ -524,7 +569,8 @@ class Runner:
             return
         self.store.save("comparison", key, {
             "spec": req.spec, "methods": {m.key: m.params() for m in req.methods}, "seeds": list(req.seeds),
-            "use_remain": req.use_remain, "k": req.k, "retrains": req.retrains, "seconds": cmp.seconds,
+            "use_remain": req.use_remain, "k": req.k, "retrains": req.retrains, "heldout": req.heldout,
+            "bootstrap": req.bootstrap, "seconds": cmp.seconds,
             "rows": cmp.rows.to_dict(orient="records")})
 
 

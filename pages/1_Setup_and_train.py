@@ -9,7 +9,7 @@ from engine.errors import UnlearnError
 from engine.figures import confidence_histograms
 from engine.forget import forget_from_indices, indices_spec
 from engine.run import HARDEST_CRITERIA, Runner
-from ui import cached, jobs, state, tiles
+from ui import cached, jobs, state, tables, tiles
 
 st.set_page_config(page_title="Setup and train · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
@@ -104,6 +104,7 @@ if res is None:
     st.stop()
 
 st.success(f"Original trained in {res.original.seconds:.1f} s, retrain in {res.retrain.seconds:.1f} s.")
+tables.guard(res.membership_check())
 
 acc = res.accuracies()
 rows = []

@@ -220,20 +220,26 @@ def test_l1_schedules():
     assert amun[9] < amun[5]
 
 
-def test_amun_reuses_the_stored_whole_train_search(setup):
-    """D_A is computed once per original model for all of train (as the AMUN code) and indexed per forget set."""
+def test_amun_searches_the_forget_rows_or_reuses_a_stored_whole_train_search(setup):
+    """D_A: the forget rows only, unless the original model's whole-train set is stored (AMUN's code precomputes it
+    once per original model); then every forget set indexes it. Both give the same per-sample search."""
+    from engine.attacks import NearestAdversarial
+
     prep, store, original = setup
     method = get_method("amun", pgd_steps="10", epochs="1")
     runner = Runner(store)
     first = runner.unlearned(method, prep, original)
-    moved = prep.remain[:7]
-    other = replace(prep, forget=moved, remain=np.setdiff1d(np.arange(len(prep.data.y_train)), moved))
-    runner.unlearned(method, other, original)
-    assert len(store.list("adversarial")) == 1
-    # the stored rows equal a fresh search on the forget set alone (the search is per sample)
-    from engine.attacks import NearestAdversarial
-
+    (art,) = store.list("adversarial")
+    assert art.manifest["n"] == len(prep.forget)  # the forget rows, not all of train
     fresh = NearestAdversarial(steps=10)(original.model, prep.data.x_train[prep.forget], prep.data.y_train[prep.forget])
     stored = first.artifact.arrays()
     assert np.allclose(stored["adversarial.eps"], fresh.eps.numpy())
     assert np.array_equal(stored["adversarial.y_adv"], fresh.y_adv.numpy())
+    # with the whole-train set stored, other forget sets index it: no new search
+    whole = runner.adversarial(original, prep.data, attack=method.attack(method.eps_init))
+    assert len(whole) == len(prep.data.y_train) and len(store.list("adversarial")) == 2
+    moved = prep.remain[:7]
+    other = replace(prep, forget=moved, remain=np.setdiff1d(np.arange(len(prep.data.y_train)), moved))
+    second = runner.unlearned(method, other, original)
+    assert len(store.list("adversarial")) == 2
+    assert np.array_equal(second.artifact.arrays()["adversarial.eps"], whole.eps.numpy()[moved])

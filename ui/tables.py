@@ -8,8 +8,18 @@ import streamlit as st
 from engine.audit.compare import GLOSSARY, Comparison
 
 
+def guard(check) -> None:
+    """The membership guard (:mod:`engine.audit.guard`): a warning before anyone reads a comparison into noise."""
+    if check.ok:
+        st.caption(check.message)
+    else:
+        st.warning(check.message, icon=":material/warning:")
+
+
 def comparison_table(result: Comparison, mia: str = "ft_auc") -> None:
-    """The AMUN paper's table, mean ± std over seeds, the cells closest to Retrain highlighted."""
+    """The AMUN paper's table with 95 % intervals, the cells closest to Retrain (within noise) highlighted, and the
+    membership guard above it when the original model leaks nothing to unlearn."""
+    guard(result.membership_check())
     df = result.formatted(mia)
     best = set(result.best_cells(mia))
 

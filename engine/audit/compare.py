@@ -35,6 +35,7 @@ import pandas as pd
 
 from ..config import RunSpec
 from ..signals import Signals
+from .guard import SignalCheck, membership_check
 from .mia import AttackResult, loss_threshold, mia_efficacy, simple_mia
 from .rmia import ReferenceSet, RmiaResult, rmia
 from .stats import distribution_stats, wasserstein1
@@ -43,7 +44,7 @@ from .uncertainty import BOOTSTRAP_METRICS, Z95, bootstrap_se, noise_floor, t_ha
 REFERENCE = "retrain"
 BASELINE = "original"
 #: columns of metrics.csv, in order
-COLUMNS = ["method", "label", "seed", "replica", "setting", "ua", "ra", "ta", "ft_auc", "mia_efficacy",
+COLUMNS = ["method", "label", "seed", "replica", "setting", "ua", "ra", "ta", "train_acc", "ft_auc", "mia_efficacy",
            "simple_mia_acc", "simple_mia_auc", "loss_auc", "tpr_at_1pct", "tpr_at_01pct", "ks", "ks_p", "wasserstein",
            "ks_vs_retrain", "w1_vs_retrain", "phi_shift", "avg_gap", "avg_gap_mis", "seconds",
            *(f"{m}_se" for m in BOOTSTRAP_METRICS)]
@@ -115,7 +116,8 @@ def audit_model(sig: Signals, ref: ReferenceSet, *, labels: np.ndarray, seed: in
                                for g in ("test", "remain")])) if retrains else float("nan")
     row = {
         "ua": 100 * float(np.mean(f["correct"])), "ra": 100 * float(np.mean(r["correct"])),
-        "ta": 100 * float(np.mean(t["correct"])), "ft_auc": 100 * rm.auc, "mia_efficacy": mis.percent,
+        "ta": 100 * float(np.mean(t["correct"])), "train_acc": 100 * float(np.mean(sig.splits["train"]["correct"])),
+        "ft_auc": 100 * rm.auc, "mia_efficacy": mis.percent,
         "simple_mia_acc": sm.accuracy, "simple_mia_auc": sm.auc, "loss_auc": lt.auc,
         "tpr_at_1pct": rm.tpr_at_1pct, "tpr_at_01pct": rm.tpr_at_01pct, "ks": ds.ks_forget_test,
         "ks_p": ds.p_forget_test, "wasserstein": ds.w1_forget_test, "ks_vs_retrain": ds.ks_vs_retrain,
@@ -276,6 +278,17 @@ class Comparison:
         """(row label, column label) of every "closest to Retrain" cell of :meth:`formatted` (ties within noise)."""
         t = self.table(mia)
         return [(t.loc[m, "label"], TABLE[c][0]) for c, ms in self.best(mia).items() for m in ms]
+
+    def membership_check(self) -> SignalCheck:
+        """The guard (:mod:`engine.audit.guard`) on this audit: the original model's train accuracy and FT AUC
+        against Retrain's, with their 95 % uncertainty and Retrain's noise floor."""
+        t = self.table()
+        o, r = self.rows[self.rows.method == BASELINE], self.rows[self.rows.method == REFERENCE]
+        train_acc = float(o["train_acc"].mean()) / 100
+        se = {m: t.loc[m, "ft_auc_ci"] / Z95 for m in (BASELINE, REFERENCE)}
+        return membership_check(train_acc, float(o["ft_auc"].mean()), float(r["ft_auc"].mean()),
+                                se_original=se[BASELINE], se_retrain=se[REFERENCE],
+                                noise=float(t.loc[REFERENCE, "ft_auc_noise"]))
 
     def note(self, mia: str = "ft_auc") -> str:
         """One sentence on what the table's numbers and marks mean (under every rendering of it)."""

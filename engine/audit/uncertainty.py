@@ -72,13 +72,15 @@ def bootstrap_se(samples: Mapping[str, Mapping[str, np.ndarray]], replicas: Sequ
         samples: per model, ``forget_correct``, ``remain_correct``, ``test_correct`` (bool) and ``forget_score``,
             ``test_score`` (RMIA scores) arrays, in the same sample order for every model.
         replicas: the names of the retrain replicas in ``samples``.
-        n_boot: bootstrap replicates.
+        n_boot: bootstrap replicates (fewer than 2: no bootstrap, every error NaN).
         seed: seed of the resampling.
 
     Returns:
         ``{model: {metric: standard error}}`` for :data:`BOOTSTRAP_METRICS`.
     """
     names = list(samples)
+    if n_boot < 2:
+        return {n: dict.fromkeys(BOOTSTRAP_METRICS, float("nan")) for n in names}
     first = samples[names[0]]
     sizes = {"forget": len(first["forget_correct"]), "remain": len(first["remain_correct"]),
              "test": len(first["test_correct"])}
@@ -94,3 +96,12 @@ def bootstrap_se(samples: Mapping[str, Mapping[str, np.ndarray]], replicas: Sequ
             for m in BOOTSTRAP_METRICS:
                 draws[(n, m)].append(vals[n][m])
     return {n: {m: float(np.std(draws[(n, m)], ddof=1)) for m in BOOTSTRAP_METRICS} for n in names}
+
+
+def auc_se(pos: np.ndarray, neg: np.ndarray, *, n_boot: int = 200, seed: int = 0) -> float:
+    """Bootstrap standard error of :func:`auc` (members and non-members resampled independently)."""
+    pos, neg = np.asarray(pos, float), np.asarray(neg, float)
+    rng = np.random.default_rng(seed)
+    draws = [auc(pos[rng.integers(0, len(pos), len(pos))], neg[rng.integers(0, len(neg), len(neg))])
+             for _ in range(n_boot)]
+    return float(np.std(draws, ddof=1))

@@ -1,0 +1,70 @@
+"""engine tune: the grid on a held-out forget split, scored by the audit's Avg Gap; winners become tuned defaults."""
+
+import json
+
+import numpy as np
+import pytest
+
+from engine import presets
+from engine.errors import UnlearnError
+from engine.run import HELDOUT, AuditRequest, Runner
+from engine.store import Store
+from engine.tune import GRIDS, candidates, tune, write_tuned
+
+
+def test_candidates_enumerate_the_grid_in_order():
+    got = candidates("amun", {"lr": (0.1, 0.01), "adv_only": (False, True)})
+    assert got == [{"lr": 0.1, "adv_only": False}, {"lr": 0.1, "adv_only": True},
+                   {"lr": 0.01, "adv_only": False}, {"lr": 0.01, "adv_only": True}]
+    assert len(candidates("amun", GRIDS["amun"])) == 7 * 3 * 2  # the AMUN code's lr × step grid, and advonly
+    with pytest.raises(UnlearnError, match="unknown hyperparameter"):
+        candidates("ft", {"learning_rate": (0.1,)})
+
+
+def test_tune_scores_a_tiny_grid_on_the_held_out_split(tiny_spec, tmp_path, monkeypatch):
+    store = Store(tmp_path / "store")
+    runner = Runner(store)
+    grids = {"ft": {"lr": (0.5, 0.001), "lr_step": (10,)}, "amun": {"lr": (0.1,), "lr_step": (5,)}}
+    seen = []
+    result = tune(tiny_spec, ["retrain", "ft", "amun"], runner, seeds=(0,), k=2, retrains=2, grids=grids,
+                  progress=lambda *a: seen.append(a[1]), command="test")
+    g = result.grid
+    # FT: two candidates + the paper's default (lr 0.01, step 10); AMUN: one + the paper's (lr 0.01, step 1)
+    assert list(g["method"]) == ["ft"] * 3 + ["amun"] * 2
+    assert g["is_paper_default"].tolist() == [False, False, True, False, True]
+    assert seen == list(range(1, 6))
+    for key in ("ft", "amun"):
+        rows = g[g.method == key]
+        assert result.winners[key]["score"] == pytest.approx(rows["avg_gap"].min())
+        assert result.winners[key]["candidates"] == len(rows)
+    # the forget sets were drawn from the held-out seed, never the evaluation's
+    heldout = runner.prepare(tiny_spec.__class__(**{**tiny_spec.__dict__, "forget_seed": HELDOUT}))
+    evaluation = runner.prepare(tiny_spec)
+    retrain_forgets = {a.manifest["forget_fingerprint"] for a in store.list("retrain")}
+    assert retrain_forgets == {heldout.forget_key} and heldout.forget_key != evaluation.forget_key
+    assert "Held-out forget split (forget seeds 1000" in result.table_markdown()
+    # the winners become the data set's tuned defaults, with their provenance
+    monkeypatch.setattr(presets, "TUNED_DIR", tmp_path / "tuned")
+    presets._tuned_record.cache_clear()
+    try:
+        path = write_tuned(result, tmp_path / "tuned")
+        record = json.loads(path.read_text())
+        assert record["heldout_forget_seeds"] == [HELDOUT] and record["methods"]["ft"]["params"]["lr_step"] == 10
+        assert presets.tuned_params(tiny_spec.data.dataset, "ft") == result.winners["ft"]["params"]
+        assert "held-out forget seeds [1000]" in presets.tuned_provenance(tiny_spec.data.dataset, "ft")
+        req = AuditRequest.build(tiny_spec, ["ft"], [0])
+        assert req.method("ft").lr == result.winners["ft"]["params"]["lr"]
+    finally:
+        presets._tuned_record.cache_clear()
+    # a repeated tune is served from the store: every model and reference is there
+    before = {kind: len(store.list(kind)) for kind in ("original", "retrain", "unlearned", "reference")}
+    again = tune(tiny_spec, ["ft"], Runner(store), seeds=(0,), k=2, retrains=2, grids=grids)
+    assert {kind: len(store.list(kind)) for kind in before} == before
+    assert np.allclose(again.grid["avg_gap"], g[g.method == "ft"]["avg_gap"])
+
+
+def test_tune_refuses_nothing_to_tune(tiny_spec, tmp_path):
+    with pytest.raises(UnlearnError, match="nothing to tune"):
+        tune(tiny_spec, ["retrain"], Runner(Store(tmp_path)), seeds=(0,), k=2)
+    with pytest.raises(UnlearnError, match="no tuning grid"):
+        tune(tiny_spec, ["ft"], Runner(Store(tmp_path)), seeds=(0,), k=2, grids={})
