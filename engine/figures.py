@@ -140,15 +140,32 @@ def loss_cdfs(losses: dict[str, tuple[str, np.ndarray]], test: np.ndarray | None
     return fig
 
 
-def bars(values: dict[str, tuple[str, float, float]], title: str, y_title: str) -> go.Figure:
-    """A bar per method with its std as error bar: ``{key: (label, mean, std)}``."""
+def bars(values: dict[str, tuple[str, float, float]], title: str, y_title: str, *,
+         floor: float | None = None, floor_label: str = "noise floor") -> go.Figure:
+    """A bar per method with an error bar: ``{key: (label, value, half-width)}`` (NaN half-widths: no bar).
+
+    ``floor`` draws a dashed horizontal line (e.g. Retrain's own spread: bars below it are indistinguishable).
+    """
     keys = list(values)
+    err = [values[k][2] for k in keys]
     fig = go.Figure(go.Bar(
         x=[values[k][0] for k in keys], y=[values[k][1] for k in keys],
-        error_y={"type": "data", "array": [values[k][2] for k in keys]},
+        error_y={"type": "data", "array": [0.0 if e != e else e for e in err], "visible": any(e == e for e in err)},
         marker_color=[method_color(k) for k in keys]))
+    if floor is not None and floor == floor:
+        fig.add_hline(y=floor, line_dash="dash", line_color=METHOD_COLORS["retrain"],
+                      annotation_text=f"{floor_label} {floor:.3g}", annotation_position="top left")
     fig.update_layout(title=title, yaxis_title=y_title, height=360, margin={"l": 60, "r": 10, "t": 40, "b": 80})
     return fig
+
+
+def table_bars(table, col: str, title: str, y_title: str, *, with_reference: bool = False) -> go.Figure:
+    """:func:`bars` of one column of :meth:`engine.audit.compare.Comparison.table` (mean, 95 % interval); the
+    dashed floor is Retrain's own value of it when Retrain has replicas (Avg Gap, Δφ: its noise floor)."""
+    keys = [m for m in table.index if with_reference or m != "retrain"]
+    values = {m: (table.loc[m, "label"], table.loc[m, f"{col}_mean"], table.loc[m, f"{col}_ci"]) for m in keys}
+    has_floor = not with_reference and "retrain" in table.index and table.loc["retrain", "n_replicas"] > 1
+    return bars(values, title, y_title, floor=table.loc["retrain", f"{col}_mean"] if has_floor else None)
 
 
 #: SG-Unlearn's game log, by stored key (``GameLog`` in engine/unlearning/sg_unlearn.py): (panel title, y title)

@@ -33,7 +33,7 @@ from .attacks import AdversarialSet, NearestAdversarial
 from .audit.compare import BASELINE, REFERENCE, Comparison, ModelAudit, audit_model, seed_rows
 from .audit.guard import SignalCheck, membership_check
 from .audit.rmia import DEFAULT_K, ReferenceSet, keep_matrix
-from .audit.uncertainty import auc, auc_se
+from .audit.uncertainty import Z95, auc, auc_difference_se
 from .config import RunSpec
 from .data import Dataset, load_dataset
 from .errors import UnlearnError
@@ -209,13 +209,11 @@ class Baseline:
     def membership_check(self) -> SignalCheck:
         """The guard on one seed without reference models: the loss attack's AUC (forget vs test) of the
         original against Retrain's, each with a bootstrap standard error, and the original's train accuracy."""
-        auc_, se = {}, {}
-        for name, s in self.signals.items():
-            pos, neg = -s["forget"]["loss"], -s["test"]["loss"]
-            auc_[name], se[name] = 100 * auc(pos, neg), 100 * auc_se(pos, neg, seed=self.prep.spec.seed)
+        scores = {name: (-s["forget"]["loss"], -s["test"]["loss"]) for name, s in self.signals.items()}
+        se = 100 * auc_difference_se(scores[BASELINE], scores[REFERENCE], seed=self.prep.spec.seed)
         train_acc = float(np.mean(self.signals[BASELINE].splits["train"]["correct"]))
-        return membership_check(train_acc, auc_[BASELINE], auc_[REFERENCE], se_original=se[BASELINE],
-                                se_retrain=se[REFERENCE], metric="loss-attack AUC")
+        return membership_check(train_acc, 100 * auc(*scores[BASELINE]), 100 * auc(*scores[REFERENCE]),
+                                halfwidth=Z95 * se, metric="loss-attack AUC")
 
 
 #: forget-seed offset of the held-out split (tuning): evaluation draws forget set s with seed s, tuning with s + 1000

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from engine.errors import UnlearnError
-from engine.presets import default_retrains
+from engine.presets import default_retrains, tuned_provenance
 from engine.run import Runner
 from engine.unlearning import METHODS
 from ui import cached, forms, jobs, state, tables
@@ -30,6 +30,8 @@ with st.expander("Hyperparameters (defaults tuned for this data set; the papers'
     overrides = {}
     for key in s["audit_methods"]:
         st.markdown(f"**{METHODS[key].label}** — {METHODS[key].paper}")
+        st.caption("Defaults " + (tuned_provenance(spec.data.dataset, key) or "from the paper (not tuned for this data "
+                                                                               "set; `python -m engine tune`)"))
         try:
             got = forms.method_form(key, spec.data.dataset, audit["overrides"].get(key, {}))
         except UnlearnError as exc:  # a value from a shared address that does not fit the field

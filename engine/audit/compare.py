@@ -283,12 +283,15 @@ class Comparison:
         """The guard (:mod:`engine.audit.guard`) on this audit: the original model's train accuracy and FT AUC
         against Retrain's, with their 95 % uncertainty and Retrain's noise floor."""
         t = self.table()
-        o, r = self.rows[self.rows.method == BASELINE], self.rows[self.rows.method == REFERENCE]
-        train_acc = float(o["train_acc"].mean()) / 100
-        se = {m: t.loc[m, "ft_auc_ci"] / Z95 for m in (BASELINE, REFERENCE)}
-        return membership_check(train_acc, float(o["ft_auc"].mean()), float(r["ft_auc"].mean()),
-                                se_original=se[BASELINE], se_retrain=se[REFERENCE],
-                                noise=float(t.loc[REFERENCE, "ft_auc_noise"]))
+        o = self.rows[self.rows.method == BASELINE].set_index("seed")
+        r = self.rows[self.rows.method == REFERENCE].groupby("seed")["ft_auc"].mean()
+        diff = (o["ft_auc"] - r.loc[o.index]).tolist()
+        if len(diff) >= 2:  # paired over seeds
+            half = t_halfwidth(diff)
+        else:  # one seed: the two bootstrap errors, combined as if independent (conservative)
+            half = float(np.hypot(*(t.loc[m, "ft_auc_ci"] for m in (BASELINE, REFERENCE))))
+        return membership_check(float(o["train_acc"].mean()) / 100, float(o["ft_auc"].mean()), float(r.mean()),
+                                halfwidth=half, noise=float(t.loc[REFERENCE, "ft_auc_noise"]))
 
     def note(self, mia: str = "ft_auc") -> str:
         """One sentence on what the table's numbers and marks mean (under every rendering of it)."""

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .uncertainty import Z95
-
 MIN_TRAIN_ACCURACY = 0.99
 
 
@@ -34,13 +32,13 @@ class SignalCheck:
     message: str
 
 
-def membership_check(train_accuracy: float, original: float, retrain: float, *, se_original: float = 0.0,
-                     se_retrain: float = 0.0, noise: float = float("nan"), metric: str = "FT AUC") -> SignalCheck:
+def membership_check(train_accuracy: float, original: float, retrain: float, *, halfwidth: float = 0.0,
+                     noise: float = float("nan"), metric: str = "FT AUC") -> SignalCheck:
     """The guard's verdict from the original model's train accuracy (0–1) and the AUCs (in %, forget vs test) of the
-    original and the retrained model with their standard errors (over seeds or a bootstrap) and Retrain's
-    noise floor (its leave-one-out spread; NaN when unknown)."""
+    original and the retrained model, the 95 % half-width of their difference (paired: over seeds, or a paired
+    bootstrap over the samples of one seed) and Retrain's noise floor (its leave-one-out spread; NaN if unknown)."""
     fits = train_accuracy >= MIN_TRAIN_ACCURACY
-    unc = Z95 * float(np.hypot(np.nan_to_num(se_original), np.nan_to_num(se_retrain)))
+    unc = float(np.nan_to_num(halfwidth))
     margin = max(unc, noise if np.isfinite(noise) else 0.0)
     signal = original - retrain > margin
     numbers = (f"original {metric} {original:.1f} vs Retrain {retrain:.1f} (difference {original - retrain:+.1f}, "

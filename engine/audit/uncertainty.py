@@ -98,10 +98,15 @@ def bootstrap_se(samples: Mapping[str, Mapping[str, np.ndarray]], replicas: Sequ
     return {n: {m: float(np.std(draws[(n, m)], ddof=1)) for m in BOOTSTRAP_METRICS} for n in names}
 
 
-def auc_se(pos: np.ndarray, neg: np.ndarray, *, n_boot: int = 200, seed: int = 0) -> float:
-    """Bootstrap standard error of :func:`auc` (members and non-members resampled independently)."""
-    pos, neg = np.asarray(pos, float), np.asarray(neg, float)
+def auc_difference_se(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], *, n_boot: int = 300,
+                      seed: int = 0) -> float:
+    """Standard error of AUC(a) − AUC(b) for two models scored on the same samples, by a paired bootstrap: each
+    replicate resamples the members and the non-members once and scores both models on that draw (``a`` and
+    ``b`` are (member scores, non-member scores) in the same sample order)."""
+    (pa, na), (pb, nb) = ((np.asarray(p, float), np.asarray(n, float)) for p, n in (a, b))
     rng = np.random.default_rng(seed)
-    draws = [auc(pos[rng.integers(0, len(pos), len(pos))], neg[rng.integers(0, len(neg), len(neg))])
-             for _ in range(n_boot)]
+    draws = []
+    for _ in range(n_boot):
+        i, j = rng.integers(0, len(pa), len(pa)), rng.integers(0, len(na), len(na))
+        draws.append(auc(pa[i], na[j]) - auc(pb[i], nb[j]))
     return float(np.std(draws, ddof=1))
