@@ -26,19 +26,24 @@ s["audit_seeds"] = sorted(c2.multiselect("Seeds", list(range(10)), default=audit
                                          help="each seed: its own original model, forget draw and retrain")) or [0]
 s["audit_use_remain"] = not c3.toggle("D_F only", value=not audit["use_remain"], key="w_dfonly",
                                       help="the methods never see the remain set (methods that need it are skipped)")
-with st.expander("Hyperparameters (defaults tuned for this data set; the papers' values are in the help text)"):
+with st.expander("Hyperparameters (defaults tuned for this data set; the papers' values one switch away)"):
+    s["audit_tuned"] = not st.toggle("The papers' hyperparameters", value=not audit["tuned"], key="w_paper",
+                                     on_change=forms.reset_forms,
+                                     help="the values of the papers' code (tuned on CIFAR-10 / ResNet-18) instead of "
+                                          "the ones tuned for this data set")
     overrides = {}
     for key in s["audit_methods"]:
         st.markdown(f"**{METHODS[key].label}** — {METHODS[key].paper}")
-        st.caption("Defaults " + (tuned_provenance(spec.data.dataset, key) or "from the paper (not tuned for this data "
-                                                                               "set; `python -m engine tune`)"))
+        prov = tuned_provenance(spec.data.dataset, key) if s["audit_tuned"] else None
+        st.caption("Defaults " + (prov or "from the paper's code" + (" (not tuned for this data set; `python -m "
+                                                                      "engine tune`)" if s["audit_tuned"] else "")))
         try:
-            got = forms.method_form(key, spec.data.dataset, audit["overrides"].get(key, {}))
+            got = forms.method_form(key, spec.data.dataset, audit["overrides"].get(key, {}), tuned=s["audit_tuned"])
         except UnlearnError as exc:  # a value from a shared address that does not fit the field
             st.error(f"{exc} — the address's values for {METHODS[key].label} are ignored; the defaults are shown.",
                      icon=":material/error:")
             s["audit_overrides"].pop(key, None)
-            got = forms.method_form(key, spec.data.dataset, {})
+            got = forms.method_form(key, spec.data.dataset, {}, tuned=s["audit_tuned"])
         if got:
             overrides[key] = got
     s["audit_overrides"] = overrides

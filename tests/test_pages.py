@@ -207,3 +207,16 @@ def test_sidebar_refuses_index_files_from_an_address():
     assert not at.exception
     assert "command line only" in at.error[0].value
     assert {m.label: m.value for m in at.metric}["Forget"] == "60"  # the preset's forget set instead
+
+
+def test_papers_hyperparameters_are_one_switch_away():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["methods"] = "amun"
+    at.run()
+    at.switch_page("pages/2_Run.py").run()
+    tuned = get_method("amun", dataset="digits")
+    assert at.number_input(key="hp_amun_lr").value == tuned.lr
+    at.toggle(key="w_paper").set_value(True).run()
+    assert not at.exception
+    assert at.number_input(key="hp_amun_lr").value == get_method("amun").lr  # the paper's code: 0.01
+    assert _param(at, "paper") == "1" and "hp" not in at.query_params

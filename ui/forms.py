@@ -39,6 +39,13 @@ def method_form(key: str, dataset: str, current: dict[str, Any], tuned: bool = T
     return overrides
 
 
+def reset_forms() -> None:
+    """Forget every hyperparameter widget's value and the chosen overrides (the defaults changed under them)."""
+    for k in [k for k in st.session_state if str(k).startswith("hp_")]:
+        del st.session_state[k]
+    st.session_state["audit_overrides"] = {}
+
+
 def method_label(key: str) -> str:
     cls = METHODS[key]
     return f"{cls.label}" + (" (needs D_R)" if cls.needs_remain else "")

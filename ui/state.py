@@ -172,6 +172,7 @@ def audit_settings() -> dict:
         except ValueError:
             s["audit_seeds"] = [0]
         s["audit_use_remain"] = q.get("remain", "1") != "0"
+        s["audit_tuned"] = q.get("paper", "0") != "1"
         try:
             s["audit_k"] = max(2, int(q.get("k", DEFAULT_K)))
         except ValueError:
@@ -189,7 +190,7 @@ def audit_settings() -> dict:
     return {"methods": list(s["audit_methods"]), "seeds": list(s["audit_seeds"]),
             "use_remain": bool(s["audit_use_remain"]),
             "overrides": {m: dict(v) for m, v in s["audit_overrides"].items()},
-            "k": int(s["audit_k"]), "retrains": s.get("audit_retrains")}
+            "k": int(s["audit_k"]), "retrains": s.get("audit_retrains"), "tuned": bool(s.get("audit_tuned", True))}
 
 
 def request(spec: RunSpec | None = None):
@@ -198,7 +199,7 @@ def request(spec: RunSpec | None = None):
 
     a = audit_settings()
     return AuditRequest.build(spec or current_spec(), a["methods"], a["seeds"], overrides=a["overrides"],
-                              use_remain=a["use_remain"], k=a["k"], retrains=a["retrains"])
+                              use_remain=a["use_remain"], k=a["k"], retrains=a["retrains"], tuned=a["tuned"])
 
 
 def sync_audit_url(req) -> None:
@@ -210,7 +211,9 @@ def sync_audit_url(req) -> None:
               "seeds": ",".join(map(str, req.seeds)), "remain": "1" if req.use_remain else "0"}
     values["k"] = str(req.k) if req.k != DEFAULT_K else None
     values["r"] = str(req.retrains) if req.retrains != default_retrains(req.spec.data.dataset) else None
-    values["hp"] = encode_overrides(req.overrides()) or None
+    tuned = audit_settings()["tuned"]
+    values["paper"] = None if tuned else "1"
+    values["hp"] = encode_overrides(req.overrides(tuned=tuned)) or None
     for key, value in values.items():
         if value is None:
             if key in q:
