@@ -281,7 +281,9 @@ class Runner:
                 for r, s in enumerate(replica_sigs) if r > 0]
             seconds = {n: tm.seconds for n, tm in models.items()}
             seconds.update({f"{REFERENCE}#{r}": tm.seconds for r, tm in enumerate(retrains) if r > 0})
-            rows += seed_rows(seed_audits, replicas, labels, seconds, seed=seed, setting=setting, n_boot=req.bootstrap)
+            one_time = {n: float(tm.artifact.manifest.get("one_time_seconds", 0.0)) for n, tm in models.items()}
+            rows += seed_rows(seed_audits, replicas, labels, seconds, seed=seed, setting=setting, n_boot=req.bootstrap,
+                              one_time=one_time)
             for name in models:
                 audits[(name, seed)], signals[(name, seed)] = seed_audits[name], sigs[name]
                 trained[(name, seed)] = models[name]
@@ -385,9 +387,10 @@ class Runner:
                                   "use_remain": use_remain, "data": prep.data.fingerprint})
 
         def build() -> Artifact:
+            resources = self._resources(method, prep, original)
             res = method.unlearn(original.model, prep.data, prep.forget, prep.remain if use_remain else None,
                                  seed=seed, device=self.device, progress=self.progress, cancel=self.cancel,
-                                 augment=prep.spec.train.augment, resources=self._resources(method, prep, original))
+                                 augment=prep.spec.train.augment, resources=resources)
             check_cancel(self.cancel)
             arrays, scalars = {}, {}
             for name, value in res.extras.items():
@@ -399,8 +402,10 @@ class Runner:
                     scalars[name] = value
             manifest = {"method": method.key, "label": method.label, "params": method.params(), "seed": seed,
                         "use_remain": use_remain, "original": original.key, "forget_fingerprint": prep.forget_key,
-                        "spec": prep.spec, "device": str(self.device), "seconds": res.seconds,
-                        "history": res.history, "extras": scalars}
+                        "spec": prep.spec, "device": str(self.device), "history": res.history, "extras": scalars,
+                        # the method's own time, without the shared one-time work it used (charged separately)
+                        "seconds": res.seconds - float(res.extras.get("attack_seconds", 0.0)),
+                        "one_time_seconds": sum(resources.one_time.values()), "one_time": resources.one_time}
             return self.store.save("unlearned", key, manifest, tensors=res.model.state_dict(), arrays=arrays or None)
 
         return TrainedModel("unlearned", self._artifact("unlearned", key, build), prep.spec, prep.data, self.device)
@@ -413,9 +418,11 @@ class Runner:
             def adversarial(attack: NearestAdversarial) -> AdversarialSet:
                 # the whole training set's D_A when it is stored (AMUN's code precomputes it once per original
                 # model; `hardest` by ε and tuning over many forget sets store it), else the forget rows only
-                if self.has_adversarial(original, prep.data, attack=attack):
-                    return self.adversarial(original, prep.data, attack=attack).subset(prep.forget)
-                return self.adversarial(original, prep.data, rows=prep.forget, attack=attack)
+                whole = self.has_adversarial(original, prep.data, attack=attack)
+                adv, manifest = self._adversarial(original, prep.data, "train", None if whole else prep.forget,
+                                                  attack)
+                res.one_time["D_A search"] = float(manifest.get("seconds", 0.0))
+                return adv.subset(prep.forget) if whole else adv
             res.adversarial = adversarial
         return res
 
@@ -486,7 +493,10 @@ class Runner:
         Stored under a key of the model, the data, the exact rows and the attack's settings. AMUN computes D_A
         once for the whole training set and indexes it with :meth:`AdversarialSet.subset`.
         """
-        attack = attack or NearestAdversarial()
+        return self._adversarial(trained, data, split, rows, attack or NearestAdversarial())[0]
+
+    def _adversarial(self, trained: TrainedModel, data: Dataset, split: str, rows: np.ndarray | None,
+                     attack: NearestAdversarial) -> tuple[AdversarialSet, dict]:
         x, y = data.split(split)
         if rows is not None:
             t = torch.as_tensor(np.asarray(rows), dtype=torch.long)
@@ -504,10 +514,11 @@ class Runner:
                         "seconds": time.perf_counter() - t0, "summary": adv.summary()}
             return self.store.save("adversarial", key, manifest, arrays=adv.to_arrays())
 
-        adv = AdversarialSet.from_arrays(self._artifact("adversarial", key, build).arrays())
+        art = self._artifact("adversarial", key, build)
+        adv = AdversarialSet.from_arrays(art.arrays())
         if len(adv) != len(y):
             raise UnlearnError(f"stored adversarial set {key} has {len(adv)} samples but {len(y)} were asked for")
-        return adv
+        return adv, art.manifest
 
     def has_adversarial(self, trained: TrainedModel, data: Dataset, *, split: str = "train",
                         rows: np.ndarray | None = None, attack: NearestAdversarial | None = None) -> bool:

@@ -209,3 +209,18 @@ def test_a_stored_comparison_record_gives_back_its_request(tiny_spec, tmp_path):
     back = AuditRequest.from_record(record.manifest)
     assert back.key() == req.key() == record.key
     assert back.method("ft").lr == 0.2 and back.k == 2 and back.seeds == (0,)
+
+
+def test_one_time_work_is_charged_alike_to_every_method_that_uses_it(tiny_spec, tmp_path):
+    """AMUN and AMUN + SalUn share the original model's D_A: whichever runs first searches it, both are charged the
+    same stored search time as 'one-time', and neither's own time includes it."""
+    req = AuditRequest.build(tiny_spec, ["amun", "amun_salun", "ft"], [0], k=2, retrains=1,
+                             overrides={"amun": {"pgd_steps": "10"}, "amun_salun": {"pgd_steps": "10"}})
+    cmp = Runner(Store(tmp_path)).compare(req)
+    rows = cmp.rows.set_index("method")
+    (search,) = Store(tmp_path).list("adversarial")
+    assert rows.loc["amun", "one_time_seconds"] == rows.loc["amun_salun", "one_time_seconds"] > 0
+    assert rows.loc["amun", "one_time_seconds"] == pytest.approx(search.manifest["seconds"])
+    assert rows.loc["ft", "one_time_seconds"] == 0.0 and rows.loc["original", "one_time_seconds"] == 0.0
+    assert rows.loc["amun", "seconds"] < rows.loc["amun", "seconds"] + rows.loc["amun", "one_time_seconds"]
+    assert "one-time (s)" in cmp.formatted().columns

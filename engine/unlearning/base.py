@@ -64,6 +64,9 @@ class Resources:
 
     recipe: Any = None
     adversarial: Callable[[Any], Any] | None = None
+    #: work done once and shared by every method that uses it (e.g. the D_A search), in seconds, by what it was:
+    #: filled by the runner's resources, charged beside a method's own time so every user of it pays the same
+    one_time: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
