@@ -99,11 +99,11 @@ class TuneResult:
                       f"Winner: `{json.dumps(w.get('params', {}), sort_keys=True)}` — Avg Gap "
                       f"{w.get('score', float('nan')):.2f}"
                       + (f"; the paper's default scores {paper['avg_gap'].iloc[0]:.2f}" if len(paper) else ""), ""]
-            cols = [c for c in g.columns if c.startswith("p.")]
+            cols = [c for c in g.columns if c.startswith("p.") and g[c].notna().any()]
             lines += ["| " + " | ".join(c[2:] for c in cols) + " | Avg Gap | Δφ | UA | RA | TA | FT AUC | seconds |",
                       "|" + "---|" * (len(cols) + 7)]
             for _, r in g.sort_values(["avg_gap", "phi_shift"]).iterrows():
-                lines.append("| " + " | ".join(str(r[c]) for c in cols) +
+                lines.append("| " + " | ".join(f"{r[c]:g}" if isinstance(r[c], float) else str(r[c]) for c in cols) +
                              f" | {r.avg_gap:.2f} | {r.phi_shift:.3f} | {r.ua:.1f} | {r.ra:.1f} | {r.ta:.1f} | "
                              f"{r.ft_auc:.1f} | {r.seconds:.2f} |")
             lines.append("")
@@ -178,19 +178,15 @@ def tune(spec: RunSpec, methods: Sequence[str], runner: Runner, *, seeds: Sequen
     grid = pd.DataFrame(rows)
     winners = {}
     for key, g in grid.groupby("method", sort=False):
-        best = g.sort_values(["avg_gap", "phi_shift"], kind="stable").iloc[0]
-        params = {c[2:]: _plain(best[c]) for c in g.columns if c.startswith("p.") and pd.notna(best[c])}
+        best = g.sort_values(["avg_gap", "phi_shift"], kind="stable").index[0]
+        params = dict(plan[best][1])  # the candidate's own values (the table's columns are float where mixed)
         paper = g[g["is_paper_default"]]
-        winners[key] = {"params": params, "score": float(best["avg_gap"]), "phi_shift": float(best["phi_shift"]),
+        winners[key] = {"params": params, "score": float(grid.loc[best, "avg_gap"]),
+                        "phi_shift": float(grid.loc[best, "phi_shift"]),
                         "paper_score": float(paper["avg_gap"].iloc[0]) if len(paper) else None,
                         "candidates": int(len(g))}
     return TuneResult(spec.data.dataset, spec, tuple(seeds), k, retrains, grid, time.perf_counter() - t0, command,
                       winners)
-
-
-def _plain(v: Any) -> Any:
-    """numpy scalars → Python (JSON) values."""
-    return v.item() if hasattr(v, "item") else v
 
 
 def write_tuned(result: TuneResult, folder: Path = TUNED_DIR) -> Path:
