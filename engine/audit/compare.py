@@ -54,11 +54,11 @@ TABLE = {"ua": ("UA", "retrain"), "ra": ("RA", "retrain"), "ta": ("TA", "retrain
          "avg_gap": ("Avg Gap", "min"), "phi_shift": ("Δφ vs Retrain", "min"),
          "mia_efficacy": ("MIA-efficacy", "retrain"),
          "simple_mia_acc": ("simple MIA acc", "retrain"), "ks": ("KS", "retrain"), "wasserstein": ("W1", "retrain"),
-         "tpr_at_1pct": ("TPR@1%FPR", "retrain"), "seconds": ("time (s)", "min"),
+         "tpr_at_1pct": ("TPR@1%FPR (%)", "retrain"), "seconds": ("time (s)", "min"),
          "one_time_seconds": ("one-time (s)", "none")}
 
 #: decimal places per table column (the one rule for the CLI, the pages and the report); default 2
-DECIMALS = {"simple_mia_acc": 3, "ks": 3, "wasserstein": 3, "tpr_at_1pct": 3, "phi_shift": 3}
+DECIMALS = {"simple_mia_acc": 3, "ks": 3, "wasserstein": 3, "phi_shift": 3}
 
 #: per table column label: what it measures and what good looks like (shown in the UI and the report)
 GLOSSARY = {
@@ -67,7 +67,9 @@ GLOSSARY = {
     "RA": "accuracy on the remain set D_R — good: close to Retrain's",
     "TA": "test accuracy — good: close to Retrain's (utility kept)",
     "MIA (FT AUC)": "RMIA AUC forget vs test ×100 — good: ≈ 50 like Retrain (an attacker can't tell D_F from "
-                    "unseen data)",
+                    "unseen data). Below 50 is over-unlearning: the forget samples now look less like members than "
+                    "unseen data do, which an attacker can read too. With a small forget set the AUC is noisy: read "
+                    "its interval",
     "Avg Gap": "mean |Δ| of UA, RA, TA and MIA to the mean of the same seed's retrains — good: small (the AMUN "
                "paper's headline); Retrain's own row is its retrain-vs-retrain spread, the noise floor",
     "Δφ vs Retrain": "Wasserstein-1 between the model's and Retrain's confidence φ = log(p_y/(1−p_y)) on test and on "
@@ -75,10 +77,13 @@ GLOSSARY = {
                      "reward flattening: a model that lowers its confidence everywhere hides membership (FT AUC ≈ "
                      "50) while no longer behaving like Retrain; this column shows it",
     "MIA-efficacy": "% of D_F an SVC on p_y calls non-member — good: close to Retrain's",
-    "simple MIA acc": "logistic regression on the loss, forget vs test — good: ≈ Retrain's, ideally 0.5",
+    "simple MIA acc": "logistic regression on the loss, forget vs test — good: ≈ Retrain's, ideally 0.5 (its "
+                      "ranking is the loss threshold's, so its ROC is not drawn twice)",
     "KS": "KS statistic of forget vs test losses — good: close to Retrain's (0 = same distribution)",
     "W1": "Wasserstein-1 of forget vs test losses — good: close to Retrain's",
-    "TPR@1%FPR": "RMIA true-positive rate at 1 % false positives — good: close to Retrain's (low)",
+    "TPR@1%FPR (%)": "RMIA true-positive rate at 1 % false positives, in % — good: close to Retrain's (low). With "
+                     "fewer than 100 test samples 1 % FPR is less than one false positive: it is then the TPR at "
+                     "zero false positives",
     "time (s)": "wall time of the unlearning method's own work (Retrain and Original: training from scratch)",
     "one-time (s)": "work done once per original model and shared by every method that uses it (AMUN's D_A search), "
                     "charged the same to each: the stored cost of that work",
@@ -122,7 +127,7 @@ def audit_model(sig: Signals, ref: ReferenceSet, *, labels: np.ndarray, seed: in
         "ta": 100 * float(np.mean(t["correct"])), "train_acc": 100 * float(np.mean(sig.splits["train"]["correct"])),
         "ft_auc": 100 * rm.auc, "mia_efficacy": mis.percent,
         "simple_mia_acc": sm.accuracy, "simple_mia_auc": sm.auc, "loss_auc": lt.auc,
-        "tpr_at_1pct": rm.tpr_at_1pct, "tpr_at_01pct": rm.tpr_at_01pct, "ks": ds.ks_forget_test,
+        "tpr_at_1pct": 100 * rm.tpr_at_1pct, "tpr_at_01pct": 100 * rm.tpr_at_01pct, "ks": ds.ks_forget_test,
         "ks_p": ds.p_forget_test, "wasserstein": ds.w1_forget_test, "ks_vs_retrain": ds.ks_vs_retrain,
         "w1_vs_retrain": ds.w1_vs_retrain, "phi_shift": phi_shift,
     }
@@ -135,7 +140,9 @@ def audit_model(sig: Signals, ref: ReferenceSet, *, labels: np.ndarray, seed: in
     }
     if ds.loss_gap is not None:
         per_sample["forget_loss_minus_retrain"] = ds.loss_gap
-    attacks = {"RMIA": rm, "loss threshold": lt, "simple MIA (LogReg on loss)": sm.attack}
+    # SG-Unlearn's simple MIA is a 1-D logistic regression on the loss: monotone in it, so its ROC is the loss
+    # threshold's by construction — its accuracy is a table column, its curve would repeat the loss attack's
+    attacks = {"RMIA": rm, "loss threshold": lt}
     return ModelAudit(row, attacks, rm, per_sample)
 
 
