@@ -50,6 +50,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+_color_names = figures.GROUP_COLOR_NAMES
+
+
 def report_figures(cmp: Comparison) -> list[ReportFigure]:
     """Every figure of the comparison, per seed where the figure is per seed.
 
@@ -65,14 +68,14 @@ def report_figures(cmp: Comparison) -> list[ReportFigure]:
         models = [BASELINE, REFERENCE, *methods]
         for i in range(0, len(models), 2):
             pair = models[i:i + 2]
-            groups = {cmp.labels[m]: cmp.signals[(m, seed)] for m in pair}
+            groups = {m: cmp.signals[(m, seed)] for m in pair}
             out.append(ReportFigure(
                 f"confidence-{'-'.join(pair)}-seed{seed}",
                 f"Confidence φ: {', '.join(cmp.labels[m] for m in pair)} ({sfx})",
-                figures.confidence_histograms(groups, signal="phi"),
-                "φ = log(p_y / (1 − p_y)) on remain (blue), test (orange) and forget (red). What good looks like: the "
-                "forget histogram sits on the test histogram, as under Retrain — not on remain, as under the "
-                "original."))
+                figures.confidence_histograms(groups, signal="phi", labels={m: cmp.labels[m] for m in pair}),
+                f"φ = log(p_y / (1 − p_y)) on remain ({_color_names['remain']}), test ({_color_names['test']}) and "
+                f"forget ({_color_names['forget']}). What good looks like: the forget histogram sits on the test "
+                "histogram, as under Retrain — not on remain, as under the original."))
         for attack in cmp.audits[(BASELINE, seed)].attacks:
             curves = {m: (cmp.labels[m], cmp.audits[(m, seed)].attacks[attack]) for m in cmp.methods}
             for log in (False, True):
