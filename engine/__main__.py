@@ -15,7 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UnlearnError
+from .errors import DataMissing, UnlearnError
+
+#: what the command line adds to a missing-data message (the dashboard says what to do there instead)
+DOWNLOAD_HINT = "Or pass --download to fetch them (needs a network)."
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -139,7 +142,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         ok, where = availability(key, args.data_dir)
         classes = info.num_classes if info.num_classes else "from folders"
         shape = "x".join(map(str, info.shape)) if info.shape else "resized"
-        status = f"available ({where})" if ok else f"missing: {where}"
+        hint = f" {DOWNLOAD_HINT}" if info.downloadable else ""
+        status = f"available ({where})" if ok else f"missing: {where}{hint}"
         print(f"{key}\t{classes} classes\t{shape}\t{status}")
     return 0
 
@@ -343,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UnlearnError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        hint = f" {DOWNLOAD_HINT}" if isinstance(exc, DataMissing) and exc.downloadable else ""
+        print(f"error: {exc}{hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; nothing half-written was stored", file=sys.stderr)

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from engine.unlearning import get_method
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
+APP = str(ROOT / "Home.py")
 PAGE = str(ROOT / "pages" / "1_Setup_and_train.py")
 
 
