@@ -32,6 +32,7 @@ PAGES = [
     ("pages/7_Compare.py", "Compare", "the AMUN paper's table, mean ± std over seeds; Avg Gap and wall-time charts"),
     ("pages/8_Report.py", "Report", "the audit as one self-contained HTML file (every figure interactive) and a zip "
      "of every table, per-sample value and, where a browser is installed, PNG figures"),
+    ("pages/9_History.py", "History", "every audit in the run store; open one, or compare two side by side"),
 ]
 for path, label, what in PAGES:
     c1, c2 = st.columns([1, 4])

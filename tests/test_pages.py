@@ -109,12 +109,12 @@ def test_run_then_every_result_page():
 
     at.switch_page("pages/3_Confidence.py").run()
     assert not at.exception and len(at.get("plotly_chart")) >= 3
-    at.segmented_control(key="conf_scale2").set_value("loss").run()
+    at.segmented_control(key="w_view_scale").set_value("loss").run()
     assert not at.exception
 
     at.switch_page("pages/5_Membership.py").run()
     assert not at.exception and len(at.get("plotly_chart")) == 2
-    at.segmented_control(key="mia_attack").set_value("loss threshold").run()
+    at.segmented_control(key="w_view_attack").set_value("loss threshold").run()
     assert not at.exception and at.dataframe
 
     at.switch_page("pages/6_Statistics.py").run()
