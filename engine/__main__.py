@@ -8,8 +8,10 @@ shows a progress bar with an ETA on a terminal and stays quiet otherwise.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 import time
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -294,6 +296,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     (out / "report.zip").write_bytes(data)
     print(f"report: {out / 'report.html'} ({len(html) / 1e6:.1f} MB, {len(figs)} figures); "
           f"everything: {out / 'report.zip'} ({len(data) / 1e6:.1f} MB)")
+    if args.png:  # the PNGs beside the report too, ready for a slide
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            pngs = [n for n in z.namelist() if n.startswith("figures/") and n.endswith(".png")]
+            for name in pngs:
+                (out / name).parent.mkdir(parents=True, exist_ok=True)
+                (out / name).write_bytes(z.read(name))
+        if pngs:
+            print(f"PNG figures: {out / 'figures'} ({len(pngs)} files)")
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     return 0
