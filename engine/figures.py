@@ -316,8 +316,8 @@ def probability_bars(models: dict[str, tuple[str, np.ndarray, np.ndarray]], clas
     Args:
         models: ``{method_key: (label, p_clean, p_adv)}`` with probability vectors over ``classes``.
         classes: class names (x axis).
-        y: the true class, marked by a shaded band behind its bars (wider than the bars, so no bar hides it)
-            with a "true class" label above the panel.
+        y: the true class, marked by a shaded band behind its bars (wider than the bars, so no bar hides it),
+            a "true class" label above the plot area and its tick label in bold.
 
     Returns:
         Solid bars (clean) and hatched bars (adversarial) in the method's colour.
@@ -335,13 +335,18 @@ def probability_bars(models: dict[str, tuple[str, np.ndarray, np.ndarray]], clas
                         "pattern": {"shape": pattern, "fgcolor": color}},
                 hovertemplate=f"{name}<br>class %{{x}}: %{{y:.3f}}<extra>{label}</extra>"), row=1, col=col)
         if y is not None:  # category positions are 0 … C−1: the band spans the true class's slot
-            fig.add_vrect(x0=y - 0.5, x1=y + 0.5, fillcolor="#F0E442", opacity=0.35, line_width=0, layer="below",
-                          annotation_text="true class", annotation_position="top",
-                          annotation_font={"color": TEXT_COLOR, "size": 11}, row=1, col=col)
+            fig.add_vrect(x0=y - 0.5, x1=y + 0.5, fillcolor="#F0E442", opacity=0.45, line_width=0, layer="below",
+                          row=1, col=col)
+            axis = "" if col == 1 else str(col)
+            fig.add_annotation(x=y, xref=f"x{axis}", y=1.0, yref=f"y{axis} domain", yanchor="bottom",
+                               text="true class ▾", showarrow=False, font={"color": TEXT_COLOR, "size": 11})
+            fig.update_xaxes(tickvals=list(range(len(classes))),
+                             ticktext=[f"<b>{c}</b>" if i == y else str(c) for i, c in enumerate(classes)],
+                             row=1, col=col)
         fig.update_xaxes(title_text="class", type="category", row=1, col=col)
     for ann in fig.layout.annotations[:len(keys)]:  # the panel titles (the band labels follow them)
         ann.font = {"color": TEXT_COLOR, "size": 14}
-        ann.yshift = 12
+        ann.yshift = 16
     fig.update_yaxes(title_text="p(class | x)", range=[0, 1.02], row=1, col=1)
     fig.update_layout(barmode="group", height=340, margin={"l": 60, "r": 10, "t": 60, "b": 50},
                       legend={"orientation": "h", "y": -0.3, "x": 0})

@@ -309,7 +309,10 @@ def test_probability_bars_clean_and_adversarial_per_model():
     # line it replaces sat between the two bars, hidden under them)
     assert [(s.type, s.x0, s.x1, s.xref, s.layer) for s in fig.layout.shapes] == [
         ("rect", 0.5, 1.5, "x", "below"), ("rect", 0.5, 1.5, "x2", "below")]
-    assert [a.text for a in fig.layout.annotations[2:]] == ["true class", "true class"]
+    labels = fig.layout.annotations[2:]
+    assert [a.text for a in labels] == ["true class ▾"] * 2 and [a.yanchor for a in labels] == ["bottom"] * 2
+    assert [(a.xref, a.yref, a.y) for a in labels] == [("x", "y domain", 1.0), ("x2", "y2 domain", 1.0)]  # above
+    assert list(fig.layout.xaxis.ticktext) == ["cat", "<b>dog</b>", "owl"]
     assert fig.layout.xaxis.type == fig.layout.xaxis2.type == "category"
     assert fig.layout.xaxis.title.text == "class" and fig.layout.yaxis.title.text == "p(class | x)"
     assert tuple(fig.layout.yaxis.range) == (0, 1.02) and fig.layout.barmode == "group"

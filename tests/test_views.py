@@ -140,7 +140,7 @@ def test_adversarial_view_is_restored_from_the_url():
     bars = _figure(at, 1)
     assert all(s["type"] == "rect" and s["layer"] == "below" for s in bars["layout"]["shapes"])  # true class band
     titles = [a["text"] for a in bars["layout"]["annotations"]]
-    assert any("SG-Unlearn" in t for t in titles) and titles.count("true class") == 3
+    assert any("SG-Unlearn" in t for t in titles) and titles.count("true class ▾") == 3
     at.selectbox(key="w_view_attacked").set_value("original").run()
     assert not at.exception and _param(at, "attacked") is None  # back to the default: out of the address
 
