@@ -84,6 +84,7 @@ def test_field_step_follows_the_order_of_magnitude():
     assert forms.field_step(0.9, 0.999) == pytest.approx(0.01)
     assert forms.field_step(1.0, 1.0) == pytest.approx(0.1)
     assert forms.field_step(0.0, 10.0) == pytest.approx(0.01)
+    assert forms.field_step(1.0, 1e6, 1e-6) == pytest.approx(0.1)  # one click down stays above the minimum
     assert forms.field_step(10) == 1 and forms.field_step(1000) == 100
 
 

@@ -58,9 +58,9 @@ def field_label(method: str, name: str) -> str:
 
 def field_step(default: float | int, maximum: float | None = None, minimum: float = 0.0) -> float | int:
     """The +/− step of a number field: the order of magnitude of its default (weight decay 5e-4 → 1e-4, lr 0.01 →
-    0.01), at most a fifth of the field's range and not past its maximum (momentum 0.9 → 0.01, a factor of 1.0 in
-    [0, 1] → 0.1), so one click never jumps over the scale of the value; integers step by 1 below 100 and by a
-    tenth of the order of magnitude above."""
+    0.01), at most a fifth of the field's range and not past its limits (momentum 0.9 → 0.01, a factor of 1.0 in
+    [0, 1] → 0.1, C = 1 with a minimum of 1e-6 → 0.1), so one click never jumps over the scale of the value;
+    integers step by 1 below 100 and by a tenth of the order of magnitude above."""
     if isinstance(default, int) and not isinstance(default, bool):
         return 1 if abs(default) < 100 else 10 ** (int(math.log10(abs(default))) - 1)
     if not default:
@@ -71,6 +71,8 @@ def field_step(default: float | int, maximum: float | None = None, minimum: floa
             step /= 10
         while 0 < maximum - default < step:
             step /= 10
+    while default - step < minimum < default:  # not below the minimum in one click either (C = 1 → 0.9)
+        step /= 10
     return float(f"{step:.0e}")
 
 
