@@ -254,5 +254,5 @@ def _missing_message(name: str, root: Path) -> str:
     from .registry import DATASETS  # the registry is built from these readers: import it when needed
 
     info = next((d for d in DATASETS.values() if d.folder == name or d.key == name), None)
-    files = info.files if info else ""
+    files = info.files.replace("DATA_DIR", str(root)) if info else ""
     return f"{name}: data files not found under {root}. {files}"
