@@ -8,14 +8,19 @@ shows a progress bar with an ETA on a terminal and stays quiet otherwise.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 import time
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from .errors import UnlearnError
+from .errors import DataMissing, UnlearnError
+
+#: what the command line adds to a missing-data message (the dashboard says what to do there instead)
+DOWNLOAD_HINT = "Or pass --download to fetch them (needs a network)."
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -139,7 +144,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         ok, where = availability(key, args.data_dir)
         classes = info.num_classes if info.num_classes else "from folders"
         shape = "x".join(map(str, info.shape)) if info.shape else "resized"
-        status = f"available ({where})" if ok else f"missing: {where}"
+        hint = f" {DOWNLOAD_HINT}" if info.downloadable else ""
+        status = f"available ({where})" if ok else f"missing: {where}{hint}"
         print(f"{key}\t{classes} classes\t{shape}\t{status}")
     return 0
 
@@ -331,6 +337,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     (out / "report.zip").write_bytes(data)
     print(f"report: {out / 'report.html'} ({len(html) / 1e6:.1f} MB, {len(figs)} figures); "
           f"everything: {out / 'report.zip'} ({len(data) / 1e6:.1f} MB)")
+    if args.png:  # the PNGs beside the report too, ready for a slide
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            pngs = [n for n in z.namelist() if n.startswith("figures/") and n.endswith(".png")]
+            for name in pngs:
+                (out / name).parent.mkdir(parents=True, exist_ok=True)
+                (out / name).write_bytes(z.read(name))
+        if pngs:
+            print(f"PNG figures: {out / 'figures'} ({len(pngs)} files)")
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     return 0
@@ -400,7 +414,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UnlearnError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        hint = f" {DOWNLOAD_HINT}" if isinstance(exc, DataMissing) and exc.downloadable else ""
+        print(f"error: {exc}{hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; nothing half-written was stored", file=sys.stderr)

@@ -15,3 +15,12 @@ class Cancelled(UnlearnError):
 
 class Diverged(UnlearnError):
     """Raised when a loss or a weight becomes NaN or infinite during training or unlearning."""
+
+
+class DataMissing(UnlearnError):
+    """A data set's files are not where the loader looks. The message says which files go where;
+    ``downloadable`` says whether torchvision can fetch them (the CLI's ``--download``, with a network)."""
+
+    def __init__(self, message: str, downloadable: bool = False) -> None:
+        super().__init__(message)
+        self.downloadable = downloadable

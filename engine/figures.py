@@ -9,15 +9,34 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-GROUP_COLORS = {"remain": "#4C78A8", "test": "#F58518", "forget": "#E45756", "val": "#72B7B2"}
+#: Data groups, colour-blind safe (Okabe–Ito blue and orange, Tol's dark red): every pair stays apart under
+#: protanopia, deuteranopia and tritanopia (tests/test_figures.py checks the simulated colour distances).
+GROUP_COLORS = {"remain": "#0072B2", "test": "#E69F00", "forget": "#661100", "val": "#009E73"}
+#: the colours' names, for captions ("the forget histogram (dark red) …")
+GROUP_COLOR_NAMES = {"remain": "blue", "test": "orange", "forget": "dark red", "val": "green"}
 METHOD_COLORS = {"original": "#7F7F7F", "retrain": "#2CA02C"}
+#: text on figures (titles): dark, whatever the method's colour (a pale method colour is shown as a swatch)
+TEXT_COLOR = "#31333F"
 
 SIGNAL_LABELS = {
     "p_y": "confidence p(y|x)",
     "phi": "φ = log(p_y / (1 − p_y))",
-    "loss": "cross-entropy loss",
+    "loss": "cross-entropy loss (log scale)",
 }
 MODEL_TITLES = {"original": "Original (trained on all of train)", "retrain": "Retrain (never saw the forget set)"}
+
+
+def titled(key: str, label: str) -> str:
+    """A panel title: a swatch in the method's colour, then the label in dark text (readable for any colour)."""
+    return f"<span style='color:{method_color(key)}'>■</span> {label}"
+
+
+def _loss_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
+    """Tick positions (log10 values) and labels (the losses) for an axis of log10 losses from lo to hi."""
+    exps = list(range(int(np.floor(lo)), int(np.ceil(hi)) + 1))
+    if len(exps) > 8:  # at most ~8 labels: every other decade
+        exps = exps[::2]
+    return [float(e) for e in exps], [f"{10.0 ** e:g}" for e in exps]
 
 
 def confidence_histograms(
@@ -25,14 +44,35 @@ def confidence_histograms(
     signal: str = "phi",
     groups: tuple[str, ...] = ("remain", "test", "forget"),
     bins: int = 30,
+    cols: int | None = None,
+    labels: dict[str, str] | None = None,
 ) -> go.Figure:
-    """Side-by-side histograms of a confidence signal for each model, one trace per data group.
+    """Histograms of a confidence signal per model, one trace per data group, in a grid of panels.
 
-    Densities, not counts, so groups of different sizes compare; the shared x-range uses the 0.5–99.5 %
-    quantiles of all values so a few extreme φ values do not squash the picture.
+    Densities, not counts, so groups of different sizes compare. Every panel shares one x-axis and the same bins;
+    each panel's density axis is autoscaled to its own bars (never a fixed range that would clip a tall bar).
+    The x-range uses the 0.5–99.5 % quantiles of all values so a few extreme φ values do not squash the picture
+    (values outside it are drawn in the edge bins). ``loss`` is binned on a log10 scale (losses span many
+    orders of magnitude: on a linear scale nearly every sample falls in the first bin); its ticks show the
+    losses themselves.
+
+    Args:
+        groups_by_model: ``{model key: {group: {signal: values}}}``.
+        signal: ``phi``, ``p_y`` or ``loss``.
+        groups: the groups to draw, coloured by :data:`GROUP_COLORS`.
+        bins: number of bins over the shared range.
+        cols: panels per row (default: all in one row up to 3, else 3).
+        labels: display label per model key (default :data:`MODEL_TITLES`, else the key); method keys get a
+            swatch in their colour.
     """
     models = list(groups_by_model)
-    values = np.concatenate([groups_by_model[m][g][signal] for m in models for g in groups])
+    labels = labels or {}
+
+    def values_of(m: str, g: str) -> np.ndarray:
+        v = np.asarray(groups_by_model[m][g][signal], dtype=float)
+        return np.log10(np.maximum(v, 1e-12)) if signal == "loss" else v
+
+    values = np.concatenate([values_of(m, g) for m in models for g in groups])
     values = values[np.isfinite(values)]
     if signal == "p_y":
         lo, hi = 0.0, 1.0
@@ -41,30 +81,47 @@ def confidence_histograms(
         if hi <= lo:
             hi = lo + 1.0
     size = (hi - lo) / bins
-    fig = make_subplots(rows=1, cols=len(models), shared_yaxes=True, horizontal_spacing=0.04,
-                        subplot_titles=[MODEL_TITLES.get(m, m) for m in models])
-    for col, model in enumerate(models, 1):
+    ncols = cols or min(len(models), 3)
+    nrows = -(-len(models) // ncols)
+    titles = [titled(m, labels[m]) if m in labels else MODEL_TITLES.get(m, m) for m in models]
+    fig = make_subplots(rows=nrows, cols=ncols, shared_xaxes="all", horizontal_spacing=0.05,
+                        vertical_spacing=0.1 if nrows > 1 else 0.0, subplot_titles=titles)
+    unit = "log10 loss" if signal == "loss" else signal
+    for i, model in enumerate(models):
+        row, col = i // ncols + 1, i % ncols + 1
         for group in groups:
-            v = np.clip(groups_by_model[model][group][signal], lo, hi)
+            v = np.clip(values_of(model, group), lo, hi)
             fig.add_trace(
                 go.Histogram(
-                    x=v, name=f"{group} (n={len(v)})", legendgroup=group, showlegend=col == 1,
+                    x=v, name=f"{group} (n={len(v)})", legendgroup=group, showlegend=i == 0,
                     marker_color=GROUP_COLORS[group], opacity=0.55, histnorm="probability density",
                     xbins={"start": lo, "end": hi + 1e-9, "size": size},
-                    hovertemplate=f"{group}<br>%{{x}}<br>density %{{y:.3f}}<extra>{model}</extra>",
+                    hovertemplate=f"{group}<br>{unit} %{{x}}<br>density %{{y:.3f}}<extra>{labels.get(model, model)}"
+                                  "</extra>",
                 ),
-                row=1, col=col,
+                row=row, col=col,
             )
-        fig.update_xaxes(title_text=SIGNAL_LABELS.get(signal, signal), row=1, col=col)
-    fig.update_yaxes(title_text="density", row=1, col=1)
-    fig.update_layout(barmode="overlay", height=380, margin={"l": 50, "r": 10, "t": 50, "b": 50},
-                      legend={"orientation": "h", "y": -0.25, "x": 0})
+        if row == nrows or i + ncols >= len(models):  # the bottom panel of each column carries the axis title
+            fig.update_xaxes(title_text=SIGNAL_LABELS.get(signal, signal), row=row, col=col)
+        if col == 1:
+            fig.update_yaxes(title_text="density", row=row, col=col)
+    fig.update_xaxes(showticklabels=True, range=[lo, hi])
+    if signal == "loss":
+        tickvals, ticktext = _loss_ticks(lo, hi)
+        fig.update_xaxes(tickvals=tickvals, ticktext=ticktext)
+    fig.update_yaxes(autorange=True)
+    for ann in fig.layout.annotations:
+        ann.font = {"color": TEXT_COLOR, "size": 13}
+    fig.update_layout(barmode="overlay", height=90 + 290 * nrows, margin={"l": 50, "r": 10, "t": 90, "b": 50},
+                      legend={"orientation": "h", "y": 1.0 + 45 / (290 * nrows), "yanchor": "bottom", "x": 1.0,
+                              "xanchor": "right"})
     return fig
 
 
 # ------------------------------------------------------------------------------------------ methods
-_PALETTE = ["#1F77B4", "#FF7F0E", "#D62728", "#9467BD", "#8C564B", "#E377C2", "#17BECF", "#BCBD22", "#AEC7E8",
-            "#FFBB78", "#98DF8A"]
+#: one colour per method in registry order; every one at least 2:1 against white, so a line stays visible
+_PALETTE = ["#1F77B4", "#FF7F0E", "#D62728", "#9467BD", "#8C564B", "#E377C2", "#17BECF", "#BCBD22", "#393B79",
+            "#8C6D31", "#843C39"]
 
 
 def method_color(key: str) -> str:
@@ -81,14 +138,16 @@ def roc_curves(attacks: dict[str, tuple[str, object]], log: bool = False, title:
     """ROC of one attack for several models: ``{method_key: (label, AttackResult)}``.
 
     Log-log axes show the low-FPR regime that matters for privacy (Carlini et al.); the diagonal is chance.
+    A point with FPR 0 or TPR 0 has no place on a log axis: it is left out (the curve starts at its first point
+    with both rates positive; a TPR below the axis floor of 0.1 % is drawn as it is and cut by the axis), rather
+    than pinned to the floor, which drew flat and vertical segments at 0.001 that are not in the data.
     """
     fig = go.Figure()
-    lo = 1e-3
     for key, (label, res) in attacks.items():
-        fpr, tpr = np.asarray(res.fpr), np.asarray(res.tpr)
+        fpr, tpr = np.asarray(res.fpr, dtype=float), np.asarray(res.tpr, dtype=float)
         if log:
-            keep = fpr > 0
-            fpr, tpr = fpr[keep], np.maximum(tpr[keep], lo)
+            keep = (fpr > 0) & (tpr > 0)
+            fpr, tpr = fpr[keep], tpr[keep]
         fig.add_trace(go.Scatter(
             x=fpr, y=tpr, mode="lines", name=f"{label} (AUC {100 * res.auc:.1f})",
             line={"color": method_color(key), "width": 3 if key == "retrain" else 2,
@@ -97,7 +156,7 @@ def roc_curves(attacks: dict[str, tuple[str, object]], log: bool = False, title:
     diag = np.logspace(-3, 0, 50) if log else np.array([0.0, 1.0])
     fig.add_trace(go.Scatter(x=diag, y=diag, mode="lines", name="chance", line={"color": "#999", "dash": "dot"},
                              hoverinfo="skip"))
-    axis = {"type": "log", "range": [-3, 0]} if log else {"range": [0, 1]}
+    axis = {"type": "log", "range": [-3, 0], "dtick": 1} if log else {"range": [0, 1]}
     fig.update_layout(title=title, xaxis={"title": "false positive rate", **axis},
                       yaxis={"title": "true positive rate", **axis}, height=420,
                       margin={"l": 60, "r": 10, "t": 40, "b": 50}, legend={"font": {"size": 11}})
@@ -105,24 +164,33 @@ def roc_curves(attacks: dict[str, tuple[str, object]], log: bool = False, title:
 
 
 def forget_shift(before: np.ndarray, after: dict[str, tuple[str, np.ndarray]], labels: np.ndarray,
-                 signal_label: str = "φ") -> go.Figure:
-    """Per forget sample: the original model's confidence (x) against each model's (y)."""
+                 signal_label: str = "φ", log: bool = False) -> go.Figure:
+    """Per forget sample: the original model's confidence (x) against each model's (y).
+
+    ``log``: both axes on a log scale (for losses, which span orders of magnitude); non-positive values are left
+    out there.
+    """
     fig = go.Figure()
     for key, (name, values) in after.items():
         fig.add_trace(go.Scatter(
             x=before, y=values, mode="markers", name=name,
             marker={"color": method_color(key), "size": 6, "opacity": 0.7},
-            customdata=labels, hovertemplate="class %{customdata}<br>original %{x:.2f}<br>after %{y:.2f}<extra>"
+            customdata=labels, hovertemplate="class %{customdata}<br>original %{x:.3g}<br>after %{y:.3g}<extra>"
             + name + "</extra>"))
-    lo, hi = float(np.nanmin(before)), float(np.nanmax(before))
+    b = np.asarray(before, dtype=float)
+    b = b[np.isfinite(b) & (b > 0)] if log else b[np.isfinite(b)]
+    lo, hi = (float(b.min()), float(b.max())) if len(b) else (1e-6 if log else 0.0, 1.0)
     fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="unchanged",
                              line={"color": "#999", "dash": "dot"}, hoverinfo="skip"))
-    fig.update_layout(xaxis_title=f"{signal_label} under the original model", yaxis_title=f"{signal_label} after",
+    kind = "log" if log else "linear"
+    fig.update_layout(xaxis={"title": f"{signal_label} under the original model", "type": kind},
+                      yaxis={"title": f"{signal_label} after", "type": kind},
                       height=420, margin={"l": 60, "r": 10, "t": 30, "b": 50})
     return fig
 
 
-def loss_cdfs(losses: dict[str, tuple[str, np.ndarray]], test: np.ndarray | None = None) -> go.Figure:
+def loss_cdfs(losses: dict[str, tuple[str, np.ndarray]], test: np.ndarray | None = None,
+              title: str = "Forget-set loss: cumulative distribution per model") -> go.Figure:
     """Empirical CDFs of the forget-set loss per model (and the test loss of the original model)."""
     fig = go.Figure()
     series = dict(losses)
@@ -135,8 +203,8 @@ def loss_cdfs(losses: dict[str, tuple[str, np.ndarray]], test: np.ndarray | None
         fig.add_trace(go.Scatter(x=np.log10(v + 1e-8), y=np.arange(1, len(v) + 1) / len(v), mode="lines",
                                  name="test (original)",
                                  line={"color": GROUP_COLORS["test"], "dash": "dot", "shape": "hv"}))
-    fig.update_layout(xaxis_title="log10 cross-entropy loss on D_F", yaxis_title="fraction of samples ≤ x",
-                      height=400, margin={"l": 60, "r": 10, "t": 30, "b": 50})
+    fig.update_layout(title=title, xaxis_title="log10 cross-entropy loss on D_F", yaxis_title="fraction of samples ≤ x",
+                      height=400, margin={"l": 60, "r": 10, "t": 40, "b": 50})
     return fig
 
 
@@ -171,6 +239,15 @@ def table_bars(table, col: str, title: str, y_title: str, *, with_reference: boo
 #: SG-Unlearn's game log, by stored key (``GameLog`` in engine/unlearning/sg_unlearn.py): (panel title, y title)
 GAME_SERIES = {"auditor_acc": ("auditor held-out accuracy", "held-out accuracy"),
                "utility": ("auditor utility", "utility M·(n_s/N)")}
+#: readable column names of the stored game log (tables show these, never the stored keys)
+GAME_COLUMNS = {"round": "round", "auditor_acc": "auditor held-out accuracy", "utility": "auditor utility M·(n_s/N)",
+                "ft_loss": "fine-tuning loss on D_R", "seconds": "round time (s)",
+                "auditor_seconds": "auditor step time (s)"}
+
+
+def game_column(key: str) -> str:
+    """The readable name of a game-log key (an unknown key: its words, without underscores)."""
+    return GAME_COLUMNS.get(key, key.replace("_", " "))
 
 
 def game_plot(game: dict[str, np.ndarray]) -> go.Figure:
@@ -217,12 +294,12 @@ def eps_to_flip(panels: dict[str, tuple[str, dict[str, np.ndarray]]], value: str
         groups: the groups to draw, in this order, coloured by :data:`GROUP_COLORS`.
 
     Returns:
-        A figure with one subplot per model, its title (the label) in the method's colour; one legend entry per
-        group, shared by the panels; each curve's size and median in its hover text.
+        A figure with one subplot per model, titled by its label after a swatch in the method's colour; one
+        legend entry per group, shared by the panels; each curve's size and median in its hover text.
     """
     keys = list(panels)
     fig = make_subplots(rows=1, cols=len(keys), shared_yaxes=True, horizontal_spacing=0.04,
-                        subplot_titles=[panels[k][0] for k in keys])
+                        subplot_titles=[titled(k, panels[k][0]) for k in keys])
     hi = 0.0
     for col, key in enumerate(keys, 1):
         label, by_group = panels[key]
@@ -239,8 +316,8 @@ def eps_to_flip(panels: dict[str, tuple[str, dict[str, np.ndarray]]], value: str
                 hovertemplate=f"{group} (n={len(v)}, median {np.median(v):.3f})<br>%{{x:.3f}}: %{{y:.0%}}"
                               f"<extra>{label}</extra>"), row=1, col=col)
         fig.update_xaxes(title_text="‖δ‖₂" if value == "delta_norm" else "ε", row=1, col=col)
-    for ann, key in zip(fig.layout.annotations, keys):  # panel title in the method's colour
-        ann.font = {"color": method_color(key), "size": 14}
+    for ann in fig.layout.annotations:  # dark text; the method's colour is the swatch before it
+        ann.font = {"color": TEXT_COLOR, "size": 14}
     fig.update_xaxes(range=[0, hi * 1.02 if hi > 0 else 1])
     fig.update_yaxes(title_text="fraction of samples ≤ x", row=1, col=1, range=[0, 1.02])
     fig.update_layout(height=360, margin={"l": 60, "r": 10, "t": 40, "b": 50},
@@ -256,14 +333,15 @@ def probability_bars(models: dict[str, tuple[str, np.ndarray, np.ndarray]], clas
     Args:
         models: ``{method_key: (label, p_clean, p_adv)}`` with probability vectors over ``classes``.
         classes: class names (x axis).
-        y: the true class, marked with a dotted line.
+        y: the true class, marked by a shaded band behind its bars (wider than the bars, so no bar hides it),
+            a "true class" label above the plot area and its tick label in bold.
 
     Returns:
         Solid bars (clean) and hatched bars (adversarial) in the method's colour.
     """
     keys = list(models)
     fig = make_subplots(rows=1, cols=len(keys), shared_yaxes=True, horizontal_spacing=0.05,
-                        subplot_titles=[models[k][0] for k in keys])
+                        subplot_titles=[titled(k, models[k][0]) for k in keys])
     for col, key in enumerate(keys, 1):
         label, clean, adv = models[key]
         color = method_color(key)
@@ -273,13 +351,38 @@ def probability_bars(models: dict[str, tuple[str, np.ndarray, np.ndarray]], clas
                 marker={"color": color if name == "clean" else "white", "line": {"color": color, "width": 1.5},
                         "pattern": {"shape": pattern, "fgcolor": color}},
                 hovertemplate=f"{name}<br>class %{{x}}: %{{y:.3f}}<extra>{label}</extra>"), row=1, col=col)
-        if y is not None:
-            fig.add_vline(x=classes[y], line={"color": "#999", "dash": "dot"}, row=1, col=col)
+        if y is not None:  # category positions are 0 … C−1: the band spans the true class's slot
+            fig.add_vrect(x0=y - 0.5, x1=y + 0.5, fillcolor="#F0E442", opacity=0.45, line_width=0, layer="below",
+                          row=1, col=col)
+            axis = "" if col == 1 else str(col)
+            fig.add_annotation(x=y, xref=f"x{axis}", y=1.0, yref=f"y{axis} domain", yanchor="bottom",
+                               text="true class ▾", showarrow=False, font={"color": TEXT_COLOR, "size": 11})
+            fig.update_xaxes(tickvals=list(range(len(classes))),
+                             ticktext=[f"<b>{c}</b>" if i == y else str(c) for i, c in enumerate(classes)],
+                             row=1, col=col)
         fig.update_xaxes(title_text="class", type="category", row=1, col=col)
-    for ann, key in zip(fig.layout.annotations, keys):
-        ann.font = {"color": method_color(key), "size": 14}
+    for ann in fig.layout.annotations[:len(keys)]:  # the panel titles (the band labels follow them)
+        ann.font = {"color": TEXT_COLOR, "size": 14}
+        ann.yshift = 16
     fig.update_yaxes(title_text="p(class | x)", range=[0, 1.02], row=1, col=1)
-    fig.update_layout(barmode="group", height=320, margin={"l": 60, "r": 10, "t": 40, "b": 50},
+    fig.update_layout(barmode="group", height=340, margin={"l": 60, "r": 10, "t": 60, "b": 50},
                       legend={"orientation": "h", "y": -0.3, "x": 0})
     return fig
 
+
+def paired_bars(values: dict[str, tuple[str, float, float]], names: tuple[str, str], title: str,
+                y_title: str) -> go.Figure:
+    """Two bars per method, one per audit: ``{key: (label, value in A, value in B)}`` — A solid, B hatched, both in
+    the method's colour (a missing value leaves its bar out)."""
+    keys = list(values)
+    fig = go.Figure()
+    for i, (name, pattern) in enumerate(zip(names, ("", "/"))):
+        colors = [method_color(k) for k in keys]
+        fig.add_trace(go.Bar(
+            x=[values[k][0] for k in keys], y=[values[k][1 + i] for k in keys], name=name,
+            marker={"color": colors if not pattern else "white", "line": {"color": colors, "width": 1.5},
+                    "pattern": {"shape": pattern, "fgcolor": colors}},
+            hovertemplate=f"{name}<br>%{{x}}: %{{y:.3f}}<extra></extra>"))
+    fig.update_layout(title=title, yaxis_title=y_title, barmode="group", height=380,
+                      margin={"l": 60, "r": 10, "t": 40, "b": 80}, legend={"orientation": "h", "y": 1.08, "x": 0})
+    return fig

@@ -33,7 +33,13 @@ from . import config, figures
 from .audit.compare import BASELINE, GLOSSARY, REFERENCE, Comparison
 
 #: the note shown (and written into the zip) when PNG figures cannot be made
-PNG_HINT = "PNG figures need kaleido (`pip install kaleido`) and a Chrome or Chromium browser on this machine."
+PNG_HINT = ("PNG figures need kaleido (installed with this package) and a Chrome or Chromium browser on this machine "
+            "(Debian/Ubuntu: `apt-get install chromium`; elsewhere set BROWSER_PATH to the browser's executable).")
+#: where a Chrome or Chromium is looked for when BROWSER_PATH is unset and none is on PATH
+BROWSER_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome",
+                      "/usr/bin/google-chrome-stable", "/snap/bin/chromium",
+                      "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+                      "/Applications/Chromium.app/Contents/MacOS/Chromium")
 
 
 @dataclass
@@ -48,6 +54,9 @@ class ReportFigure:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+_color_names = figures.GROUP_COLOR_NAMES
 
 
 def report_figures(cmp: Comparison) -> list[ReportFigure]:
@@ -65,14 +74,14 @@ def report_figures(cmp: Comparison) -> list[ReportFigure]:
         models = [BASELINE, REFERENCE, *methods]
         for i in range(0, len(models), 2):
             pair = models[i:i + 2]
-            groups = {cmp.labels[m]: cmp.signals[(m, seed)] for m in pair}
+            groups = {m: cmp.signals[(m, seed)] for m in pair}
             out.append(ReportFigure(
                 f"confidence-{'-'.join(pair)}-seed{seed}",
                 f"Confidence φ: {', '.join(cmp.labels[m] for m in pair)} ({sfx})",
-                figures.confidence_histograms(groups, signal="phi"),
-                "φ = log(p_y / (1 − p_y)) on remain (blue), test (orange) and forget (red). What good looks like: the "
-                "forget histogram sits on the test histogram, as under Retrain — not on remain, as under the "
-                "original."))
+                figures.confidence_histograms(groups, signal="phi", labels={m: cmp.labels[m] for m in pair}),
+                f"φ = log(p_y / (1 − p_y)) on remain ({_color_names['remain']}), test ({_color_names['test']}) and "
+                f"forget ({_color_names['forget']}). What good looks like: the forget histogram sits on the test "
+                "histogram, as under Retrain — not on remain, as under the original."))
         for attack in cmp.audits[(BASELINE, seed)].attacks:
             curves = {m: (cmp.labels[m], cmp.audits[(m, seed)].attacks[attack]) for m in cmp.methods}
             for log in (False, True):
@@ -201,17 +210,55 @@ def per_sample_csvs(cmp: Comparison) -> dict[str, str]:
     return out
 
 
-def png_figures(figs: Iterable[ReportFigure], width: int = 1100) -> tuple[dict[str, bytes], str | None]:
-    """Static PNGs of the figures via kaleido, or ``({}, why not)`` when kaleido or a browser is missing."""
+def browser_path() -> str | None:
+    """The Chrome / Chromium kaleido renders with: ``$BROWSER_PATH`` (kaleido's own variable), else the first
+    ``chromium`` / ``chrome`` on PATH, else a usual install location; None when there is none."""
+    import os
+    import shutil
+
+    env = os.environ.get("BROWSER_PATH")
+    if env:
+        return env if os.access(env, os.X_OK) else None
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return next((p for p in BROWSER_CANDIDATES if os.access(p, os.X_OK)), None)
+
+
+def png_available() -> tuple[bool, str | None]:
+    """Whether :func:`png_figures` can work here, and if not, why (for the page and the CLI)."""
     try:
-        import kaleido  # noqa: F401 - only to know whether plotly's static export can work
+        import kaleido  # noqa: F401 - only whether it is installed
     except ImportError:
-        return {}, PNG_HINT
-    out = {}
+        return False, PNG_HINT
+    if browser_path() is None:
+        return False, f"No Chrome or Chromium browser found on this machine. {PNG_HINT}"
+    return True, None
+
+
+def png_figures(figs: Iterable[ReportFigure], width: int = 1100,
+                scale: float = 2) -> tuple[dict[str, bytes], str | None]:
+    """Static PNGs of the figures (``figures/NAME.png``, ``width`` × the figure's height in layout pixels, ×
+    ``scale`` for a sharp slide), or ``({}, why not)`` when kaleido or a browser is missing or rendering fails.
+
+    All figures render in one kaleido session (one browser start); MathJax is off, so nothing is fetched from the
+    network.
+    """
+    figs = list(figs)
+    ok, why = png_available()
+    if not ok:
+        return {}, why
     try:
-        for f in figs:
-            out[f"figures/{f.name}.png"] = f.figure.to_image(format="png", width=width, scale=2)
-    except Exception as exc:  # noqa: BLE001 - kaleido fails in many ways without a browser; the zip goes on
+        import kaleido
+
+        with tempfile.TemporaryDirectory() as tmp:
+            jobs = [{"fig": f.figure.to_dict(), "path": Path(tmp) / f"{f.name}.png",
+                     "opts": {"format": "png", "width": width, "height": f.figure.layout.height or 500,
+                              "scale": scale}} for f in figs]
+            kaleido.write_fig_from_object_sync(jobs, kopts={"mathjax": False, "path": browser_path()})
+            out = {f"figures/{f.name}.png": (Path(tmp) / f"{f.name}.png").read_bytes() for f in figs}
+    except Exception as exc:  # noqa: BLE001 - kaleido and the browser fail in many ways; the zip goes on without
         return {}, f"PNG export failed ({type(exc).__name__}: {str(exc)[:200]}). {PNG_HINT}"
     return out, None
 

@@ -6,6 +6,7 @@ import streamlit as st
 
 from engine.audit.mia import loss_threshold
 from engine.errors import UnlearnError
+from engine.estimate import baseline_cost, describe_seconds
 from engine.figures import confidence_histograms
 from engine.forget import forget_from_indices, indices_spec
 from engine.run import HARDEST_CRITERIA, Runner
@@ -14,6 +15,8 @@ from ui import cached, jobs, state, tables, tiles
 st.set_page_config(page_title="Setup and train · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
 st.title("Setup and train")
+state.recipe_controls(spec)  # training-set size and epochs over the data set's preset (in the URL when changed)
+spec = state.current_spec()
 st.caption(state.describe(spec))
 
 try:
@@ -96,6 +99,14 @@ if res is None:
     jobs.show_outcome(job)
     st.info("Train the original model (all of train) and the gold-standard retrained model (remain only). "
             "Results are stored, so this runs once per setting.")
+    if job is None or not job.active:
+        per_step = cached.step_seconds(spec, d)
+        cost = baseline_cost(spec, d, len(prep.remain), per_step=per_step)
+        text = (f"Estimated training time: **about {describe_seconds(cost.seconds)}** — an estimate: {cost.steps:,} "
+                f"SGD steps ({spec.train.epochs} epochs of {len(d.y_train)} and of {len(prep.remain)} images, batch "
+                f"{spec.train.batch_size}) × {1000 * per_step:.1f} ms per step, measured just now for this model on "
+                f"this machine ({cost.device}); other work on the machine changes it.")
+        (st.warning if cost.seconds > 300 else st.caption)(text)
     if st.button("Train original and retrain", type="primary", key="train"):
         store = cached.store()
         new = jobs.submit(key, "Training original and retrain",

@@ -18,10 +18,26 @@ s = st.session_state
 if s.get("audit_url_error"):
     st.warning(f"{s.pop('audit_url_error')}; the defaults are used instead.")
 choices = [k for k in METHODS if k != "retrain"]
-c1, c2, c3 = st.columns([3, 1, 1])
-s["audit_methods"] = c1.multiselect("Methods", choices, default=audit["methods"], format_func=forms.method_label,
-                                    key="w_methods",
-                                    help="Retrain (the gold standard) and the original model are always included.")
+
+
+def _methods_changed() -> None:
+    s["audit_methods"] = list(s["w_methods"])
+
+
+def _preset(keys: list[str]) -> None:
+    s["audit_methods"] = [k for k in choices if k in keys]
+
+
+s["w_methods"] = [k for k in choices if k in s["audit_methods"]]
+st.multiselect("Methods", choices, format_func=forms.method_label, key="w_methods", on_change=_methods_changed,
+               wrap=True, select_all=True, placeholder="choose methods (or use the buttons below)",
+               help="Retrain (the gold standard) and the original model are always included.")
+b = st.columns([1, 1, 1, 5])
+b[0].button("All methods", key="methods_all", on_click=_preset, args=(choices,), width="stretch")
+b[1].button("Default set", key="methods_default", on_click=_preset, args=(state.DEFAULT_METHODS,), width="stretch",
+            help=", ".join(METHODS[k].label for k in state.DEFAULT_METHODS))
+b[2].button("Clear", key="methods_none", on_click=_preset, args=([],), width="stretch")
+c2, c3 = st.columns([1, 1])
 s["audit_seeds"] = sorted(c2.multiselect("Seeds", list(range(10)), default=audit["seeds"], key="w_seeds",
                                          help="each seed: its own original model, forget draw and retrain")) or [0]
 s["audit_use_remain"] = not c3.toggle("D_F only", value=not audit["use_remain"], key="w_dfonly",

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from engine.figures import SIGNAL_LABELS, confidence_histograms, forget_shift
+from engine.figures import GROUP_COLOR_NAMES, SIGNAL_LABELS, confidence_histograms, forget_shift
 from ui import state
 
 st.set_page_config(page_title="Confidence · Unlearning audit", page_icon="🧹", layout="wide")
@@ -12,34 +12,54 @@ spec = state.sidebar()
 st.title("Confidence on remain / test / forget")
 cmp = state.need_comparison()
 
-c1, c2, c3 = st.columns([1, 1, 2])
+SCALES = {"phi": "φ (log-odds)", "p_y": "p(y|x)", "loss": "loss"}
+c1, c2, c3 = st.columns([1, 2, 4])
 seed = c1.selectbox("Seed", cmp.seeds, key="conf_seed")
-scale = c2.segmented_control("Scale", ["φ (log-odds)", "p(y|x)", "loss"], default="φ (log-odds)", key="conf_scale2")
-signal = {"p(y|x)": "p_y", "loss": "loss"}.get(scale, "phi")
+signal = c2.segmented_control("Scale", list(SCALES), format_func=SCALES.get, required=True,
+                              help="φ = log(p/(1−p)) spreads out the confident tail where members and non-members "
+                                   "differ; the loss is binned on a log scale",
+                              **state.view("scale", list(SCALES), "phi"))
+state.sync_view("scale", signal, "phi")
 methods = [m for m in cmp.methods if m not in ("original", "retrain")]
-shown = c3.multiselect("Methods", methods, default=methods[:4], format_func=lambda k: cmp.labels[k], key="conf_methods")
-st.caption("What good looks like: after unlearning, the **forget** histogram (red) sits on the **test** histogram "
-           "(orange), as it does for Retrain — not on the **remain** histogram (blue), as it does for the original "
-           "model.")
+shown = c3.multiselect("Methods", methods, format_func=lambda k: cmp.labels[k], wrap=True,
+                       help="every method of the audit by default; Original and Retrain are always shown",
+                       **state.view("show", methods, methods, multi=True))
+state.sync_view("show", shown, methods)
+names = GROUP_COLOR_NAMES
+st.caption(f"What good looks like: after unlearning, the **forget** histogram ({names['forget']}) sits on the "
+           f"**test** histogram ({names['test']}), as it does for Retrain — not on the **remain** histogram "
+           f"({names['remain']}), as it does for the original model. Every panel shares the x-axis and its bins.")
 
 models = ["original", "retrain", *shown]
-for row in range(0, len(models), 2):
-    pair = models[row:row + 2]
-    groups = {cmp.labels[m]: cmp.signals[(m, seed)] for m in pair}
-    st.plotly_chart(confidence_histograms(groups, signal=signal), width="stretch", key=f"hist_{row}")
-    stats = []
-    for m in pair:
-        r = cmp.rows[(cmp.rows.method == m) & (cmp.rows.seed == seed)].iloc[0]
-        stats.append(f"**{cmp.labels[m]}**: KS forget vs test {r.ks:.3f} (p = {r.ks_p:.2g}), W1 {r.wasserstein:.3f}"
-                     + (f"; vs Retrain's forget losses KS {r.ks_vs_retrain:.3f}, W1 {r.w1_vs_retrain:.3f}"
-                        if m != "retrain" and pd.notna(r.ks_vs_retrain) else ""))
-    st.markdown(" · ".join(stats))
+groups = {m: cmp.signals[(m, seed)] for m in models}
+st.plotly_chart(confidence_histograms(groups, signal=signal, labels={m: cmp.labels[m] for m in models}),
+                width="stretch", key="hist")
+
+stats = []
+for m in models:
+    r = cmp.rows[(cmp.rows.method == m) & (cmp.rows.seed == seed)].iloc[0]
+    stats.append({"model": cmp.labels[m], "KS forget vs test": r.ks, "KS p-value": r.ks_p,
+                  "W1 forget vs test": r.wasserstein,
+                  "KS vs Retrain's forget losses": r.ks_vs_retrain, "W1 vs Retrain's forget losses": r.w1_vs_retrain})
+table = pd.DataFrame(stats).set_index("model")
+st.dataframe(table, width="stretch", height="content",
+             column_config={"_index": st.column_config.TextColumn("model", pinned=True),
+                            **{c: st.column_config.NumberColumn(c, format="%.3f") for c in table.columns}})
+st.caption("Distances between the loss distributions (per-sample cross-entropy; the Statistics page has them "
+           "averaged over seeds). What good looks like: values close to Retrain's, and small distances to Retrain's "
+           "own forget losses.")
 
 st.subheader("Per-sample shift of the forget set")
-st.caption("Each point is one forget sample: its confidence under the original model (x) and after unlearning (y). "
-           "Points below the diagonal lost confidence; Retrain shows where they would be had they never been seen.")
+if signal == "loss":
+    st.caption("Each point is one forget sample: its loss under the original model (x) and after unlearning (y), on "
+               "log axes. Points **above** the diagonal lost confidence (their loss grew); Retrain shows where they "
+               "would be had they never been seen.")
+else:
+    st.caption(f"Each point is one forget sample: its {SCALES[signal]} under the original model (x) and after "
+               "unlearning (y). Points **below** the diagonal lost confidence; Retrain shows where they would be had "
+               "they never been seen.")
 before = cmp.signals[("original", seed)]["forget"][signal]
 after = {m: (cmp.labels[m], cmp.signals[(m, seed)]["forget"][signal]) for m in ["retrain", *shown]}
 y_forget = np.asarray(cmp.audits[("original", seed)].per_sample["forget_label"])
-st.plotly_chart(forget_shift(before, after, y_forget, SIGNAL_LABELS.get(signal, signal)), width="stretch",
-                key="shift")
+label = "cross-entropy loss" if signal == "loss" else SIGNAL_LABELS.get(signal, signal)
+st.plotly_chart(forget_shift(before, after, y_forget, label, log=signal == "loss"), width="stretch", key="shift")

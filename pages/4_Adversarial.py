@@ -7,7 +7,7 @@ import streamlit as st
 
 from engine import config
 from engine.errors import UnlearnError
-from engine.figures import eps_to_flip, probability_bars
+from engine.figures import GROUP_COLOR_NAMES, eps_to_flip, probability_bars
 from ui import cached, images, jobs, state, tiles
 
 st.set_page_config(page_title="Adversarial examples · Unlearning audit", page_icon="🧹", layout="wide")
@@ -19,9 +19,11 @@ s = st.session_state
 c1, c2 = st.columns([1, 3])
 seed = c1.selectbox("Seed", cmp.seeds, key="adv_seed")
 unlearned = [m for m in cmp.methods if m not in ("original", "retrain")] or ["retrain"]
-after = c2.selectbox("After unlearning", unlearned, index=unlearned.index("amun") if "amun" in unlearned else 0,
-                     format_func=lambda k: cmp.labels[k], key="adv_method",
-                     help="the unlearned model compared with the original (Retrain is always shown as the reference)")
+after_default = "amun" if "amun" in unlearned else unlearned[0]
+after = c2.selectbox("After unlearning", unlearned, format_func=lambda k: cmp.labels[k],
+                     help="the unlearned model compared with the original (Retrain is always shown as the reference)",
+                     **state.view("after", unlearned, after_default))
+state.sync_view("after", after, after_default)
 models = list(dict.fromkeys(["original", "retrain", after]))
 try:
     prep = images.seed_prep(cmp.spec, seed)
@@ -52,10 +54,12 @@ adv = {m: {g: images.stored(trained[m], prep, rows, g) for g in images.GROUPS} f
 
 # ---------------------------------------------------------------------------- ε-to-flip distributions
 st.subheader("Distance to the decision boundary")
-scale = st.segmented_control("Measure", ["‖δ‖₂", "ε (radius)"], default="‖δ‖₂", key="adv_measure",
+MEASURES = {"delta_norm": "‖δ‖₂", "eps": "ε (radius)"}
+value = st.segmented_control("Measure", list(MEASURES), format_func=MEASURES.get, required=True,
                              help="‖δ‖₂: length of the perturbation found; ε: the radius of the L2 ball it was "
-                                  "found in (ε_init·2ᵏ, coarse steps)")
-value = "eps" if scale == "ε (radius)" else "delta_norm"
+                                  "found in (ε_init·2ᵏ, coarse steps)",
+                             **state.view("measure", list(MEASURES), "delta_norm"))
+state.sync_view("measure", value, "delta_norm")
 
 panels = {m: (cmp.labels[m], {g: images.flip_values(adv[m][g], value) for g in images.GROUPS}) for m in models}
 st.plotly_chart(eps_to_flip(panels, value), width="stretch", key="eps_cdf")
@@ -63,8 +67,9 @@ n = {g: len(rows.groups[g][1]) for g in images.GROUPS}
 st.caption(f"Each curve: the fraction of samples whose nearest adversarial example lies within x of them "
            f"(forget {n['forget']}, remain {n['remain']} and test {n['test']} samples; larger sets are seeded "
            "subsamples). AMUN's insight: a model's training samples sit **farther from its decision boundary** than "
-           "unseen ones, so the original model's forget curve (red) lies right of the test curve (orange). What good "
-           "looks like: after unlearning, the forget curve sits on the test curve, as under Retrain.")
+           f"unseen ones, so the original model's forget curve ({GROUP_COLOR_NAMES['forget']}) lies right of the "
+           f"test curve ({GROUP_COLOR_NAMES['test']}). What good looks like: after unlearning, the forget curve sits "
+           "on the test curve, as under Retrain.")
 summary = images.flip_summary({cmp.labels[m]: panels[m][1] for m in models},
                               {cmp.labels[m]: adv[m] for m in models})
 st.dataframe(summary, width="stretch",
@@ -77,7 +82,9 @@ st.caption("What good looks like: **forget ÷ test** of the unlearned model clos
 # ---------------------------------------------------------------------------- the grid
 st.subheader("Forget samples and their nearest adversarial examples")
 g1, g2, g3, g4, g5 = st.columns([2, 3, 2, 2, 1])
-attacked = g1.selectbox("Attacked model", models, format_func=lambda k: cmp.labels[k], key="adv_attacked")
+attacked = g1.selectbox("Attacked model", models, format_func=lambda k: cmp.labels[k],
+                        **state.view("attacked", models, "original"))
+state.sync_view("attacked", attacked, "original")
 forget_idx = rows.groups["forget"][1]
 y_forget = prep.data.y_train[forget_idx].numpy()
 present = sorted(set(y_forget.tolist()))
@@ -162,6 +169,6 @@ for m in models:
     probs[m] = (f"{cmp.labels[m]} (own ‖δ‖₂ {float(adv[m]['forget'].delta_norm[i]):.3f})", p[0], p[1])
 st.plotly_chart(probability_bars(probs, classes, int(y_forget[i])), width="stretch", key="adv_probs")
 st.caption(f"Class probabilities of every model on the clean image (solid) and on the adversarial image found against "
-           f"{cmp.labels[attacked]} (hatched); the dotted line marks the true class. What good looks like: the "
-           "unlearned "
-           "model's confidence on the clean forget image drops toward Retrain's, without collapsing to a wrong class.")
+           f"{cmp.labels[attacked]} (hatched); the shaded band marks the true class. What good looks like: the "
+           "unlearned model's confidence on the clean forget image drops toward Retrain's, without collapsing to a "
+           "wrong class.")

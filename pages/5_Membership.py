@@ -1,4 +1,5 @@
-"""Membership inference: ROC curves of every attack for every model, low-FPR table, most exposed samples."""
+"""Membership inference: ROC curves of every attack for a chosen set of models, low-FPR table, most exposed
+samples."""
 
 import numpy as np
 import pandas as pd
@@ -15,23 +16,39 @@ cmp = state.need_comparison()
 c1, c2 = st.columns([1, 3])
 seed = c1.selectbox("Seed", cmp.seeds, key="mia_seed")
 attack_names = list(cmp.audits[("original", seed)].attacks)
-attack = c2.segmented_control("Attack", attack_names, default=attack_names[0], key="mia_attack")
+attack = c2.segmented_control("Attack", attack_names, required=True,
+                              **state.view("attack", attack_names, attack_names[0]))
+state.sync_view("attack", attack, attack_names[0])
+
+# the curves: Original, Retrain and (by default) the four methods closest to Retrain by Avg Gap — eleven curves
+# on one plot tangle; the user picks any others
+methods = [m for m in cmp.methods if m not in ("original", "retrain")]
+gap = cmp.rows[cmp.rows.seed == seed].set_index("method")["avg_gap"]
+closest = sorted(methods, key=lambda m: (gap.get(m, np.inf), methods.index(m)))[:4]
+default = ["original", "retrain", *[m for m in methods if m in closest]]
+curves_for = st.multiselect("Curves", cmp.methods, format_func=lambda k: cmp.labels[k], wrap=True,
+                            help="models drawn on both plots; by default Original, Retrain and the four methods "
+                                 "closest to Retrain (lowest Avg Gap). The table below has every model.",
+                            **state.view("curves", cmp.methods, default, multi=True))
+state.sync_view("curves", curves_for, default)
 st.caption("Members = forget samples, non-members = test samples. What good looks like: the curve of an unlearned "
-           "model lies on Retrain's, near the diagonal; on the log-log plot, low TPR at 1 % and 0.1 % FPR.")
-curves = {m: (cmp.labels[m], cmp.audits[(m, seed)].attacks[attack]) for m in cmp.methods}
+           "model lies on Retrain's, near the diagonal; on the log-log plot, low TPR at 1 % and 0.1 % FPR (points "
+           "with a TPR of 0 cannot be drawn on a log axis: a curve starts at its first detected member).")
+curves = {m: (cmp.labels[m], cmp.audits[(m, seed)].attacks[attack]) for m in curves_for}
 a, b = st.columns(2)
 a.plotly_chart(roc_curves(curves, log=False, title="ROC (linear)"), width="stretch", key="roc_lin")
 b.plotly_chart(roc_curves(curves, log=True, title="ROC (log-log)"), width="stretch", key="roc_log")
 
 rows = []
 for m in cmp.methods:
-    for name, res in cmp.audits[(m, seed)].attacks.items():
-        rows.append({"model": cmp.labels[m], "attack": name, "AUC %": 100 * res.auc,
-                     "TPR@1%FPR %": 100 * res.tpr_at_1pct, "TPR@0.1%FPR %": 100 * res.tpr_at_01pct})
-table = pd.DataFrame(rows).pivot_table(index="model", columns="attack",
-                                       values=["AUC %", "TPR@1%FPR %", "TPR@0.1%FPR %"],
-                                       sort=False)
-st.dataframe(table.round(2), width="stretch")
+    res = cmp.audits[(m, seed)].attacks[attack]
+    rows.append({"model": cmp.labels[m], "AUC %": 100 * res.auc, "TPR at 1 % FPR (%)": 100 * res.tpr_at_1pct,
+                 "TPR at 0.1 % FPR (%)": 100 * res.tpr_at_01pct})
+table = pd.DataFrame(rows).set_index("model")
+st.markdown(f"**{attack}**, every model (seed {seed}):")
+st.dataframe(table, width="stretch", height="content",
+             column_config={"_index": st.column_config.TextColumn("model", pinned=True),
+                            **{c: st.column_config.NumberColumn(c, format="%.2f") for c in table.columns}})
 st.caption("RMIA's AUC here uses all forget and test samples; the table on the Compare page uses the AMUN paper's "
            "balanced subsamples (averaged over 3 draws), so the two can differ slightly.")
 

@@ -1,6 +1,7 @@
 """Report: the audit as one self-contained HTML file (every figure interactive) and a zip of every table."""
 
-import importlib.util
+import io
+import zipfile
 
 import streamlit as st
 
@@ -35,11 +36,12 @@ except UnlearnError as exc:
     state.show_error(exc)
     st.stop()
 
-has_kaleido = importlib.util.find_spec("kaleido") is not None
-png = st.toggle("PNG figures in the zip", value=False, disabled=not has_kaleido, key="report_png",
-                help=f"{report.PNG_HINT} Each figure takes a few seconds to render.")
-if not has_kaleido:
-    st.caption(f"{report.PNG_HINT} Without them the zip holds the HTML report and every table.")
+can_png, why_not = report.png_available()
+png = st.toggle("PNG figures in the zip", value=False, disabled=not can_png, key="report_png",
+                help="every figure as a PNG (1100 px wide at 2× scale, for slides), rendered by kaleido in this "
+                     "machine's Chrome/Chromium; about a second per figure" if can_png else why_not)
+if not can_png:
+    st.info(f"{why_not} Without them the zip holds the HTML report and every table.")
 
 
 try:
@@ -53,7 +55,10 @@ a.download_button("Download report.html", html, "unlearning-report.html", "text/
                   key="dl_report_html", icon=":material/description:")
 b.download_button("Download everything (.zip)", data, "unlearning-report.zip", "application/zip", key="dl_report_zip",
                   icon=":material/folder_zip:")
+with zipfile.ZipFile(io.BytesIO(data)) as z:
+    n_png = sum(n.startswith("figures/") and n.endswith(".png") for n in z.namelist())
 c.caption(f"{len(figs)} figures · report {len(html) / 1e6:.1f} MB · zip {len(data) / 1e6:.1f} MB"
+          + (f" with {n_png} PNG figures (figures/)" if n_png else "")
           + ("" if extra else " · visit **Adversarial examples** first to add its ε-to-flip figures"))
 for note in notes:
     st.info(note)

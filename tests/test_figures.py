@@ -87,7 +87,48 @@ def test_confidence_histograms_one_panel_per_model_one_trace_per_group():
     assert max(fig.data[2].x) < 1e3 and abs(max(fig.data[2].x) - hi) < 1e-6  # clipped at the 99.5 % quantile
     np.testing.assert_allclose(fig.data[3].x, data["retrain"]["remain"]["phi"])  # in-range values untouched
     assert fig.layout.xaxis.title.text == fig.layout.xaxis2.title.text == figures.SIGNAL_LABELS["phi"]
-    assert fig.layout.yaxis.title.text == "density" and fig.layout.yaxis2.matches == "y"  # shared y
+    assert fig.layout.yaxis.title.text == "density"
+    assert fig.layout.xaxis2.matches == "x"  # shared x: the panels line up
+
+
+def _axes(fig, letter: str) -> list:
+    return [fig.layout[k] for k in fig.layout if k.startswith(f"{letter}axis")]
+
+
+def test_confidence_histograms_all_models_in_one_grid_with_shared_unclipped_axes():
+    """Issue 12 (views): every model of an audit in one figure whose panels share x (the same bins and range);
+    no panel has a fixed y-range that would clip a tall bar (each density axis scales to its own bars)."""
+    keys = ["original", "retrain", "ft", "rl", "ga", "bs", "l1_sparse", "salun", "amun", "amun_salun", "sg_unlearn"]
+    data = {k: _groups(0.3 * i) for i, k in enumerate(keys)}
+    data["ga"]["forget"]["phi"] = np.full(100, 3.0)  # one tall spike: a density far above the others
+    labels = {k: k.upper() for k in keys}
+    fig = figures.confidence_histograms(data, signal="phi", labels=labels)
+    assert len(fig.data) == 3 * len(keys)
+    assert len({t.xaxis for t in fig.data}) == len(keys)  # one panel per model
+    xs, ys = _axes(fig, "x"), _axes(fig, "y")
+    assert len(xs) == len(ys) == 12  # 4 rows x 3 columns (one left empty)
+    # one x-axis is the anchor, every other matches it
+    assert sum(a.matches is None for a in xs) == 1 and len({a.matches for a in xs} - {None}) == 1
+    assert all(a.range is None and a.autorange in (None, True) for a in ys), [a.range for a in ys]
+    assert {t.xbins.start for t in fig.data} == {fig.data[0].xbins.start}
+    assert {t.xbins.size for t in fig.data} == {fig.data[0].xbins.size}
+    titles = _titles(fig)
+    assert all(labels[k] in t and figures.method_color(k) in t for k, t in zip(keys, titles))  # swatch + label
+
+
+def test_confidence_histograms_bin_losses_on_a_log_scale():
+    """Issue 12 (views): losses span orders of magnitude (1e-6 … 5); on the loss scale they must spread over
+    many bins, not all fall into the first one."""
+    rng = np.random.default_rng(1)
+    groups = {g: {"loss": 10 ** rng.uniform(-6, 0.7, n)} for g, n in (("remain", 300), ("test", 200), ("forget", 60))}
+    fig = figures.confidence_histograms({"original": groups}, signal="loss")
+    for t in fig.data:
+        edges = np.arange(t.xbins.start, t.xbins.end + t.xbins.size, t.xbins.size)
+        counts, _ = np.histogram(np.asarray(t.x), bins=edges)
+        assert (counts > 0).sum() >= 10, (t.name, counts)
+        assert counts.max() <= 0.25 * len(t.x), (t.name, counts)
+    assert fig.layout.xaxis.title.text == figures.SIGNAL_LABELS["loss"] and "log" in figures.SIGNAL_LABELS["loss"]
+    assert "1e-05" in fig.layout.xaxis.ticktext and "1" in fig.layout.xaxis.ticktext  # ticks read as losses
 
 
 def test_confidence_histograms_p_y_spans_zero_to_one_and_keeps_unknown_titles():
@@ -126,17 +167,27 @@ def test_roc_curves_linear():
     assert fig.layout.xaxis.type != "log" and tuple(fig.layout.xaxis.range) == (0, 1)
 
 
-def test_roc_curves_log_drops_zero_fpr_and_floors_tpr():
+def test_roc_curves_log_drops_zero_fpr_and_zero_tpr():
     fig = figures.roc_curves(_curves(), log=True)
     assert fig.layout.xaxis.type == fig.layout.yaxis.type == "log"
     assert tuple(fig.layout.xaxis.range) == tuple(fig.layout.yaxis.range) == (-3, 0)  # 0.1 % … 100 %
     np.testing.assert_array_equal(fig.data[0].x, [0.5, 1])  # FPR 0 has no place on a log axis
     np.testing.assert_array_equal(fig.data[0].y, [0.9, 1])
     np.testing.assert_array_equal(fig.data[1].x, [0.0005, 0.25, 1])
-    np.testing.assert_array_equal(fig.data[1].y, [1e-3, 0.3, 1])  # a TPR below the axis floor sits on it
+    np.testing.assert_array_equal(fig.data[1].y, [1e-4, 0.3, 1])  # below the floor: drawn as is, cut by the axis
     chance = fig.data[-1]
     assert chance.name == "chance" and min(chance.x) == 1e-3 and max(chance.x) == 1
     np.testing.assert_array_equal(chance.x, chance.y)
+
+
+def test_roc_curves_log_never_pins_zero_tpr_to_the_axis_floor():
+    """Issue 12 (views): a curve whose TPR stays 0 up to some FPR drew flat and vertical segments at 0.001 (the
+    zeros pinned to the floor); those points are left out instead."""
+    curves = {"retrain": ("Retrain", _attack([0, 0.002, 0.01, 0.01, 0.5, 1], [0, 0, 0, 1 / 60, 0.4, 1], 0.5))}
+    fig = figures.roc_curves(curves, log=True)
+    np.testing.assert_array_equal(fig.data[0].x, [0.01, 0.5, 1])
+    np.testing.assert_allclose(fig.data[0].y, [1 / 60, 0.4, 1])
+    assert (np.asarray(fig.data[0].y) > 1e-3).all()
 
 
 # ------------------------------------------------------------------------------------------ forget shift
@@ -155,6 +206,14 @@ def test_forget_shift_plots_each_model_against_the_original():
     np.testing.assert_array_equal(fig.data[-1].x, [-2.0, 3.0])  # the diagonal spans the finite range
     np.testing.assert_array_equal(fig.data[-1].y, [-2.0, 3.0])
     assert fig.layout.xaxis.title.text == "φ under the original model" and fig.layout.yaxis.title.text == "φ after"
+    assert fig.layout.xaxis.type == "linear"
+
+
+def test_forget_shift_on_losses_uses_log_axes():
+    before = _arr([1e-5, 0.2, 3.0, 0.0])
+    fig = figures.forget_shift(before, {"ga": ("GA", _arr([1e-3, 0.5, 2.0, 1.0]))}, np.zeros(4), "loss", log=True)
+    assert fig.layout.xaxis.type == fig.layout.yaxis.type == "log"
+    np.testing.assert_array_equal(fig.data[-1].x, [1e-5, 3.0])  # the diagonal over the positive losses
 
 
 # ------------------------------------------------------------------------------------------ loss CDFs
@@ -172,6 +231,7 @@ def test_loss_cdfs_are_step_cdfs_of_log_loss():
     assert all(t.line.shape == "hv" for t in fig.data)
     assert [t.line.color for t in fig.data] == [RETRAIN, figures.method_color("amun"), figures.GROUP_COLORS["test"]]
     assert fig.data[2].line.dash == "dot"
+    assert fig.layout.title.text  # issue 12: the CDF has a title
     assert fig.layout.xaxis.title.text.startswith("log10")
     assert fig.layout.yaxis.title.text == "fraction of samples ≤ x"
     assert np.isfinite(figures.loss_cdfs({"ft": ("FT", _arr([0.0, 1.0]))}).data[0].x).all()  # a zero loss
@@ -201,9 +261,8 @@ def _eps_panels():
 
 def test_eps_to_flip_cdfs_per_group_and_panel():
     fig = figures.eps_to_flip(_eps_panels())
-    assert _titles(fig) == ["Original", "Retrain", "AMUN"]
-    assert [a.font.color for a in fig.layout.annotations] == [figures.METHOD_COLORS["original"], RETRAIN,
-                                                               figures.method_color("amun")]
+    assert _titles(fig) == [figures.titled(k, v[0]) for k, v in _eps_panels().items()]
+    assert [a.font.color for a in fig.layout.annotations] == [figures.TEXT_COLOR] * 3
     # Retrain's test group holds no finite value: no trace for it
     assert [(t.xaxis, t.name) for t in fig.data] == [
         ("x", "forget"), ("x", "remain"), ("x", "test"), ("x2", "forget"), ("x2", "remain"),
@@ -235,8 +294,8 @@ def test_probability_bars_clean_and_adversarial_per_model():
     models = {"original": ("Original", _arr([0.2, 0.5, 0.3]), _arr([0.1, 0.1, 0.8])),
               "retrain": ("Retrain", _arr([0.6, 0.3, 0.1]), _arr([0.0, 1.0, 0.0]))}
     fig = figures.probability_bars(models, ["cat", "dog", "owl"], y=1)
-    assert _titles(fig) == ["Original", "Retrain"]
-    assert [a.font.color for a in fig.layout.annotations] == [figures.METHOD_COLORS["original"], RETRAIN]
+    assert _titles(fig)[:2] == [figures.titled("original", "Original"), figures.titled("retrain", "Retrain")]
+    assert [a.font.color for a in fig.layout.annotations[:2]] == [figures.TEXT_COLOR] * 2
     assert [(t.xaxis, t.name) for t in fig.data] == [("x", "clean"), ("x", "adversarial"),
                                                      ("x2", "clean"), ("x2", "adversarial")]
     assert [t.showlegend for t in fig.data] == [True, True, False, False]
@@ -246,9 +305,70 @@ def test_probability_bars_clean_and_adversarial_per_model():
     clean, adv = fig.data[2], fig.data[3]
     assert clean.marker.color == RETRAIN and not clean.marker.pattern.shape
     assert adv.marker.color == "white" and adv.marker.pattern.shape == "/" and adv.marker.pattern.fgcolor == RETRAIN
-    assert [(s.x0, s.xref) for s in fig.layout.shapes] == [("dog", "x"), ("dog", "x2")]  # the true class
+    # the true class: a band behind its bars, wider than them, labelled above the panel (issue 12: the dotted
+    # line it replaces sat between the two bars, hidden under them)
+    assert [(s.type, s.x0, s.x1, s.xref, s.layer) for s in fig.layout.shapes] == [
+        ("rect", 0.5, 1.5, "x", "below"), ("rect", 0.5, 1.5, "x2", "below")]
+    labels = fig.layout.annotations[2:]
+    assert [a.text for a in labels] == ["true class ▾"] * 2 and [a.yanchor for a in labels] == ["bottom"] * 2
+    assert [(a.xref, a.yref, a.y) for a in labels] == [("x", "y domain", 1.0), ("x2", "y2 domain", 1.0)]  # above
+    assert list(fig.layout.xaxis.ticktext) == ["cat", "<b>dog</b>", "owl"]
     assert fig.layout.xaxis.type == fig.layout.xaxis2.type == "category"
     assert fig.layout.xaxis.title.text == "class" and fig.layout.yaxis.title.text == "p(class | x)"
     assert tuple(fig.layout.yaxis.range) == (0, 1.02) and fig.layout.barmode == "group"
-    assert not figures.probability_bars(models, ["cat", "dog", "owl"]).layout.shapes  # no true class, no line
-    assert figures.probability_bars(models, ["cat", "dog", "owl"], y=0).layout.shapes[0].x0 == "cat"  # class 0 too
+    assert not figures.probability_bars(models, ["cat", "dog", "owl"]).layout.shapes  # no true class, no band
+    assert figures.probability_bars(models, ["cat", "dog", "owl"], y=0).layout.shapes[0].x0 == -0.5  # class 0 too
+
+
+# ------------------------------------------------------------------------------------------ colours
+#: Machado et al. (2009) colour-vision-deficiency matrices (severity 1), on linear RGB
+_CVD = {"normal": np.eye(3),
+        "protan": np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                            [-0.003882, -0.048116, 1.051998]]),
+        "deutan": np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                            [-0.011820, 0.042940, 0.968881]]),
+        "tritan": np.array([[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                            [0.004733, 0.691367, 0.303900]])}
+
+
+def _linear(hex_color: str) -> np.ndarray:
+    c = np.array([int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ np.clip(rgb, 0, 1)
+    xyz = xyz / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def _contrast(hex_color: str, background: str = "#FFFFFF") -> float:
+    def lum(c: str) -> float:
+        return float(np.array([0.2126, 0.7152, 0.0722]) @ _linear(c))
+
+    a, b = sorted([lum(hex_color), lum(background)], reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+def test_group_colours_stay_apart_for_colour_blind_viewers():
+    """Issue 12 (views): test (orange) and forget (red) were hard to tell apart; every pair of the three groups
+    must stay ≥ 40 ΔE*ab apart in normal vision and simulated protan-, deuter- and tritanopia."""
+    for a, b in (("remain", "test"), ("remain", "forget"), ("test", "forget")):
+        for vision, m in _CVD.items():
+            d = np.linalg.norm(_lab(m @ _linear(figures.GROUP_COLORS[a])) - _lab(m @ _linear(figures.GROUP_COLORS[b])))
+            assert d >= 40, (a, b, vision, round(float(d), 1))
+    assert set(figures.GROUP_COLOR_NAMES) == set(figures.GROUP_COLORS)
+
+
+def test_method_colours_visible_and_titles_readable_on_white():
+    """Issue 12 (views): SG-Unlearn's pale colour made its panel title nearly invisible. Lines need ≥ 2:1
+    against the white background; titles are dark text (≥ 4.5:1) with the method's colour as a swatch."""
+    from engine.unlearning import METHODS
+
+    for key in ["original", *METHODS]:
+        assert _contrast(figures.method_color(key)) >= 2.0, (key, figures.method_color(key))
+    assert _contrast(figures.TEXT_COLOR) >= 4.5
+    fig = figures.eps_to_flip({"sg_unlearn": ("SG-Unlearn", {"forget": _arr([0.1, 0.2])})})
+    assert fig.layout.annotations[0].font.color == figures.TEXT_COLOR
+    assert "SG-Unlearn" in fig.layout.annotations[0].text

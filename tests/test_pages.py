@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from engine.unlearning import get_method
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
+APP = str(ROOT / "Home.py")
 PAGE = str(ROOT / "pages" / "1_Setup_and_train.py")
 
 
@@ -108,13 +108,13 @@ def test_run_then_every_result_page():
     assert "Avg Gap" in table.columns
 
     at.switch_page("pages/3_Confidence.py").run()
-    assert not at.exception and len(at.get("plotly_chart")) >= 3
-    at.segmented_control(key="conf_scale2").set_value("loss").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 2  # every model in one grid + the per-sample shift
+    at.segmented_control(key="w_view_scale").set_value("loss").run()
     assert not at.exception
 
     at.switch_page("pages/5_Membership.py").run()
     assert not at.exception and len(at.get("plotly_chart")) == 2
-    at.segmented_control(key="mia_attack").set_value("loss threshold").run()
+    at.segmented_control(key="w_view_attack").set_value("loss threshold").run()
     assert not at.exception and at.dataframe
 
     at.switch_page("pages/6_Statistics.py").run()

@@ -2,7 +2,6 @@
 
 import io
 import sys
-import types
 import zipfile
 from html import unescape
 from html.parser import HTMLParser
@@ -120,25 +119,42 @@ def test_bundle_holds_every_table_and_per_sample_value(cmp):
     assert (signals["group"] == "forget").sum() == len(ps["forget_index"])
 
 
-def test_png_figures_without_and_with_kaleido(cmp, monkeypatch):
+def test_png_figures_without_kaleido_or_a_browser_say_why(cmp, monkeypatch):
     figs = report.report_figures(cmp)[:2]
     monkeypatch.setitem(sys.modules, "kaleido", None)  # as if not installed: import fails
     pngs, why = report.png_figures(figs)
-    assert pngs == {} and "pip install kaleido" in why
+    assert pngs == {} and "kaleido" in why and "Chromium" in why
     data, notes = report.bundle(cmp, "<html></html>", figs)
     assert notes == [why] and zipfile.ZipFile(io.BytesIO(data)).read("NOTES.txt").decode().strip() == why
-    # with kaleido importable, every figure becomes figures/NAME.png (the export itself stubbed: no browser here)
-    monkeypatch.setitem(sys.modules, "kaleido", types.ModuleType("kaleido"))
-    monkeypatch.setattr(type(figs[0].figure), "to_image", lambda self, **kw: b"\x89PNG" + kw["format"].encode())
+    monkeypatch.delitem(sys.modules, "kaleido")
+    # kaleido installed but no browser anywhere: a clear message, no exception
+    monkeypatch.setattr(report, "browser_path", lambda: None)
     pngs, why = report.png_figures(figs)
-    assert why is None and pngs == {f"figures/{f.name}.png": b"\x89PNGpng" for f in figs}
-    # kaleido present but failing (no Chromium): the zip goes on without PNGs and says why
-    def broken(self, **kw):
-        raise RuntimeError("no browser found")
+    assert pngs == {} and why.startswith("No Chrome or Chromium browser found") and "BROWSER_PATH" in why
+    assert report.png_available() == (False, why)
 
-    monkeypatch.setattr(type(figs[0].figure), "to_image", broken)
+
+def test_png_export_failure_keeps_the_zip(cmp, monkeypatch):
+    kaleido = pytest.importorskip("kaleido")
+    figs = report.report_figures(cmp)[:2]
+    monkeypatch.setattr(report, "browser_path", lambda: "/usr/bin/chromium")
+
+    def broken(*a, **kw):
+        raise RuntimeError("the browser closed")
+
+    monkeypatch.setattr(kaleido, "write_fig_from_object_sync", broken)
     pngs, why = report.png_figures(figs)
-    assert pngs == {} and "no browser found" in why and "Chromium" in why
+    assert pngs == {} and "the browser closed" in why and "Chromium" in why
+
+
+def test_browser_path_honours_browser_path(monkeypatch, tmp_path):
+    exe = tmp_path / "my-chrome"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv("BROWSER_PATH", str(exe))
+    assert report.browser_path() == str(exe)
+    monkeypatch.setenv("BROWSER_PATH", str(tmp_path / "missing"))
+    assert report.browser_path() is None  # set but wrong: no silent fallback to another browser
 
 
 def test_hostile_strings_are_escaped(cmp):

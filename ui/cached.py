@@ -143,3 +143,18 @@ def _built_report(root: str, key: str, extra_key: tuple[str, ...], png: bool, _c
     html = report.html_report(_cmp, figs)
     data, notes = report.bundle(_cmp, html, figs, png=png)
     return figs, html, data, notes
+
+
+# ------------------------------------------------------------------------------------------ cost estimate
+def step_seconds(spec: RunSpec, data) -> float:
+    """Measured seconds of one training step of ``spec``'s model and recipe on ``data`` (this machine; cached per
+    model, batch size, augmentation and data, so a page rerun does not measure again)."""
+    key = config.stable_hash({"model": spec.model, "batch": spec.train.batch_size, "augment": spec.train.augment})
+    return _step_seconds(key, data.fingerprint, spec, data)
+
+
+@st.cache_data(max_entries=16, show_spinner="Measuring this model's training speed on this machine…")
+def _step_seconds(key: str, data_key: str, _spec: RunSpec, _data) -> float:
+    from engine.estimate import seconds_per_step
+
+    return seconds_per_step(_spec.model, _spec.train, _data)

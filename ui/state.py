@@ -8,7 +8,7 @@ import streamlit as st
 
 from engine.config import RunSpec
 from engine.data import DATASETS, availability
-from engine.errors import UnlearnError
+from engine.errors import DataMissing, UnlearnError
 from engine.forget import names_a_file
 from engine.models import MODELS
 from engine.presets import default_retrains, default_spec
@@ -16,6 +16,9 @@ from engine.presets import default_retrains, default_spec
 # canonical settings live under cfg_* (survive page switches); widgets use w_* keys
 FIELDS = {"dataset": "digits", "model": "", "forget": "", "seed": 0, "forget_seed": 0}
 URL_KEYS = {"dataset": "ds", "model": "model", "forget": "forget", "seed": "seed", "forget_seed": "fseed"}
+#: overrides of the data set's preset recipe (``--set data.train_size=…`` / ``train.epochs=…``): in the URL only
+#: when they differ from the preset; None = the preset's value
+RECIPE = {"train_size": "ntrain", "epochs": "epochs"}
 
 
 def init() -> None:
@@ -34,20 +37,45 @@ def init() -> None:
         st.session_state[f"cfg_{name}"] = value
     if st.session_state["cfg_dataset"] not in DATASETS:
         st.session_state["cfg_dataset"] = "digits"
+    for name, url_key in RECIPE.items():
+        try:
+            value = int(params[url_key]) if url_key in params else None
+        except ValueError:
+            value = None
+        st.session_state[f"cfg_{name}"] = value if value is None or value >= 0 else None
+    st.session_state["cfg_path"] = ""  # imagefolder's folder: typed in this session, never read from an address
     st.session_state["_cfg_init"] = True
+
+
+def _recipe(preset: RunSpec) -> dict[str, int]:
+    """The preset's values of the recipe settings (train size 0 = all of train)."""
+    return {"train_size": preset.data.train_size or 0, "epochs": preset.train.epochs}
 
 
 def current_spec() -> RunSpec:
     """The RunSpec of the session's settings (preset of the data set + the chosen overrides)."""
     init()
     s = st.session_state
-    spec = default_spec(s["cfg_dataset"])
-    if s["cfg_model"] and s["cfg_model"] != spec.model.arch and s["cfg_model"] in MODELS:
-        spec = replace(spec, model=replace(spec.model, arch=s["cfg_model"], width=MODELS[s["cfg_model"]].default_width))
-    forget = s["cfg_forget"] or spec.forget
+    return spec_for({name: s.get(f"cfg_{name}") for name in (*FIELDS, *RECIPE, "path")})
+
+
+def spec_for(cfg: dict) -> RunSpec:
+    """The RunSpec of sidebar settings ``{dataset, model, forget, seed, forget_seed, train_size, epochs, path}``:
+    the data set's preset with these overrides (a missing or empty value keeps the preset's)."""
+    spec = default_spec(cfg["dataset"])
+    model = cfg.get("model")
+    if model and model != spec.model.arch and model in MODELS:
+        spec = replace(spec, model=replace(spec.model, arch=model, width=MODELS[model].default_width))
+    forget = cfg.get("forget") or spec.forget
     if names_a_file(forget):  # a spec from an address must not make the server read its files
         forget = spec.forget
-    return replace(spec, forget=forget, seed=int(s["cfg_seed"]), forget_seed=int(s["cfg_forget_seed"]))
+    if cfg.get("train_size") is not None:
+        spec = replace(spec, data=replace(spec.data, train_size=int(cfg["train_size"]) or None))
+    if cfg.get("epochs"):
+        spec = replace(spec, train=replace(spec.train, epochs=int(cfg["epochs"])))
+    if spec.data.dataset == "imagefolder":
+        spec = replace(spec, data=replace(spec.data, path=cfg.get("path") or None))
+    return replace(spec, forget=forget, seed=int(cfg.get("seed") or 0), forget_seed=int(cfg.get("forget_seed") or 0))
 
 
 def sync_url() -> None:
@@ -57,6 +85,14 @@ def sync_url() -> None:
     for name, value in values.items():
         if st.query_params.get(URL_KEYS[name]) != str(value):
             st.query_params[URL_KEYS[name]] = str(value)
+    preset = _recipe(default_spec(spec.data.dataset))
+    chosen = {"train_size": spec.data.train_size or 0, "epochs": spec.train.epochs}
+    for name, url_key in RECIPE.items():
+        if chosen[name] != preset[name]:
+            if st.query_params.get(url_key) != str(chosen[name]):
+                st.query_params[url_key] = str(chosen[name])
+        elif url_key in st.query_params:
+            del st.query_params[url_key]
 
 
 def _copy(name: str) -> None:
@@ -84,6 +120,8 @@ def sidebar() -> RunSpec:
         names = list(DATASETS)
 
         def label(k: str) -> str:
+            if k == "imagefolder":  # not "missing": its folder is typed below
+                return DATASETS[k].label
             ok, _ = availability(k)
             return DATASETS[k].label + ("" if ok else " — files missing")
 
@@ -92,12 +130,21 @@ def sidebar() -> RunSpec:
         preset = default_spec(s["cfg_dataset"])
         if s.get("_last_dataset", s["cfg_dataset"]) != s["cfg_dataset"]:  # a new data set: its preset
             s["cfg_model"], s["cfg_forget"] = "", ""
+            s["cfg_train_size"] = s["cfg_epochs"] = None
         s["_last_dataset"] = s["cfg_dataset"]
+        if s["cfg_dataset"] == "imagefolder":
+            st.text_input("Image folder", **_widget("path"), placeholder="/path/to/folder",
+                          help="a folder on this machine with one sub-folder of images per class (optionally "
+                               "train/ and test/ inside, each with the class sub-folders); images are resized to "
+                               f"{preset.data.image_size}×{preset.data.image_size}. Not put in the address: a "
+                               "shared link asks its reader for the folder.")
+            s["cfg_path"] = s["cfg_path"].strip()
         if not s["cfg_model"]:
             s["cfg_model"] = preset.model.arch
         models = list(MODELS)
-        st.selectbox("Model", models, format_func=lambda k: f"{MODELS[k].label} — {MODELS[k].note}",
-                     **_widget("model"))
+        st.selectbox("Model", models, format_func=lambda k: MODELS[k].label, **_widget("model"),
+                     help=" · ".join(f"{MODELS[k].label}: {MODELS[k].note}" for k in models))
+        st.caption(MODELS[s["cfg_model"]].note if s["cfg_model"] in MODELS else "")
         if not s["cfg_forget"]:
             s["cfg_forget"] = preset.forget
         st.text_input("Forget set", **_widget("forget"),
@@ -124,15 +171,44 @@ def set_forget(spec: str) -> None:
     st.session_state["cfg_forget"] = spec
 
 
+def recipe_controls(spec: RunSpec) -> None:
+    """Training-set size and epochs, overriding the data set's preset (what ``--set data.train_size=…`` and
+    ``--set train.epochs=…`` do on the command line); in the URL when they differ from the preset."""
+    s = st.session_state
+    preset = _recipe(default_spec(spec.data.dataset))
+    if s.get("cfg_train_size") is None:
+        s["cfg_train_size"] = preset["train_size"]
+    if not s.get("cfg_epochs"):
+        s["cfg_epochs"] = preset["epochs"]
+    c1, c2, _ = st.columns([1, 1, 2])
+    c1.number_input("Training images (0 = all)", min_value=0, max_value=10_000_000, step=100,
+                    **_widget("train_size"),
+                    help=f"a stratified, seeded subset of the training split (preset: "
+                         f"{preset['train_size'] or 'all'}); the forget set is drawn from it")
+    c2.number_input("Epochs", min_value=1, max_value=10_000, step=10, **_widget("epochs"),
+                    help=f"passes over the training set for the original and the retrained model (preset: "
+                         f"{preset['epochs']}); the learning-rate schedule (StepLR every {spec.train.lr_step} epochs) "
+                         "is the preset's")
+    s["cfg_train_size"], s["cfg_epochs"] = int(s["cfg_train_size"]), int(s["cfg_epochs"])
+    sync_url()
+
+
 def describe(spec: RunSpec) -> str:
     t = spec.train
-    return (f"{DATASETS[spec.data.dataset].label} · {MODELS[spec.model.arch].label} (width {spec.model.width}) · "
-            f"{t.epochs} epochs, batch {t.batch_size}, lr {t.lr}, wd {t.weight_decay} · forget `{spec.forget}` · "
-            f"seed {spec.seed}")
+    size = f"{spec.data.train_size} training images" if spec.data.train_size else "all training images"
+    return (f"{DATASETS[spec.data.dataset].label} ({size}) · {MODELS[spec.model.arch].label} (width "
+            f"{spec.model.width}) · {t.epochs} epochs, batch {t.batch_size}, lr {t.lr}, wd {t.weight_decay} · forget "
+            f"`{spec.forget}` · seed {spec.seed}")
 
 
 def show_error(exc: UnlearnError) -> None:
-    st.error(str(exc), icon=":material/error:")
+    """A user-caused error; for missing data files, what to do here in the dashboard (the engine's message names
+    the files and the folder)."""
+    text = str(exc)
+    if isinstance(exc, DataMissing):
+        text += (" Put the files there and reload this page (the data set list in the sidebar says when they are "
+                 "found), or choose another data set in the sidebar — the bundled digits always works.")
+    st.error(text, icon=":material/error:")
 
 
 # ------------------------------------------------------------------------------------------- audit settings
@@ -244,3 +320,82 @@ def need_comparison():
         st.page_link("pages/2_Run.py", label="Open Run", icon=":material/play_arrow:")
         st.stop()
     return cmp
+
+
+# ------------------------------------------------------------------------------------------- view settings
+# A page's view (scale, selected methods, attack, …) is in the URL too, so a copied address shows the same view.
+# Canonical values live under view_<name> (the name is the URL key), widgets under w_view_<name>, as the sidebar's.
+def _copy_view(name: str) -> None:
+    st.session_state[f"view_{name}"] = st.session_state[f"w_view_{name}"]
+
+
+def view(name: str, options: list, default, *, multi: bool = False) -> dict:
+    """Key and callback of the widget showing the view setting ``name`` (also its URL key), its value set from
+    the session — seeded once per session from the address — and kept within ``options``.
+
+    ``default``: the value when the address has none (a list when ``multi``). Pass the result to the widget as
+    ``**kwargs`` (no ``default``/``index`` of its own), then call :func:`sync_view` with the value it returns.
+    """
+    s = st.session_state
+    key = f"view_{name}"
+    if key not in s:
+        raw = st.query_params.get(name)
+        if raw is None:
+            s[key] = list(default) if multi else default
+        elif multi:
+            wanted = raw.split(",") if raw else []
+            s[key] = [o for o in options if str(o) in wanted]
+        else:
+            s[key] = next((o for o in options if str(o) == raw), default)
+    value = s[key]
+    if multi:
+        kept = [o for o in options if o in (value or [])]
+        value = kept if kept or not value else list(default)  # a stale selection (another audit) → the default
+    elif value not in options:
+        value = default
+    s[key] = s[f"w_{key}"] = value
+    return {"key": f"w_{key}", "on_change": _copy_view, "args": (name,)}
+
+
+def sync_view(name: str, value, default) -> None:
+    """The view setting into the address (left out when it is the default, so plain links stay short)."""
+    q = st.query_params
+    text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else ("" if value is None else str(value))
+    default_text = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+    if text == default_text:
+        if name in q:
+            del q[name]
+    elif q.get(name) != text:
+        q[name] = text
+
+
+# ------------------------------------------------------------------------------------------- stored audits
+def settings_of(req) -> dict | None:
+    """The sidebar and Run-page settings that reproduce the audit ``req`` (an :class:`engine.run.AuditRequest`),
+    or None when its spec is not one the dashboard's settings can express (e.g. a learning rate set with
+    ``--set`` on the command line)."""
+    spec = req.spec
+    cfg = {"dataset": spec.data.dataset, "model": spec.model.arch, "forget": spec.forget, "seed": spec.seed,
+           "forget_seed": spec.forget_seed, "train_size": spec.data.train_size or 0, "epochs": spec.train.epochs,
+           "path": spec.data.path or ""}
+    try:
+        if spec_for(cfg) != spec:
+            return None
+    except UnlearnError:
+        return None
+    return {"cfg": cfg, "methods": [m.key for m in req.methods], "seeds": list(req.seeds),
+            "use_remain": req.use_remain, "k": req.k, "overrides": req.overrides()}
+
+
+def open_audit(settings: dict) -> None:
+    """Make a stored audit (:func:`settings_of`) the session's current one: sidebar and Run-page settings."""
+    s = st.session_state
+    init()
+    for name, value in settings["cfg"].items():
+        s[f"cfg_{name}"] = value
+    s["_last_dataset"] = settings["cfg"]["dataset"]
+    s["audit_methods"] = list(settings["methods"])
+    s["audit_seeds"] = list(settings["seeds"])
+    s["audit_use_remain"] = bool(settings["use_remain"])
+    s["audit_k"] = int(settings["k"])
+    s["audit_overrides"] = {m: dict(v) for m, v in settings["overrides"].items()}

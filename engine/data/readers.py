@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import DataSpec
-from ..errors import UnlearnError
+from ..errors import DataMissing, UnlearnError
 from ..paths import unlearn_home
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -67,7 +67,7 @@ def _idx_loader(cls_name: str, debian_dir: Path | None = None) -> Callable[[Path
             candidates = [raw, root / cls_name, root] + ([debian_dir] if debian_dir else [])
             source = next((d for d in candidates if all((d / f"{f}.gz").is_file() for f in _IDX_FILES)), None)
             if source is None:
-                raise UnlearnError(_missing_message(cls_name, root))
+                raise DataMissing(_missing_message(cls_name, root), downloadable=True)
             use_root = unlearn_home() / "data-cache"
             dest = use_root / cls_name / "raw"
             dest.mkdir(parents=True, exist_ok=True)
@@ -81,7 +81,7 @@ def _idx_loader(cls_name: str, debian_dir: Path | None = None) -> Callable[[Path
             train = cls(str(use_root), train=True, download=download)
             test = cls(str(use_root), train=False, download=download)
         except RuntimeError as exc:  # torchvision: "Dataset not found" / download failure
-            raise UnlearnError(f"{_missing_message(cls_name, root)} ({exc})") from None
+            raise DataMissing(f"{_missing_message(cls_name, root)} ({exc})", downloadable=True) from None
         except (ValueError, AssertionError, OSError) as exc:
             raise UnlearnError(f"{cls_name}: the files under {use_root} are malformed: {exc}") from None
         return _Raw(
@@ -147,14 +147,15 @@ def _cifar_loader(cls_name: str, label_key: str, names_key: str) -> Callable[[Pa
                     raise UnlearnError(f"{cls_name}: download failed ({exc}); "
                                        f"{_missing_message(cls_name, root)}") from None
             else:
-                raise UnlearnError(_missing_message(cls_name, root))
+                raise DataMissing(_missing_message(cls_name, root), downloadable=True)
 
         def read(files: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
             xs, ys = [], []
             for name, _md5 in files:
                 path = base / name
                 if not path.is_file():
-                    raise UnlearnError(f"{cls_name}: missing {path}; {_missing_message(cls_name, root)}")
+                    raise DataMissing(f"{cls_name}: missing {path}; {_missing_message(cls_name, root)}",
+                                      downloadable=True)
                 entry = _read_pickle(path)
                 if "data" not in entry or label_key not in entry:
                     raise UnlearnError(f"{path}: expected keys 'data' and '{label_key}'")
@@ -187,7 +188,7 @@ def _load_svhn(root: Path, download: bool, spec: DataSpec) -> _Raw:
         path = folder / filename
         if not path.is_file():
             if not download:
-                raise UnlearnError(_missing_message("SVHN", root))
+                raise DataMissing(_missing_message("SVHN", root), downloadable=True)
             try:
                 tvd.SVHN(str(folder), split=split, download=True)
             except Exception as exc:  # noqa: BLE001
@@ -253,5 +254,5 @@ def _missing_message(name: str, root: Path) -> str:
     from .registry import DATASETS  # the registry is built from these readers: import it when needed
 
     info = next((d for d in DATASETS.values() if d.folder == name or d.key == name), None)
-    files = info.files if info else ""
+    files = info.files.replace("DATA_DIR", str(root)) if info else ""
     return f"{name}: data files not found under {root}. {files}"

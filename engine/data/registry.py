@@ -26,9 +26,14 @@ class DatasetInfo:
     label: str
     num_classes: int | None  # None: read from the files (imagefolder)
     shape: tuple[int, int, int] | None
-    files: str  # what to put where, for the error message and `datasets`
+    files: str  # what to put where, for the error message and `datasets` (no CLI flags: the UI shows it too)
     loader: Callable[..., _Raw]
     folder: str = ""  # sub-folder of the data dir (torchvision layout)
+
+    @property
+    def downloadable(self) -> bool:
+        """torchvision can download it (``--download`` on the command line, with a network)."""
+        return bool(self.folder)
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -38,20 +43,20 @@ DATASETS: dict[str, DatasetInfo] = {
                     "Ships with scikit-learn; nothing to install.", _load_digits),
         DatasetInfo("mnist", "MNIST", 10, (1, 28, 28),
                     "Put train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
-                    "t10k-labels-idx1-ubyte (or their .gz) in DATA_DIR/MNIST/raw/, or pass --download.",
+                    "t10k-labels-idx1-ubyte (or their .gz) in DATA_DIR/MNIST/raw/.",
                     _idx_loader("MNIST"), folder="MNIST"),
         DatasetInfo("fashion-mnist", "Fashion-MNIST", 10, (1, 28, 28),
                     "Put the four *-idx?-ubyte files (or .gz) in DATA_DIR/FashionMNIST/raw/, install the Debian "
-                    "package dataset-fashion-mnist, or pass --download.",
+                    "package dataset-fashion-mnist.",
                     _idx_loader("FashionMNIST", DEBIAN_FASHION_MNIST), folder="FashionMNIST"),
         DatasetInfo("cifar10", "CIFAR-10", 10, (3, 32, 32),
-                    "Put cifar-10-python.tar.gz or its extracted cifar-10-batches-py/ in DATA_DIR, or pass --download.",
+                    "Put cifar-10-python.tar.gz or its extracted cifar-10-batches-py/ in DATA_DIR.",
                     _cifar_loader("CIFAR10", "labels", "label_names"), folder="CIFAR10"),
         DatasetInfo("cifar100", "CIFAR-100", 100, (3, 32, 32),
-                    "Put cifar-100-python.tar.gz or its extracted cifar-100-python/ in DATA_DIR, or pass --download.",
+                    "Put cifar-100-python.tar.gz or its extracted cifar-100-python/ in DATA_DIR.",
                     _cifar_loader("CIFAR100", "fine_labels", "fine_label_names"), folder="CIFAR100"),
         DatasetInfo("svhn", "SVHN (cropped digits)", 10, (3, 32, 32),
-                    "Put train_32x32.mat and test_32x32.mat in DATA_DIR/svhn/, or pass --download.",
+                    "Put train_32x32.mat and test_32x32.mat in DATA_DIR/svhn/.",
                     _load_svhn, folder="SVHN"),
         DatasetInfo("imagefolder", "Your own image folder", None, None,
                     "Set the path to a folder of class sub-folders (optionally train/ and test/ inside); "

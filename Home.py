@@ -1,4 +1,8 @@
-"""Unlearning Audit Dashboard — entry page (run with ``streamlit run app.py``)."""
+"""Unlearning Audit Dashboard — the home page and entry point (``streamlit run Home.py``; ``make run``).
+
+Streamlit names the first entry of the sidebar after this file, so it is called Home.py (not app.py); the other
+pages are discovered from pages/ (numbered file names).
+"""
 
 import streamlit as st
 
@@ -26,6 +30,9 @@ PAGES = [
      "samples"),
     ("pages/6_Statistics.py", "Statistics & game", "KS / Wasserstein and loss CDFs; SG-Unlearn's auditor per round"),
     ("pages/7_Compare.py", "Compare", "the AMUN paper's table, mean ± std over seeds; Avg Gap and wall-time charts"),
+    ("pages/8_Report.py", "Report", "the audit as one self-contained HTML file (every figure interactive) and a zip "
+     "of every table, per-sample value and, where a browser is installed, PNG figures"),
+    ("pages/9_History.py", "History", "every audit in the run store; open one, or compare two side by side"),
 ]
 for path, label, what in PAGES:
     c1, c2 = st.columns([1, 4])

@@ -1,0 +1,187 @@
+"""Issue 12, forms and finish: the Run page's method chooser and hyperparameter forms, the Setup page's recipe
+controls, cost estimate, image-folder field and missing-data message, and the home page (AppTest; no audit runs)."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine.unlearning import METHODS, hyperparameters
+from ui import forms, state
+
+ROOT = Path(__file__).resolve().parents[1]
+HOME = str(ROOT / "Home.py")
+
+
+def _page(page: str, **params: str) -> AppTest:
+    at = AppTest.from_file(HOME, default_timeout=120)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _param(at: AppTest, key: str) -> str | None:
+    if key not in at.query_params:
+        return None
+    value = at.query_params[key]
+    return value if isinstance(value, str) else value[0]
+
+
+# ------------------------------------------------------------------------------------------ Run page
+def test_run_page_method_chooser_wraps_and_has_presets():
+    at = _page("pages/2_Run.py")
+    chooser = at.multiselect(key="w_methods")
+    assert chooser.value == state.DEFAULT_METHODS
+    assert chooser.proto.wrap is True  # the chips wrap onto more rows instead of scrolling out of view
+    at.button(key="methods_all").click().run()
+    assert at.multiselect(key="w_methods").value == [k for k in METHODS if k != "retrain"]
+    assert _param(at, "methods").count(",") == len(METHODS) - 2
+    at.button(key="methods_none").click().run()
+    assert at.multiselect(key="w_methods").value == [] and "at least one method" in at.warning[0].value
+    at.button(key="methods_default").click().run()
+    assert at.multiselect(key="w_methods").value == state.DEFAULT_METHODS and not at.exception
+
+
+def test_every_hyperparameter_has_a_readable_label():
+    for key in METHODS:
+        for f in hyperparameters(key):
+            label = forms.field_label(key, f["name"])
+            assert label != f["name"] and not re.fullmatch(r"[a-z0-9_]+", label), (key, f["name"], label)
+
+
+def test_hyperparameter_form_labels_svm_fields_and_steps():
+    at = _page("pages/2_Run.py", methods="ft,sg_unlearn")
+    labels = {w.key: w.label for w in at.number_input if w.key and w.key.startswith("hp_")}
+    labels |= {w.key: w.label for w in at.selectbox if w.key and w.key.startswith("hp_")}
+    assert labels["hp_ft_lr_step"] == "StepLR step (epochs)"  # was "lr_step"
+    assert labels["hp_sg_unlearn_lr_step"] == "StepLR step (rounds)"
+    assert all(label != key.split("_", 2)[-1] for key, label in labels.items())
+    # the logreg auditor (the default): no SVM fields, its own C
+    assert "hp_sg_unlearn_svm_solver" not in labels and "hp_sg_unlearn_svm_reg" not in labels
+    assert "hp_sg_unlearn_logreg_c" in labels
+    at.selectbox(key="hp_sg_unlearn_auditor").set_value("svm").run()
+    assert not at.exception, at.exception
+    keys = {w.key for w in [*at.number_input, *at.selectbox]}
+    assert {"hp_sg_unlearn_svm_solver", "hp_sg_unlearn_svm_reg"} <= keys and "hp_sg_unlearn_logreg_c" not in keys
+    assert "sg_unlearn.auditor=svm" in _param(at, "hp")
+    # +/− steps of the value's order of magnitude: weight decay 0.0005 → 0.0006, not 0.0105
+    wd = at.number_input(key="hp_ft_weight_decay")
+    assert wd.step == pytest.approx(1e-4)
+    wd.increment().run()
+    assert at.number_input(key="hp_ft_weight_decay").value == pytest.approx(6e-4)
+    assert at.number_input(key="hp_ft_momentum").step == pytest.approx(0.01)  # 0.9 + 0.1 would pass its max
+
+
+def test_field_step_follows_the_order_of_magnitude():
+    assert forms.field_step(0.0005, 0.1) == pytest.approx(1e-4)
+    assert forms.field_step(0.01, 10.0) == pytest.approx(0.01)
+    assert forms.field_step(0.9, 0.999) == pytest.approx(0.01)
+    assert forms.field_step(1.0, 1.0) == pytest.approx(0.1)
+    assert forms.field_step(0.0, 10.0) == pytest.approx(0.01)
+    assert forms.field_step(1.0, 1e6, 1e-6) == pytest.approx(0.1)  # one click down stays above the minimum
+    assert forms.field_step(10) == 1 and forms.field_step(1000) == 100
+
+
+# ------------------------------------------------------------------------------------------ Setup page
+def test_setup_recipe_controls_override_the_preset_and_travel_in_the_url():
+    at = _page("pages/1_Setup_and_train.py")
+    assert at.number_input(key="w_train_size").value == 300 and at.number_input(key="w_epochs").value == 200
+    assert _param(at, "ntrain") is None and _param(at, "epochs") is None  # the preset's: not in the address
+    at.number_input(key="w_train_size").set_value(150).run()
+    at.number_input(key="w_epochs").set_value(20).run()
+    assert not at.exception, at.exception
+    assert {m.label: m.value for m in at.metric}["Train"] == "150"
+    assert _param(at, "ntrain") == "150" and _param(at, "epochs") == "20"
+    assert "20 epochs" in at.caption[0].value and "150 training images" in at.caption[0].value
+    estimate = [c.value for c in at.caption if "Estimated training time" in c.value]
+    assert estimate and "an estimate" in estimate[0] and "ms per step" in estimate[0]
+    assert f"{20 * (5 + 4):,} SGD steps" in estimate[0]  # 20 epochs × (⌈150/32⌉ + ⌈120/32⌉) batches
+
+    fresh = _page("pages/1_Setup_and_train.py", ntrain="150", epochs="20")  # a shared link
+    assert fresh.number_input(key="w_train_size").value == 150 and fresh.number_input(key="w_epochs").value == 20
+    assert {m.label: m.value for m in fresh.metric}["Train"] == "150"
+    fresh.sidebar.selectbox(key="w_dataset").set_value("mnist").run()  # another data set: its own preset
+    assert _param(fresh, "ntrain") is None and _param(fresh, "epochs") is None
+
+
+def test_spec_for_applies_train_size_and_epochs_as_overrides():
+    spec = state.spec_for({"dataset": "digits", "train_size": 0, "epochs": 7})
+    assert spec.data.train_size is None and spec.train.epochs == 7
+    assert state.spec_for({"dataset": "digits"}).data.train_size == 300
+
+
+def _images(folder: Path, classes=("cat", "dog"), n=6) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in classes:
+        (folder / c).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).save(folder / c / f"{i}.png")
+
+
+def test_image_folder_has_a_path_field_that_stays_out_of_the_url(tmp_path):
+    at = _page("pages/1_Setup_and_train.py")
+    at.sidebar.selectbox(key="w_dataset").set_value("imagefolder").run()
+    assert not at.exception, at.exception
+    assert "Your own image folder" in at.sidebar.selectbox(key="w_dataset").format_func("imagefolder")
+    assert "missing" not in at.sidebar.selectbox(key="w_dataset").format_func("imagefolder")
+    assert at.sidebar.text_input(key="w_path").value == ""
+    assert "folder" in at.error[0].value
+    _images(tmp_path / "pets")
+    at.sidebar.text_input(key="w_path").set_value(str(tmp_path / "pets")).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert {m.label: m.value for m in at.metric}["Train"] == "9"  # 12 images, 80 % train; the preset's subset
+    assert all(str(tmp_path) not in str(v) for v in at.query_params.values())  # the server path is not shared
+
+
+def test_missing_data_says_what_to_do_in_the_dashboard(tmp_path, monkeypatch):
+    monkeypatch.setenv("UNLEARN_DATA_DIR", str(tmp_path))
+    at = _page("pages/1_Setup_and_train.py", ds="cifar10")
+    text = at.error[0].value
+    assert "cifar-10-python.tar.gz" in text and str(tmp_path) in text and "DATA_DIR" not in text
+    assert "--download" not in text and "reload this page" in text
+
+
+def test_missing_data_is_a_data_error_and_the_cli_offers_download(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from engine.config import DataSpec
+    from engine.data import load_dataset
+    from engine.errors import DataMissing
+
+    with pytest.raises(DataMissing) as err:
+        load_dataset(DataSpec("mnist"), data_dir=tmp_path)
+    assert err.value.downloadable and "--download" not in str(err.value)
+    out = subprocess.run([sys.executable, "-m", "engine", "train", "--dataset", "mnist", "--data-dir", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, env={**os.environ}, timeout=300)
+    assert out.returncode == 2 and "--download" in out.stderr and out.stderr.count("\n") == 1
+
+
+# ------------------------------------------------------------------------------------------ home and finish
+def test_home_page_is_named_home_and_lists_every_page():
+    assert (ROOT / "Home.py").exists() and not (ROOT / "app.py").exists()  # the sidebar's first entry: "Home"
+    assert "streamlit run Home.py" in (ROOT / "Makefile").read_text()
+    at = AppTest.from_file(HOME, default_timeout=60).run()
+    assert not at.exception
+    links = [el.proto.label for el in at.get("page_link")]
+    assert links == ["Setup and train", "Run", "Confidence", "Adversarial examples", "Membership inference",
+                     "Statistics & game", "Compare", "Report", "History"]
+    pages = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
+    assert len(pages) == len(links)
+    # the model dropdown fits the sidebar: short labels, the notes in the help
+    models = at.sidebar.selectbox(key="w_model")
+    assert max(len(label) for label in models.options) <= 24, models.options
+
+
+def test_streamlit_toolbar_hides_the_deploy_button():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["toolbarMode"] == "viewer"
