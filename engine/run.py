@@ -164,7 +164,9 @@ class AuditRequest:
         """The request a stored ``comparison`` record describes (its ``spec``, ``methods`` with their params,
         ``seeds``, ``use_remain``, ``k``): the way back from the store's list of audits to a view."""
         spec = config.from_dict(RunSpec, manifest["spec"])
-        methods = tuple(get_method(key, **params) for key, params in manifest["methods"].items())
+        listed = manifest["methods"]  # [[key, params], …] in run order (older records: a dict, sorted by key)
+        pairs = listed.items() if isinstance(listed, dict) else [tuple(x) for x in listed]
+        methods = tuple(get_method(key, **params) for key, params in pairs)
         return cls(spec, methods, tuple(manifest["seeds"]), bool(manifest["use_remain"]), int(manifest["k"]),
                    int(manifest.get("retrains", 1)), bool(manifest.get("heldout", False)),
                    int(manifest.get("bootstrap", 200)))
@@ -577,7 +579,7 @@ class Runner:
         if self.store.exists("comparison", key):
             return
         self.store.save("comparison", key, {
-            "spec": req.spec, "methods": {m.key: m.params() for m in req.methods}, "seeds": list(req.seeds),
+            "spec": req.spec, "methods": [[m.key, m.params()] for m in req.methods], "seeds": list(req.seeds),
             "use_remain": req.use_remain, "k": req.k, "retrains": req.retrains, "heldout": req.heldout,
             "bootstrap": req.bootstrap, "seconds": cmp.seconds,
             "rows": cmp.rows.to_dict(orient="records")})

@@ -101,7 +101,8 @@ def test_setup_recipe_controls_override_the_preset_and_travel_in_the_url():
     assert "20 epochs" in at.caption[0].value and "150 training images" in at.caption[0].value
     estimate = [c.value for c in at.caption if "Estimated training time" in c.value]
     assert estimate and "an estimate" in estimate[0] and "ms per step" in estimate[0]
-    assert f"{20 * (5 + 4):,} SGD steps" in estimate[0]  # 20 epochs × (⌈150/32⌉ + ⌈120/32⌉) batches
+    # 20 epochs × (⌈150/32⌉ + ⌈90/32⌉) batches: the original on 150 images, the retrain on the 60 % not forgotten
+    assert f"{20 * (5 + 3):,} SGD steps" in estimate[0]
 
     fresh = _page("pages/1_Setup_and_train.py", ntrain="150", epochs="20")  # a shared link
     assert fresh.number_input(key="w_train_size").value == 150 and fresh.number_input(key="w_epochs").value == 20

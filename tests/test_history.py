@@ -66,7 +66,10 @@ def test_differences_name_what_changed():
     b = AuditRequest.build(_spec(10), ["ft"], [0, 1], k=4, overrides={"ft": {"lr": 0.05}})
     diff = history.differences(a, b)
     assert "train.epochs: 20 → 10" in diff and "seeds: [0] → [0, 1]" in diff
-    assert "K (RMIA reference models): 2 → 4" in diff and "Fine-tune lr: 0.5 → 0.05" in diff
+    from engine.unlearning import get_method
+
+    tuned = get_method("ft", dataset="digits").lr
+    assert "K (RMIA reference models): 2 → 4" in diff and f"Fine-tune lr: {tuned:g} → 0.05" in diff
     assert history.differences(a, AuditRequest.build(_spec(20), ["ft"], [0], k=2)) == []
 
 

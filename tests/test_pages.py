@@ -34,7 +34,7 @@ def test_setup_page_trains_and_shows_histograms():
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
     labels = {m.label: m.value for m in at.metric}
-    assert labels["Train"] == "300" and labels["Forget"] == "60"
+    assert labels["Train"] == "300" and labels["Forget"] == "120"
     at.button(key="train").click().run()
     at = _wait_for_chart(at)
     table = at.dataframe[-1].value  # the first one is the hand-picking grid
@@ -206,7 +206,7 @@ def test_sidebar_refuses_index_files_from_an_address():
     at.run()
     assert not at.exception
     assert "command line only" in at.error[0].value
-    assert {m.label: m.value for m in at.metric}["Forget"] == "60"  # the preset's forget set instead
+    assert {m.label: m.value for m in at.metric}["Forget"] == "120"  # the preset's forget set instead
 
 
 def test_papers_hyperparameters_are_one_switch_away():

@@ -39,7 +39,9 @@ class Record:
         m = self.manifest
         spec = m.get("spec", {})
         data, model, train = spec.get("data", {}), spec.get("model", {}), spec.get("train", {})
-        keys = [x.key for x in self.request.methods] if self.request is not None else list(m.get("methods") or {})
+        listed = m.get("methods") or []
+        keys = [x.key for x in self.request.methods] if self.request is not None else \
+            [x[0] if isinstance(x, list) else x for x in listed]
         methods = ", ".join(METHODS[k].label if k in METHODS else k for k in keys)
         when = self.created.replace("T", " ")[:19]
         return (f"{when} · {data.get('dataset', '?')} ({data.get('train_size') or 'all'} images, "
@@ -54,7 +56,7 @@ def records(store: Store) -> list[Record]:
         m = art.manifest
         try:
             req, problem = AuditRequest.from_record(m), None
-            # the record's JSON keeps the methods sorted by key; its rows keep the order the audit ran them in
+            # older records kept the methods as a dict (sorted by key); the rows keep the order the audit ran
             order = list(dict.fromkeys(row.get("method") for row in m.get("rows") or []))
             rank = {k: order.index(k) if k in order else len(order) for k in (x.key for x in req.methods)}
             req = replace(req, methods=tuple(sorted(req.methods, key=lambda x: rank[x.key])))

@@ -27,7 +27,8 @@ def comparison_table(result: Comparison, mia: str = "ft_auc") -> None:
         return ["background-color: #d8f0d2; font-weight: 600" if (idx, col.name) in best else
                 ("color: #2CA02C; font-weight: 600" if idx == "Retrain" else "") for idx in col.index]
 
-    st.dataframe(df.style.apply(highlight, axis=0), width="stretch",
-                 column_config={lab: st.column_config.TextColumn(lab, help=GLOSSARY.get(lab)) for lab in df.columns})
+    config = {lab: st.column_config.TextColumn(lab, help=GLOSSARY.get(lab)) for lab in df.columns}
+    st.dataframe(df.style.apply(highlight, axis=0), width="stretch", height="content",
+                 column_config={"_index": st.column_config.TextColumn("method", pinned=True), **config})
     st.caption(result.note(mia).replace("Marked:", "Green cells:") + " Hover a column title for what good looks "
                "like.")
