@@ -20,7 +20,7 @@ from .errors import UnlearnError
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits", help="data set key (see `datasets`); default: digits")
-    p.add_argument("--model", default=None, help="mlp, cnn or resnet18; default: the data set's preset")
+    p.add_argument("--model", default=None, help="mlp, cnn, resnet18 or resnet18_amun; default: the data set's preset")
     p.add_argument("--width", type=int, default=None, help="hidden width / base channels; default: preset")
     p.add_argument("--forget", default=None,
                    help="random:0.1 | random:500 | class:3,7 | indices:3,7,10-15 | indices:FILE; default: preset")
