@@ -73,7 +73,7 @@ def _runner(args: argparse.Namespace):
     from .store import Store
 
     return Runner(Store(args.store), data_dir=args.data_dir, download=getattr(args, "download", False),
-                  device=_device(args), progress=Bar())
+                  device=_device(args), progress=Bar(), reference_training=getattr(args, "references", "auto"))
 
 
 def _device(args):
@@ -275,7 +275,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     req = _request(args)
     runner = Runner(Store(args.store), data_dir=args.data_dir, device=_device(args), build=args.compute,
-                    progress=Bar() if args.compute else None)
+                    progress=Bar() if args.compute else None, reference_training=args.references)
     try:
         cmp = runner.compare(req)
     except NotStored:
@@ -302,6 +302,9 @@ def _add_audit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", default="0,1,2",
                    help="comma-separated seeds: model seed and forget-set seed (default 0,1,2)")
     p.add_argument("--k", type=int, default=None, help="number of RMIA reference models (default: engine default)")
+    p.add_argument("--references", choices=["auto", "ensemble", "single"], default="auto",
+                   help="train the reference models as one stacked ensemble or one by one (default auto: the "
+                        "ensemble for small models without batch norm)")
     p.add_argument("--no-remain", action="store_true", help="the D_F-only setting")
     p.add_argument("--paper-defaults", action="store_true", help="the papers' hyperparameters, not the tuned ones")
 
