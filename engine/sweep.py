@@ -197,10 +197,15 @@ class SweepStats:
     seconds: float = 0.0
 
 
+def _local(address: str | None) -> bool:
+    """A Ray started on this machine: no address given (and none in ``RAY_ADDRESS``, which ray.init honours)."""
+    return address in (None, "", "local") and not os.environ.get("RAY_ADDRESS")
+
+
 def _runtime_env(address: str | None) -> dict:
     """Make ``engine`` importable in the workers: the checkout on PYTHONPATH locally, shipped to a cluster."""
     pkg = Path(__file__).resolve().parent
-    if address in (None, "", "local"):
+    if _local(address):
         path = os.pathsep.join(p for p in (str(pkg.parent), os.environ.get("PYTHONPATH", "")) if p)
         return {"env_vars": {"PYTHONPATH": path}}
     return {"py_modules": [str(pkg)]}
@@ -215,8 +220,8 @@ def run_grid(requests: Sequence[AuditRequest], store: Store | None = None, *, ad
     Args:
         requests: the grid (build each with :meth:`AuditRequest.build`; they may share seeds, specs, methods).
         store: the driver's store (default ``$UNLEARN_HOME/store``).
-        address: a Ray cluster (``ray://host:10001`` or ``auto``); default: a local Ray started here (and shut
-            down at the end) unless one is already initialised in this process.
+        address: a Ray cluster (``ray://host:10001`` or ``auto``; default ``$RAY_ADDRESS``, else a local Ray
+            started here and shut down at the end) unless Ray is already initialised in this process.
         progress: ``progress("sweep", done, total, metrics)`` per finished or skipped task.
         cancel: set it to stop the sweep: running and queued tasks are force-cancelled; raises :class:`Cancelled`.
         data_dir: where the workers find data files (the same path on every node).
@@ -235,7 +240,7 @@ def run_grid(requests: Sequence[AuditRequest], store: Store | None = None, *, ad
     owns = not ray.is_initialized()
     if owns:
         kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-        if address in (None, "", "local"):
+        if _local(address):
             kw["num_cpus"] = num_cpus
         ray.init(address=None if address in (None, "", "local") else address, runtime_env=_runtime_env(address),
                  **kw)

@@ -4,6 +4,7 @@ import streamlit as st
 
 from engine.errors import UnlearnError
 from engine.run import Runner
+from engine.sweep import run_grid
 from engine.unlearning import METHODS
 from ui import cached, forms, jobs, state, tables
 
@@ -41,6 +42,9 @@ with st.expander("Hyperparameters (defaults tuned for this data set; the papers'
     s["audit_overrides"] = overrides
     s["audit_k"] = st.number_input("RMIA reference models (K)", 2, 128, int(audit["k"]), step=2, key="w_k",
                                    help="the AMUN paper used 128; more is stronger and slower")
+on_ray = st.toggle("Run on Ray", value=False, key="w_ray",
+                   help="train the audit's models as Ray tasks (engine.sweep.run_grid): a local Ray started for the "
+                        "job (about 10 s), or the cluster in $RAY_ADDRESS; the results land in this run store")
 if not s["audit_methods"]:
     st.warning("Choose at least one method.")
     st.stop()
@@ -59,7 +63,9 @@ if result is None:
     if st.button("Run audit", type="primary", key="run_audit"):
         store = cached.store()
 
-        def work(progress, cancel, req=req):
+        def work(progress, cancel, req=req, on_ray=on_ray):
+            if on_ray:
+                return run_grid([req], store, progress=progress, cancel=cancel)[0]
             return Runner(store, progress=progress, cancel=cancel).compare(req)
 
         jobs.watch(jobs.submit(key, "Audit", work))

@@ -3,6 +3,7 @@
 import time
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine.unlearning import get_method
@@ -207,3 +208,23 @@ def test_sidebar_refuses_index_files_from_an_address():
     assert not at.exception
     assert "command line only" in at.error[0].value
     assert {m.label: m.value for m in at.metric}["Forget"] == "60"  # the preset's forget set instead
+
+
+@pytest.mark.slow
+def test_run_on_ray_lands_the_audit_in_the_store():
+    """The Run page's "Run on Ray" toggle: the same request through engine.sweep.run_grid (a local Ray)."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["methods"] = "ft"
+    at.query_params["seeds"] = "0"
+    at.query_params["k"] = "2"
+    at.run()
+    at.switch_page("pages/2_Run.py").run()
+    at.toggle(key="w_ray").set_value(True).run()
+    at.button(key="run_audit").click().run()
+    deadline = time.time() + 600
+    while time.time() < deadline and not at.success:
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+    assert at.success and "ready" in at.success[0].value
+    assert {"Original", "Retrain", "Fine-tune"} <= set(at.dataframe[0].value.index)
