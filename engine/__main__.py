@@ -348,9 +348,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     stats = SweepStats()
     store = Store(args.store)
     cmps = run_grid(reqs, store, address=args.address, data_dir=args.data_dir, reference_training=args.references,
-                    gpus_per_task=args.gpus_per_task, stats=stats, num_cpus=args.num_cpus)
+                    gpus_per_task=args.gpus_per_task, stats=stats, num_cpus=args.num_cpus, on_error="skip")
+    for label, why in stats.failed.items():
+        print(f"failed: {label}: {why}", file=sys.stderr)
     rows, summary = [], []
     for req, cmp in zip(reqs, cmps):
+        if cmp is None:
+            continue
         method = req.methods[0]
         setting = ",".join(f"{k}={v}" for k, v in req.overrides(tuned=not args.paper_defaults).get(method.key,
                                                                                                     {}).items())
@@ -360,6 +364,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             part = frame[frame["method"] == name]
             summary.append({"forget": req.spec.forget, "method": name, "params": setting or "default",
                             **{c: part[c].mean() for c in ("ua", "ra", "ta", "ft_auc", "avg_gap")}})
+    if not rows:
+        raise UnlearnError("every setting of the sweep failed (see above)")
     table = pd.DataFrame(summary).drop_duplicates(["forget", "method", "params"])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -367,9 +373,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     table.to_csv(out / "summary.csv", index=False)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"\n{len(reqs)} settings × {len(reqs[0].seeds)} seed(s): {stats.tasks} tasks, {stats.executed} run on Ray, "
-          f"{stats.skipped} already in the store; {stats.seconds:.1f} s. Rows: {out / 'metrics.csv'}, means: "
-          f"{out / 'summary.csv'}")
-    return 0
+          f"{stats.skipped} already in the store, {len(stats.failed)} failed; {stats.seconds:.1f} s. Rows: "
+          f"{out / 'metrics.csv'}, means: {out / 'summary.csv'}")
+    return 1 if stats.failed else 0
 
 
 def _add_audit_options(p: argparse.ArgumentParser) -> None:

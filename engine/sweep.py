@@ -193,6 +193,7 @@ class SweepStats:
     skipped: int = 0  # already held by the driver's store
     cancelled: int = 0  # stopped by a cancel (Ray reported them cancelled)
     imported: int = 0  # artifacts written into the driver's store
+    failed: dict[str, str] = field(default_factory=dict)  # on_error="skip": node label -> error (and dependants)
     workers: list[dict] = field(default_factory=list)  # per executed task: label, pid, home, seconds, device
     seconds: float = 0.0
 
@@ -214,7 +215,8 @@ def _runtime_env(address: str | None) -> dict:
 def run_grid(requests: Sequence[AuditRequest], store: Store | None = None, *, address: str | None = None,
              progress: Progress | None = None, cancel: CancelToken | None = None, data_dir: str | None = None,
              reference_training: str = "auto", gpus_per_task: float = GPUS_PER_TASK,
-             stats: SweepStats | None = None, num_cpus: int | None = None) -> list[Comparison]:
+             stats: SweepStats | None = None, num_cpus: int | None = None,
+             on_error: str = "raise") -> list[Comparison | None]:
     """Every request's comparison, the training done as Ray tasks; the driver's ``store`` receives every artifact.
 
     Args:
@@ -229,7 +231,12 @@ def run_grid(requests: Sequence[AuditRequest], store: Store | None = None, *, ad
         gpus_per_task: GPU share per task where the cluster has GPUs.
         stats: filled with what ran, what was skipped and where (tests, the CLI's summary).
         num_cpus: CPUs of a local Ray started here (default: all).
+        on_error: ``raise`` — a failed task (e.g. a diverged learning rate) cancels the sweep and raises
+            :class:`UnlearnError`; ``skip`` — the failure and everything that depends on it are recorded in
+            ``stats.failed``, the rest runs, and the requests that needed it get ``None`` (a tuning grid).
     """
+    if on_error not in ("raise", "skip"):
+        raise UnlearnError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     import ray
 
     store = store or Store()
@@ -245,11 +252,12 @@ def run_grid(requests: Sequence[AuditRequest], store: Store | None = None, *, ad
         ray.init(address=None if address in (None, "", "local") else address, runtime_env=_runtime_env(address),
                  **kw)
     try:
-        _drive(ray, nodes, store, stats, progress=progress, cancel=cancel, data_dir=data_dir,
-               reference_training=reference_training, gpus_per_task=gpus_per_task, address=address)
+        failed = _drive(ray, nodes, store, stats, progress=progress, cancel=cancel, data_dir=data_dir,
+                        reference_training=reference_training, gpus_per_task=gpus_per_task, address=address,
+                        on_error=on_error)
         runner = Runner(store, data_dir=data_dir, device=torch.device("cpu"), reference_training=reference_training,
                         cancel=cancel)
-        out = [runner.compare(req) for req in requests]
+        out = [None if {n.id for n in plan([req])} & failed else runner.compare(req) for req in requests]
     finally:
         if owns:
             ray.shutdown()
@@ -259,7 +267,8 @@ def run_grid(requests: Sequence[AuditRequest], store: Store | None = None, *, ad
 
 def _drive(ray, nodes: list[Node], store: Store, stats: SweepStats, *, progress: Progress | None,
            cancel: CancelToken | None, data_dir: str | None, reference_training: str, gpus_per_task: float,
-           address: str | None) -> None:
+           address: str | None, on_error: str) -> set[str]:
+    """Run the plan; returns the ids of the nodes that failed (``on_error="skip"``) or depend on one."""
     from tqdm import tqdm
 
     gpus = gpus_per_task if ray.cluster_resources().get("GPU", 0) > 0 else 0
@@ -268,17 +277,27 @@ def _drive(ray, nodes: list[Node], store: Store, stats: SweepStats, *, progress:
     reader = Runner(store, data_dir=data_dir, device=torch.device("cpu"), build=False,
                     reference_training=reference_training)
     done: set[str] = set()
+    failed: set[str] = set()
     waiting = list(nodes)
     pending: dict[Any, Node] = {}
     shipped: dict[tuple[str, str], Any] = {}
     bar = tqdm(total=len(nodes), desc="sweep", unit="task", disable=None, file=sys.stderr, dynamic_ncols=True)
 
     def report() -> None:
-        bar.set_postfix(running=len(pending), skipped=stats.skipped, refresh=False)
-        bar.update(len(done) - bar.n)
+        bar.set_postfix(running=len(pending), skipped=stats.skipped, failed=len(failed), refresh=False)
+        bar.update(len(done) + len(failed) - bar.n)
         if progress:
-            progress("sweep", len(done), len(nodes), {"executed": stats.executed, "skipped": stats.skipped,
-                                                      "running": len(pending)})
+            progress("sweep", len(done) + len(failed), len(nodes), {"executed": stats.executed,
+                                                                    "skipped": stats.skipped,
+                                                                    "running": len(pending), "failed": len(failed)})
+
+    def fail(node: Node, why: str) -> None:
+        """Record a failed node and drop everything waiting on it (transitively)."""
+        failed.add(node.id)
+        stats.failed[node.label] = why
+        for other in [n for n in waiting if any(d.id == node.id for d in n.deps)]:
+            waiting.remove(other)
+            fail(other, f"needs '{node.label}', which failed")
 
     def held(node: Node) -> bool:
         try:
@@ -340,7 +359,10 @@ def _drive(ray, nodes: list[Node], store: Store, stats: SweepStats, *, progress:
                     result = ray.get(ref)
                 except ray.exceptions.RayTaskError as exc:
                     cause = exc.cause if getattr(exc, "cause", None) is not None else exc
-                    raise UnlearnError(f"sweep task '{node.label}' failed: {cause}") from None
+                    if on_error == "raise":
+                        raise UnlearnError(f"sweep task '{node.label}' failed: {cause}") from None
+                    fail(node, f"{type(cause).__name__}: {cause}")
+                    continue
                 for blob in result["artifacts"]:
                     store.import_bytes(blob)
                     stats.imported += 1
@@ -357,6 +379,7 @@ def _drive(ray, nodes: list[Node], store: Store, stats: SweepStats, *, progress:
         raise
     finally:
         bar.close()
+    return failed
 
 
 __all__ = ["GPUS_PER_TASK", "Node", "SweepStats", "execute", "plan", "run_grid"]

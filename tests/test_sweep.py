@@ -156,7 +156,22 @@ def test_cli_sweep_on_ray_then_from_the_store(local_ray, tmp_path, capsys):
                        "--out", str(tmp_path / "out"))
     assert main(args) == 0
     first = capsys.readouterr().out
-    assert "lr=0.05" in first and "5 tasks, 5 run on Ray, 0 already in the store" in first
+    assert "lr=0.05" in first and "5 tasks, 5 run on Ray, 0 already in the store, 0 failed" in first
     assert (tmp_path / "out" / "metrics.csv").is_file() and (tmp_path / "out" / "summary.csv").is_file()
     assert main(args) == 0
-    assert "5 tasks, 0 run on Ray, 5 already in the store" in capsys.readouterr().out
+    assert "5 tasks, 0 run on Ray, 5 already in the store, 0 failed" in capsys.readouterr().out
+
+
+def test_a_failed_setting_is_skipped_or_stops_the_sweep(local_ray, tiny_spec, _isolated_home):
+    """A learning rate that diverges (GA at lr 10): with on_error="skip" the rest of the grid finishes."""
+    from engine.errors import UnlearnError
+
+    store = Store(_isolated_home / "store")
+    reqs = [AuditRequest(tiny_spec, (method,), (0,), True, 2) for method in (get_method("ft"),
+                                                                            get_method("ga", lr=10.0))]
+    stats = SweepStats()
+    good, bad = run_grid(reqs, store, stats=stats, on_error="skip")
+    assert bad is None and list(good.rows["method"]) == ["original", "retrain", "ft"]
+    assert list(stats.failed) == ["ga seed 0 forget random:0.1"] and "Diverged" in stats.failed[list(stats.failed)[0]]
+    with pytest.raises(UnlearnError, match="failed"):
+        run_grid(reqs, store)  # the default: the failure stops the sweep
