@@ -212,8 +212,7 @@ class Runner:
         cancel: checked every batch; a cancelled step stores nothing.
         build: False = read the store only; a missing artifact raises :class:`NotStored`.
         reference_training: how RMIA's reference models train (:data:`REFERENCE_TRAINING`): ``auto`` (a
-            stacked ensemble for small buffer-free models, :func:`engine.ensemble.choose_training`),
-            ``ensemble`` or ``single``.
+            stacked ensemble where it pays, :func:`engine.ensemble.choose_training`), ``ensemble`` or ``single``.
     """
 
     def __init__(self, store: Store | None = None, *, data_dir: str | Path | None = None, download: bool = False,
@@ -395,8 +394,8 @@ class Runner:
         other; ``ensemble`` trains the missing ones at once as a stacked ensemble (:mod:`engine.ensemble`:
         each member with its own rows, seed, shuffles and optimiser state, the same computation up to float
         rounding; groups of :data:`~engine.ensemble.ENSEMBLE_GROUP`; a cancel keeps none of the group);
-        ``auto`` picks the ensemble for small buffer-free models. Ensemble-trained models are stored under keys
-        that name the mode, so the two kinds of set never mix.
+        ``auto`` picks it where it pays (:func:`engine.ensemble.choose_training`). Ensemble-trained models are keyed
+        with the mode, so the two kinds of set never mix.
         """
         data = self.data(spec)
         x_pool, y_pool = torch.cat([data.x_train, data.x_test]), torch.cat([data.y_train, data.y_test])
@@ -471,7 +470,7 @@ class Runner:
         if mode == "ensemble" and not supports_ensemble(model):
             raise UnlearnError(f"{spec.model.arch} has batch norm (or dropout) and cannot train as a stacked "
                                "ensemble; use reference training 'single' or 'auto'")
-        return choose_training(model) if mode == "auto" else mode
+        return choose_training(model, self.device) if mode == "auto" else mode
 
     def _references_together(self, spec: RunSpec, data: Dataset, x_pool: torch.Tensor, y_pool: torch.Tensor,
                              keep: np.ndarray, keys: list[str], missing: list[int], train_seed_of: Callable,

@@ -91,7 +91,11 @@ def test_only_buffer_free_models_stack():
     with pytest.raises(ValueError, match="batch norm"):
         StackedModels([resnet, resnet])
     assert StackedModels([mlp, mlp]).grouped
-    assert not StackedModels([build_model(ModelSpec("cnn", 4), (1, 8, 8), 10)] * 2).grouped
+    cnn = build_model(ModelSpec("cnn", 4), (1, 8, 8), 10)
+    assert not StackedModels([cnn, cnn]).grouped
+    # vmapped models stack on CUDA only (on the CPU they measured no faster than single trainings)
+    assert choose_training(cnn, CPU) == "single" and choose_training(cnn, torch.device("cuda")) == "ensemble"
+    assert choose_training(mlp, CPU) == "ensemble"
 
 
 @pytest.fixture
