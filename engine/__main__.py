@@ -1,4 +1,4 @@
-"""Command line: ``python -m engine {datasets,train,signals,methods,unlearn,audit,report} …``.
+"""Command line: ``python -m engine {datasets,train,signals,methods,unlearn,audit,report,sweep} …``.
 
 Every option has a default, so ``python -m engine train --dataset digits`` just works. Every command goes
 through :class:`engine.run.Runner`. Errors a user can cause print one line and exit with status 2. Long work
@@ -25,7 +25,7 @@ DOWNLOAD_HINT = "Or pass --download to fetch them (needs a network)."
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits", help="data set key (see `datasets`); default: digits")
-    p.add_argument("--model", default=None, help="mlp, cnn or resnet18; default: the data set's preset")
+    p.add_argument("--model", default=None, help="mlp, cnn, resnet18 or resnet18_amun; default: the data set's preset")
     p.add_argument("--width", type=int, default=None, help="hidden width / base channels; default: preset")
     p.add_argument("--forget", default=None,
                    help="random:0.1 | random:500 | class:3,7 | indices:3,7,10-15 | indices:FILE; default: preset")
@@ -78,7 +78,7 @@ def _runner(args: argparse.Namespace):
     from .store import Store
 
     return Runner(Store(args.store), data_dir=args.data_dir, download=getattr(args, "download", False),
-                  device=_device(args), progress=Bar())
+                  device=_device(args), progress=Bar(), reference_training=getattr(args, "references", "auto"))
 
 
 def _device(args):
@@ -322,7 +322,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     req = _request(args)
     runner = Runner(Store(args.store), data_dir=args.data_dir, device=_device(args), build=args.compute,
-                    progress=Bar() if args.compute else None)
+                    progress=Bar() if args.compute else None, reference_training=args.references)
     try:
         cmp = runner.compare(req)
     except NotStored:
@@ -350,6 +350,89 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def sweep_requests(args: argparse.Namespace) -> list:
+    """The sweep's grid as audit requests: per forget spec, per method, per combination of its ``--grid`` values."""
+    import itertools
+
+    from .audit.rmia import DEFAULT_K
+    from .run import AuditRequest
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise UnlearnError(f"--seeds {args.seeds!r}: expected integers such as 0,1,2") from None
+    grid: dict[str, dict[str, list[str]]] = {}
+    for item in args.grid:
+        key, eq, values = item.partition("=")
+        method, dot, name = key.partition(".")
+        if not eq or not dot or not values:
+            raise UnlearnError(f"--grid {item!r}: expected METHOD.KEY=V1,V2,… (e.g. amun.lr=0.1,0.01)")
+        if method not in methods:
+            raise UnlearnError(f"--grid {item!r}: {method} is not in --methods")
+        grid.setdefault(method, {})[name] = [v.strip() for v in values.split(",") if v.strip()]
+    args.set, overrides = _method_sets(args.set)
+    args.seed, args.forget_seed = 0, 0
+    base = _spec_from_args(args)
+    forgets = [f.strip() for f in (args.forgets or base.forget).split(";") if f.strip()]
+    reqs = []
+    for forget in forgets:
+        args.forget = forget
+        spec = _spec_from_args(args)
+        for method in methods:
+            axes = grid.get(method, {})
+            for combo in itertools.product(*axes.values()):
+                params = {**overrides.get(method, {}), **dict(zip(axes, combo))}
+                req = AuditRequest.build(spec, [method], seeds, overrides={method: params} if params else None,
+                                         tuned=not args.paper_defaults, use_remain=not args.no_remain,
+                                         k=args.k or DEFAULT_K)
+                if req.methods:
+                    reqs.append(req)
+    if not reqs:
+        raise UnlearnError("the grid is empty (in the D_F-only setting, methods that need D_R are left out)")
+    return reqs
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .store import Store
+    from .sweep import SweepStats, run_grid
+
+    reqs = sweep_requests(args)
+    stats = SweepStats()
+    store = Store(args.store)
+    cmps = run_grid(reqs, store, address=args.address, data_dir=args.data_dir, reference_training=args.references,
+                    gpus_per_task=args.gpus_per_task, stats=stats, num_cpus=args.num_cpus, on_error="skip")
+    for label, why in stats.failed.items():
+        print(f"failed: {label}: {why}", file=sys.stderr)
+    rows, summary = [], []
+    for req, cmp in zip(reqs, cmps):
+        if cmp is None:
+            continue
+        method = req.methods[0]
+        setting = ",".join(f"{k}={v}" for k, v in req.overrides(tuned=not args.paper_defaults).get(method.key,
+                                                                                                    {}).items())
+        frame = cmp.rows.assign(forget=req.spec.forget, params=setting or "default")
+        rows.append(frame)
+        for name in ("retrain", method.key):
+            part = frame[frame["method"] == name]
+            summary.append({"forget": req.spec.forget, "method": name, "params": setting or "default",
+                            **{c: part[c].mean() for c in ("ua", "ra", "ta", "ft_auc", "avg_gap")}})
+    if not rows:
+        raise UnlearnError("every setting of the sweep failed (see above)")
+    table = pd.DataFrame(summary).drop_duplicates(["forget", "method", "params"])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pd.concat(rows).to_csv(out / "metrics.csv", index=False)
+    table.to_csv(out / "summary.csv", index=False)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(f"\n{len(reqs)} settings × {len(reqs[0].seeds)} seed(s): {stats.tasks} tasks, {stats.executed} run on Ray, "
+          f"{stats.skipped} already in the store, {len(stats.failed)} failed; {stats.seconds:.1f} s. Rows: "
+          f"{out / 'metrics.csv'}, means: {out / 'summary.csv'}")
+    return 1 if stats.failed else 0
+
+
 def _add_audit_options(p: argparse.ArgumentParser) -> None:
     _add_run_options(p)
     p.add_argument("--methods", default="ft,rl,ga,bs,l1_sparse,salun,amun,amun_salun",
@@ -360,6 +443,9 @@ def _add_audit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retrains", type=int, default=None,
                    help="retrain replicas per seed: Avg Gap against their mean, their spread the noise floor "
                         "(default: the preset's)")
+    p.add_argument("--references", choices=["auto", "ensemble", "single"], default="auto",
+                   help="train the reference models as one stacked ensemble or one by one (default auto: the "
+                        "ensemble for small models without batch norm)")
     p.add_argument("--no-remain", action="store_true", help="the D_F-only setting")
     p.add_argument("--paper-defaults", action="store_true", help="the papers' hyperparameters, not the tuned ones")
 
@@ -410,6 +496,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--png", action="store_true", help="also PNG figures in the zip (needs kaleido and Chromium)")
     p.add_argument("--compute", action="store_true", help="compute what the store lacks instead of failing")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("sweep", help="a grid of methods × hyperparameters × seeds × forget specs as Ray tasks")
+    _add_audit_options(p)
+    p.add_argument("--grid", action="append", default=[], metavar="METHOD.KEY=V1,V2",
+                   help="values to sweep for one method hyperparameter (repeat for more; the product is run)")
+    p.add_argument("--forgets", default=None, help="forget specs separated by ';' (default: --forget or the preset)")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray on this machine)")
+    p.add_argument("--num-cpus", type=int, default=None, help="CPUs of the local Ray (default: all)")
+    p.add_argument("--gpus-per-task", type=float, default=0.25, help="GPU share per task where GPUs exist")
+    p.add_argument("--out", default="sweep-out", help="output folder for metrics.csv and summary.csv")
+    p.set_defaults(func=cmd_sweep)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -1,4 +1,4 @@
-"""Model registry: ``mlp``, ``cnn`` and ``resnet18`` (CIFAR stem), each for any input shape and class count.
+"""Model registry: ``mlp``, ``cnn``, ``resnet18`` and ``resnet18_amun`` (CIFAR stem), any input shape and class count.
 
 Models take pixels in [0, 1]; any normalisation would be the model's first layer (none is used: the AMUN
 code trains "unnorm" models, research/amun.md §1.1).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
@@ -58,39 +59,50 @@ class SmallCNN(nn.Module):
 
 
 class BasicBlock(nn.Module):
+    """conv3×3-BN-ReLU-conv3×3-BN plus the shortcut (identity, or 1×1 conv + BN where the shape changes), ReLU.
+
+    ``halve``: in a block with a projection shortcut, output ``ReLU((F(x) + shortcut(x)) / 2)`` as AMUN's
+    ``models/resnet_orig.py`` does ("to be one 1 lip"); identity-shortcut blocks are never halved.
+    """
+
     expansion = 1
 
-    def __init__(self, cin: int, cout: int, stride: int = 1):
+    def __init__(self, cin: int, cout: int, stride: int = 1, halve: bool = False):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, stride=1, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
         self.shortcut = nn.Sequential()
-        if stride != 1 or cin != cout:
+        self.projection = stride != 1 or cin != cout
+        if self.projection:
             self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+        self.scale = 0.5 if halve and self.projection else 1.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
+        out = self.bn2(self.conv2(out)) + self.shortcut(x)
+        return F.relu(out * self.scale if self.scale != 1.0 else out)
 
 
 class ResNet18(nn.Module):
     """CIFAR ResNet-18: 3×3 stride-1 stem, no max-pool, BasicBlocks [2, 2, 2, 2], global average pool.
 
-    Deviation from the AMUN code (research/amun.md §2.1): its downsampling blocks output
-    ``(F(x) + shortcut(x)) / 2``; this is the standard un-halved block, so numbers differ slightly.
+    ``amun=False`` (``resnet18``): the standard block. ``amun=True`` (``resnet18_amun``): AMUN's
+    ``resnet_orig.py``, whose three downsampling blocks (the first of stages 2–4, projection shortcut) output
+    ``(F(x) + shortcut(x)) / 2`` before the ReLU (research/amun.md §2.1). Same parameters and state-dict keys;
+    AMUN's BN wrapper (``SpectralNorm`` with ``clip_flag=False``) does not change outputs and is plain BN here.
+    AMUN's ``avg_pool2d(4)`` equals the global average pool for 32×32 and 28×28 inputs (4×4 final maps).
     """
 
-    def __init__(self, shape: tuple[int, int, int], num_classes: int, width: int = 64):
+    def __init__(self, shape: tuple[int, int, int], num_classes: int, width: int = 64, amun: bool = False):
         super().__init__()
         self.conv1 = nn.Conv2d(shape[0], width, 3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         chans, cin, layers = [width, 2 * width, 4 * width, 8 * width], width, []
         for i, cout in enumerate(chans):
             stride = 1 if i == 0 else 2
-            layers += [BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)]
+            layers += [BasicBlock(cin, cout, stride, halve=amun), BasicBlock(cout, cout, 1, halve=amun)]
             cin = cout
         self.layers = nn.Sequential(*layers)
         self.linear = nn.Linear(cin, num_classes)
@@ -115,7 +127,9 @@ MODELS: dict[str, ModelInfo] = {
     for m in [
         ModelInfo("mlp", "MLP (2 hidden layers)", MLP, 512, False, "fast on CPU; the digits default"),
         ModelInfo("cnn", "Small CNN", SmallCNN, 32, True, "fast on CPU for 28×28 and 32×32 images"),
-        ModelInfo("resnet18", "ResNet-18 (CIFAR stem)", ResNet18, 64, True, "the papers' model; GPU-scale"),
+        ModelInfo("resnet18", "ResNet-18 (CIFAR stem)", ResNet18, 64, True, "standard residual sum; GPU-scale"),
+        ModelInfo("resnet18_amun", "ResNet-18 as AMUN's resnet_orig", partial(ResNet18, amun=True), 64, True,
+                  "halved sum in the 3 downsampling blocks, as the AMUN code; GPU-scale"),
     ]
 }
 

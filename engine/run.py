@@ -16,6 +16,7 @@ signals (:mod:`engine.audit`), attacks know nothing of the store (:mod:`engine.a
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -36,6 +37,7 @@ from .audit.rmia import DEFAULT_K, ReferenceSet, keep_matrix
 from .audit.uncertainty import Z95, auc, auc_difference_se
 from .config import RunSpec
 from .data import Dataset, load_dataset
+from .ensemble import ENSEMBLE_GROUP, choose_training, supports_ensemble, train_ensemble
 from .errors import UnlearnError
 from .forget import forget_fingerprint, remain_indices, select_forget, validate_forget
 from .models import build_model, prefers_channels_last
@@ -221,6 +223,10 @@ class Baseline:
 #: forget-seed offset of the held-out split (tuning): evaluation draws forget set s with seed s, tuning with s + 1000
 HELDOUT = 1000
 
+#: How :meth:`Runner.references` trains the K models: ``single`` (one train_model each), ``ensemble`` (all at
+#: once, :func:`engine.ensemble.train_ensemble`; same computation up to float rounding) or ``auto``.
+REFERENCE_TRAINING = ("auto", "ensemble", "single")
+
 HARDEST_CRITERIA = {
     "confidence": "highest φ under the original model (the most confidently memorised samples)",
     "eps": "smallest ε-to-flip under the original model (AMUN's L2 search: samples closest to the boundary)",
@@ -239,11 +245,16 @@ class Runner:
         progress: ``progress(stage, done, total, metrics)`` from every long step.
         cancel: checked every batch; a cancelled step stores nothing.
         build: False = read the store only; a missing artifact raises :class:`NotStored`.
+        reference_training: how RMIA's reference models train (:data:`REFERENCE_TRAINING`): ``auto`` (a
+            stacked ensemble where it pays, :func:`engine.ensemble.choose_training`), ``ensemble`` or ``single``.
     """
 
     def __init__(self, store: Store | None = None, *, data_dir: str | Path | None = None, download: bool = False,
                  device: torch.device | None = None, progress: Progress | None = None,
-                 cancel: CancelToken | None = None, build: bool = True):
+                 cancel: CancelToken | None = None, build: bool = True, reference_training: str = "auto"):
+        if reference_training not in REFERENCE_TRAINING:
+            raise UnlearnError(f"reference training {reference_training!r}: choose {', '.join(REFERENCE_TRAINING)}")
+        self.reference_training = reference_training
         self.store = store or Store()
         self.data_dir, self.download = data_dir, download
         self.device = device or default_device()
@@ -429,7 +440,8 @@ class Runner:
         return res
 
     # -------------------------------------------------------------------------------------------- references
-    def references(self, spec: RunSpec, k: int = DEFAULT_K, seed: int = 0) -> ReferenceSet:
+    def references(self, spec: RunSpec, k: int = DEFAULT_K, seed: int = 0, *,
+                   training: str | None = None) -> ReferenceSet:
         """RMIA's K reference models: the target's architecture and recipe on random halves of the pool.
 
         The pool P = train ∪ test; ``keep_matrix(|P|, k, seed)[r]`` marks model r's training rows (each point
@@ -437,22 +449,45 @@ class Runner:
         model spec, recipe, index, K and seed — independent of forget set and target seed, so one set serves
         every method and seed. A cancelled call keeps the models it finished. Progress counts the steps of
         all models still to train, so a job's ETA covers the whole set.
+
+        ``training`` (default: the runner's ``reference_training``): ``single`` trains one model after the
+        other; ``ensemble`` trains the missing ones at once as a stacked ensemble (:mod:`engine.ensemble`:
+        each member with its own rows, seed, shuffles and optimiser state, the same computation up to float
+        rounding; groups of :data:`~engine.ensemble.ENSEMBLE_GROUP`; a cancel keeps none of the group);
+        ``auto`` picks it where it pays (:func:`engine.ensemble.choose_training`). Ensemble-trained models are keyed
+        with the mode, so the two kinds of set never mix.
         """
         data = self.data(spec)
         x_pool, y_pool = torch.cat([data.x_train, data.x_test]), torch.cat([data.y_train, data.y_test])
         n_pool = len(y_pool)
         keep = keep_matrix(n_pool, k, seed)
-        keys = [config.stable_hash({"kind": "reference", "data": data.fingerprint, "model": spec.model,
-                                    "train": spec.train, "index": r, "k": k, "keep_seed": seed}) for r in range(k)]
+        mode = self._reference_mode(spec, data, training)
+        parts = {"kind": "reference", "data": data.fingerprint, "model": spec.model, "train": spec.train, "k": k,
+                 "keep_seed": seed}
+        if mode == "ensemble":  # single keeps its original keys: stores made before the ensemble stay valid
+            parts["training"] = "ensemble"
+        keys = [config.stable_hash({**parts, "index": r}) for r in range(k)]
         missing = [r for r in range(k) if not self.store.exists("reference", keys[r])]
         steps = [spec.train.epochs * math.ceil(int(keep[r].sum()) / spec.train.batch_size) for r in range(k)]
         total, state = sum(steps[r] for r in missing), {"offset": 0, "built": 0}
 
+        def train_seed_of(r: int) -> int:
+            return int(config.stable_hash({"reference-train-seed": seed, "index": r, "k": k}), 16) % (2**31 - 1)
+
+        def manifest_of(r: int, hist: Any, **extra: Any) -> dict:
+            return {"data_fingerprint": data.fingerprint, "model": spec.model, "train": spec.train, "index": r,
+                    "k": k, "keep_seed": seed, "train_seed": train_seed_of(r), "n_train": int(keep[r].sum()),
+                    "n_pool": n_pool, "device": str(self.device), "seconds": hist.seconds, "history": hist.epochs,
+                    "training": mode, **extra}
+
+        if mode == "ensemble" and missing and self.build:
+            self._references_together(spec, data, x_pool, y_pool, keep, keys, missing, train_seed_of, manifest_of,
+                                      state)
+
         def build_for(r: int) -> Callable[[], Artifact]:
             def build() -> Artifact:
                 idx = np.flatnonzero(keep[r])
-                train_seed = int(config.stable_hash({"reference-train-seed": seed, "index": r, "k": k}), 16) \
-                    % (2**31 - 1)
+                train_seed = train_seed_of(r)
                 seed_everything(train_seed)
                 model = self._fresh(spec, data)
                 offset = state["offset"]
@@ -464,10 +499,7 @@ class Runner:
                                    progress=inner, cancel=self.cancel, stage=f"reference {r + 1}/{k}")
                 check_cancel(self.cancel)
                 logits = predict(model, x_pool).numpy().astype(np.float32)
-                manifest = {"data_fingerprint": data.fingerprint, "model": spec.model, "train": spec.train,
-                            "index": r, "k": k, "keep_seed": seed, "train_seed": train_seed, "n_train": int(len(idx)),
-                            "n_pool": n_pool, "device": str(self.device), "seconds": hist.seconds,
-                            "history": hist.epochs}
+                manifest = manifest_of(r, hist)
                 state["offset"] += steps[r]
                 state["built"] += 1
                 return self.store.save("reference", keys[r], manifest, tensors=model.state_dict(),
@@ -486,6 +518,53 @@ class Runner:
             seconds += float(art.manifest.get("seconds", 0.0))
         return ReferenceSet(np.stack(logits), keep, y_pool.numpy().astype(np.int64), len(data.y_train), seed,
                             tuple(keys), seconds, state["built"])
+
+    def _reference_mode(self, spec: RunSpec, data: Dataset, training: str | None) -> str:
+        mode = training or self.reference_training
+        if mode not in REFERENCE_TRAINING:
+            raise UnlearnError(f"reference training {mode!r}: choose one of {', '.join(REFERENCE_TRAINING)}")
+        if mode == "single":
+            return mode
+        with torch.device("meta"):  # the architecture only: no memory, no draw from the global RNG
+            model = build_model(spec.model, data.shape, data.num_classes)
+        if mode == "ensemble" and not supports_ensemble(model):
+            raise UnlearnError(f"{spec.model.arch} has batch norm (or dropout) and cannot train as a stacked "
+                               "ensemble; use reference training 'single' or 'auto'")
+        return choose_training(model, self.device) if mode == "auto" else mode
+
+    def _references_together(self, spec: RunSpec, data: Dataset, x_pool: torch.Tensor, y_pool: torch.Tensor,
+                             keep: np.ndarray, keys: list[str], missing: list[int], train_seed_of: Callable,
+                             manifest_of: Callable, state: dict) -> None:
+        """Train the ``missing`` reference models as stacked ensembles and store each (under every key's lock)."""
+        k = len(keys)
+        with contextlib.ExitStack() as locks:
+            for r in sorted(missing, key=lambda r: keys[r]):
+                locks.enter_context(self.store.lock("reference", keys[r]))
+            todo = [r for r in missing if not self.store.exists("reference", keys[r])]  # others may have built some
+            steps = spec.train.epochs * max((math.ceil(int(keep[r].sum()) / spec.train.batch_size) for r in todo),
+                                            default=0)
+            groups = [todo[i : i + ENSEMBLE_GROUP] for i in range(0, len(todo), ENSEMBLE_GROUP)]
+            for g, group in enumerate(groups):
+                check_cancel(self.cancel)
+                models = []
+                for r in group:
+                    seed_everything(train_seed_of(r))  # the same initialisation as a single training
+                    models.append(self._fresh(spec, data))
+
+                def inner(stage: str, done: int, _total: int, metrics: dict, g: int = g, m: int = len(group)) -> None:
+                    self._report("reference", g * steps + done, len(groups) * steps,
+                                 {**metrics, "ensemble": m, "of": k})
+
+                hists = train_ensemble(models, x_pool, y_pool, [np.flatnonzero(keep[r]) for r in group], spec.train,
+                                       [train_seed_of(r) for r in group], device=self.device, progress=inner,
+                                       cancel=self.cancel, stage=f"reference ensemble of {len(group)}")
+                check_cancel(self.cancel)
+                for r, model, hist in zip(group, models, hists):
+                    logits = predict(model, x_pool).numpy().astype(np.float32)
+                    self.store.save("reference", keys[r], manifest_of(r, hist, ensemble_size=len(group),
+                                                                        ensemble_seconds=hist.seconds * len(group)),
+                                    tensors=model.state_dict(), arrays={"keep": keep[r], "logits": logits})
+                    state["built"] += 1
 
     # -------------------------------------------------------------------------------------------- adversarial
     def adversarial(self, trained: TrainedModel, data: Dataset, *, split: str = "train",

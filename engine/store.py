@@ -10,6 +10,9 @@ and the sha256 of every other file), optional ``weights.safetensors`` and option
   waits and then reads what the first stored — the same request never builds twice.
 * Corruption: on load, every file's sha256 is checked against the manifest; a mismatch, a missing file or
   an unreadable manifest counts as absent, the directory is removed and the artifact is rebuilt.
+* Moving artifacts between stores (a Ray worker's private store and the driver's, :mod:`engine.sweep`):
+  :meth:`Store.export` gives an artifact as the bytes of a tar of its directory; :meth:`Store.import_bytes`
+  checks every name and checksum before writing it atomically like :meth:`Store.save`.
 
 Root: ``Store(root)``, else ``$UNLEARN_HOME/store`` (see :func:`engine.paths.unlearn_home`).
 """
@@ -18,11 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
 import platform
 import shutil
+import tarfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -43,6 +48,8 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.safetensors"
 ARRAYS = "arrays.npz"
+#: the only file names an artifact directory holds (and an imported tar may carry)
+ARTIFACT_FILES = (MANIFEST, WEIGHTS, ARRAYS)
 
 
 def _sha256(path: Path) -> str:
@@ -134,7 +141,7 @@ class Store:
         """Write an artifact atomically; if another writer got there first, keep theirs."""
         from safetensors.torch import save_file
 
-        final = self.path(kind, key)
+        self.path(kind, key)  # validates the name before anything is written
         tmp = self.root / ".tmp" / f"{kind}-{key}-{uuid.uuid4().hex}"
         tmp.mkdir(parents=True)
         try:
@@ -157,23 +164,110 @@ class Store:
                 "files": files,
             }
             (tmp / MANIFEST).write_text(json.dumps(full, indent=1, sort_keys=True, default=_json_default))
-            for f in tmp.iterdir():  # flush file contents before the rename makes them visible
-                with open(f, "rb") as fh:
-                    os.fsync(fh.fileno())
-            final.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.rename(tmp, final)
-            except OSError:
-                if not final.is_dir():  # a corrupt leftover: replace it
-                    raise
-                if self.load(kind, key) is None:
-                    os.rename(tmp, final)
+            self._publish(tmp, kind, key)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
         art = self.load(kind, key, verify=False)
         assert art is not None
         art.from_cache = False
+        return art
+
+    def _publish(self, tmp: Path, kind: str, key: str) -> bool:
+        """Rename a finished temporary directory into place; False when a valid artifact was there first."""
+        final = self.path(kind, key)
+        for f in tmp.iterdir():  # flush file contents before the rename makes them visible
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not final.is_dir():  # a corrupt leftover: replace it
+                raise
+            if self.load(kind, key) is not None:
+                return False
+            os.rename(tmp, final)
+        return True
+
+    # ------------------------------------------------------------------------------------ moving
+    def export(self, kind: str, key: str) -> bytes:
+        """The artifact ``kind/key`` as the bytes of an uncompressed tar of ``kind/key/<file>`` members.
+
+        Its checksums are verified first; raises :class:`UnlearnError` when it is absent or corrupt.
+        """
+        art = self.load(kind, key)
+        if art is None:
+            raise UnlearnError(f"{kind}/{key} is not in the store {self.root}")
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for name in (MANIFEST, *sorted(art.manifest["files"])):
+                data = (art.path / name).read_bytes()
+                info = tarfile.TarInfo(f"{kind}/{key}/{name}")
+                info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+                tar.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+    def import_bytes(self, data: bytes) -> Artifact:
+        """Store an artifact exported by :meth:`export` (from another store) and return it.
+
+        Refuses, before anything is written: members that are not regular files (links, devices, folders),
+        names other than ``kind/key/<file>`` for one valid kind and key (absolute paths, ``..``, nesting,
+        unknown files), duplicates, a manifest whose kind / key differ from the path, a file the manifest does
+        not list or a listed one that is missing, and any sha256 mismatch. Written atomically like
+        :meth:`save`; when the store already holds a valid ``kind/key``, that one is kept (``from_cache``).
+        """
+        try:
+            tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:")
+        except tarfile.TarError as exc:
+            raise UnlearnError(f"not an exported artifact: {exc}") from None
+        files: dict[str, bytes] = {}
+        kind = key = None
+        with tar:
+            for member in tar:
+                parts = member.name.split("/")
+                if not member.isfile() or len(parts) != 3 or parts[2] not in ARTIFACT_FILES:
+                    raise UnlearnError(f"refused artifact member {member.name!r}: expected kind/key/"
+                                       f"{{{','.join(ARTIFACT_FILES)}}} regular files")
+                if kind is None:
+                    kind, key = parts[0], parts[1]
+                    self.path(kind, key)  # validates both names (no '..', separators or odd characters)
+                if (parts[0], parts[1]) != (kind, key) or parts[2] in files:
+                    raise UnlearnError(f"refused artifact member {member.name!r}: one artifact per import, "
+                                       "each file once")
+                fh = tar.extractfile(member)
+                files[parts[2]] = fh.read() if fh is not None else b""
+        if kind is None or MANIFEST not in files:
+            raise UnlearnError("refused artifact: no manifest.json")
+        try:
+            manifest = json.loads(files[MANIFEST])
+            listed = dict(manifest["files"])
+            same = (manifest["kind"], manifest["key"]) == (kind, key)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UnlearnError(f"refused artifact {kind}/{key}: unreadable manifest ({exc})") from None
+        if not same:
+            raise UnlearnError(f"refused artifact {kind}/{key}: its manifest names another artifact")
+        if set(listed) != set(files) - {MANIFEST}:
+            raise UnlearnError(f"refused artifact {kind}/{key}: files {sorted(set(files) - {MANIFEST})} but the "
+                               f"manifest lists {sorted(listed)}")
+        for name, digest in listed.items():
+            if hashlib.sha256(files[name]).hexdigest() != digest:
+                raise UnlearnError(f"refused artifact {kind}/{key}: {name} does not match its checksum")
+        existing = self.load(kind, key)
+        if existing is not None:
+            return existing
+        tmp = self.root / ".tmp" / f"{kind}-{key}-{uuid.uuid4().hex}"
+        tmp.mkdir(parents=True)
+        try:
+            for name, content in files.items():
+                (tmp / name).write_bytes(content)
+            fresh = self._publish(tmp, kind, key)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        art = self.load(kind, key, verify=False)
+        assert art is not None
+        art.from_cache = not fresh
         return art
 
     @contextlib.contextmanager

@@ -106,10 +106,13 @@ class TrainHistory:
     seconds: float = 0.0
 
 
-def make_sgd(params, *, lr: float, momentum: float, weight_decay: float, lr_step: int,
-             lr_gamma: float) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.StepLR]:
-    """The one optimiser of the engine: SGD with momentum and weight decay, and a StepLR schedule."""
-    opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+def make_sgd(params, *, lr: float, momentum: float, weight_decay: float, lr_step: int, lr_gamma: float,
+             cls: Callable[..., torch.optim.SGD] = torch.optim.SGD) -> tuple[torch.optim.Optimizer,
+                                                                    torch.optim.lr_scheduler.StepLR]:
+    """The one optimiser of the engine: SGD with momentum and weight decay, and a StepLR schedule.
+
+    ``cls``: a subclass of ``torch.optim.SGD`` (the batched ensemble's :class:`engine.ensemble.MaskedSGD`)."""
+    opt = cls(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, lr_step), gamma=lr_gamma)
 
 

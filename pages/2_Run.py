@@ -5,6 +5,7 @@ import streamlit as st
 from engine.errors import UnlearnError
 from engine.presets import default_retrains, tuned_provenance
 from engine.run import Runner
+from engine.sweep import run_grid
 from engine.unlearning import METHODS
 from ui import cached, forms, jobs, state, tables
 
@@ -70,6 +71,9 @@ with st.expander("Hyperparameters (defaults tuned for this data set; the papers'
         "Retrains per seed (R)", 1, 20, int(audit["retrains"] or preset_r), step=1, key="w_retrains",
         help=f"Avg Gap is taken against the mean of R retrains, and their spread is the noise floor of every "
              f"metric (R ≥ 2). Preset: {preset_r}.")
+on_ray = st.toggle("Run on Ray", value=False, key="w_ray",
+                   help="train the audit's models as Ray tasks (engine.sweep.run_grid): a local Ray started for the "
+                        "job (about 10 s), or the cluster in $RAY_ADDRESS; the results land in this run store")
 if not s["audit_methods"]:
     st.warning("Choose at least one method.")
     st.stop()
@@ -88,7 +92,9 @@ if result is None:
     if st.button("Run audit", type="primary", key="run_audit"):
         store = cached.store()
 
-        def work(progress, cancel, req=req):
+        def work(progress, cancel, req=req, on_ray=on_ray):
+            if on_ray:
+                return run_grid([req], store, progress=progress, cancel=cancel)[0]
             return Runner(store, progress=progress, cancel=cancel).compare(req)
 
         jobs.watch(jobs.submit(key, "Audit", work))

@@ -3,6 +3,7 @@
 import time
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine.unlearning import get_method
@@ -220,3 +221,23 @@ def test_papers_hyperparameters_are_one_switch_away():
     assert not at.exception
     assert at.number_input(key="hp_amun_lr").value == get_method("amun").lr  # the paper's code: 0.01
     assert _param(at, "paper") == "1" and "hp" not in at.query_params
+
+
+@pytest.mark.slow
+def test_run_on_ray_lands_the_audit_in_the_store():
+    """The Run page's "Run on Ray" toggle: the same request through engine.sweep.run_grid (a local Ray)."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["methods"] = "ft"
+    at.query_params["seeds"] = "0"
+    at.query_params["k"] = "2"
+    at.run()
+    at.switch_page("pages/2_Run.py").run()
+    at.toggle(key="w_ray").set_value(True).run()
+    at.button(key="run_audit").click().run()
+    deadline = time.time() + 600
+    while time.time() < deadline and not at.success:
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+    assert at.success and "ready" in at.success[0].value
+    assert {"Original", "Retrain", "Fine-tune"} <= set(at.dataframe[0].value.index)

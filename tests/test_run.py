@@ -104,21 +104,23 @@ def test_hardest_forget(tiny_spec, tmp_path, by):
 
 # ------------------------------------------------------------------------------------------ reference models
 def test_reference_models_are_stored_and_reused(tiny_spec, tmp_path):
+    """One model after the other (the ensemble's equivalent is in test_ensemble.py)."""
     store = Store(tmp_path)
     calls = []
-    first = Runner(store, progress=lambda *a: calls.append(a)).references(tiny_spec, k=2)
+    first = Runner(store, progress=lambda *a: calls.append(a), reference_training="single").references(tiny_spec, k=2)
     data = Runner(store).data(tiny_spec)
     n_pool = len(data.y_train) + len(data.y_test)
     assert first.built == 2 and first.logits.shape == (2, n_pool, 10)
     assert np.all(first.keep.sum(0) == 1)
     assert calls and all(c[0] == "reference" for c in calls) and calls[-1][1] == calls[-1][2]
     assert {c[3]["model"] for c in calls} == {1, 2} and all(c[3]["of"] == 2 for c in calls)
-    second = Runner(store).references(tiny_spec, k=2)
+    second = Runner(store, reference_training="single").references(tiny_spec, k=2)
     assert second.built == 0  # served from the store: nothing trained
     assert second.keys == first.keys and np.array_equal(second.logits, first.logits)
     assert len(store.list("reference")) == 2
     # the set does not depend on the forget set or the target's seed
-    assert Runner(store).references(replace(tiny_spec, forget_seed=5, seed=3), k=2).built == 0
+    assert Runner(store, reference_training="single").references(replace(tiny_spec, forget_seed=5, seed=3),
+                                                                  k=2).built == 0
 
 
 def test_cancelled_reference_training_stores_no_partial_model(tiny_spec, tmp_path):
@@ -130,9 +132,9 @@ def test_cancelled_reference_training_stores_no_partial_model(tiny_spec, tmp_pat
             token.cancel()
 
     with pytest.raises(Cancelled):
-        Runner(store, progress=progress, cancel=token).references(tiny_spec, k=2)
+        Runner(store, progress=progress, cancel=token, reference_training="single").references(tiny_spec, k=2)
     assert len(store.list("reference")) == 1  # the finished first model is kept, the second is not stored
-    assert Runner(store).references(tiny_spec, k=2).built == 1
+    assert Runner(store, reference_training="single").references(tiny_spec, k=2).built == 1
 
 
 # ------------------------------------------------------------------------------------------ requests and the flow

@@ -119,3 +119,71 @@ def test_store_does_not_import_the_data_layer():
 
     code = "import sys, engine.store; assert 'engine.data' not in sys.modules, 'engine.store imports engine.data'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+# ------------------------------------------------------------------------------------------ export / import
+def _tar(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+def _members(data: bytes) -> dict[str, bytes]:
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar}
+
+
+def test_export_import_roundtrip_between_stores(tmp_path):
+    src, dst = Store(tmp_path / "a"), Store(tmp_path / "b")
+    src.save("model", "k1", {"seconds": 2.0}, tensors={"w": torch.arange(4.0)}, arrays={"a": np.arange(3)})
+    blob = src.export("model", "k1")
+    assert sorted(_members(blob)) == ["model/k1/arrays.npz", "model/k1/manifest.json", "model/k1/weights.safetensors"]
+    art = dst.import_bytes(blob)
+    assert not art.from_cache and art.key == "k1" and art.manifest["seconds"] == 2.0
+    again = dst.load("model", "k1")  # verified against the manifest checksums
+    assert torch.equal(again.tensors()["w"], torch.arange(4.0)) and np.array_equal(again.arrays()["a"], np.arange(3))
+    assert dst.import_bytes(blob).from_cache  # already held: kept, nothing rewritten
+    assert list((tmp_path / "b" / ".tmp").iterdir()) == []
+    with pytest.raises(Exception, match="not in the store"):
+        src.export("model", "absent")
+
+
+def test_import_refuses_traversal_links_tampering_and_strays(tmp_path):
+    from engine.errors import UnlearnError
+
+    src, dst = Store(tmp_path / "a"), Store(tmp_path / "b")
+    src.save("model", "k1", {}, arrays={"a": np.arange(3)})
+    good = _members(src.export("model", "k1"))
+    manifest, arrays = good["model/k1/manifest.json"], good["model/k1/arrays.npz"]
+    bad = {
+        "traversal": _tar({"model/k1/manifest.json": manifest, "model/k1/../../evil/arrays.npz": arrays}),
+        "absolute": _tar({"/model/k1/manifest.json": manifest}),
+        "dotdot key": _tar({"model/../manifest.json": manifest}),
+        "nested": _tar({"model/k1/sub/arrays.npz": arrays, "model/k1/manifest.json": manifest}),
+        "unknown file": _tar({"model/k1/manifest.json": manifest, "model/k1/evil.py": b"x"}),
+        "link": _tar({"model/k1/manifest.json": manifest}, links={"model/k1/arrays.npz": "/etc/passwd"}),
+        "tampered": _tar({"model/k1/manifest.json": manifest, "model/k1/arrays.npz": arrays[:-3] + b"xyz"}),
+        "missing file": _tar({"model/k1/manifest.json": manifest}),
+        "renamed": _tar({"model/k2/manifest.json": manifest, "model/k2/arrays.npz": arrays}),
+        "two artifacts": _tar({"model/k1/manifest.json": manifest, "model/k3/arrays.npz": arrays}),
+        "not a tar": b"garbage" * 100,
+    }
+    for why, blob in bad.items():
+        with pytest.raises(UnlearnError):
+            dst.import_bytes(blob)
+        assert dst.list() == [], why
+    assert not (tmp_path / "evil").exists() and list((tmp_path / "b" / ".tmp").iterdir()) == []
