@@ -300,8 +300,18 @@ def cmd_tune(args: argparse.Namespace) -> int:
     command = "python -m engine tune " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["tune"] else "engine tune"
     runner = _runner(args)
     retrains = args.retrains or 2
+    run_requests = None
+    if args.ray:  # the grid as Ray tasks; the comparisons are then read from this store
+        from .run import Runner
+        from .sweep import run_grid
+
+        def run_requests(reqs):
+            run_grid(reqs, runner.store, address=args.address, progress=runner.progress, data_dir=args.data_dir,
+                     on_error="raise")
+            reader = Runner(runner.store, data_dir=args.data_dir, device=runner.device, build=False)
+            return [reader.compare(r) for r in reqs]
     result = tune(spec, methods, runner, seeds=seeds, k=args.k or 8, retrains=retrains, grids=grids,
-                  progress=runner.progress, command=command)
+                  progress=runner.progress, command=command, run_requests=run_requests)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"tuning_{result.dataset}.md").write_text(result.table_markdown() + "\n")
@@ -489,6 +499,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="tune-out", help="folder for tuning_<dataset>.md / .csv")
     p.add_argument("--write", action="store_true",
                    help="store the winners as the data set's tuned defaults (engine/tuned/<dataset>.json)")
+    p.add_argument("--ray", action="store_true", help="run the grid as Ray tasks (engine.sweep.run_grid)")
+    p.add_argument("--address", default=None, help="with --ray: a Ray cluster (default: a local Ray)")
     p.set_defaults(func=cmd_tune)
     p = sub.add_parser("report", help="the HTML report and zip of an audit (from the store; same options as audit)")
     _add_audit_options(p)

@@ -55,7 +55,7 @@ import torch
 from . import config
 from .audit.compare import Comparison
 from .errors import Cancelled, UnlearnError
-from .run import AuditRequest, NotStored, Runner
+from .run import HELDOUT, AuditRequest, NotStored, Runner
 from .store import Store
 from .training import CancelToken, Progress
 from .unlearning import Unlearner
@@ -76,6 +76,7 @@ class Node:
     k: int = 0
     method: Unlearner | None = None
     use_remain: bool = True
+    replica: int = 0  # retrain replica (Runner.retrain)
     deps: list[Node] = field(default_factory=list)
     id: str = ""
 
@@ -86,6 +87,8 @@ class Node:
             parts["seed"] = self.spec.seed
         if self.kind in ("retrain", "unlearned"):
             parts.update(forget=self.spec.forget, forget_seed=self.spec.forget_seed)
+        if self.kind == "retrain" and self.replica:
+            parts["replica"] = self.replica
         if self.kind == "references":
             parts["k"] = self.k
         if self.method is not None:
@@ -99,7 +102,8 @@ class Node:
             return f"references K={self.k}"
         if self.kind == "original":
             return f"original seed {s.seed}"
-        what = self.method.key if self.method is not None else "retrain"
+        what = self.method.key if self.method is not None else \
+            ("retrain" + (f" #{self.replica}" if self.replica else ""))
         return f"{what} seed {s.seed} forget {s.forget}" + ("" if self.use_remain else " (D_F only)")
 
     def run(self, runner: Runner) -> None:
@@ -111,7 +115,7 @@ class Node:
         if self.kind == "original":
             runner.signals(runner.original(self.spec), prep)
         elif self.kind == "retrain":
-            runner.signals(runner.retrain(prep), prep)
+            runner.signals(runner.retrain(prep, replica=self.replica), prep)
         else:
             original = runner.original(self.spec)
             runner.signals(runner.unlearned(self.method, prep, original, use_remain=self.use_remain), prep)
@@ -128,9 +132,11 @@ def plan(requests: Sequence[AuditRequest]) -> list[Node]:
     for req in requests:
         add(Node("references", req.spec, k=req.k))
         for seed in req.seeds:
-            spec = replace(req.spec, seed=seed, forget_seed=seed)  # as Runner.compare draws each seed
+            # as Runner.compare draws each seed (a held-out request: its forget draws from seed + HELDOUT)
+            spec = replace(req.spec, seed=seed, forget_seed=seed + (HELDOUT if req.heldout else 0))
             original = add(Node("original", spec))
-            add(Node("retrain", spec))
+            for r in range(req.retrains):
+                add(Node("retrain", spec, replica=r))
             for method in req.methods:
                 node = add(Node("unlearned", spec, method=method, use_remain=req.use_remain, deps=[original]))
                 if "adversarial" in method.requires:

@@ -37,6 +37,11 @@ def test_plan_merges_shared_prerequisites(tiny_spec):
     amun = [AuditRequest(tiny_spec, (get_method("amun", lr=lr),), (0,), True, 2) for lr in (0.1, 0.01, 0.001)]
     un = [n for n in plan(amun) if n.kind == "unlearned"]
     assert [len(n.deps) for n in un] == [1, 2, 2] and all(un[0] in n.deps for n in un[1:])  # D_A computed once
+    # a tuning request: the forget sets from the held-out seeds, and every retrain replica planned
+    held = plan([AuditRequest(tiny_spec, (get_method("ft"),), (0,), True, 2, retrains=3, heldout=True)])
+    retrains = [n for n in held if n.kind == "retrain"]
+    assert [n.replica for n in retrains] == [0, 1, 2] and len({n.id for n in retrains}) == 3
+    assert all(n.spec.forget_seed == 1000 for n in held if n.kind in ("retrain", "unlearned"))
 
 
 def test_execute_runs_on_a_private_store_and_returns_bytes(tiny_spec, _isolated_home):

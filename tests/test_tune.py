@@ -68,3 +68,29 @@ def test_tune_refuses_nothing_to_tune(tiny_spec, tmp_path):
         tune(tiny_spec, ["retrain"], Runner(Store(tmp_path)), seeds=(0,), k=2)
     with pytest.raises(UnlearnError, match="no tuning grid"):
         tune(tiny_spec, ["ft"], Runner(Store(tmp_path)), seeds=(0,), k=2, grids={})
+
+
+@pytest.mark.slow
+def test_tune_through_ray_scores_the_same_grid(tiny_spec, tmp_path):
+    """The tuning grid as Ray tasks (engine.sweep.run_grid): the same candidates, the same scores, the winners."""
+    import ray
+
+    from engine.sweep import run_grid
+
+    grids = {"ft": {"lr": (0.5, 0.001), "lr_step": (10,)}}
+    local = tune(tiny_spec, ["ft"], Runner(Store(tmp_path / "a")), seeds=(0,), k=2, retrains=2, grids=grids)
+    store = Store(tmp_path / "b")
+
+    def on_ray(reqs):
+        run_grid(reqs, store, num_cpus=2)
+        reader = Runner(store, build=False)
+        return [reader.compare(r) for r in reqs]
+
+    try:
+        remote = tune(tiny_spec, ["ft"], Runner(store), seeds=(0,), k=2, retrains=2, grids=grids,
+                      run_requests=on_ray)
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+    assert np.allclose(remote.grid["avg_gap"], local.grid["avg_gap"])
+    assert remote.winners["ft"]["params"] == local.winners["ft"]["params"]
