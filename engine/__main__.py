@@ -325,6 +325,60 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .presets import PRESETS, with_overrides
+    from .reproduce import FORGETS, cpu_spec, reproduce
+
+    if args.scale == "cpu":
+        spec = cpu_spec(args.dataset)
+    else:
+        dataset = args.dataset or "cifar10"
+        if dataset not in PRESETS:
+            raise UnlearnError(f"unknown data set {dataset!r}; choose one of: {', '.join(PRESETS)}")
+        spec = PRESETS[dataset]
+    sections: dict[str, dict[str, str]] = {}
+    for item in args.set:
+        key, eq, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not eq or not dot:
+            raise UnlearnError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. train.epochs=50")
+        sections.setdefault(section, {})[name] = value
+    spec = with_overrides(spec, **sections)
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise UnlearnError(f"--seeds {args.seeds!r}: expected integers such as 1,10,100") from None
+    wanted = [f.strip() for f in args.forgets.split(",") if f.strip()]
+    unknown = [f for f in wanted if f not in FORGETS]
+    if unknown:
+        raise UnlearnError(f"--forgets: {', '.join(unknown)} not in the paper's tables ({', '.join(FORGETS)})")
+    runner = _runner(args)
+    print(f"reproducing AMUN's Tables 1-2 at scale {args.scale}: {spec.data.dataset}, {spec.model.arch}, "
+          f"seeds {seeds}, forget {', '.join(wanted)}, K = {args.k}", file=sys.stderr)
+    run_requests = None
+    if args.ray:
+        from .run import Runner
+        from .sweep import run_grid
+
+        def run_requests(reqs):
+            run_grid(reqs, runner.store, address=args.address, progress=runner.progress, data_dir=args.data_dir)
+            reader = Runner(runner.store, data_dir=args.data_dir, device=runner.device, build=False)
+            return [reader.compare(r) for r in reqs]
+    result = reproduce(spec, runner, scale=args.scale, seeds=seeds, k=args.k, retrains=args.retrains,
+                       forgets={f: FORGETS[f] for f in wanted}, run_requests=run_requests)
+    text = result.to_markdown()
+    print(text)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "reproduce.md").write_text(text + "\n")
+    result.table().to_csv(out / "reproduce.csv", index=False)
+    for (table, forget), cmp in result.comparisons.items():
+        cmp.rows.to_csv(out / f"metrics_{table.split(' (')[0].replace(' ', '').lower()}_{forget.rstrip('%')}.csv",
+                        index=False)
+    print(f"\nwritten to {out / 'reproduce.md'}, {out / 'reproduce.csv'}; {result.seconds:.0f} s", file=sys.stderr)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from . import report
     from .run import NotStored, Runner
@@ -502,6 +556,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ray", action="store_true", help="run the grid as Ray tasks (engine.sweep.run_grid)")
     p.add_argument("--address", default=None, help="with --ray: a Ray cluster (default: a local Ray)")
     p.set_defaults(func=cmd_tune)
+    p = sub.add_parser("reproduce", help="a paper's protocol as one command (amun: its Tables 1-2) beside its numbers")
+    p.add_argument("paper", choices=["amun"], help="whose protocol")
+    p.add_argument("--scale", choices=["paper", "cpu"], default="paper",
+                   help="paper: the data set's own preset (CIFAR-10: ResNet-18, GPU-scale); cpu: a CPU preset "
+                        "(the bundled digits unless --dataset names a CPU data set)")
+    p.add_argument("--dataset", default=None, help="data set (default: cifar10; with --scale cpu: digits)")
+    p.add_argument("--data-dir", default=None, help="where data files live")
+    p.add_argument("--store", default=None, help="run store root (default $UNLEARN_HOME/store)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override the preset")
+    p.add_argument("--seeds", default="1,10,100", help="original models and forget draws (the paper's: 1,10,100)")
+    p.add_argument("--forgets", default="10%,50%", help="forget sizes of the paper's tables: 10%%, 50%%")
+    p.add_argument("--k", type=int, default=8, help="RMIA reference models (the paper used 128)")
+    p.add_argument("--retrains", type=int, default=None, help="retrain replicas per seed (default: the preset's)")
+    p.add_argument("--out", default="reproduce-out", help="folder for reproduce.md / .csv and the metrics")
+    p.add_argument("--ray", action="store_true", help="run the grid as Ray tasks (engine.sweep.run_grid)")
+    p.add_argument("--address", default=None, help="with --ray: a Ray cluster (default: a local Ray)")
+    p.add_argument("--references", choices=["auto", "ensemble", "single"], default="auto",
+                   help="how the reference models are trained (default auto)")
+    p.set_defaults(func=cmd_reproduce)
     p = sub.add_parser("report", help="the HTML report and zip of an audit (from the store; same options as audit)")
     _add_audit_options(p)
     p.add_argument("--out", default="report-out", help="output folder for report.html and report.zip")

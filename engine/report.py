@@ -183,7 +183,8 @@ def html_report(cmp: Comparison, figs: list[ReportFigure] | None = None, *, glos
         seconds=cmp.seconds, engine=config.ENGINE_VERSION, hyperparameters=params,
         spec_json=json.dumps(config.to_dict(spec), indent=2, sort_keys=True),
         table=table_html(cmp), rows=_rows_html(cmp), glossary=GLOSSARY if glossary is None else glossary,
-        table_note=cmp.note().replace("Marked:", "Green:"), signal=check.message, signal_ok=check.ok,
+        table_note=" ".join(filter(None, [cmp.note().replace("Marked:", "Green:"), cmp.failure_note()])),
+        signal=check.message, signal_ok=check.ok,
         figures=[{"name": f.name, "title": f.title, "caption": f.caption,
                   "div": f.figure.to_html(full_html=False, include_plotlyjs=include_plotlyjs if i == 0 else False,
                                           div_id=f.name, config={"displaylogo": False, "responsive": True})}

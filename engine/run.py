@@ -38,7 +38,7 @@ from .audit.uncertainty import Z95, auc, auc_difference_se
 from .config import RunSpec
 from .data import Dataset, load_dataset
 from .ensemble import ENSEMBLE_GROUP, choose_training, supports_ensemble, train_ensemble
-from .errors import UnlearnError
+from .errors import Diverged, UnlearnError
 from .forget import forget_fingerprint, remain_indices, select_forget, validate_forget
 from .models import build_model, prefers_channels_last
 from .presets import default_retrains
@@ -273,7 +273,7 @@ class Runner:
         t0 = time.perf_counter()
         setting = "with D_R" if req.use_remain else "D_F only"
         labels = {BASELINE: "Original", REFERENCE: "Retrain", **{m.key: m.label for m in req.methods}}
-        rows, audits, signals, trained = [], {}, {}, {}
+        rows, audits, signals, trained, failures = [], {}, {}, {}, {}
         for i, seed in enumerate(req.seeds):
             prep = self.prepare(replace(req.spec, seed=seed, forget_seed=seed + (HELDOUT if req.heldout else 0)))
             original = self.original(prep.spec)
@@ -282,7 +282,10 @@ class Runner:
             ref = self.references(prep.spec, req.k)
             for method in req.methods:
                 check_cancel(self.cancel)
-                models[method.key] = self.unlearned(method, prep, original, use_remain=req.use_remain)
+                try:
+                    models[method.key] = self.unlearned(method, prep, original, use_remain=req.use_remain)
+                except Diverged as exc:  # the rest of the audit goes on; the table says which run failed
+                    failures[(method.key, seed)] = str(exc)
             sigs = {name: self.signals(tm, prep) for name, tm in models.items()}
             replica_sigs = [sigs[REFERENCE]] + [self.signals(tm, prep) for tm in retrains[1:]]
             y = prep.data.y_train.numpy()
@@ -301,7 +304,8 @@ class Runner:
                 audits[(name, seed)], signals[(name, seed)] = seed_audits[name], sigs[name]
                 trained[(name, seed)] = models[name]
             self._report("audit", i + 1, len(req.seeds), {})
-        cmp = Comparison(req.spec, pd.DataFrame(rows), audits, time.perf_counter() - t0, signals, trained, labels)
+        cmp = Comparison(req.spec, pd.DataFrame(rows), audits, time.perf_counter() - t0, signals, trained, labels,
+                         failures)
         if self.build:
             self._record(req, cmp)
         return cmp
@@ -393,18 +397,34 @@ class Runner:
 
         The method gets only the resources it declares (:attr:`Unlearner.requires`): the run's recipe, or the
         original model's stored adversarial set of the forget rows. ``seed`` defaults to the run's seed.
+
+        A run whose loss, weights or outputs become non-finite raises :class:`Diverged`; the failure is stored
+        too (kind ``failure``, the same key), so the same deterministic run is not retried and a store-only
+        reader reports it instead of "not stored".
         """
         seed = prep.spec.seed if seed is None else seed
         key = config.stable_hash({"kind": "unlearned", "method": method.key, "params": method.params(),
                                   "original": original.key, "forget": prep.forget_key, "seed": seed,
                                   "use_remain": use_remain, "data": prep.data.fingerprint})
+        failed = self.store.load("failure", key)
+        if failed is not None:
+            raise Diverged(failed.manifest["message"])
 
         def build() -> Artifact:
             resources = self._resources(method, prep, original)
-            res = method.unlearn(original.model, prep.data, prep.forget, prep.remain if use_remain else None,
-                                 seed=seed, device=self.device, progress=self.progress, cancel=self.cancel,
-                                 augment=prep.spec.train.augment, resources=resources)
-            check_cancel(self.cancel)
+            try:
+                res = method.unlearn(original.model, prep.data, prep.forget, prep.remain if use_remain else None,
+                                     seed=seed, device=self.device, progress=self.progress, cancel=self.cancel,
+                                     augment=prep.spec.train.augment, resources=resources)
+                check_cancel(self.cancel)
+                probe = torch.cat([prep.data.x_train[prep.forget], prep.data.x_test])
+                if not torch.isfinite(predict(res.model, probe)).all():
+                    raise Diverged(f"{method.label}: the model's outputs became non-finite — lower the learning "
+                                   "rate")
+            except Diverged as exc:
+                self.store.save("failure", key, {"method": method.key, "params": method.params(), "seed": seed,
+                                                 "message": str(exc)})
+                raise
             arrays, scalars = {}, {}
             for name, value in res.extras.items():
                 if hasattr(value, "to_arrays"):

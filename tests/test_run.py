@@ -225,3 +225,19 @@ def test_one_time_work_is_charged_alike_to_every_method_that_uses_it(tiny_spec, 
     assert rows.loc["amun", "one_time_seconds"] == pytest.approx(search.manifest["seconds"])
     assert rows.loc["ft", "one_time_seconds"] == 0.0 and rows.loc["original", "one_time_seconds"] == 0.0
     assert "one-time (s)" in cmp.formatted().columns
+
+
+def test_a_diverging_method_is_reported_and_the_audit_goes_on(tiny_spec, tmp_path):
+    store = Store(tmp_path)
+    req = AuditRequest.build(tiny_spec, ["ft", "ga"], [0], k=2, retrains=1, overrides={"ga": {"lr": "10"}},
+                             use_remain=False)
+    cmp = Runner(store).compare(req)
+    assert list(cmp.rows["method"]) == ["original", "retrain"]  # D_F only: no FT; GA diverged
+    ((method, seed), message), = cmp.failures.items()
+    assert (method, seed) == ("ga", 0) and "lower the learning rate" in message
+    assert "Not in the table" in cmp.to_markdown() and "Gradient Ascent on seed 0" in cmp.failure_note()
+    (failure,) = store.list("failure")
+    assert not store.list("unlearned")
+    # stored: a store-only reader (a shared link) reports the same failure instead of "not stored"
+    again = Runner(store, build=False).compare(req)
+    assert again.failures == cmp.failures

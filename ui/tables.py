@@ -20,6 +20,8 @@ def comparison_table(result: Comparison, mia: str = "ft_auc") -> None:
     """The AMUN paper's table with 95 % intervals, the cells closest to Retrain (within noise) highlighted, and the
     membership guard above it when the original model leaks nothing to unlearn."""
     guard(result.membership_check())
+    if result.failures:
+        st.warning(result.failure_note(), icon=":material/error:")
     df = result.formatted(mia)
     best = set(result.best_cells(mia))
 

@@ -203,6 +203,7 @@ class Comparison:
     signals: dict[tuple[str, int], Signals] = field(default_factory=dict)  # per model and seed
     models: dict[tuple[str, int], Any] = field(default_factory=dict)  # engine.run.TrainedModel per model, seed
     labels: dict[str, str] = field(default_factory=dict)  # method key -> display label
+    failures: dict[tuple[str, int], str] = field(default_factory=dict)  # (method, seed) -> why it has no row
 
     @property
     def seeds(self) -> list[int]:
@@ -307,6 +308,13 @@ class Comparison:
         return membership_check(float(o["train_acc"].mean()) / 100, float(o["ft_auc"].mean()), float(r.mean()),
                                 halfwidth=half, noise=float(t.loc[REFERENCE, "ft_auc_noise"]))
 
+    def failure_note(self) -> str:
+        """Which runs have no row and why (a method that diverged on a seed), or an empty string."""
+        if not self.failures:
+            return ""
+        parts = [f"{self.labels.get(m, m)} on seed {s}: {msg}" for (m, s), msg in sorted(self.failures.items())]
+        return "Not in the table (the run failed): " + "; ".join(parts) + "."
+
     def note(self, mia: str = "ft_auc") -> str:
         """One sentence on what the table's numbers and marks mean (under every rendering of it)."""
         t = self.table(mia)
@@ -327,6 +335,8 @@ class Comparison:
             shown = [f"**{v}**" if (label, col) in best else v for col, v in row.items()]
             lines.append(f"| {label} | " + " | ".join(shown) + " |")
         lines += ["", self.note(mia).replace("Marked:", "Bold:")]
+        if self.failures:
+            lines += ["", self.failure_note()]
         return "\n".join(lines)
 
     def write(self, out: str | Path) -> Path:
