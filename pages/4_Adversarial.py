@@ -157,11 +157,12 @@ detail = {"clean": tiles.to_rgb(x[i]), "adversarial": tiles.to_rgb(xa[i]),
 for col, (name, img) in zip(st.columns(len(detail)), detail.items()):
     col.image(tiles.framed(tiles.upscale(img, big)), caption=name, width="stretch")
 probs = {}
-for m in models:
-    p = cached.probabilities(trained[m].key, trained[m].model, np.stack([x[i], xa[i]]))
-    probs[m] = (f"{cmp.labels[m]} (own ‖δ‖₂ {float(adv[m]['forget'].delta_norm[i]):.3f})", p[0], p[1])
+for m in models:  # each model on the clean image and on its OWN stored adversarial example (which it predicts y_adv at)
+    own = adv[m]["forget"]
+    p = cached.probabilities(trained[m].key, trained[m].model, np.stack([x[i], own.x_adv.numpy()[i]]))
+    probs[m] = (f"{cmp.labels[m]} (→ {classes[int(own.y_adv[i])]}, ‖δ‖₂ {float(own.delta_norm[i]):.3f})", p[0], p[1])
 st.plotly_chart(probability_bars(probs, classes, int(y_forget[i])), width="stretch", key="adv_probs")
-st.caption(f"Class probabilities of every model on the clean image (solid) and on the adversarial image found against "
-           f"{cmp.labels[attacked]} (hatched); the dotted line marks the true class. What good looks like: the "
-           "unlearned "
+st.caption("Class probabilities of every model on the clean image (solid) and on its own nearest adversarial example "
+           "(hatched; the strips above show the one found against "
+           f"{cmp.labels[attacked]}); the dotted line marks the true class. What good looks like: the unlearned "
            "model's confidence on the clean forget image drops toward Retrain's, without collapsing to a wrong class.")
