@@ -9,6 +9,7 @@ from engine import config
 from engine.errors import UnlearnError
 from engine.figures import eps_to_flip, probability_bars
 from ui import cached, images, jobs, state, tiles
+from ui.text import md
 
 st.set_page_config(page_title="Adversarial examples · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
@@ -111,10 +112,11 @@ size = 96 if x.shape[-1] <= 16 else 2 * x.shape[-1]
 
 
 def describe(i: int) -> str:
-    head = f"#{forget_idx[i]} · y = {classes[y_forget[i]]}"
+    """A caption (Markdown): class names from the data are escaped."""
+    head = f"#{forget_idx[i]} · y = {md(classes[y_forget[i]])}"
     if bool(A.already_wrong[i]):
-        return f"{head} · already misclassified as {classes[int(A.y_adv[i])]} (ε = 0)"
-    flip = f"→ {classes[int(A.y_adv[i])]}" if bool(A.flipped[i]) else "· not flipped"
+        return f"{head} · already misclassified as {md(classes[int(A.y_adv[i])])} (ε = 0)"
+    flip = f"→ {md(classes[int(A.y_adv[i])])}" if bool(A.flipped[i]) else "· not flipped"
     return f"{head} {flip} · ε = {float(A.eps[i]):.3g} · ‖δ‖₂ = {float(A.delta_norm[i]):.3f}"
 
 
@@ -152,8 +154,8 @@ st.markdown(describe(i) + f" (attacked model: {cmp.labels[attacked]})")
 big = 4 * size // 2
 detail = {"clean": tiles.to_rgb(x[i]), "adversarial": tiles.to_rgb(xa[i]),
           "δ amplified": tiles.amplified(xa[i] - x[i]),
-          f"attribution → {classes[int(A.orig_pred[i])]} (clean)": tiles.heat(a_clean),
-          f"attribution → {classes[int(A.y_adv[i])]} (adversarial)": tiles.heat(a_adv)}
+          f"attribution → {md(classes[int(A.orig_pred[i])])} (clean)": tiles.heat(a_clean),
+          f"attribution → {md(classes[int(A.y_adv[i])])} (adversarial)": tiles.heat(a_adv)}
 for col, (name, img) in zip(st.columns(len(detail)), detail.items()):
     col.image(tiles.framed(tiles.upscale(img, big)), caption=name, width="stretch")
 probs = {}
