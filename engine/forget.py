@@ -16,6 +16,7 @@ set is one self-contained string that fits in a URL and in a stored manifest; :f
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -48,7 +49,9 @@ def select_forget(spec: str, y_train: np.ndarray | torch.Tensor, num_classes: in
         try:
             value = float(arg)
         except ValueError:
-            raise UnlearnError(f"forget spec {label!r}: {arg!r} is not a number") from None
+            value = math.nan
+        if not math.isfinite(value):
+            raise UnlearnError(f"forget spec {label!r}: {_short(arg)!r} is not a number") from None
         if "." in arg or "e" in arg.lower():
             if not 0.0 < value < 1.0:
                 raise UnlearnError(f"forget spec {label!r}: a fraction must lie strictly between 0 and 1")
@@ -182,8 +185,12 @@ def _indices_argument(arg: str, n: int, label: str) -> np.ndarray | list[int]:
     """The indices of an ``indices:`` argument: inline when it is a list of integers and ranges, else a file."""
     if _INLINE.fullmatch(arg):
         return _parse_inline(arg, n, label)
-    path = Path(arg).expanduser()
-    if path.is_file():
+    try:
+        path = Path(arg).expanduser()
+        is_file = path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, or with a NUL byte: not a file
+        path, is_file = Path(_short(arg)), False
+    if is_file:
         return _read_index_file(path)
     if "/" not in arg and "\\" not in arg and ("," in arg or _LIST_CHARS.fullmatch(arg)):
         _parse_inline(arg, n, label)  # a malformed inline list: name the bad item
@@ -216,9 +223,26 @@ def _parse_inline(arg: str, n: int, label: str) -> np.ndarray:
     return np.flatnonzero(taken)
 
 
+#: an index file larger than this is refused unread (a line per index: ample for any training set)
+MAX_INDEX_FILE_BYTES = 16 << 20
+
+
 def _read_index_file(path: Path) -> list[int]:
+    """The integer indices of a text file, one a line; a file that is too large, unreadable or not text is one
+    clear :class:`UnlearnError`."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_INDEX_FILE_BYTES:
+            raise UnlearnError(f"{path}: index file too large ({size} bytes; at most {MAX_INDEX_FILE_BYTES}, one "
+                               "training index per line)")
+        with open(path, "rb") as f:
+            text = f.read(MAX_INDEX_FILE_BYTES + 1).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnlearnError(f"{path}: not a text file of indices (byte {exc.start} is not UTF-8)") from None
+    except OSError as exc:
+        raise UnlearnError(f"{path}: cannot read the index file ({exc.strerror or exc})") from None
     values = []
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    for lineno, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue

@@ -5,7 +5,8 @@ and the sha256 of every other file), optional ``weights.safetensors`` and option
 (per-sample values; read with ``allow_pickle=False``).
 
 * Atomic: files are written into a private temporary directory under the root and renamed into place in one
-  ``os.rename``; a killed writer leaves no half artifact (its stale temporary is swept when a store opens).
+  ``os.rename``; a killed writer leaves no half artifact. Its temporary (named with the writer's host and pid)
+  is swept when a store opens: at once when that process is gone, else after an hour.
 * Two processes: :meth:`Store.cached` takes an exclusive lock per key (``filelock``), so the second caller
   waits and then reads what the first stored — the same request never builds twice.
 * Corruption: on load, every file's sha256 is checked against the manifest; a mismatch, a missing file or
@@ -27,6 +28,7 @@ import logging
 import os
 import platform
 import shutil
+import socket
 import tarfile
 import time
 import uuid
@@ -116,6 +118,8 @@ class Store:
         try:
             manifest = json.loads((path / MANIFEST).read_text())
             files = manifest["files"]
+            if not isinstance(files, dict) or not set(files) <= {WEIGHTS, ARRAYS}:
+                raise ValueError(f"the manifest lists unexpected files {files!r:.80}")
             if verify:
                 for name, digest in files.items():
                     if _sha256(path / name) != digest:
@@ -142,7 +146,7 @@ class Store:
         from safetensors.torch import save_file
 
         self.path(kind, key)  # validates the name before anything is written
-        tmp = self.root / ".tmp" / f"{kind}-{key}-{uuid.uuid4().hex}"
+        tmp = self.root / ".tmp" / f"{kind}-{key}-{_writer()}-{uuid.uuid4().hex}"
         tmp.mkdir(parents=True)
         try:
             files = {}
@@ -304,14 +308,18 @@ class Store:
         return out
 
     def sweep_tmp(self, older_than_s: float = 3600) -> int:
-        """Remove temporaries left by killed writers; returns how many were removed."""
+        """Remove temporaries left by killed writers — those of a process of this host that is gone, and any older
+        than ``older_than_s`` — and directories a killed removal left half-deleted; returns how many."""
         removed, now = 0, time.time()
-        for d in (self.root / ".tmp").iterdir():
+        doomed = list((self.root / ".tmp").iterdir())
+        doomed += [d for k in self.root.iterdir() if k.is_dir() and not k.name.startswith(".")
+                   for d in k.iterdir() if d.name.startswith(".") and ".del-" in d.name]
+        for d in doomed:
             try:
                 old = now - d.stat().st_mtime > older_than_s
             except OSError:  # another process removed it meanwhile
                 continue
-            if old:
+            if old or ".del-" in d.name or _writer_gone(d.name):
                 shutil.rmtree(d, ignore_errors=True)
                 removed += 1
         return removed
@@ -325,6 +333,30 @@ class Store:
         except OSError:
             return
         shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _writer() -> str:
+    """This process as a writer, ``HOST.PID``: part of its temporaries' names, so a later process can tell that the
+    writer of a leftover temporary is gone."""
+    return f"{socket.gethostname().replace('-', '_')}.{os.getpid()}"
+
+
+def _writer_gone(name: str) -> bool:
+    """Whether the temporary ``name`` (``kind-key-HOST.PID-uuid``) was written by a process of this host that no longer
+    runs. Unknown hosts and old-style names count as alive (they are swept by age)."""
+    parts = name.split("-")
+    if len(parts) < 4:
+        return False
+    host, _, pid = parts[-2].rpartition(".")
+    if host != _writer().rpartition(".")[0] or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists (another user's process)
+        return False
+    return False
 
 
 def _json_default(obj: Any) -> Any:

@@ -11,6 +11,7 @@ from engine.figures import confidence_histograms
 from engine.forget import forget_from_indices, indices_spec
 from engine.run import HARDEST_CRITERIA, Runner
 from ui import cached, jobs, state, tables, tiles
+from ui.text import md
 
 st.set_page_config(page_title="Setup and train · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
@@ -36,7 +37,7 @@ c[4].metric("Validation", len(d.y_val), help="carved out of the test split; SG-U
 with st.expander(f"Preview of the forget set ({len(prep.forget)} samples)", expanded=False):
     show = prep.forget[:40]
     st.image([tiles.upscale(tiles.to_rgb(img), 64) for img in d.x_train[show]], width=64,
-             caption=[f"#{i} · {d.classes[int(d.y_train[i])]}" for i in show])
+             caption=[f"#{i} · {md(d.classes[int(d.y_train[i])])}" for i in show])
 
 with st.expander("Pick the forget set by hand", expanded=False):
     st.caption("Select rows (click the boxes at the left; shift-click for a range), then use them as the forget set. "

@@ -9,6 +9,7 @@ from engine import config
 from engine.errors import UnlearnError
 from engine.figures import GROUP_COLOR_NAMES, eps_to_flip, probability_bars
 from ui import cached, images, jobs, state, tiles
+from ui.text import md
 
 st.set_page_config(page_title="Adversarial examples · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
@@ -118,10 +119,11 @@ size = 96 if x.shape[-1] <= 16 else 2 * x.shape[-1]
 
 
 def describe(i: int) -> str:
-    head = f"#{forget_idx[i]} · y = {classes[y_forget[i]]}"
+    """A caption (Markdown): class names from the data are escaped."""
+    head = f"#{forget_idx[i]} · y = {md(classes[y_forget[i]])}"
     if bool(A.already_wrong[i]):
-        return f"{head} · already misclassified as {classes[int(A.y_adv[i])]} (ε = 0)"
-    flip = f"→ {classes[int(A.y_adv[i])]}" if bool(A.flipped[i]) else "· not flipped"
+        return f"{head} · already misclassified as {md(classes[int(A.y_adv[i])])} (ε = 0)"
+    flip = f"→ {md(classes[int(A.y_adv[i])])}" if bool(A.flipped[i]) else "· not flipped"
     return f"{head} {flip} · ε = {float(A.eps[i]):.3g} · ‖δ‖₂ = {float(A.delta_norm[i]):.3f}"
 
 
@@ -159,16 +161,17 @@ st.markdown(describe(i) + f" (attacked model: {cmp.labels[attacked]})")
 big = 4 * size // 2
 detail = {"clean": tiles.to_rgb(x[i]), "adversarial": tiles.to_rgb(xa[i]),
           "δ amplified": tiles.amplified(xa[i] - x[i]),
-          f"attribution → {classes[int(A.orig_pred[i])]} (clean)": tiles.heat(a_clean),
-          f"attribution → {classes[int(A.y_adv[i])]} (adversarial)": tiles.heat(a_adv)}
+          f"attribution → {md(classes[int(A.orig_pred[i])])} (clean)": tiles.heat(a_clean),
+          f"attribution → {md(classes[int(A.y_adv[i])])} (adversarial)": tiles.heat(a_adv)}
 for col, (name, img) in zip(st.columns(len(detail)), detail.items()):
     col.image(tiles.framed(tiles.upscale(img, big)), caption=name, width="stretch")
 probs = {}
-for m in models:
-    p = cached.probabilities(trained[m].key, trained[m].model, np.stack([x[i], xa[i]]))
-    probs[m] = (f"{cmp.labels[m]} (own ‖δ‖₂ {float(adv[m]['forget'].delta_norm[i]):.3f})", p[0], p[1])
+for m in models:  # each model on the clean image and on its OWN stored adversarial example (which it predicts y_adv at)
+    own = adv[m]["forget"]
+    p = cached.probabilities(trained[m].key, trained[m].model, np.stack([x[i], own.x_adv.numpy()[i]]))
+    probs[m] = (f"{cmp.labels[m]} (→ {classes[int(own.y_adv[i])]}, ‖δ‖₂ {float(own.delta_norm[i]):.3f})", p[0], p[1])
 st.plotly_chart(probability_bars(probs, classes, int(y_forget[i])), width="stretch", key="adv_probs")
-st.caption(f"Class probabilities of every model on the clean image (solid) and on the adversarial image found against "
-           f"{cmp.labels[attacked]} (hatched); the shaded band marks the true class. What good looks like: the "
-           "unlearned model's confidence on the clean forget image drops toward Retrain's, without collapsing to a "
-           "wrong class.")
+st.caption("Class probabilities of every model on the clean image (solid) and on its own nearest adversarial example "
+           "(hatched; the strips above show the one found against "
+           f"{cmp.labels[attacked]}); the shaded band marks the true class. What good looks like: the unlearned "
+           "model's confidence on the clean forget image drops toward Retrain's, without collapsing to a wrong class.")

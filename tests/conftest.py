@@ -1,3 +1,5 @@
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -17,6 +19,16 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     torch.manual_seed(0)
     np.random.seed(0)
     return home
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """AppTest installs the page it ran as ``sys.modules["__main__"]`` and leaves it there; a later test that starts a
+    ``spawn`` process would then run that page in the child (bare mode) before its target. Put the real one back."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
 
 
 @pytest.fixture

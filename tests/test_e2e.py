@@ -184,3 +184,32 @@ def test_audit_flow_in_chromium(server, tmp_path):
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         browser.close()
     print(f"audit flow in Chromium: {time.time() - t0:.0f} s")
+
+
+def test_two_browsers_share_one_training_and_a_third_sees_its_place(server, tmp_path):
+    """Issue 12, item 2, in Chromium: a second browser on the same setting joins the running training (no second
+    job, no Train button); a third with another setting is queued, sees its place and a time, and trains after."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pages = [browser.new_context(viewport={"width": 1400, "height": 1000}).new_page() for _ in range(3)]
+        a, b, c = pages
+        a.goto(f"{server}/Setup_and_train")
+        c.goto(f"{server}/Setup_and_train?seed=1")
+        for page in (a, c):
+            page.get_by_role("button", name="Train original and retrain").wait_for(timeout=60_000)
+        a.get_by_role("button", name="Train original and retrain").click()
+        a.get_by_text("Training original and retrain —").first.wait_for(timeout=60_000)
+        b.goto(f"{server}/Setup_and_train")
+        b.get_by_text("Shared: 2 sessions wait for this job").wait_for(timeout=60_000)
+        assert b.get_by_role("button", name="Train original and retrain").count() == 0
+        c.get_by_role("button", name="Train original and retrain").click()
+        waiting = c.get_by_text("in the queue").first
+        waiting.wait_for(timeout=60_000)
+        text = waiting.inner_text()
+        assert "number 2 in the queue, 1 job ahead" in text and ("starts in" in text or "no estimate" in text), text
+        c.screenshot(path=str(tmp_path / "queued.png"), full_page=True)
+        for page in (a, b, c):
+            page.get_by_text("Accuracy and membership signal").wait_for(timeout=240_000)
+        browser.close()

@@ -241,3 +241,33 @@ def test_run_on_ray_lands_the_audit_in_the_store():
         assert not at.exception, at.exception
     assert at.success and "ready" in at.success[0].value
     assert {"Original", "Retrain", "Fine-tune"} <= set(at.dataframe[0].value.index)
+
+
+def test_two_sessions_share_one_training_and_a_third_waits_its_turn():
+    """Issue 12, item 2: two sessions on the same setting wait for ONE job (the second one, opening the page while
+    the first trains, is shown that job's progress instead of a Train button); a session with another setting is
+    queued behind it, sees its place and a time, and trains once the first job ends."""
+    from ui import cached
+
+    earlier = {j.id for j in cached.jobs().jobs()}  # the job manager is one per process: other tests' jobs are there
+    a = AppTest.from_file(PAGE, default_timeout=60).run()
+    c = AppTest.from_file(PAGE, default_timeout=60)
+    c.query_params["seed"] = "1"
+    c.run()
+    a.button(key="train").click().run()
+    assert not a.exception, a.exception
+    [job] = [j for j in cached.jobs().jobs() if j.id not in earlier]
+    b = AppTest.from_file(PAGE, default_timeout=60).run()  # a second user, same setting, while it trains
+    assert not b.exception, b.exception
+    assert not [x for x in b.button if x.key == "train"], "the second session was offered a second training"
+    assert cached.jobs().find(job.key) is job and len(job.owners) == 2
+    c.button(key="train").click().run()  # another setting: queued behind the first
+    assert not c.exception, c.exception
+    queued = [i.value for i in c.info if "in the queue" in i.value]
+    assert queued and "number 2 in the queue, 1 job ahead" in queued[0], [i.value for i in c.info]
+    assert "starts in" in queued[0] or "no estimate yet" in queued[0]
+    for at in (a, b, c):
+        _wait_for_chart(at, 240)
+    new = [j for j in cached.jobs().jobs() if j.id not in earlier]
+    assert len(new) == 2 and new[0] is job and new[1].key != job.key  # one job per setting, three sessions
+    assert all(j.state == "done" for j in new)

@@ -79,6 +79,85 @@ def test_adversarial_page(audited):
     assert list(at.dataframe[0].value.index) == ["Original", "Retrain", "Fine-tune"]
 
 
+def _page_comparison():
+    """The comparison the pages of this module show (the digits preset, FT and AMUN, seed 0, K = 2), from the store."""
+    from engine.presets import default_spec
+    from engine.run import AuditRequest, Runner
+    from ui import cached
+
+    req = AuditRequest.build(default_spec("digits"), ["ft", "amun"], [0], k=2)
+    return Runner(cached.store(), build=False).compare(req)
+
+
+def _values(v) -> np.ndarray:
+    """A plotly JSON array: a list, or plotly's typed array ``{"dtype": "f4", "bdata": base64}``."""
+    import base64
+
+    if isinstance(v, dict):
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+    return np.asarray(v, dtype=float)
+
+
+def test_adversarial_detail_draws_each_model_at_its_own_example(audited):
+    """Issue 12, item 3: in the detail's probability bars, each model's hatched bars are that model at its own stored
+    adversarial example, so the class it predicts there is the y_adv its set stores — for whichever model is the
+    attacked one. (The page drew every model at the attacked model's example under a title naming the model's own
+    ‖δ‖₂: the Original at SG-Unlearn's example of #0 gave p(7) = 0.50 > p(4) = 0.46.)"""
+    import json
+
+    from ui import images
+
+    at = _wait_for_page(audited, "pages/4_Adversarial.py", "plotly_chart")
+    cmp = _page_comparison()
+    prep = images.seed_prep(cmp.spec, 0)
+    rows = images.rows_for(prep, 0)
+    forget_rows = rows.groups["forget"][1]
+    models = ["original", "retrain", at.selectbox(key="adv_method").value]
+    checked = 0
+    for attacked in models:
+        at.selectbox(key="adv_attacked").set_value(attacked).run()
+        assert not at.exception, at.exception
+        for sample in at.selectbox(key="adv_detail").options[:4]:
+            at.selectbox(key="adv_detail").set_value(int(sample.split(" ")[0][1:])).run()
+            assert not at.exception, at.exception
+            i = int(np.flatnonzero(forget_rows == at.selectbox(key="adv_detail").value)[0])
+            fig = json.loads(at.get("plotly_chart")[1].proto.spec)
+            adversarial = [t for t in fig["data"] if t["name"] == "adversarial"]
+            assert len(adversarial) == len(models)
+            for m, trace in zip(models, adversarial):
+                y_adv = int(images.stored(cmp.models[(m, 0)], prep, rows, "forget").y_adv[i])
+                assert int(np.argmax(_values(trace["y"]))) == y_adv, (f"attacked {attacked}, sample #{forget_rows[i]}: "
+                                                             f"{m}'s hatched bars do not predict its y_adv {y_adv}")
+                checked += 1
+    assert checked == 3 * len(models) * min(4, len(forget_rows))
+
+
+def test_every_stored_adversarial_example_is_predicted_as_its_y_adv(audited):
+    """Every adversarial set the page stored (every model, every group): model(x_adv).argmax() == y_adv."""
+    import torch
+
+    from engine.attacks import AdversarialSet
+    from engine.config import RunSpec, from_dict
+    from engine.data import load_dataset
+    from engine.run import load_model
+    from ui import cached
+
+    _wait_for_page(audited, "pages/4_Adversarial.py", "plotly_chart")
+    store = cached.store()
+    models = {a.key: a for kind in ("original", "retrain", "unlearned") for a in store.list(kind)}
+    sets = store.list("adversarial")
+    assert len(sets) >= 3 * 3  # forget, remain and test of Original, Retrain and AMUN (AMUN's own D_A as well)
+    for art in sets:
+        model_art = models[art.manifest["model"]]
+        spec = from_dict(RunSpec, model_art.manifest["spec"])
+        net = load_model(model_art, spec, load_dataset(spec.data), torch.device("cpu"))
+        adv = AdversarialSet.from_arrays(art.arrays())
+        with torch.no_grad():
+            pred = torch.cat([net(adv.x_adv[j:j + 64]) for j in range(0, len(adv), 64)]).argmax(1)
+        wrong = (pred != adv.y_adv).nonzero().flatten().tolist()
+        assert not wrong, f"{art.manifest['rows']} under {model_art.manifest.get('model_kind', 'unlearned')}: {wrong}"
+
+
 def test_report_page(audited):
     _wait_for_page(audited, "pages/4_Adversarial.py", "plotly_chart")  # stores the ε-to-flip sets (or finds them)
     at = _wait_for_page(audited, "pages/8_Report.py", "download_button")
