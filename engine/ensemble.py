@@ -102,7 +102,8 @@ class StackedModels(nn.Module):
     * **grouped layers** for plain MLPs (``Flatten`` / ``Linear`` / ``ReLU``, e.g. the digits preset): each
       ``Linear`` becomes one ``baddbmm`` over weights stored as (K, in, out), so the gradients come out in the
       parameters' own layout (no copy per step);
-    * ``torch.func.vmap`` over ``functional_call`` for any other buffer-free model (the small CNN).
+    * ``torch.func.vmap`` over ``functional_call`` for any other buffer-free model (none of the built-in
+      models since the small CNN gained BatchNorm; a user's own buffer-free network).
     """
 
     def __init__(self, models: Sequence[nn.Module]):

@@ -22,12 +22,21 @@ CPU = torch.device("cpu")
 ATOL = 2e-5
 
 
-def _fresh(spec: ModelSpec, shape, classes, seed):
+def _fresh(spec, shape, classes, seed):
     seed_everything(seed)
-    return build_model(spec, shape, classes)
+    return spec(shape, classes) if callable(spec) else build_model(spec, shape, classes)
 
 
-def _compare(spec: ModelSpec, x, y, subsets, cfg, seeds):
+def _plain_cnn(shape, classes):
+    """A buffer-free conv net (the built-in SmallCNN has BatchNorm and trains singly): the ``vmap`` path."""
+    c, h, _ = shape
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(c, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(4, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(8 * (h // 4) ** 2, classes))
+
+
+def _compare(spec, x, y, subsets, cfg, seeds):
     shape, classes = tuple(x.shape[1:]), int(y.max()) + 1
     singles, single_hists = [], []
     for sub, seed in zip(subsets, seeds):
@@ -59,13 +68,13 @@ def test_mlp_ensemble_of_three_matches_three_single_trainings():
 
 
 def test_cnn_ensemble_with_augmentation_matches_single_trainings():
-    """The vmap path (small CNN) with crop+flip: each member draws its own augmentation in the same order."""
+    """The vmap path (a buffer-free CNN) with crop+flip: each member draws its own augmentation in the same order."""
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(60, 1, 16, 16, generator=gen)
     y = torch.arange(60) % 3
     subsets = [np.arange(0, 60, 2), np.arange(5, 47)]
     cfg = TrainConfig(epochs=2, batch_size=8, lr=0.05, momentum=0.9, weight_decay=5e-4, lr_step=1, augment=True)
-    _compare(ModelSpec("cnn", 4), x, y, subsets, cfg, seeds=[3, 4])
+    _compare(_plain_cnn, x, y, subsets, cfg, seeds=[3, 4])
 
 
 def test_masked_sgd_leaves_idle_members_untouched():
@@ -91,7 +100,9 @@ def test_only_buffer_free_models_stack():
     with pytest.raises(ValueError, match="batch norm"):
         StackedModels([resnet, resnet])
     assert StackedModels([mlp, mlp]).grouped
-    cnn = build_model(ModelSpec("cnn", 4), (1, 8, 8), 10)
+    small_cnn = build_model(ModelSpec("cnn", 4), (1, 8, 8), 10)  # BatchNorm: trains singly everywhere
+    assert choose_training(small_cnn, torch.device("cuda")) == "single"
+    cnn = _plain_cnn((1, 8, 8), 10)
     assert not StackedModels([cnn, cnn]).grouped
     # vmapped models stack on CUDA only (on the CPU they measured no faster than single trainings)
     assert choose_training(cnn, CPU) == "single" and choose_training(cnn, torch.device("cuda")) == "ensemble"
