@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataMissing, UnlearnError
+from .progress import stage_label
 
 #: what the command line adds to a missing-data message (the dashboard says what to do there instead)
 DOWNLOAD_HINT = "Or pass --download to fetch them (needs a network)."
@@ -109,12 +110,14 @@ class Bar:
         if stage != self._stage or self._bar is None or total != self._bar.total:
             self.close()
             self._stage = stage
-            self._bar = tqdm(total=total or None, desc=_stage_label(stage, metrics), unit="step", leave=False,
+            self._bar = tqdm(total=total or None, desc=stage_label(stage, metrics), unit="step", leave=False,
                              disable=None, file=sys.stderr, dynamic_ncols=True)
         if "model" in metrics and "of" in metrics:
-            self._bar.set_description(_stage_label(stage, metrics), refresh=False)
+            self._bar.set_description(stage_label(stage, metrics), refresh=False)
         shown = {k: f"{v:.4g}" for k, v in metrics.items() if k in ("loss", "acc", "eps", "auditor_acc")
                  and isinstance(v, float)}
+        if metrics.get("pieces"):
+            shown["piece"] = f"{metrics['piece']}/{metrics['pieces']}"
         if shown:
             self._bar.set_postfix(shown, refresh=False)
         self._bar.update(max(0, done - self._bar.n))
@@ -125,16 +128,6 @@ class Bar:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-
-
-def _stage_label(stage: str, metrics: dict) -> str:
-    from .unlearning import METHODS
-
-    if stage in METHODS:
-        return METHODS[stage].label
-    if stage == "reference" and "model" in metrics:
-        return f"reference model {metrics['model']}/{metrics['of']}"
-    return {"adversarial": "nearest adversarial examples", "audit": "audit (seeds)"}.get(stage, stage)
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:

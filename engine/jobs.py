@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .errors import Cancelled, UnlearnError
+from .progress import overall_eta
 from .training import CancelToken
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
@@ -66,6 +67,15 @@ class Job:
             return None
         elapsed = time.time() - self._stage_started
         return elapsed / self.done * (self.total - self.done)
+
+    @property
+    def overall_eta_seconds(self) -> float | None:
+        """Remaining seconds of the whole job where its runner reports a plan (:mod:`engine.progress`): the work
+        still to do at the rate of the work done since the job started; else the current stage's ETA."""
+        if self.state != RUNNING or self.started is None:
+            return None
+        eta = overall_eta(self.metrics, time.time() - self.started)
+        return self.eta_seconds if eta is None else eta
 
     @property
     def finished_ok(self) -> bool:
@@ -151,7 +161,7 @@ class JobManager:
         with self._lock:
             ahead = [j for j in self._jobs.values()
                      if j.id < job.id and j.active and not (j.state == QUEUED and j.cancel_token.cancelled)]
-        left = [j.eta_seconds for j in ahead]  # None: queued, or no progress yet
+        left = [j.overall_eta_seconds for j in ahead]  # None: queued, or no progress yet
         return Place(len(ahead), float(sum(s for s in left if s is not None)), sum(s is None for s in left))
 
     def wait(self, job: Job, timeout: float | None = None) -> Job:

@@ -42,6 +42,7 @@ from .errors import Diverged, UnlearnError
 from .forget import forget_fingerprint, remain_indices, select_forget, validate_forget
 from .models import build_model, prefers_channels_last
 from .presets import default_retrains
+from .progress import ADVERSARIAL_PASSES_PER_SAMPLE, Piece, PlanTracker
 from .signals import Signals
 from .store import Artifact, Store
 from .training import CancelToken, Progress, check_cancel, default_device, predict, seed_everything, train_model
@@ -270,18 +271,33 @@ class Runner:
         method on that original, the signals of every model, their audits, and the seed's rows with Avg Gap
         against the mean of that seed's retrains (a replica: against the others — the noise floor).
         """
+        outer = self.progress
+        track = PlanTracker(self.plan(req) if self.build and outer is not None else [], outer)
+        self.progress = track if outer is not None else None
+        try:
+            return self._compare(req, track)
+        finally:
+            self.progress = outer
+
+    def _compare(self, req: AuditRequest, track: PlanTracker) -> Comparison:
         t0 = time.perf_counter()
         setting = "with D_R" if req.use_remain else "D_F only"
         labels = {BASELINE: "Original", REFERENCE: "Retrain", **{m.key: m.label for m in req.methods}}
         rows, audits, signals, trained, failures = [], {}, {}, {}, {}
         for i, seed in enumerate(req.seeds):
-            prep = self.prepare(replace(req.spec, seed=seed, forget_seed=seed + (HELDOUT if req.heldout else 0)))
+            prep = self.prepare(self._seed_spec(req, seed))
+            track.enter(("original", seed))
             original = self.original(prep.spec)
-            retrains = [self.retrain(prep, replica=r) for r in range(req.retrains)]
+            retrains = []
+            for r in range(req.retrains):
+                track.enter(("retrain", seed, r))
+                retrains.append(self.retrain(prep, replica=r))
             models = {BASELINE: original, REFERENCE: retrains[0]}
+            track.enter(("references",))
             ref = self.references(prep.spec, req.k)
             for method in req.methods:
                 check_cancel(self.cancel)
+                track.enter(("unlearned", seed, method.key))
                 try:
                     models[method.key] = self.unlearned(method, prep, original, use_remain=req.use_remain)
                 except Diverged as exc:  # the rest of the audit goes on; the table says which run failed
@@ -309,6 +325,55 @@ class Runner:
         if self.build:
             self._record(req, cmp)
         return cmp
+
+    @staticmethod
+    def _seed_spec(req: AuditRequest, seed: int) -> RunSpec:
+        """``req``'s spec for one seed: model seed ``seed``, forget draw ``seed`` (held-out: ``seed + HELDOUT``)."""
+        return replace(req.spec, seed=seed, forget_seed=seed + (HELDOUT if req.heldout else 0))
+
+    def plan(self, req: AuditRequest) -> list[Piece]:
+        """The pieces of :meth:`compare` the store does not hold yet, in the order it builds them, each with its
+        work in sample passes (:mod:`engine.progress`; the overall ETA). Found with a store-only twin of this
+        runner, so nothing is trained; signals and audits (seconds) are not counted."""
+        probe = Runner(self.store, data_dir=self.data_dir, device=self.device, build=False,
+                       reference_training=self.reference_training)
+
+        def stored(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+            try:
+                return fn(*args, **kw)
+            except NotStored:
+                return None
+            except Diverged:  # a stored failure: nothing to build
+                return True
+
+        train, pieces, refs_planned = req.spec.train, [], False
+        for seed in req.seeds:
+            prep = self.prepare(self._seed_spec(req, seed))
+            n_train, n_forget, n_remain = len(prep.data.y_train), len(prep.forget), len(prep.remain)
+            original = stored(probe.original, prep.spec)
+            if original is None:
+                pieces.append(Piece(("original", seed), f"original model (seed {seed})", train.epochs * n_train))
+            for r in range(req.retrains):
+                if stored(probe.retrain, prep, replica=r) is None:
+                    pieces.append(Piece(("retrain", seed, r), f"retrained model {r + 1}/{req.retrains} (seed {seed})",
+                                        train.epochs * n_remain))
+            if not refs_planned:
+                refs_planned = True
+                if stored(probe.references, prep.spec, req.k) is None:
+                    n_pool = n_train + len(prep.data.y_test)
+                    pieces.append(Piece(("references",), f"{req.k} reference models",
+                                        req.k * train.epochs * n_pool / 2))
+            searched = False
+            for m in req.methods:
+                if original is not None and stored(probe.unlearned, m, prep, original,
+                                                    use_remain=req.use_remain) is not None:
+                    continue
+                n = n_forget + (n_remain if req.use_remain else 0)
+                work = getattr(m, "epochs", 10) * n
+                if "adversarial" in m.requires and not searched:  # the first one searches D_A, the rest reuse it
+                    searched, work = True, work + ADVERSARIAL_PASSES_PER_SAMPLE * n_forget
+                pieces.append(Piece(("unlearned", seed, m.key), f"{m.label} (seed {seed})", float(work)))
+        return pieces
 
     def baseline(self, spec: RunSpec) -> Baseline:
         """The original and the retrained model of ``spec`` and their signals."""

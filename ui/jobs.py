@@ -10,6 +10,7 @@ loaded one full collection took 0.35 s).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 import streamlit as st
 
 from engine.jobs import CANCELLED, FAILED, QUEUED, Job
+from engine.progress import overall_eta, stage_label
+from engine.unlearning import METHODS
 
 from . import cached
 
@@ -72,6 +75,22 @@ def _fmt_eta(seconds: float | None) -> str:
     return "estimating…" if seconds is None else f"about {_fmt_s(seconds)} left"
 
 
+def progress_text(job: Job) -> str:
+    """A running job's line: its stage in words with the stage's steps, a few metrics, where it is in the
+    whole run (piece i of n) and the ETA of the whole run where the runner reports a plan."""
+    m = job.metrics
+    if not job.stage or not job.total:
+        return f"{job.label}: starting…"
+    shown = [f"{k} {v:.4g}" for k, v in m.items() if k in ("loss", "acc", "eps") and isinstance(v, (int, float))]
+    detail = (" · " + " · ".join(shown)) if shown else ""
+    unit = "samples" if job.stage == "adversarial" else "epochs" if job.stage in METHODS else "steps"
+    where = f" · piece {m['piece']} of {m['pieces']}" if m.get("pieces") and m.get("piece") else ""
+    overall = m.get("pieces") and overall_eta(m, time.time() - (job.started or time.time())) is not None
+    eta = job.overall_eta_seconds if overall else job.eta_seconds
+    left = _fmt_eta(eta) + (" in all" if overall and eta is not None else "")
+    return f"{job.label} — {stage_label(job.stage, m)}: {job.done}/{job.total} {unit}{detail}{where} · {left}"
+
+
 def queue_text(job: Job) -> str:
     """``job``'s place in the queue and when it should start, from the progress of the jobs ahead."""
     place = cached.jobs().place(job)
@@ -99,12 +118,7 @@ def watch(job: Job) -> None:
         if j.state == QUEUED:
             st.info(queue_text(j), icon=":material/hourglass_top:")
         else:
-            m = j.metrics
-            shown = [f"{k} {v:.4g}" for k, v in m.items()
-                     if k in ("epoch", "loss", "acc", "eps") and isinstance(v, (int, float))]
-            detail = (" · " + " · ".join(shown)) if shown else ""
-            st.progress(j.fraction,
-                        text=f"{j.label} — {j.stage}: {j.done}/{j.total} steps{detail} · {_fmt_eta(j.eta_seconds)}")
+            st.progress(j.fraction, text=progress_text(j))
         if len(j.owners) > 1:
             st.caption(f"Shared: {len(j.owners)} sessions wait for this job; it runs once for all of them.")
         if st.button("Cancel", key=f"cancel_{j.id}", help="stops at the next batch; nothing half-done is stored"):
