@@ -54,6 +54,8 @@ def test_overall_eta_extrapolates_the_rate_of_the_work_done():
     text = progress_text(job)
     assert "reference model 1/8: 10/40 steps" in text and "piece 3 of 9" in text and "in all" in text
     assert "about 80 s left in all" in text or "about 81 s left in all" in text
+    job.progress("audit", 1, 3, {"piece": 9, "pieces": 9, "work_done": 1000.0, "work_total": 1000.0})
+    assert progress_text(job).endswith("models done, auditing")  # not "about 0 s left" while audits run
 
 
 def test_progress_text_before_the_first_report_and_for_a_method():

@@ -87,7 +87,10 @@ def progress_text(job: Job) -> str:
     where = f" · piece {m['piece']} of {m['pieces']}" if m.get("pieces") and m.get("piece") else ""
     overall = m.get("pieces") and overall_eta(m, time.time() - (job.started or time.time())) is not None
     eta = job.overall_eta_seconds if overall else job.eta_seconds
-    left = _fmt_eta(eta) + (" in all" if overall and eta is not None else "")
+    if overall and m["work_done"] >= m["work_total"]:  # the plan counts training work; audits come last
+        left = "models done, auditing"
+    else:
+        left = _fmt_eta(eta) + (" in all" if overall and eta is not None else "")
     return f"{job.label} — {stage_label(job.stage, m)}: {job.done}/{job.total} {unit}{detail}{where} · {left}"
 
 

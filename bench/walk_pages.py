@@ -1,0 +1,119 @@
+"""Walk every page of the dashboard in headless Chromium after a real audit, and say what a person would see wrong.
+
+    .venv/bin/python bench/walk_pages.py [--out /tmp/walk] [--home DIR] [--seeds 0,1]
+
+Starts the real server (its own UNLEARN_HOME unless --home is given), trains and audits the default methods on the
+digits preset through the Setup and Run pages, then opens every page under ``pages/`` (and Home) by its shareable
+URL, waits until it has finished running, and takes a full-page screenshot. For each page it counts exception
+boxes, error messages, charts, and charts that draw nothing (a Plotly figure whose traces hold no points), and
+writes the table to ``OUT/walk.md``. The screenshots are for a person to look at; the script fails (exit 1) only
+when a page shows an exception or an error box, or draws an empty chart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from screenshots import ARGS, CHROMIUM, _free_port, _settle  # noqa: E402
+
+#: JavaScript: per Plotly chart on the page, the number of traces and of points drawn
+CHART_POINTS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => {
+  const data = el.data || [];
+  let points = 0;
+  for (const t of data) {
+    for (const k of ['x', 'y', 'z', 'values', 'lat']) { if (t[k] && t[k].length) { points += t[k].length; break; } }
+  }
+  return {traces: data.length, points: points, title: (el.layout && el.layout.title && el.layout.title.text) || ''};
+})"""
+
+
+def page_paths() -> list[str]:
+    """URL paths of Home and every page file, in the sidebar's order (``pages/3_Confidence.py`` → ``Confidence``)."""
+    files = sorted((ROOT / "pages").glob("*.py"), key=lambda p: int(p.name.split("_", 1)[0]))
+    return [""] + [p.stem.split("_", 1)[1] for p in files]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="/tmp/walk")
+    ap.add_argument("--home", default=None)
+    ap.add_argument("--methods", default="ft,rl,ga,bs,l1_sparse,salun,amun,amun_salun,sg_unlearn")
+    ap.add_argument("--seeds", default="0,1")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    home = args.home or tempfile.mkdtemp(prefix="unlearn-walk-")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env={**os.environ, "UNLEARN_HOME": home}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0, rows, bad = time.time(), [], 0
+    try:
+        for _ in range(300):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.2)
+        settings = f"ds=digits&methods={args.methods}&seeds={args.seeds}"
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}/Setup_and_train?{settings}")
+            train = page.get_by_role("button", name="Train original and retrain")
+            acc = page.get_by_text("Accuracy and membership signal")
+            train.or_(acc).first.wait_for(timeout=120_000)
+            if train.count():
+                train.click()
+            acc.wait_for(timeout=900_000)
+            page.goto(f"{url}/Run?{settings}")
+            run, ready = page.get_by_role("button", name="Run audit"), page.get_by_text("ready")
+            run.or_(ready).first.wait_for(timeout=120_000)
+            if run.count():
+                run.click()
+            ready.first.wait_for(timeout=1_800_000)
+            _settle(page)
+            print(f"audit ready ({time.time() - t0:.0f} s)", flush=True)
+            for i, path in enumerate(page_paths()):
+                page.goto(f"{url}/{path}?{settings}")
+                page.wait_for_timeout(1500)
+                _settle(page, timeout_s=900)
+                page.wait_for_timeout(1000)  # plotly's transitions
+                name = f"{i:02d}_{path or 'Home'}.png"
+                page.screenshot(path=str(out / name), full_page=True)
+                exceptions = page.locator('[data-testid="stException"]').count()
+                errors = page.locator('[data-testid="stAlertContentError"]').count()
+                charts = page.evaluate(CHART_POINTS)
+                empty = [c["title"] or f"chart {j + 1}" for j, c in enumerate(charts) if c["points"] == 0]
+                bad += exceptions + errors + len(empty)
+                rows.append(f"| {path or 'Home'} | {exceptions} | {errors} | {len(charts)} | "
+                            f"{', '.join(empty) or '–'} | {name} |")
+                print(rows[-1], flush=True)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(10)
+    text = "\n".join([f"# Walk through every page ({time.time() - t0:.0f} s; seeds {args.seeds})", "",
+                      "| page | exceptions | error boxes | charts | empty charts | screenshot |",
+                      "|---|---|---|---|---|---|", *rows]) + "\n"
+    (out / "walk.md").write_text(text)
+    print(text)
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
