@@ -209,16 +209,21 @@ def loss_cdfs(losses: dict[str, tuple[str, np.ndarray]], test: np.ndarray | None
 
 
 def bars(values: dict[str, tuple[str, float, float]], title: str, y_title: str, *,
-         floor: float | None = None, floor_label: str = "noise floor") -> go.Figure:
+         floor: float | None = None, floor_label: str = "noise floor", lowest: float | None = 0.0) -> go.Figure:
     """A bar per method with an error bar: ``{key: (label, value, half-width)}`` (NaN half-widths: no bar).
 
     ``floor`` draws a dashed horizontal line (e.g. Retrain's own spread: bars below it are indistinguishable).
+    ``lowest``: the smallest value the quantity can take (Avg Gap, Δφ and seconds are ≥ 0); an interval is cut
+    there rather than drawn through impossible values (None: no cut).
     """
     keys = list(values)
-    err = [values[k][2] for k in keys]
+    err = [0.0 if values[k][2] != values[k][2] else values[k][2] for k in keys]
+    ys = [values[k][1] for k in keys]
+    below = err if lowest is None else [min(e, max(0.0, y - lowest)) for e, y in zip(err, ys)]
     fig = go.Figure(go.Bar(
-        x=[values[k][0] for k in keys], y=[values[k][1] for k in keys],
-        error_y={"type": "data", "array": [0.0 if e != e else e for e in err], "visible": any(e == e for e in err)},
+        x=[values[k][0] for k in keys], y=ys,
+        error_y={"type": "data", "array": err, "arrayminus": below,
+                 "visible": any(values[k][2] == values[k][2] for k in keys)},
         marker_color=[method_color(k) for k in keys]))
     if floor is not None and floor == floor:
         fig.add_hline(y=floor, line_dash="dash", line_color=METHOD_COLORS["retrain"],

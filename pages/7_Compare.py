@@ -22,7 +22,7 @@ t = cmp.table(mia_col)
 a, b, c = st.columns(3)
 a.plotly_chart(table_bars(t, "avg_gap", "Avg Gap to Retrain (lower is better)", "Avg Gap"), width="stretch",
                key="gap_bars")
-b.plotly_chart(table_bars(t, "phi_shift", "Δφ vs Retrain: confidence moved on test and remain", "W1 of φ"),
+b.plotly_chart(table_bars(t, "phi_shift", "Δφ vs Retrain (lower is better)", "W1 of φ"),
                width="stretch", key="phi_bars")
 c.plotly_chart(table_bars(t, "seconds", "Wall time (s)", "seconds", with_reference=True), width="stretch",
                key="time_bars")

@@ -120,6 +120,7 @@ def test_cells_show_intervals_only_where_they_exist():
     assert one.formatted().loc["Ft", "UA"] == "95.00"  # one seed, no bootstrap: no "± 0.00"
     md = cmp.to_markdown()
     assert "± 95 % interval over 2 seeds" in md and "noise floor" in md
+    assert "With 2 seeds the interval is 12.7 standard errors on each side" in cmp.note()  # a warning, not a table
     assert md.count("**") >= 2
 
 

@@ -372,3 +372,14 @@ def test_method_colours_visible_and_titles_readable_on_white():
     fig = figures.eps_to_flip({"sg_unlearn": ("SG-Unlearn", {"forget": _arr([0.1, 0.2])})})
     assert fig.layout.annotations[0].font.color == figures.TEXT_COLOR
     assert "SG-Unlearn" in fig.layout.annotations[0].text
+
+
+def test_interval_bars_stop_at_the_smallest_possible_value():
+    """Avg Gap, Δφ and seconds are ≥ 0: a 1.0 ± 3.0 interval is drawn from 0 to 4, not through negative values."""
+    from engine.figures import bars
+
+    fig = bars({"a": ("A", 1.0, 3.0), "b": ("B", 5.0, 2.0), "c": ("C", 2.0, float("nan"))}, "t", "y")
+    err = fig.data[0].error_y
+    assert list(err.array) == [3.0, 2.0, 0.0] and list(err.arrayminus) == [1.0, 2.0, 0.0]
+    free = bars({"a": ("A", 1.0, 3.0)}, "t", "y", lowest=None).data[0].error_y
+    assert list(free.arrayminus) == [3.0]

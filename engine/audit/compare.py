@@ -39,7 +39,7 @@ from .guard import SignalCheck, membership_check
 from .mia import AttackResult, loss_threshold, mia_efficacy, simple_mia
 from .rmia import ReferenceSet, RmiaResult, rmia
 from .stats import distribution_stats, wasserstein1
-from .uncertainty import BOOTSTRAP_METRICS, Z95, bootstrap_se, noise_floor, t_halfwidth
+from .uncertainty import BOOTSTRAP_METRICS, Z95, bootstrap_se, noise_floor, t_factor, t_halfwidth
 
 REFERENCE = "retrain"
 BASELINE = "original"
@@ -325,8 +325,10 @@ class Comparison:
         mia_name = "FT AUC (RMIA)" if mia == "ft_auc" else "MIA-efficacy"
         floor = (f"Retrain is the mean of {r} retrains per seed; its Avg Gap and Δφ are its own leave-one-out "
                  "spread, the noise floor" if r >= 2 else "one retrain per seed: no noise floor (set retrains ≥ 2)")
+        few = (f" With {n} seeds the interval is {t_factor(n):.1f} standard errors on each side, so few methods "
+               "can be told apart: add seeds to separate them." if n == 2 else "")
         return (f"Mean {interval}; Avg Gap uses {mia_name}; {floor}. Marked: closest to Retrain (lowest for Avg "
-                "Gap, Δφ and time), every method within noise of the best marked alike.")
+                f"Gap, Δφ and time), every method within noise of the best marked alike.{few}")
 
     def to_markdown(self, mia: str = "ft_auc") -> str:
         cells, best = self.formatted(mia), set(self.best_cells(mia))

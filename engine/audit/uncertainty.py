@@ -24,6 +24,11 @@ BOOTSTRAP_METRICS = ("ua", "ra", "ta", "ft_auc", "avg_gap")
 Z95 = 1.959963984540054
 
 
+def t_factor(n: int, level: float = 0.95) -> float:
+    """Student t quantile for a ``level`` interval of the mean of ``n`` values (12.7 for two, 4.3 for three)."""
+    return float(stats.t.ppf(0.5 + level / 2, n - 1))
+
+
 def t_halfwidth(values: Sequence[float], level: float = 0.95) -> float:
     """Half-width of the Student-t confidence interval of the mean of ``values`` (NaN for fewer than 2)."""
     v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
