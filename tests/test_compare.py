@@ -136,3 +136,14 @@ def test_uncertainty_helpers_by_hand():
     # a proportion's standard error: sqrt(p(1-p)/n) in percent ≈ 1.5
     assert se["a"]["ua"] == pytest.approx(100 * np.sqrt(0.9 * 0.1 / n), rel=0.25)
     assert se["b"]["avg_gap"] == 0.0  # b is a against itself on every resample
+
+
+def test_interval_cells_of_any_column_by_hand():
+    rows = [_row("retrain", 0, 0, ks=0.10), _row("retrain", 0, 1, ks=0.20), _row("ft", 0, ks=0.30),
+            _row("retrain", 1, 0, ks=0.30), _row("retrain", 1, 1, ks=0.30), _row("ft", 1, ks=0.50)]
+    cells = Comparison(RunSpec(), pd.DataFrame(rows)[COLUMNS]).interval_cells({"ks": "KS"}, decimals=3)
+    hw = stats.t.ppf(0.975, 1) * np.std([0.15, 0.30], ddof=1) / np.sqrt(2)  # Retrain: replicas averaged per seed
+    assert cells.loc["Retrain", "KS"] == f"0.225 ± {hw:.3f}"
+    assert cells.loc["Ft", "KS"] == f"0.400 ± {stats.t.ppf(0.975, 1) * np.std([0.3, 0.5], ddof=1) / np.sqrt(2):.3f}"
+    one = Comparison(RunSpec(), pd.DataFrame(rows[:3])[COLUMNS]).interval_cells({"ks": "KS"}, decimals=2)
+    assert one.loc["Ft", "KS"] == "0.30"

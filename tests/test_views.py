@@ -176,6 +176,10 @@ def test_statistics_tables_use_readable_names_and_the_cdf_has_a_title():
            "seconds", "auditor_seconds", "label"}
     assert not raw & set(stats.columns) and not raw & set(game.columns), (list(stats.columns), list(game.columns))
     assert stats.index.name == "model" and "KS forget vs test" in stats.columns
+    if len(ADDRESS.get("seeds", "0").split(",")) > 1:  # every number with its noise: "mean ± interval" over seeds
+        assert all(" ± " in v for v in stats["KS forget vs test"]), stats
+    else:
+        assert all(" ± " not in v for v in stats["KS forget vs test"]), stats
     assert game.index.name == "round" and "round" not in game.columns
     assert list(game.index) == list(range(1, len(game) + 1))  # the stored rounds, 1 … 30
     assert "auditor held-out accuracy" in game.columns and "fine-tuning loss on D_R" in game.columns

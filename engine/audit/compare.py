@@ -289,6 +289,22 @@ class Comparison:
                           for m, ci in zip(t[f"{c}_mean"], t[f"{c}_ci"])]
         return out
 
+    def interval_cells(self, columns: dict[str, str], decimals: int = 4) -> pd.DataFrame:
+        """Any :data:`COLUMNS` as text cells "mean ± 95 % interval over seeds" (Student t; Retrain's replicas
+        averaged per seed first; one seed: the mean alone), indexed by label, columns renamed by ``columns``."""
+        per_seed = self.rows.groupby(["method", "label", "seed"], sort=False)[list(columns)].mean().reset_index()
+        cells = {}
+        for (_, label), g in per_seed.groupby(["method", "label"], sort=False):
+            row = []
+            for c in columns:
+                v = g[c].dropna().to_numpy(dtype=float)
+                row.append("–" if not len(v) else f"{v.mean():.{decimals}f}" +
+                           (f" ± {t_halfwidth(v):.{decimals}f}" if len(v) >= 2 else ""))
+            cells[label] = row
+        out = pd.DataFrame.from_dict(cells, orient="index", columns=list(columns.values()))
+        out.index.name = "model"
+        return out
+
     def best_cells(self, mia: str = "ft_auc") -> list[tuple[str, str]]:
         """(row label, column label) of every "closest to Retrain" cell of :meth:`formatted` (ties within noise)."""
         t = self.table(mia)
