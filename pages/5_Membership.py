@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.figures import roc_curves
-from ui import state, tiles
+from ui import cached, state, tiles
 
 st.set_page_config(page_title="Membership inference · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
@@ -42,15 +42,16 @@ b.plotly_chart(roc_curves(curves, log=True, title="ROC (log-log)"), width="stret
 rows = []
 for m in cmp.methods:
     res = cmp.audits[(m, seed)].attacks[attack]
-    rows.append({"model": cmp.labels[m], "AUC %": 100 * res.auc, "TPR at 1 % FPR (%)": 100 * res.tpr_at_1pct,
-                 "TPR at 0.1 % FPR (%)": 100 * res.tpr_at_01pct})
+    hw = cached.attack_halfwidths(res.member_scores, res.nonmember_scores)
+    rows.append({"model": cmp.labels[m], **{col: f"{100 * getattr(res, k):.2f} ± {100 * hw[k]:.2f}" for col, k in (
+        ("AUC %", "auc"), ("TPR at 1 % FPR (%)", "tpr_at_1pct"), ("TPR at 0.1 % FPR (%)", "tpr_at_01pct"))}})
 table = pd.DataFrame(rows).set_index("model")
 st.markdown(f"**{attack}**, every model (seed {seed}):")
 st.dataframe(table, width="stretch", height="content",
-             column_config={"_index": st.column_config.TextColumn("model", pinned=True),
-                            **{c: st.column_config.NumberColumn(c, format="%.2f") for c in table.columns}})
-st.caption("RMIA's AUC here uses all forget and test samples; the table on the Compare page uses the AMUN paper's "
-           "balanced subsamples (averaged over 3 draws), so the two can differ slightly.")
+             column_config={"_index": st.column_config.TextColumn("model", pinned=True)})
+st.caption("± 95 % interval of this seed from a bootstrap over its forget and test samples (200 draws). RMIA's AUC "
+           "here uses all forget and test samples; the table on the Compare page uses the AMUN paper's balanced "
+           "subsamples (averaged over 3 draws), so the two can differ slightly.")
 
 st.subheader("Most exposed forget samples")
 model = st.selectbox("Model", cmp.methods, index=cmp.methods.index("original"), format_func=lambda k: cmp.labels[k],

@@ -147,3 +147,16 @@ def test_interval_cells_of_any_column_by_hand():
     assert cells.loc["Ft", "KS"] == f"0.400 ± {stats.t.ppf(0.975, 1) * np.std([0.3, 0.5], ddof=1) / np.sqrt(2):.3f}"
     one = Comparison(RunSpec(), pd.DataFrame(rows[:3])[COLUMNS]).interval_cells({"ks": "KS"}, decimals=2)
     assert one.loc["Ft", "KS"] == "0.30"
+
+
+def test_attack_halfwidths_match_the_normal_approximation():
+    """AUC 0.5 with 100 members and 400 non-members: Hanley-McNeil SE ≈ sqrt((n1 + n0 + 1) / (12 n1 n0)) ≈ 0.032."""
+    from engine.audit.uncertainty import attack_halfwidths
+
+    rng = np.random.default_rng(1)
+    hw = attack_halfwidths(rng.normal(size=100), rng.normal(size=400), n_boot=400)
+    expected = 1.96 * np.sqrt((100 + 400 + 1) / (12 * 100 * 400))
+    assert hw["auc"] == pytest.approx(expected, rel=0.2)
+    assert 0 < hw["tpr_at_1pct"] < 0.1 and hw["tpr_at_01pct"] >= 0
+    same = attack_halfwidths(np.ones(50), np.zeros(50))  # perfectly separated: no spread at all
+    assert same["auc"] == 0.0

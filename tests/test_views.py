@@ -190,4 +190,7 @@ def test_result_tables_show_every_row_and_pin_the_model_column():
     at = _open("pages/5_Membership.py")
     cfg = json.loads(at.dataframe[0].proto.columns)
     assert cfg["_index"]["pinned"] is True
-    assert np.isfinite(at.dataframe[0].value.to_numpy(dtype=float)).all()
+    cells = at.dataframe[0].value
+    # every number with its noise: "value ± 95 % bootstrap half-width", both finite
+    parts = [c.split(" ± ") for c in cells.to_numpy().ravel()]
+    assert all(len(p) == 2 for p in parts) and np.isfinite(np.asarray(parts, dtype=float)).all()

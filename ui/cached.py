@@ -158,3 +158,12 @@ def _step_seconds(key: str, data_key: str, _spec: RunSpec, _data) -> float:
     from engine.estimate import seconds_per_step
 
     return seconds_per_step(_spec.model, _spec.train, _data)
+
+
+# ------------------------------------------------------------------------------------------ attack intervals
+@st.cache_data(max_entries=256, show_spinner=False)
+def attack_halfwidths(member: np.ndarray, nonmember: np.ndarray) -> dict[str, float]:
+    """:func:`engine.audit.uncertainty.attack_halfwidths` (a pure function of the scores: keyed by their values)."""
+    from engine.audit.uncertainty import attack_halfwidths as halfwidths
+
+    return halfwidths(member, nonmember)

@@ -115,3 +115,23 @@ def auc_difference_se(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.
         i, j = rng.integers(0, len(pa), len(pa)), rng.integers(0, len(na), len(na))
         draws.append(auc(pa[i], na[j]) - auc(pb[i], nb[j]))
     return float(np.std(draws, ddof=1))
+
+
+def attack_halfwidths(member: np.ndarray, nonmember: np.ndarray, *, n_boot: int = 200,
+                      seed: int = 0) -> dict[str, float]:
+    """95 % half-widths (1.96 × bootstrap standard error) of an attack's AUC and TPR at 1 % / 0.1 % FPR on one
+    seed: each replicate resamples the members and the non-members with replacement and recomputes the ROC.
+    Keys ``auc``, ``tpr_at_1pct``, ``tpr_at_01pct`` (same units as the attack's: fractions)."""
+    from sklearn.metrics import roc_curve
+
+    m, n = np.asarray(member, float), np.asarray(nonmember, float)
+    rng = np.random.default_rng(seed)
+    labels = np.r_[np.ones(len(m)), np.zeros(len(n))]
+    draws = []
+    for _ in range(n_boot):
+        scores = np.r_[m[rng.integers(0, len(m), len(m))], n[rng.integers(0, len(n), len(n))]]
+        fpr, tpr, _ = roc_curve(labels, scores)
+        low = [tpr[np.flatnonzero(fpr <= t)[-1]] if np.any(fpr <= t) else 0.0 for t in (0.01, 0.001)]
+        draws.append((np.trapezoid(tpr, fpr), *low))
+    se = np.std(np.asarray(draws), axis=0, ddof=1)
+    return {"auc": float(Z95 * se[0]), "tpr_at_1pct": float(Z95 * se[1]), "tpr_at_01pct": float(Z95 * se[2])}
