@@ -27,14 +27,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from screenshots import ARGS, CHROMIUM, _free_port, _settle  # noqa: E402
 
 #: JavaScript: per Plotly chart on the page, the number of traces and of points drawn
-CHART_POINTS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => {
-  const data = el.data || [];
-  let points = 0;
-  for (const t of data) {
-    for (const k of ['x', 'y', 'z', 'values', 'lat']) { if (t[k] && t[k].length) { points += t[k].length; break; } }
-  }
-  return {traces: data.length, points: points, title: (el.layout && el.layout.title && el.layout.title.text) || ''};
-})"""
+CHART_POINTS = """() => {
+  // plotly.py sends numpy arrays as {dtype, bdata} (base64); count their elements without decoding them
+  const width = {i1: 1, u1: 1, i2: 2, u2: 2, i4: 4, u4: 4, f4: 4, f8: 8};
+  const size = v => {
+    if (!v) return 0;
+    if (Array.isArray(v) || ArrayBuffer.isView(v)) return v.length;
+    if (typeof v === 'string') return v.length;  // an image trace's source URI
+    if (v.bdata) return Math.floor(atob(v.bdata).length / (width[v.dtype] || 8));
+    return 0;
+  };
+  return Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => {
+    const data = el.data || [];
+    let points = 0;
+    for (const t of data) {
+      for (const k of ['x', 'y', 'z', 'values', 'source']) { const n = size(t[k]); if (n) { points += n; break; } }
+    }
+    const title = (el.layout && el.layout.title && el.layout.title.text) || '';
+    return {traces: data.length, points: points, title: title.replace(/<[^>]+>/g, '')};
+  });
+}"""
+
+
+#: JavaScript: the height of Streamlit's scrolling main section (the page's content)
+MAIN_HEIGHT = ("() => Math.max(...['stMain', 'stAppViewContainer', 'stMainBlockContainer'].map(id => "
+               "(document.querySelector(`[data-testid=${id}]`) || {scrollHeight: 0}).scrollHeight))")
 
 
 def page_paths() -> list[str]:
@@ -94,7 +111,12 @@ def main() -> None:
                 _settle(page, timeout_s=900)
                 page.wait_for_timeout(1000)  # plotly's transitions
                 name = f"{i:02d}_{path or 'Home'}.png"
-                page.screenshot(path=str(out / name), full_page=True)
+                # Streamlit scrolls inside its main section: grow the viewport to the content for a whole-page shot
+                height = page.evaluate(MAIN_HEIGHT)
+                page.set_viewport_size({"width": 1400, "height": min(int(height) + 50, 12000)})
+                page.wait_for_timeout(800)
+                page.screenshot(path=str(out / name))
+                page.set_viewport_size({"width": 1400, "height": 1000})
                 exceptions = page.locator('[data-testid="stException"]').count()
                 errors = page.locator('[data-testid="stAlertContentError"]').count()
                 charts = page.evaluate(CHART_POINTS)
