@@ -122,7 +122,7 @@ def test_run_then_every_result_page():
     assert not at.exception and len(at.get("plotly_chart")) == 2  # loss CDFs + SG game
 
     at.switch_page("pages/7_Compare.py").run()
-    assert not at.exception and len(at.get("plotly_chart")) == 2
+    assert not at.exception and len(at.get("plotly_chart")) == 3  # Avg Gap, Δφ and wall time
     at.segmented_control(key="cmp_mia").set_value("MIA-efficacy").run()
     assert not at.exception
 
