@@ -370,6 +370,7 @@ def test_file_specs_from_an_address_are_refused_unread(spec, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     from engine import forget
+    from engine.presets import default_spec
 
     def no_reading(path):
         raise AssertionError(f"the server read {path}")
@@ -380,7 +381,8 @@ def test_file_specs_from_an_address_are_refused_unread(spec, monkeypatch):
     at.run()
     assert not at.exception, at.exception
     assert any("command line only" in e.value for e in at.error)
-    assert "forget `random:0.2`" in at.caption[0].value  # the preset's forget set is used instead
+    preset = default_spec("digits").forget
+    assert f"forget `{preset}`" in at.caption[0].value  # the preset's forget set is used instead
 
 
 # ------------------------------------------------------------------------------------------ hostile names
