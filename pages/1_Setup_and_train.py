@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.audit.mia import loss_threshold
+from engine.audit.uncertainty import proportion_halfwidth
 from engine.errors import UnlearnError
 from engine.estimate import baseline_cost, describe_seconds
 from engine.figures import confidence_histograms
@@ -122,12 +123,17 @@ acc = res.accuracies()
 rows = []
 for model, groups in res.signals.items():
     attack = loss_threshold(groups["forget"]["loss"], groups["test"]["loss"])
-    rows.append({"model": model, "remain acc %": 100 * acc[model]["remain"], "forget acc %": 100 * acc[model]["forget"],
-                 "test acc %": 100 * acc[model]["test"], "loss-attack AUC (forget vs test) %": 100 * attack.auc})
+    hw = cached.attack_halfwidths(attack.member_scores, attack.nonmember_scores)
+    row = {"model": model}
+    for g in ("remain", "forget", "test"):
+        p, n = acc[model][g], len(groups[g]["loss"])
+        row[f"{g} acc %"] = f"{100 * p:.1f} ± {100 * proportion_halfwidth(p, n):.1f}"
+    row["loss-attack AUC (forget vs test) %"] = f"{100 * attack.auc:.1f} ± {100 * hw['auc']:.1f}"
+    rows.append(row)
 st.subheader("Accuracy and membership signal")
-st.dataframe(pd.DataFrame(rows).set_index("model"), width="stretch",
-             column_config={c: st.column_config.NumberColumn(format="%.1f") for c in rows[0] if c != "model"})
-st.caption("What good looks like: an unlearned model should match **Retrain** — forget accuracy near retrain's, "
+st.dataframe(pd.DataFrame(rows).set_index("model"), width="stretch")
+st.caption("± 95 % interval of this seed (accuracies: binomial; AUC: a bootstrap over the forget and test samples). "
+           "What good looks like: an unlearned model should match **Retrain** — forget accuracy near retrain's, "
            "and a loss-attack AUC near 50 % (an attacker cannot tell forget samples from unseen test samples). "
            "The original model's higher AUC is the membership signal that unlearning must remove.")
 

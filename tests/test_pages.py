@@ -40,7 +40,9 @@ def test_setup_page_trains_and_shows_histograms():
     at = _wait_for_chart(at)
     table = at.dataframe[-1].value  # the first one is the hand-picking grid
     assert list(table.index) == ["original", "retrain"]
-    assert table.loc["original", "forget acc %"] == 100.0
+    assert table.loc["original", "forget acc %"] == "100.0 ± 0.0"  # every number with its 95 % interval
+    auc, hw = (float(v) for v in table.loc["original", "loss-attack AUC (forget vs test) %"].split(" ± "))
+    assert 50 < auc < 100 and 0 < hw < 15
     # toggle the confidence scale: the figure re-renders on p(y|x)
     at.segmented_control(key="conf_scale").set_value("p(y|x)").run()
     assert not at.exception and at.get("plotly_chart")

@@ -29,6 +29,12 @@ def t_factor(n: int, level: float = 0.95) -> float:
     return float(stats.t.ppf(0.5 + level / 2, n - 1))
 
 
+def proportion_halfwidth(p: float, n: int) -> float:
+    """95 % half-width of an accuracy ``p`` (0–1) measured on ``n`` samples (normal approximation, 1.96 × the
+    binomial standard error; 0 when every sample agrees — the same as a bootstrap of that seed)."""
+    return float(Z95 * np.sqrt(p * (1 - p) / n)) if n else float("nan")
+
+
 def t_halfwidth(values: Sequence[float], level: float = 0.95) -> float:
     """Half-width of the Student-t confidence interval of the mean of ``values`` (NaN for fewer than 2)."""
     v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
