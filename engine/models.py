@@ -128,7 +128,7 @@ MODELS: dict[str, ModelInfo] = {
         ModelInfo("mlp", "MLP (2 hidden layers)", MLP, 512, False, "fast on CPU; the digits default"),
         ModelInfo("cnn", "Small CNN", SmallCNN, 32, True, "fast on CPU for 28×28 and 32×32 images"),
         ModelInfo("resnet18", "ResNet-18 (CIFAR stem)", ResNet18, 64, True, "standard residual sum; GPU-scale"),
-        ModelInfo("resnet18_amun", "ResNet-18 as AMUN's resnet_orig", partial(ResNet18, amun=True), 64, True,
+        ModelInfo("resnet18_amun", "ResNet-18, AMUN variant", partial(ResNet18, amun=True), 64, True,
                   "halved sum in the 3 downsampling blocks, as the AMUN code; GPU-scale"),
     ]
 }
