@@ -380,6 +380,36 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_sections(args: argparse.Namespace, req, runner, cmp) -> list:
+    """The report's sections of AMUN's own analyses asked for by ``--theorem`` / ``--continual``."""
+    from . import report_amun
+
+    sections = []
+    if args.continual:
+        from .continual import ContinualRequest
+
+        methods = [m.strip() for m in args.continual_methods.split(",") if m.strip()]
+        creq = ContinualRequest.build(req.spec, methods, req.seeds, requests=args.requests, size=args.size,
+                                      tuned=not args.paper_defaults, use_remain=req.use_remain, k=req.k)
+        sections.append(report_amun.continual_section(runner.continual(creq)))
+    if args.theorem:
+        from .audit.theorem import size_effect
+
+        if req.method(args.theorem) is None:
+            raise UnlearnError(f"--theorem {args.theorem}: add it to --methods")
+        sizes = None
+        if args.sizes:
+            specs = [f.strip() for f in args.sizes.split(",") if f.strip()]
+            keep = {m.strip() for m in args.size_methods.split(",") if m.strip()}
+            sreq = replace(req, methods=tuple(m for m in req.methods if m.key in keep))
+            if not sreq.methods:
+                raise UnlearnError("--size-methods: none of them is in --methods")
+            cmps = runner.forget_sizes(sreq, specs)
+            sizes = size_effect({k: c.rows for k, c in cmps.items()}, len(runner.prepare(req.spec).data.y_train))
+        sections.append(report_amun.theorem_section(runner.theorem(cmp, args.theorem), sizes))
+    return sections
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from . import report
     from .run import NotStored, Runner
@@ -393,12 +423,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     except NotStored:
         raise UnlearnError("this audit is not in the store yet: run `engine audit` with the same options first, "
                            "or pass --compute") from None
+    try:
+        sections = _report_sections(args, req, runner, cmp)
+    except NotStored:
+        raise UnlearnError("a section asked for (--theorem / --continual) is not in the store yet: run `engine "
+                           "theorem` / `engine continual` with the same options first, or pass --compute") from None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     figs = report.report_figures(cmp)
-    html = report.html_report(cmp, figs)
+    html = report.html_report(cmp, figs, sections=sections)
     (out / "report.html").write_text(html, encoding="utf-8")
-    data, notes = report.bundle(cmp, html, figs, png=args.png)
+    data, notes = report.bundle(cmp, html, figs, png=args.png, sections=sections)
     (out / "report.zip").write_bytes(data)
     print(f"report: {out / 'report.html'} ({len(html) / 1e6:.1f} MB, {len(figs)} figures); "
           f"everything: {out / 'report.zip'} ({len(data) / 1e6:.1f} MB)")
@@ -670,6 +705,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="report-out", help="output folder for report.html and report.zip")
     p.add_argument("--png", action="store_true", help="also PNG figures in the zip (needs kaleido and Chromium)")
     p.add_argument("--compute", action="store_true", help="compute what the store lacks instead of failing")
+    p.add_argument("--theorem", default="", metavar="METHOD",
+                   help="add AMUN's Theorem 4.1 per-sample section for this method of --methods (e.g. amun)")
+    p.add_argument("--sizes", default="", help="with --theorem: forget specs of the size curve, e.g. "
+                                               "random:0.1,random:0.2,random:0.4 (the audits of `engine theorem`)")
+    p.add_argument("--size-methods", default="amun,ft", help="with --sizes: methods of the size curve")
+    p.add_argument("--continual", action="store_true",
+                   help="add the continual-requests section (the run of `engine continual` with the audit's seeds "
+                        "and K, and --requests / --size / --continual-methods)")
+    p.add_argument("--requests", type=int, default=5, help="with --continual: number of requests (default 5)")
+    p.add_argument("--size", type=float, default=0.02, help="with --continual: samples per request (default 0.02)")
+    p.add_argument("--continual-methods", default="ft,rl,ga,bs,l1_sparse,salun,amun,amun_a",
+                   help="with --continual: its methods")
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("sweep", help="a grid of methods × hyperparameters × seeds × forget specs as Ray tasks")
     _add_audit_options(p)

@@ -1,6 +1,9 @@
 """Continual unlearning (AMUN §6.3): the requests, the chained runs, AMUN's D_A of θ_o vs AMUN-A's of the current
 model, the per-request audits and the claim table. Tiny models: the whole file runs in seconds."""
 
+import io
+import zipfile
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -206,3 +209,23 @@ def test_cli_continual_writes_rows_and_tables(tmp_path, capsys):
     rows = pd.read_csv(out / "continual.csv")
     assert len(rows) == 2 * 4 and (out / "continual.md").exists()
     assert main(["continual", "--store", str(tmp_path / "s"), "--methods", "nope"]) == 2
+
+
+def test_report_section_of_a_continual_run(run, tmp_path):
+    from engine import report
+    from engine.report_amun import continual_section
+    from engine.run import AuditRequest
+
+    store, req, res = run
+    sec = continual_section(res)
+    assert sec.name == "continual" and "claim" in " ".join(sec.text)
+    assert len(sec.tables) == 1 + 6 and sec.figures[0].name == "continual-curves"
+    assert set(sec.files) == {"continual/continual.csv", "continual/continual.md"}
+    spec = req.spec
+    cmp = Runner(store).compare(AuditRequest.build(spec, ["ft"], [0], k=2, retrains=1))
+    html = report.html_report(cmp, [], sections=[sec])
+    assert 'id="continual"' in html and 'href="#continual"' in html and 'id="continual-curves"' in html
+    assert html.count("plotly.js v") <= 2 and "AMUN-A" in html  # plotly.js inlined once, with the section's figure
+    data, _ = report.bundle(cmp, html, [], png=False, sections=[sec])
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert "continual/continual.csv" in z.namelist()

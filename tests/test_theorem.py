@@ -192,3 +192,25 @@ def test_cli_theorem_prints_the_aggregate_and_writes_rows(tmp_path, capsys):
     frame = pd.read_csv(out / "per_sample.csv")
     assert len(frame) == 80 and {"delta_norm", "transfers", "excess"} <= set(frame.columns)
     assert main([*args[:-2], "--method", "ft", "--out", str(out)]) == 2  # not in --methods
+
+
+def test_report_section_and_cli_report_with_the_theorem(audit, tmp_path):
+    from engine import report
+    from engine.report_amun import theorem_section
+
+    store, req, cmp = audit
+    view = Runner(store).theorem(cmp, "amun")
+    sizes = th.size_effect({"random:0.2": cmp.rows}, 200)
+    sec = theorem_section(view, sizes)
+    assert [f.name for f in sec.figures] == ["theorem-scatter-score_after", "theorem-groups-score_after",
+                                             "theorem-scatter-excess", "theorem-groups-excess", "forget-sizes"]
+    assert "theorem/amun_per_sample.csv" in sec.files and "theorem/forget_sizes.csv" in sec.files
+    html = report.html_report(cmp, [], sections=[sec])
+    assert 'id="theorem-scatter-excess"' in html and "Spearman" in html
+    # the CLI: a section the store lacks is one clear error; stored, it lands in report.html
+    base = ["report", "--store", str(store.root), "--methods", "ft,amun", "--seeds", "0,1", "--k", "2", "--retrains",
+            "1", "--set", "data.train_size=200", "--set", "train.epochs=30", "--set", "train.batch_size=32",
+            "--set", "train.lr_step=20", "--width", "32", "--forget", "random:0.2", "--out", str(tmp_path / "r")]
+    assert main([*base, "--continual", "--requests", "2", "--size", "5"]) == 2
+    assert main([*base, "--theorem", "amun"]) == 0
+    assert 'id="theorem"' in (tmp_path / "r" / "report.html").read_text()
