@@ -10,7 +10,7 @@ from engine.errors import UnlearnError
 from engine.figures_amun import continual_curves
 from engine.run import Runner
 from engine.unlearning import METHODS
-from ui import cached, forms, jobs, state
+from ui import amun, cached, forms, jobs, state
 
 st.set_page_config(page_title="Continual requests · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
@@ -39,8 +39,8 @@ pct = c3.selectbox("Per request, % of train", SIZES, help="the paper: 2 % of CIF
 state.sync_view("csize", pct, int(SIZE * 100))
 SEEDS = list(range(10))
 seeds = c4.multiselect("Seeds", SEEDS, help="each seed: its own original model, request draw and retrains",
-                       **state.view("cseeds", SEEDS, [0, 1, 2], multi=True)) or [0]
-state.sync_view("cseeds", seeds, [0, 1, 2])
+                       **state.view("cseeds", SEEDS, amun.DEFAULT_SEEDS, multi=True)) or [0]
+state.sync_view("cseeds", seeds, amun.DEFAULT_SEEDS)
 
 if not methods:
     st.warning("Choose at least one method.")

@@ -148,3 +148,17 @@ def test_theorem_view_of_another_method_uses_the_same_adversarial_examples():
     at = _wait(at, lambda a: a.get("plotly_chart"))
     assert at.selectbox(key="w_view_tmethod").value == "ft"
     assert any("at least two sizes" in i.value for i in at.info)
+
+
+# ------------------------------------------------------------------------------------------ Report
+def test_report_page_adds_the_sections_that_are_stored():
+    """After the runs above: the continual run of the address and the theorem view of AMUN are in the store."""
+    at = _open("pages/8_Report.py", **CONTINUAL)
+    caption = " ".join(c.value for c in at.caption)
+    assert "sections: Continual unlearning requests, AMUN's Theorem 4.1 per forget sample" in caption
+    listed = " ".join(e.value for e in at.markdown)
+    assert "Continual requests: every metric across requests" in listed and "‖δ‖₂ vs" in listed
+    # other continual settings, not run: only the theorem's section
+    other = _open("pages/8_Report.py", cmethods="ft", creq="3", csize="4", cseeds="0")
+    caption = " ".join(c.value for c in other.caption)
+    assert "sections: AMUN's Theorem 4.1 per forget sample" in caption

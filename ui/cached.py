@@ -171,19 +171,20 @@ def _data_uris(root: str, key: str, _images, size: int) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------ report
-def built_report(key: str, extra_key: tuple[str, ...], png: bool, cmp, extra: list) -> tuple[list, str, bytes, list]:
-    """Figures, HTML and zip of one comparison (``key``), with ``extra`` figures (named by ``extra_key``) and
-    PNGs or not; see :func:`engine.report.html_report` and :func:`engine.report.bundle`."""
-    return _built_report(root(), key, tuple(extra_key), png, cmp, extra)
+def built_report(key: str, extra_key: tuple[str, ...], png: bool, cmp, extra: list,
+                 sections: list | None = None) -> tuple[list, str, bytes, list]:
+    """Figures, HTML and zip of one comparison (``key``), with ``extra`` figures and ``sections`` (both named by
+    ``extra_key``) and PNGs or not; see :func:`engine.report.html_report` and :func:`engine.report.bundle`."""
+    return _built_report(root(), key, tuple(extra_key), png, cmp, extra, sections or [])
 
 
 @st.cache_resource(max_entries=4, show_spinner="Building the report…")
-def _built_report(root: str, key: str, extra_key: tuple[str, ...], png: bool, _cmp, _extra) -> tuple:
+def _built_report(root: str, key: str, extra_key: tuple[str, ...], png: bool, _cmp, _extra, _sections) -> tuple:
     from engine import report
 
     figs = report.report_figures(_cmp) + list(_extra)
-    html = report.html_report(_cmp, figs)
-    data, notes = report.bundle(_cmp, html, figs, png=png)
+    html = report.html_report(_cmp, figs, sections=_sections)
+    data, notes = report.bundle(_cmp, html, figs, png=png, sections=_sections)
     return figs, html, data, notes
 
 
