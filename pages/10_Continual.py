@@ -101,22 +101,31 @@ st.caption("Mean over seeds after each request, with 95 % t intervals (error bar
 
 # ------------------------------------------------------------------------------------------ the paper's claim
 st.subheader("The paper's claim, measured")
-claim = result.claim()
+reading = st.segmented_control("Reading", list(ca.READINGS), format_func=lambda r: ca.READINGS[r], required=True,
+                               help="The paper reads a higher AUC_FR − AUC_FT as better. Above Retrain's value the "
+                                    "forgotten samples look less like members than unseen data do (over-unlearning): "
+                                    "the second reading counts the distance to Retrain instead.",
+                               **state.view("creading", list(ca.READINGS), "higher"))
+state.sync_view("creading", reading, "higher")
+claim = result.claim(reading)
 if claim is None:
     st.info("The claim compares AMUN-A, AMUN and at least one baseline: add them to the methods.")
 else:
-    st.markdown("AMUN paper, Fig. 2: on AUC_FR − AUC_FT, **AMUN-A > AMUN > every baseline at every request**. Here: "
-                + ca.verdict(claim))
+    st.markdown("AMUN paper, Fig. 2: on AUC_FR − AUC_FT, **AMUN-A > AMUN > every baseline at every request**. Here, "
+                f"{ca.READINGS[reading]}: " + ca.verdict(claim))
     show = claim.rename(columns={"amun_a": "AMUN-A", "amun": "AMUN", "hw1": "± (95 %)", "hw2": "± (95 %) ",
-                                 "retrain": "Retrain"})
+                                 "retrain value": "Retrain", "amun_a over amun": "AMUN-A over AMUN",
+                                 "amun over baseline": "AMUN over baseline", "amun_a better": "AMUN-A better",
+                                 "amun better": "AMUN better"})
     show["best baseline"] = [result.labels.get(m, m) for m in show["best baseline"]]
     st.dataframe(show, hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%.2f") for c in show.columns
                                 if show[c].dtype.kind == "f"})
     st.caption("Per request: means over seeds of AUC_FR − AUC_FT (RMIA remain-vs-test AUC minus forget-vs-test AUC, "
-               "×100), the best baseline at that request, and the paired differences over seeds with their 95 % t "
-               "half-widths (NaN with one seed). 'Beyond the interval' means the difference holds for these seeds' "
-               "originals, draws and retrains, not just on average. Higher is better only up to Retrain's value.")
+               "×100)" + (" as distances to Retrain's value" if reading == "retrain" else "") + ", the best baseline "
+               "at that request, Retrain's own value, and the paired advantages over seeds (positive = better) with "
+               "their 95 % t half-widths (NaN with one seed). 'Beyond the interval' means the advantage holds for "
+               "these seeds' originals, draws and retrains, not just on average.")
 
 with st.expander("Tables per request (mean ± 95 % half-width over seeds)"):
     for metric in ("auc_gap", "ft_auc", "ua", "ra", "ta", "avg_gap", "seconds"):

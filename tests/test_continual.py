@@ -157,15 +157,30 @@ def test_the_claim_table_uses_paired_differences_and_the_best_baseline():
                   "rl": [[2, 6], [2, 6]]})
     t = ca.claim(rows)
     assert list(t["best baseline"]) == ["ft", "rl"]
-    assert t["amun_a − amun"].tolist() == [2.0, 2.0] and t["hw1"].tolist() == [0.0, 0.0]
-    assert t["amun − baseline"].tolist() == [1.5, 1.5]
-    assert t["retrain"].tolist() == [11.0, 11.0]
+    assert t["amun_a over amun"].tolist() == [2.0, 2.0] and t["hw1"].tolist() == [0.0, 0.0]
+    assert t["amun over baseline"].tolist() == [1.5, 1.5]
+    assert t["retrain value"].tolist() == [11.0, 11.0]
     text = ca.verdict(t)
     assert text.startswith("Holds") and "2 of 2" in text
     worse = _rows({"amun_a": [[1, 1], [1, 1]], "amun": [[2, 2], [2, 2]], "ft": [[3, 3], [3, 3]]})
     assert ca.verdict(ca.claim(worse)).startswith("Does not hold")
     with pytest.raises(ValueError):
         ca.claim(_rows({"amun": [[1]], "ft": [[1]]}))
+
+
+def test_the_claim_read_as_distance_to_retrain_does_not_reward_overshooting():
+    """A baseline far above Retrain wins the paper's reading but loses the distance-to-Retrain one."""
+    rows = _rows({"retrain": [[10, 10], [10, 10]], "amun_a": [[9, 9], [9, 10]], "amun": [[8, 8], [8, 8]],
+                  "salun": [[30, 30], [30, 30]], "ft": [[2, 2], [2, 2]]})
+    high = ca.claim(rows)
+    assert list(high["best baseline"]) == ["salun", "salun"] and not high["amun better"].any()
+    close = ca.claim(rows, reading="retrain")
+    assert list(close["best baseline"]) == ["ft", "ft"]  # |2 − 10| = 8 < |30 − 10| = 20
+    assert close["amun"].tolist() == [2.0, 2.0] and close["amun over baseline"].tolist() == [6.0, 6.0]
+    assert close["amun_a over amun"].tolist() == [1.0, 1.5] and close["amun_a better"].all()
+    assert ca.verdict(close).startswith("Holds")
+    with pytest.raises(ValueError, match="unknown reading"):
+        ca.claim(rows, reading="nope")
 
 
 def test_avg_gap_is_taken_against_the_retrain_of_the_same_request():
@@ -219,7 +234,7 @@ def test_report_section_of_a_continual_run(run, tmp_path):
     store, req, res = run
     sec = continual_section(res)
     assert sec.name == "continual" and "claim" in " ".join(sec.text)
-    assert len(sec.tables) == 1 + 6 and sec.figures[0].name == "continual-curves"
+    assert len(sec.tables) == 2 + 6 and sec.figures[0].name == "continual-curves"
     assert set(sec.files) == {"continual/continual.csv", "continual/continual.md"}
     spec = req.spec
     cmp = Runner(store).compare(AuditRequest.build(spec, ["ft"], [0], k=2, retrains=1))

@@ -91,7 +91,10 @@ def test_continual_runs_in_the_background_then_shows_curves_and_the_claim():
     names = {t["name"] for t in fig["data"]}
     assert {"Retrain", "Original (no unlearning)", "Fine-tune", "AMUN", "AMUN-A"} <= names
     assert len({t["xaxis"] for t in fig["data"]}) == 4  # AUC gap, FT AUC, UA, TA
-    assert any("claim" in m.value or "Holds" in m.value or "Does not hold" in m.value for m in at.markdown)
+    assert any("Holds" in m.value or "Does not hold" in m.value for m in at.markdown)
+    # the other reading of the claim: distance to Retrain, in the address
+    at.segmented_control(key="w_view_creading").set_value("retrain").run()
+    assert any("closer to Retrain" in m.value for m in at.markdown) and _param(at, "creading") == "retrain"
     assert _param(at, "creq") == "2" and _param(at, "cmethods") == "ft,amun,amun_a"
     # one more metric: a fifth panel; the view is in the address
     at.multiselect(key="w_view_ccurves").select("avg_gap").run()

@@ -107,15 +107,27 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(head + [f"| {idx} | " + " | ".join(map(str, row)) + " |" for idx, row in table.iterrows()])
 
 
+#: the two readings of the paper's claim: the paper's (higher AUC_FR − AUC_FT is better) and distance to Retrain
+READINGS = {"higher": "higher is better (the paper's reading)",
+            "retrain": "closer to Retrain's value is better (|value − Retrain's| of the same seed and request)"}
+
+
 def claim(rows: pd.DataFrame, adaptive: str = "amun_a", plain: str = "amun",
-          baselines: Sequence[str] | None = None, metric: str = "auc_gap") -> pd.DataFrame:
-    """The AMUN paper's claim, request by request: AMUN-A > AMUN > every baseline on ``metric``.
+          baselines: Sequence[str] | None = None, metric: str = "auc_gap", reading: str = "higher") -> pd.DataFrame:
+    """The AMUN paper's claim, request by request: AMUN-A better than AMUN better than every baseline on ``metric``.
+
+    ``reading`` (:data:`READINGS`): ``higher`` — the paper's, the larger value is better; ``retrain`` — the value's
+    distance to the Retrain of the same seed and request, smaller is better (a method that overshoots Retrain,
+    making forgotten samples look less like members than unseen ones, is not rewarded for it).
 
     Per request: the mean over seeds of AMUN-A, AMUN and the best baseline (the methods other than these two,
-    the original model and Retrain, unless ``baselines`` names them), the paired differences AMUN-A − AMUN and
-    AMUN − best baseline (per seed, so the seeds' shared original models and draws cancel) with 95 % t
-    half-widths, and whether each holds on the means and beyond the interval.
+    the original model and Retrain, unless ``baselines`` names them) — values, or distances to Retrain —, Retrain's
+    own value, the paired advantages of AMUN-A over AMUN and of AMUN over the best baseline (per seed, so the seeds'
+    shared original models and draws cancel; positive = better) with 95 % t half-widths, and whether each is
+    positive on the means.
     """
+    if reading not in READINGS:
+        raise ValueError(f"unknown reading {reading!r}; choose one of {', '.join(READINGS)}")
     present = set(rows["method"])
     if adaptive not in present or plain not in present:
         raise ValueError(f"the claim compares {adaptive} and {plain}; run both")
@@ -124,29 +136,35 @@ def claim(rows: pd.DataFrame, adaptive: str = "amun_a", plain: str = "amun",
     if not base:
         raise ValueError("the claim needs at least one baseline method")
     table = rows.pivot_table(index=["request", "seed"], columns="method", values=metric)
+    ref = table[REFERENCE] if REFERENCE in table else pd.Series(np.nan, index=table.index)
+    if reading == "retrain":
+        if REFERENCE not in table:
+            raise ValueError("the distance to Retrain needs Retrain's rows")
+        table = table.sub(ref, axis=0).abs()
+    sign = 1.0 if reading == "higher" else -1.0  # advantage = sign × (a − b)
     out = []
     for request, part in table.groupby(level="request"):
         means = part.mean()
-        best = max(base, key=lambda m: means[m])
-        d1 = (part[adaptive] - part[plain]).dropna()
-        d2 = (part[plain] - part[best]).dropna()
+        best = max(base, key=lambda m: sign * means[m])
+        d1 = (sign * (part[adaptive] - part[plain])).dropna()
+        d2 = (sign * (part[plain] - part[best])).dropna()
         out.append({"request": int(request), adaptive: means[adaptive], plain: means[plain], "best baseline": best,
-                    "baseline": means[best], "retrain": means.get(REFERENCE, np.nan),
-                    f"{adaptive} − {plain}": d1.mean(), "hw1": t_halfwidth(d1.tolist()),
-                    f"{plain} − baseline": d2.mean(), "hw2": t_halfwidth(d2.tolist()),
-                    f"{adaptive} > {plain}": bool(d1.mean() > 0), f"{plain} > baseline": bool(d2.mean() > 0)})
+                    "baseline": means[best], "retrain value": ref.loc[request].mean(),
+                    f"{adaptive} over {plain}": d1.mean(), "hw1": t_halfwidth(d1.tolist()),
+                    f"{plain} over baseline": d2.mean(), "hw2": t_halfwidth(d2.tolist()),
+                    f"{adaptive} better": bool(d1.mean() > 0), f"{plain} better": bool(d2.mean() > 0)})
     return pd.DataFrame(out)
 
 
 def verdict(table: pd.DataFrame, adaptive: str = "amun_a", plain: str = "amun") -> str:
     """One sentence on :func:`claim`'s table: does the ordering hold at every request, on the means and beyond
-    the 95 % intervals of the paired differences?"""
-    a = table[f"{adaptive} > {plain}"]
-    b = table[f"{plain} > baseline"]
-    sure_a = (table[f"{adaptive} − {plain}"] - table["hw1"] > 0).sum()
-    sure_b = (table[f"{plain} − baseline"] - table["hw2"] > 0).sum()
+    the 95 % intervals of the paired advantages?"""
+    a = table[f"{adaptive} better"]
+    b = table[f"{plain} better"]
+    sure_a = (table[f"{adaptive} over {plain}"] - table["hw1"] > 0).sum()
+    sure_b = (table[f"{plain} over baseline"] - table["hw2"] > 0).sum()
     n = len(table)
     holds = bool(a.all() and b.all())
-    return (f"{'Holds' if holds else 'Does not hold'} on the means: {adaptive} > {plain} at {int(a.sum())} of {n} "
-            f"requests and {plain} > the best baseline at {int(b.sum())} of {n}; beyond the 95 % interval of the "
-            f"paired difference over seeds: {int(sure_a)} and {int(sure_b)} of {n}.")
+    return (f"{'Holds' if holds else 'Does not hold'} on the means: {adaptive} better than {plain} at {int(a.sum())} "
+            f"of {n} requests and {plain} better than the best baseline at {int(b.sum())} of {n}; beyond the 95 % "
+            f"interval of the paired advantage over seeds: {int(sure_a)} and {int(sure_b)} of {n}.")
