@@ -161,7 +161,7 @@ class ContinualResult:
             table = self.claim(reading)
             if table is not None:
                 out += ["", f"The AMUN paper's claim (AMUN-A better than AMUN better than the baselines on AUC_FR − "
-                        f"AUC_FT at every request), {how}: " + audit.verdict(table)]
+                        f"AUC_FT at every request), {how}: " + audit.verdict(table, labels=self.labels)]
         for (method, seed), why in self.failures.items():
             out.append(f"failed: {self.labels.get(method, method)}, seed {seed}: {why}")
         return "\n".join(out)

@@ -57,15 +57,17 @@ def continual_curves(summaries: dict[str, pd.DataFrame], labels: dict[str, str],
         s = summaries[metric]
         keys = [k for k in dict.fromkeys(s["method"]) if methods is None or k in methods or k == "retrain"]
         keys = [k for k in keys if k != "retrain"] + (["retrain"] if "retrain" in keys else [])  # reference on top
-        for key in keys:
+        for n, key in enumerate(keys):
             part = s[s["method"] == key]
+            dodge = 0.3 * (n / max(len(keys) - 1, 1) - 0.5)  # within ±0.15 of the request, so error bars stay apart
             fig.add_trace(go.Scatter(
-                x=part["request"], y=part["mean"], error_y=_err(part["halfwidth"]), mode="lines+markers",
+                x=part["request"] + dodge, y=part["mean"], error_y=_err(part["halfwidth"]), mode="lines+markers",
                 name=labels.get(key, key), legendgroup=key, showlegend=key not in shown, line=_line(key),
                 marker={"size": 7, "symbol": "diamond" if key == "retrain" else "circle"},
-                customdata=np.c_[part["halfwidth"].fillna(0), part["n"]],
-                hovertemplate=f"{labels.get(key, key)}<br>request %{{x}}: %{{y:.2f}} ± %{{customdata[0]:.2f}} "
-                              f"(%{{customdata[1]}} seeds)<extra>{METRICS[metric][0]}</extra>"), row=r, col=c)
+                customdata=np.c_[part["halfwidth"].fillna(0), part["n"], part["request"]],
+                hovertemplate=f"{labels.get(key, key)}<br>request %{{customdata[2]}}: %{{y:.2f}} ± "
+                              f"%{{customdata[0]:.2f}} (%{{customdata[1]}} seeds)<extra>{METRICS[metric][0]}</extra>"),
+                row=r, col=c)
             shown.add(key)
         fig.update_xaxes(title_text="request", dtick=1, row=r, col=c)
     _dark_titles(fig)

@@ -34,7 +34,7 @@ def continual_section(result: ContinualResult) -> ReportSection:
         if claim is None:
             continue
         text.append(f"The paper's claim (AMUN-A > AMUN > every baseline on AUC_FR − AUC_FT at every request), {how}: "
-                    + ca.verdict(claim))
+                    + ca.verdict(claim, labels=result.labels))
         show = claim.assign(**{"best baseline": [result.labels.get(m, m) for m in claim["best baseline"]]})
         tables.append((f"The claim per request, {how}: means over seeds and paired advantages (positive = better) "
                        "with 95 % t half-widths (hw1: AMUN-A over AMUN, hw2: AMUN over the best baseline)",

@@ -15,7 +15,7 @@ from ui import amun, cached, forms, jobs, state
 st.set_page_config(page_title="Continual requests · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
 st.title("Continual unlearning requests")
-st.caption(state.describe(spec))
+st.caption(state.describe(spec) + " — the sidebar's forget set is not used here: the requests are drawn per seed.")
 st.markdown(
     "Deletion requests rarely come at once. Here the forget set arrives in **k requests**; each method unlearns "
     "request after request **starting from its own previous output**, and after every request it is audited on "
@@ -25,7 +25,7 @@ st.markdown(
 
 audit = state.audit_settings()  # K, setting, tuned/paper values and hyperparameters come from the Run page
 choices = [k for k in METHODS if k != "retrain"]
-c1, c2, c3, c4 = st.columns([4, 1, 1, 2])
+c1, c2, c3, c4 = st.columns([4, 1, 1, 3])
 methods = c1.multiselect("Methods", choices, format_func=forms.method_label, wrap=True,
                          help="Retrain (the reference) and the original model (no unlearning) are always shown",
                          **state.view("cmethods", choices, list(DEFAULT_METHODS), multi=True))
@@ -112,7 +112,7 @@ if claim is None:
     st.info("The claim compares AMUN-A, AMUN and at least one baseline: add them to the methods.")
 else:
     st.markdown("AMUN paper, Fig. 2: on AUC_FR − AUC_FT, **AMUN-A > AMUN > every baseline at every request**. Here, "
-                f"{ca.READINGS[reading]}: " + ca.verdict(claim))
+                f"{ca.READINGS[reading]}: " + ca.verdict(claim, labels=result.labels))
     show = claim.rename(columns={"amun_a": "AMUN-A", "amun": "AMUN", "hw1": "± (95 %)", "hw2": "± (95 %) ",
                                  "retrain value": "Retrain", "amun_a over amun": "AMUN-A over AMUN",
                                  "amun over baseline": "AMUN over baseline", "amun_a better": "AMUN-A better",

@@ -75,8 +75,24 @@ chosen = s.get("thm_row")
 chosen = chosen if isinstance(chosen, int) and 0 <= chosen < len(frame) else None
 event = st.plotly_chart(theorem_scatter(frame, measure, x=x_axis, selected=chosen), width="stretch",
                         key="thm_scatter", on_select="rerun", selection_mode="points")
+
+
+def _row_of(point: dict) -> int | None:
+    """The frame row a clicked point stands for: its customdata[0] (the browser sends customdata as a list, or as
+    an object keyed "0", "1", … when plotly.js holds it as a typed array)."""
+    data = point.get("customdata")
+    if isinstance(data, dict):
+        data = data.get("0", data.get(0))
+    elif isinstance(data, (list, tuple)):
+        data = data[0] if data else None
+    try:
+        return int(data) if data is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 selection = event.get("selection", {}) if event is not None else {}
-clicked = [int(pt["customdata"][0]) for pt in selection.get("points", []) if pt.get("customdata")]
+clicked = [r for r in (_row_of(pt) for pt in selection.get("points", [])) if r is not None]
 if clicked and clicked != s.get("_thm_sel"):  # a new click (the selection persists over reruns): open that sample
     s["thm_row"] = chosen = clicked[0]
 s["_thm_sel"] = clicked
@@ -103,9 +119,13 @@ a.dataframe(summary.spearman.drop(columns=["factor"]).rename(columns={"label": "
                            "p": st.column_config.NumberColumn(format="%.3g")})
 if summary.per_seed is not None:
     b.markdown("**Per seed** (ρ with ‖δ‖₂; transfer difference: mean if it transfers − if not)")
-    b.dataframe(summary.per_seed, hide_index=True, width="stretch",
-                column_config={c: st.column_config.NumberColumn(format="%+.4f") for c in summary.per_seed.columns
-                               if c != "seed"})
+    def _pm(value: float, hw: float) -> str:
+        return "–" if not np.isfinite(value) else f"{value:+.3f}" + (f" ± {hw:.3f}" if np.isfinite(hw) else "")
+
+    ps = summary.per_seed
+    b.dataframe({"seed": ps["seed"], "ρ(‖δ‖₂, measure)": [_pm(v, h) for v, h in zip(ps.rho_delta, ps.rho_delta_hw)],
+                 "transfer difference": [_pm(v, h) for v, h in zip(ps.transfer_diff, ps.transfer_diff_hw)]},
+                hide_index=True, width="stretch")
 
 # ------------------------------------------------------------------------------------------ one sample
 st.subheader("One sample")
@@ -142,14 +162,22 @@ cols = st.columns([1, 1, 1, 4])
 for col, (name, img) in zip(cols, {"clean x": tiles.to_rgb(x), "x_adv (original model)": tiles.to_rgb(xa),
                                    "δ amplified": tiles.amplified(xa - x)}.items()):
     col.image(tiles.framed(tiles.upscale(img, 2 * size)), caption=name, width="stretch")
+def _yes(flag) -> str:
+    return "yes" if bool(flag) else "no"
+
+
 cols[3].dataframe(
-    {"": ["confidence φ at x", "RMIA score", "loss of y_adv at x_adv"],
-     "Original": [r["phi_original"], r["score_original"], float("nan")],
-     cmp.labels[method]: [r["phi_after"], r["score_after"], r["overfit_loss"]],
-     "Retrain": [r["phi_retrain"], r["score_retrain"], r["transfer_loss"]]},
+    {"": ["confidence φ at x", "RMIA score", "predicts y_adv at x_adv", "loss of y at x_adv", "loss of y_adv at x_adv"],
+     "Original": [f"{r['phi_original']:.3f}", f"{r['score_original']:.4f}", _yes(r["attacked"]),
+                  f"{r['strength']:.3f}", "–"],
+     cmp.labels[method]: [f"{r['phi_after']:.3f}", f"{r['score_after']:.4f}", _yes(r["after_predicts_y_adv"]), "–",
+                          f"{r['overfit_loss']:.3f}"],
+     "Retrain": [f"{r['phi_retrain']:.3f}", f"{r['score_retrain']:.4f}", _yes(r["transfers"]), "–",
+                 f"{r['transfer_loss']:.3f}"]},
     hide_index=True, width="stretch")
 cols[3].caption("φ = log(p_y / (1 − p_y)) on the clean image; the RMIA score is the sample's own membership score. "
-                "What good looks like: the unlearned model's φ and score at Retrain's, not the original's.")
+                "What good looks like: the unlearned model's φ and score at Retrain's, not the original's. The "
+                "losses are the terms of the theorem's C (– where it has none).")
 probs = {}
 for m in ("original", "retrain", method):
     tm = cmp.models[(m, seed)]

@@ -52,11 +52,13 @@ def test_continual_and_theorem_pages_in_chromium(home, tmp_path):
             _settle(page)
             page.wait_for_selector(".js-plotly-plot .scatterlayer .point", timeout=60_000)
             assert page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count() == 0
-            before = page.locator('[data-testid="stSelectbox"]').filter(has_text="Sample").inner_text()
-            point = page.locator(".js-plotly-plot").first.locator(".scatterlayer .point").last
+            line = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="to Retrain · ")
+            before = line.first.inner_text()
+            point = page.locator(".js-plotly-plot").first.locator(".scatterlayer .point").nth(5)
             point.click(force=True)
             _settle(page)
-            after = page.locator('[data-testid="stSelectbox"]').filter(has_text="Sample").inner_text()
+            assert page.locator('[data-testid="stException"]').count() == 0
+            after = line.first.inner_text()
             assert after != before  # the clicked sample is open below
             _shot(page, tmp_path, "theorem")
             browser.close()

@@ -156,15 +156,17 @@ def claim(rows: pd.DataFrame, adaptive: str = "amun_a", plain: str = "amun",
     return pd.DataFrame(out)
 
 
-def verdict(table: pd.DataFrame, adaptive: str = "amun_a", plain: str = "amun") -> str:
+def verdict(table: pd.DataFrame, adaptive: str = "amun_a", plain: str = "amun",
+            labels: dict[str, str] | None = None) -> str:
     """One sentence on :func:`claim`'s table: does the ordering hold at every request, on the means and beyond
-    the 95 % intervals of the paired advantages?"""
+    the 95 % intervals of the paired advantages? ``labels``: display names of the two methods."""
     a = table[f"{adaptive} better"]
     b = table[f"{plain} better"]
     sure_a = (table[f"{adaptive} over {plain}"] - table["hw1"] > 0).sum()
     sure_b = (table[f"{plain} over baseline"] - table["hw2"] > 0).sum()
     n = len(table)
     holds = bool(a.all() and b.all())
-    return (f"{'Holds' if holds else 'Does not hold'} on the means: {adaptive} better than {plain} at {int(a.sum())} "
-            f"of {n} requests and {plain} better than the best baseline at {int(b.sum())} of {n}; beyond the 95 % "
+    na, npl = (labels or {}).get(adaptive, adaptive), (labels or {}).get(plain, plain)
+    return (f"{'Holds' if holds else 'Does not hold'} on the means: {na} better than {npl} at {int(a.sum())} "
+            f"of {n} requests and {npl} better than the best baseline at {int(b.sum())} of {n}; beyond the 95 % "
             f"interval of the paired advantage over seeds: {int(sure_a)} and {int(sure_b)} of {n}.")

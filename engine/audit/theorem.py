@@ -143,17 +143,19 @@ class TheoremSummary:
             parts.append(f"samples whose adversarial example transfers to Retrain (n = {t.loc[True, 'n']}) forget "
                          f"{'better' if diff > 0 else 'worse'} than the others (n = {t.loc[False, 'n']}) on "
                          f"{label}: {t.loc[True, 'mean']:.3f} vs {t.loc[False, 'mean']:.3f} (Mann–Whitney p = "
-                         f"{self.transfer_p:.3g})")
+                         f"{self.transfer_p:.3g}{_ns(self.transfer_p)})")
         d = self.spearman.set_index("factor")
         if "delta_norm" in d.index and np.isfinite(d.loc["delta_norm", "rho"]):
             rho, p = d.loc["delta_norm", "rho"], d.loc["delta_norm", "p"]
             closer = sign * rho < 0  # smaller δ ↔ more forgotten
             parts.append(f"closer adversarial examples forget {'better' if closer else 'worse'}: Spearman ρ(‖δ‖₂, "
-                         f"{label}) = {rho:+.3f} (p = {p:.3g}, n = {self.n_attacked})")
+                         f"{label}) = {rho:+.3f} (p = {p:.3g}{_ns(p)}, n = {self.n_attacked})")
         if self.per_seed is not None and len(self.per_seed) > 2:  # per-seed rows + the mean row
             m = self.per_seed.iloc[-1]
             parts.append(f"over {len(self.per_seed) - 1} seeds ρ(‖δ‖₂) = {m.rho_delta:+.3f} ± {m.rho_delta_hw:.3f} "
-                         f"and the transfer difference {m.transfer_diff:+.4f} ± {m.transfer_diff_hw:.4f} (95 % t)")
+                         f"({_zero(m.rho_delta, m.rho_delta_hw)}) and the transfer difference "
+                         f"{m.transfer_diff:+.4f} ± {m.transfer_diff_hw:.4f} "
+                         f"({_zero(m.transfer_diff, m.transfer_diff_hw)}; 95 % t)")
         text = "; ".join(parts)
         return text[:1].upper() + text[1:] + "." if parts else "Not enough samples to say."
 
@@ -176,6 +178,17 @@ class TheoremSummary:
             out += [f"| {r.seed} | {_pm(r.rho_delta, r.rho_delta_hw)} | {_pm(r.transfer_diff, r.transfer_diff_hw, 4)} |"
                     for _, r in self.per_seed.iterrows()]
         return "\n".join(out + ["", self.sentence()])
+
+
+def _ns(p: float) -> str:
+    return ", not significant at 5 %" if not p < 0.05 else ""
+
+
+def _zero(mean: float, hw: float) -> str:
+    """Whether the 95 % interval ``mean ± hw`` excludes zero (the effect holds across seeds) or not."""
+    if not np.isfinite(hw):
+        return "one seed"
+    return "excludes 0" if abs(mean) > hw else "includes 0: within the noise between seeds"
 
 
 def _pm(value: float, hw: float, decimals: int = 3) -> str:
