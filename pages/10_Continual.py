@@ -116,7 +116,10 @@ else:
     show = claim.rename(columns={"amun_a": "AMUN-A", "amun": "AMUN", "hw1": "± (95 %)", "hw2": "± (95 %) ",
                                  "retrain value": "Retrain", "amun_a over amun": "AMUN-A over AMUN",
                                  "amun over baseline": "AMUN over baseline", "amun_a better": "AMUN-A better",
-                                 "amun better": "AMUN better"})
+                                 "amun better": "AMUN better", "hw3": "± (95 %)  ",
+                                 "amun_a over baseline": "AMUN-A over baseline",
+                                 "amun_a better than baseline": "AMUN-A better than baseline",
+                                 "identical": "AMUN-A = AMUN"})
     show["best baseline"] = [result.labels.get(m, m) for m in show["best baseline"]]
     st.dataframe(show, hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%.2f") for c in show.columns

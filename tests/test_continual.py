@@ -160,8 +160,16 @@ def test_the_claim_table_uses_paired_differences_and_the_best_baseline():
     assert t["amun_a over amun"].tolist() == [2.0, 2.0] and t["hw1"].tolist() == [0.0, 0.0]
     assert t["amun over baseline"].tolist() == [1.5, 1.5]
     assert t["retrain value"].tolist() == [11.0, 11.0]
+    assert t["amun_a over baseline"].tolist() == [3.5, 3.5] and not t["identical"].any()
     text = ca.verdict(t)
     assert text.startswith("Holds") and "2 of 2" in text
+    # AMUN-A = AMUN on a request (the first: one D_A): left out of that comparison, said so
+    same = _rows({"retrain": [[10, 10], [12, 12]], "amun_a": [[6, 9], [7, 10]], "amun": [[6, 7], [7, 8]],
+                  "ft": [[5, 1], [5, 1]]})
+    t = ca.claim(same)
+    assert t["identical"].tolist() == [True, False]
+    text = ca.verdict(t)
+    assert text.startswith("Holds") and "at 1 of 1 requests (at 1 request(s) the two are the same model" in text
     worse = _rows({"amun_a": [[1, 1], [1, 1]], "amun": [[2, 2], [2, 2]], "ft": [[3, 3], [3, 3]]})
     assert ca.verdict(ca.claim(worse)).startswith("Does not hold")
     with pytest.raises(ValueError):

@@ -148,11 +148,16 @@ def claim(rows: pd.DataFrame, adaptive: str = "amun_a", plain: str = "amun",
         best = max(base, key=lambda m: sign * means[m])
         d1 = (sign * (part[adaptive] - part[plain])).dropna()
         d2 = (sign * (part[plain] - part[best])).dropna()
+        d3 = (sign * (part[adaptive] - part[best])).dropna()
         out.append({"request": int(request), adaptive: means[adaptive], plain: means[plain], "best baseline": best,
                     "baseline": means[best], "retrain value": ref.loc[request].mean(),
                     f"{adaptive} over {plain}": d1.mean(), "hw1": t_halfwidth(d1.tolist()),
                     f"{plain} over baseline": d2.mean(), "hw2": t_halfwidth(d2.tolist()),
-                    f"{adaptive} better": bool(d1.mean() > 0), f"{plain} better": bool(d2.mean() > 0)})
+                    f"{adaptive} over baseline": d3.mean(), "hw3": t_halfwidth(d3.tolist()),
+                    f"{adaptive} better": bool(d1.mean() > 0), f"{plain} better": bool(d2.mean() > 0),
+                    f"{adaptive} better than baseline": bool(d3.mean() > 0),
+                    # the same model (AMUN-A starts from θ_o, whose D_A AMUN uses too: the first request)
+                    "identical": bool(len(d1) and (d1 == 0).all())})
     return pd.DataFrame(out)
 
 
@@ -160,13 +165,19 @@ def verdict(table: pd.DataFrame, adaptive: str = "amun_a", plain: str = "amun",
             labels: dict[str, str] | None = None) -> str:
     """One sentence on :func:`claim`'s table: does the ordering hold at every request, on the means and beyond
     the 95 % intervals of the paired advantages? ``labels``: display names of the two methods."""
-    a = table[f"{adaptive} better"]
+    same = table["identical"] if "identical" in table else pd.Series(False, index=table.index)
+    a = table[f"{adaptive} better"][~same]
     b = table[f"{plain} better"]
-    sure_a = (table[f"{adaptive} over {plain}"] - table["hw1"] > 0).sum()
+    c = table[f"{adaptive} better than baseline"]
+    sure_a = (table[f"{adaptive} over {plain}"] - table["hw1"] > 0)[~same].sum()
     sure_b = (table[f"{plain} over baseline"] - table["hw2"] > 0).sum()
-    n = len(table)
+    sure_c = (table[f"{adaptive} over baseline"] - table["hw3"] > 0).sum()
+    n, n_a = len(table), len(a)
     holds = bool(a.all() and b.all())
     na, npl = (labels or {}).get(adaptive, adaptive), (labels or {}).get(plain, plain)
-    return (f"{'Holds' if holds else 'Does not hold'} on the means: {na} better than {npl} at {int(a.sum())} "
-            f"of {n} requests and {npl} better than the best baseline at {int(b.sum())} of {n}; beyond the 95 % "
-            f"interval of the paired advantage over seeds: {int(sure_a)} and {int(sure_b)} of {n}.")
+    tie = (f" (at {int(same.sum())} request(s) the two are the same model — one D_A, as at the first request — and "
+           "are left out of that count)") if same.any() else ""
+    return (f"{'Holds' if holds else 'Does not hold'} on the means: {na} better than {npl} at {int(a.sum())} of "
+            f"{n_a} requests{tie}, {npl} better than the best baseline at {int(b.sum())} of {n}, and {na} better than "
+            f"the best baseline at {int(c.sum())} of {n}; beyond the 95 % interval of the paired advantage over "
+            f"seeds: {int(sure_a)} of {n_a}, {int(sure_b)} of {n} and {int(sure_c)} of {n}.")
