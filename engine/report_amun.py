@@ -35,10 +35,9 @@ def continual_section(result: ContinualResult) -> ReportSection:
             continue
         text.append(f"The paper's claim (AMUN-A > AMUN > every baseline on AUC_FR − AUC_FT at every request), {how}: "
                     + ca.verdict(claim, labels=result.labels))
-        show = claim.assign(**{"best baseline": [result.labels.get(m, m) for m in claim["best baseline"]]})
+        show = ca.claim_display(claim, result.labels)
         tables.append((f"The claim per request, {how}: means over seeds and paired advantages (positive = better) "
-                       "with 95 % t half-widths (hw1: AMUN-A over AMUN, hw2: AMUN over the best baseline, hw3: "
-                       "AMUN-A over the best baseline)",
+                       "with 95 % t half-widths",
                        frame_html(show, index=False)))
     for (method, seed), why in result.failures.items():
         text.append(f"{result.labels.get(method, method)}, seed {seed}, stopped: {why}")

@@ -113,14 +113,7 @@ if claim is None:
 else:
     st.markdown("AMUN paper, Fig. 2: on AUC_FR − AUC_FT, **AMUN-A > AMUN > every baseline at every request**. Here, "
                 f"{ca.READINGS[reading]}: " + ca.verdict(claim, labels=result.labels))
-    show = claim.rename(columns={"amun_a": "AMUN-A", "amun": "AMUN", "hw1": "± (95 %)", "hw2": "± (95 %) ",
-                                 "retrain value": "Retrain", "amun_a over amun": "AMUN-A over AMUN",
-                                 "amun over baseline": "AMUN over baseline", "amun_a better": "AMUN-A better",
-                                 "amun better": "AMUN better", "hw3": "± (95 %)  ",
-                                 "amun_a over baseline": "AMUN-A over baseline",
-                                 "amun_a better than baseline": "AMUN-A better than baseline",
-                                 "identical": "AMUN-A = AMUN"})
-    show["best baseline"] = [result.labels.get(m, m) for m in show["best baseline"]]
+    show = ca.claim_display(claim, result.labels)
     st.dataframe(show, hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%.2f") for c in show.columns
                                 if show[c].dtype.kind == "f"})
@@ -137,5 +130,5 @@ with st.expander("Tables per request (mean ± 95 % half-width over seeds)"):
 st.download_button("Download continual.csv (one row per model × seed × request)", result.rows.to_csv(index=False),
                    "continual.csv", "text/csv", key="dl_continual")
 st.caption(f"Loaded from the run store ({result.seconds:.1f} s). The same run from the command line: `python -m engine "
-           f"continual --methods {','.join(m.key for m in req.methods)} --requests {req.requests} --size "
-           f"{req.size:g} --seeds {','.join(map(str, req.seeds))} --k {req.k}`.")
+           f"continual --dataset {spec.data.dataset} --methods {','.join(m.key for m in req.methods)} --requests "
+           f"{req.requests} --size {req.size:g} --seeds {','.join(map(str, req.seeds))} --k {req.k}`.")

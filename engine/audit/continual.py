@@ -181,3 +181,18 @@ def verdict(table: pd.DataFrame, adaptive: str = "amun_a", plain: str = "amun",
             f"{n_a} requests{tie}, {npl} better than the best baseline at {int(b.sum())} of {n}, and {na} better than "
             f"the best baseline at {int(c.sum())} of {n}; beyond the 95 % interval of the paired advantage over "
             f"seeds: {int(sure_a)} of {n_a}, {int(sure_b)} of {n} and {int(sure_c)} of {n}.")
+
+
+def claim_display(table: pd.DataFrame, labels: dict[str, str], adaptive: str = "amun_a",
+                  plain: str = "amun") -> pd.DataFrame:
+    """:func:`claim`'s table with display names (methods by label; ± for the half-widths) for the page and the
+    report."""
+    la, lp = labels.get(adaptive, adaptive), labels.get(plain, plain)
+    out = table.assign(**{"best baseline": [labels.get(m, m) for m in table["best baseline"]]})
+    return out.rename(columns={
+        adaptive: la, plain: lp, "retrain value": labels.get(REFERENCE, "Retrain"),
+        f"{adaptive} over {plain}": f"{la} over {lp}", "hw1": "± (95 %)",
+        f"{plain} over baseline": f"{lp} over baseline", "hw2": "± (95 %) ",
+        f"{adaptive} over baseline": f"{la} over baseline", "hw3": "± (95 %)  ",
+        f"{adaptive} better": f"{la} better", f"{plain} better": f"{lp} better",
+        f"{adaptive} better than baseline": f"{la} better than baseline", "identical": f"{la} = {lp}"})
