@@ -33,6 +33,10 @@ PAGES = [
     ("pages/8_Report.py", "Report", "the audit as one self-contained HTML file (every figure interactive) and a zip "
      "of every table, per-sample value and, where a browser is installed, PNG figures"),
     ("pages/9_History.py", "History", "every audit in the run store; open one, or compare two side by side"),
+    ("pages/10_Continual.py", "Continual requests", "the forget set in k requests, each method on its own previous "
+     "output (AMUN §6.3): UA / RA / TA, FT AUC and AUC_FR − AUC_FT per request; AMUN vs AMUN-A vs the baselines"),
+    ("pages/11_Theorem.py", "AMUN's theorem", "per forget sample: ‖δ‖₂ of its adversarial example, transfer to "
+     "Retrain, how forgotten it is; do close, transferable examples forget better? The forget-set-size curve"),
 ]
 for path, label, what in PAGES:
     c1, c2 = st.columns([1, 4])

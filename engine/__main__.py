@@ -1,4 +1,4 @@
-"""Command line: ``python -m engine {datasets,train,signals,methods,unlearn,audit,report,sweep} …``.
+"""Command line: ``python -m engine {datasets,train,signals,methods,unlearn,audit,continual,theorem,report,sweep} …``.
 
 Every option has a default, so ``python -m engine train --dataset digits`` just works. Every command goes
 through :class:`engine.run.Runner`. Errors a user can cause print one line and exit with status 2. Long work
@@ -372,6 +372,36 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_sections(args: argparse.Namespace, req, runner, cmp) -> list:
+    """The report's sections of AMUN's own analyses asked for by ``--theorem`` / ``--continual``."""
+    from . import report_amun
+
+    sections = []
+    if args.continual:
+        from .continual import ContinualRequest
+
+        methods = [m.strip() for m in args.continual_methods.split(",") if m.strip()]
+        creq = ContinualRequest.build(req.spec, methods, req.seeds, requests=args.requests, size=args.size,
+                                      tuned=not args.paper_defaults, use_remain=req.use_remain, k=req.k)
+        sections.append(report_amun.continual_section(runner.continual(creq)))
+    if args.theorem:
+        from .audit.theorem import size_effect
+
+        if req.method(args.theorem) is None:
+            raise UnlearnError(f"--theorem {args.theorem}: add it to --methods")
+        sizes = None
+        if args.sizes:
+            specs = [f.strip() for f in args.sizes.split(",") if f.strip()]
+            keep = {m.strip() for m in args.size_methods.split(",") if m.strip()}
+            sreq = replace(req, methods=tuple(m for m in req.methods if m.key in keep))
+            if not sreq.methods:
+                raise UnlearnError("--size-methods: none of them is in --methods")
+            cmps = runner.forget_sizes(sreq, specs)
+            sizes = size_effect({k: c.rows for k, c in cmps.items()}, len(runner.prepare(req.spec).data.y_train))
+        sections.append(report_amun.theorem_section(runner.theorem(cmp, args.theorem), sizes))
+    return sections
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from . import report
     from .run import NotStored, Runner
@@ -385,12 +415,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     except NotStored:
         raise UnlearnError("this audit is not in the store yet: run `engine audit` with the same options first, "
                            "or pass --compute") from None
+    try:
+        sections = _report_sections(args, req, runner, cmp)
+    except NotStored:
+        raise UnlearnError("a section asked for (--theorem / --continual) is not in the store yet: run `engine "
+                           "theorem` / `engine continual` with the same options first, or pass --compute") from None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     figs = report.report_figures(cmp)
-    html = report.html_report(cmp, figs)
+    html = report.html_report(cmp, figs, sections=sections)
     (out / "report.html").write_text(html, encoding="utf-8")
-    data, notes = report.bundle(cmp, html, figs, png=args.png)
+    data, notes = report.bundle(cmp, html, figs, png=args.png, sections=sections)
     (out / "report.zip").write_bytes(data)
     print(f"report: {out / 'report.html'} ({len(html) / 1e6:.1f} MB, {len(figs)} figures); "
           f"everything: {out / 'report.zip'} ({len(data) / 1e6:.1f} MB)")
@@ -490,6 +525,66 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if stats.failed else 0
 
 
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise UnlearnError(f"--seeds {text!r}: expected integers such as 0,1,2") from None
+
+
+def cmd_continual(args: argparse.Namespace) -> int:
+    from .audit.rmia import DEFAULT_K
+    from .continual import ContinualRequest
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    args.set, overrides = _method_sets(args.set)
+    args.seed, args.forget_seed = 0, 0
+    req = ContinualRequest.build(_spec_from_args(args), methods, _seeds(args.seeds), requests=args.requests,
+                                 size=args.size, overrides=overrides, tuned=not args.paper_defaults,
+                                 use_remain=not args.no_remain, k=args.k or DEFAULT_K)
+    result = _runner(args).continual(req)
+    text = result.to_markdown()
+    print(text)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result.rows.to_csv(out / "continual.csv", index=False)
+    (out / "continual.md").write_text(text + "\n")
+    print(f"\nrows: {out / 'continual.csv'} ({len(result.rows)}), tables: {out / 'continual.md'}; "
+          f"{result.seconds:.1f} s")
+    return 1 if result.failures else 0
+
+
+def cmd_theorem(args: argparse.Namespace) -> int:
+    from .audit.theorem import MEASURES, size_effect, size_markdown
+
+    req = _request(args)
+    if req.method(args.method) is None:
+        raise UnlearnError(f"--method {args.method}: add it to --methods (the per-sample view is of one of them)")
+    runner = _runner(args)
+    cmp = runner.compare(req)
+    view = runner.theorem(cmp, args.method)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    view.frame.to_csv(out / "per_sample.csv", index=False)
+    measures = list(MEASURES) if args.measure == "all" else [args.measure]
+    print(f"AMUN's Theorem 4.1, per forget sample of {view.label} (seeds {list(cmp.seeds)}; adversarial examples of "
+          f"the original model):\n")
+    for measure in measures:
+        print(view.aggregate(measure).to_markdown() + "\n")
+    if args.sizes:
+        sizes = [f.strip() for f in args.sizes.split(",") if f.strip()]
+        size_methods = [m.strip() for m in args.size_methods.split(",") if m.strip()]
+        sreq = replace(req, methods=tuple(m for m in req.methods if m.key in size_methods))
+        if not sreq.methods:
+            raise UnlearnError("--size-methods: none of them is in --methods")
+        cmps = runner.forget_sizes(sreq, sizes)
+        table = size_effect({k: c.rows for k, c in cmps.items()}, len(runner.prepare(req.spec).data.y_train))
+        table.to_csv(out / "forget_sizes.csv", index=False)
+        print("Forget-set size (smaller forget sets should unlearn better):\n\n" + size_markdown(table))
+    print(f"\nper-sample rows: {out / 'per_sample.csv'}")
+    return 0
+
+
 def _add_audit_options(p: argparse.ArgumentParser) -> None:
     _add_run_options(p)
     p.add_argument("--methods", default="ft,rl,ga,bs,l1_sparse,salun,amun,amun_salun",
@@ -534,6 +629,34 @@ def main(argv: list[str] | None = None) -> int:
     _add_audit_options(p)
     p.add_argument("--out", default="audit-out", help="output folder for metrics.csv, table.md, per_sample/")
     p.set_defaults(func=cmd_audit)
+    p = sub.add_parser("continual", help="continual unlearning: k forget requests, each method on its own previous "
+                                          "output (AMUN §6.3); per-request tables")
+    _add_run_options(p)
+    p.add_argument("--methods", default="ft,rl,ga,bs,l1_sparse,salun,amun,amun_a",
+                   help="comma-separated method keys (retrain, the reference, and the original are always included)")
+    p.add_argument("--requests", type=int, default=5, help="number of forget requests (default 5, as the paper)")
+    p.add_argument("--size", type=float, default=0.02,
+                   help="samples per request: a fraction of train (default 0.02, as the paper) or a count")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds: original model and request draw")
+    p.add_argument("--k", type=int, default=None, help="RMIA reference models (default: engine default)")
+    p.add_argument("--references", choices=["auto", "ensemble", "single"], default="auto",
+                   help="how the reference models are trained (default auto)")
+    p.add_argument("--no-remain", action="store_true", help="the D_F-only setting")
+    p.add_argument("--paper-defaults", action="store_true", help="the papers' hyperparameters, not the tuned ones")
+    p.add_argument("--out", default="continual-out", help="folder for continual.csv and continual.md")
+    p.set_defaults(func=cmd_continual)
+    p = sub.add_parser("theorem", help="AMUN's Theorem 4.1 per forget sample (‖δ‖, transfer to Retrain, how "
+                                        "forgotten) and the forget-set-size effect")
+    _add_audit_options(p)
+    p.add_argument("--method", default="amun", help="the unlearned model to look at (one of --methods)")
+    p.add_argument("--measure", default="all", choices=["all", "score_after", "excess", "drop", "phi_gap"],
+                   help="how forgotten a sample is (default: every measure)")
+    p.add_argument("--sizes", default="",
+                   help="forget specs for the size effect, e.g. random:0.05,random:0.1,random:0.2,random:0.4 "
+                        "(default: none)")
+    p.add_argument("--size-methods", default="amun,ft", help="methods of the size effect (from --methods)")
+    p.add_argument("--out", default="theorem-out", help="folder for per_sample.csv and forget_sizes.csv")
+    p.set_defaults(func=cmd_theorem)
     p = sub.add_parser("tune", help="tune methods on a held-out forget split (RMIA Avg Gap); write the grid table")
     _add_run_options(p)
     p.add_argument("--methods", default="ft,rl,ga,bs,l1_sparse,salun,amun,amun_salun,sg_unlearn",
@@ -574,6 +697,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="report-out", help="output folder for report.html and report.zip")
     p.add_argument("--png", action="store_true", help="also PNG figures in the zip (needs kaleido and Chromium)")
     p.add_argument("--compute", action="store_true", help="compute what the store lacks instead of failing")
+    p.add_argument("--theorem", default="", metavar="METHOD",
+                   help="add AMUN's Theorem 4.1 per-sample section for this method of --methods (e.g. amun)")
+    p.add_argument("--sizes", default="", help="with --theorem: forget specs of the size curve, e.g. "
+                                               "random:0.1,random:0.2,random:0.4 (the audits of `engine theorem`)")
+    p.add_argument("--size-methods", default="amun,ft", help="with --sizes: methods of the size curve")
+    p.add_argument("--continual", action="store_true",
+                   help="add the continual-requests section (the run of `engine continual` with the audit's seeds "
+                        "and K, and --requests / --size / --continual-methods)")
+    p.add_argument("--requests", type=int, default=5, help="with --continual: number of requests (default 5)")
+    p.add_argument("--size", type=float, default=0.02, help="with --continual: samples per request (default 0.02)")
+    p.add_argument("--continual-methods", default="ft,rl,ga,bs,l1_sparse,salun,amun,amun_a",
+                   help="with --continual: its methods")
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("sweep", help="a grid of methods × hyperparameters × seeds × forget specs as Ray tasks")
     _add_audit_options(p)

@@ -129,21 +129,34 @@ def _tuned_record(dataset: str) -> dict[str, Any] | None:
     return record
 
 
-def tuned_params(dataset: str | None, method: str) -> dict[str, Any]:
-    """The tuned hyperparameters of ``method`` on ``dataset`` (empty: the paper's defaults apply)."""
-    record = _tuned_record(dataset) if dataset else None
-    return dict(((record or {}).get("methods", {}).get(method) or {}).get("params", {}))
+def _tuned_entry(dataset: str | None, method: str, like: str = "") -> tuple[dict | None, str]:
+    """The tuned record's entry of ``method`` on ``dataset``, else that of ``like`` (a method it shares its
+    settings with, e.g. AMUN-A with AMUN), and whose entry it is."""
+    methods = ((_tuned_record(dataset) if dataset else None) or {}).get("methods") or {}
+    if methods.get(method):
+        return methods[method], method
+    if like and methods.get(like):
+        return methods[like], like
+    return None, method
 
 
-def tuned_provenance(dataset: str | None, method: str) -> str | None:
+def tuned_params(dataset: str | None, method: str, like: str = "") -> dict[str, Any]:
+    """The tuned hyperparameters of ``method`` on ``dataset`` (else those of ``like``; empty: the paper's defaults
+    apply)."""
+    entry, _ = _tuned_entry(dataset, method, like)
+    return dict((entry or {}).get("params", {}))
+
+
+def tuned_provenance(dataset: str | None, method: str, like: str = "") -> str | None:
     """One line on where ``method``'s tuned defaults on ``dataset`` come from, or None (the paper's values)."""
     record = _tuned_record(dataset) if dataset else None
-    entry = ((record or {}).get("methods") or {}).get(method)
+    entry, whose = _tuned_entry(dataset, method, like)
     if not entry:
         return None
     paper = entry.get("paper_score")
     score = entry.get("score")
-    return (f"tuned on {record.get('created', '?')} by `{record.get('command') or 'engine tune'}`: held-out forget "
-            f"seeds {record.get('heldout_forget_seeds')}, {entry.get('candidates')} candidates"
+    shared = "" if whose == method else f"of {whose} (shared): "
+    return (f"{shared}tuned on {record.get('created', '?')} by `{record.get('command') or 'engine tune'}`: held-out "
+            f"forget seeds {record.get('heldout_forget_seeds')}, {entry.get('candidates')} candidates"
             + (f", Avg Gap {score:.2f}" if score is not None and score == score else "")
             + (f" (the paper's default: {paper:.2f})" if paper is not None else ""))

@@ -26,7 +26,8 @@ ADVERSARIAL_PASSES_PER_SAMPLE = 100
 
 #: stage keys that are not method keys or reference models, as a person reads them
 STAGE_NAMES = {"original": "original model", "retrain": "retrained model",
-               "adversarial": "nearest adversarial examples", "signals": "signals", "audit": "audit (seeds)"}
+               "adversarial": "nearest adversarial examples", "signals": "signals", "audit": "audit (seeds)",
+               "continual": "continual requests", "forget sizes": "forget-set sizes"}
 
 
 def stage_label(stage: str, metrics: dict | None = None) -> str:

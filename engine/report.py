@@ -52,6 +52,19 @@ class ReportFigure:
     caption: str = ""
 
 
+@dataclass
+class ReportSection:
+    """A section beyond the audit's own (continual requests, Theorem 4.1: :mod:`engine.report_amun`): paragraphs of
+    plain ``text`` (escaped), ``tables`` as (caption, escaped HTML), ``figures``, and ``files`` (zip path → text)."""
+
+    name: str
+    title: str
+    text: list[str]
+    tables: list[tuple[str, str]]
+    figures: list[ReportFigure]
+    files: dict[str, str]
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -139,6 +152,12 @@ def _rows_html(cmp: Comparison) -> str:
     return _escaped(df.style.set_table_attributes('class="rows"'))
 
 
+def frame_html(frame: pd.DataFrame, index: bool = True) -> str:
+    """Any table as report HTML, every cell and heading escaped (4 significant decimals, NaN as –)."""
+    styler = frame.style.set_table_attributes('class="rows"')
+    return _escaped(styler if index else styler.hide(axis="index"))
+
+
 def _escaped(styler) -> str:
     """``Styler.to_html`` with every cell and heading HTML-escaped (labels can hold user strings)."""
     styler = styler.format(escape="html", precision=4, na_rep="–")
@@ -150,7 +169,8 @@ _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent /
 
 
 def html_report(cmp: Comparison, figs: list[ReportFigure] | None = None, *, glossary: dict[str, str] | None = None,
-                title: str | None = None, include_plotlyjs: bool | str = True) -> str:
+                title: str | None = None, include_plotlyjs: bool | str = True,
+                sections: list[ReportSection] | None = None) -> str:
     """The whole report as one HTML document (``engine/templates/report.html``; every user string escaped).
 
     Args:
@@ -160,6 +180,7 @@ def html_report(cmp: Comparison, figs: list[ReportFigure] | None = None, *, glos
         title: the document title (default: data set, model and forget spec).
         include_plotlyjs: ``True`` inlines plotly.js once, before the first figure (works offline);
             ``"cdn"`` links it instead (a small file that needs the network to render).
+        sections: further sections (:class:`ReportSection`), after the audit's tables and before its figures.
 
     Returns:
         A complete HTML document (``<!DOCTYPE html>`` …); every figure is a ``<div id="NAME">``.
@@ -185,10 +206,24 @@ def html_report(cmp: Comparison, figs: list[ReportFigure] | None = None, *, glos
         table=table_html(cmp), rows=_rows_html(cmp), glossary=GLOSSARY if glossary is None else glossary,
         table_note=" ".join(filter(None, [cmp.note().replace("Marked:", "Green:"), cmp.failure_note()])),
         signal=check.message, signal_ok=check.ok,
-        figures=[{"name": f.name, "title": f.title, "caption": f.caption,
-                  "div": f.figure.to_html(full_html=False, include_plotlyjs=include_plotlyjs if i == 0 else False,
-                                          div_id=f.name, config={"displaylogo": False, "responsive": True})}
+        sections=[{"name": sec.name, "title": sec.title, "text": sec.text, "tables": sec.tables,
+                   "figures": [_figure_html(f, include_plotlyjs if first else False)
+                               for f, first in zip(sec.figures, _firsts(sections, sec))]}
+                  for sec in sections or []],
+        figures=[_figure_html(f, include_plotlyjs if i == 0 and not any(s.figures for s in sections or []) else False)
                  for i, f in enumerate(figs)])
+
+
+def _figure_html(f: ReportFigure, include_plotlyjs: bool | str) -> dict:
+    return {"name": f.name, "title": f.title, "caption": f.caption,
+            "div": f.figure.to_html(full_html=False, include_plotlyjs=include_plotlyjs, div_id=f.name,
+                                    config={"displaylogo": False, "responsive": True})}
+
+
+def _firsts(sections: list[ReportSection], sec: ReportSection) -> list[bool]:
+    """Per figure of ``sec``: whether it is the first figure of the document (plotly.js goes there, once)."""
+    before = sum(len(s.figures) for s in sections[:sections.index(sec)])
+    return [before + i == 0 for i in range(len(sec.figures))]
 
 
 # ------------------------------------------------------------------------------------------------- files
@@ -265,7 +300,7 @@ def png_figures(figs: Iterable[ReportFigure], width: int = 1100,
 
 
 def bundle(cmp: Comparison, html_text: str | None = None, figs: list[ReportFigure] | None = None, *,
-           png: bool = True) -> tuple[bytes, list[str]]:
+           png: bool = True, sections: list[ReportSection] | None = None) -> tuple[bytes, list[str]]:
     """The zip of the report and every table.
 
     Args:
@@ -273,12 +308,13 @@ def bundle(cmp: Comparison, html_text: str | None = None, figs: list[ReportFigur
         html_text: the report (default: :func:`html_report` of ``figs``).
         figs: the figures (default: :func:`report_figures`).
         png: also try ``figures/*.png`` (needs kaleido and a Chrome/Chromium).
+        sections: further sections (their files and, with ``png``, their figures too).
 
     Returns:
         (zip bytes, notes): the notes say what was left out and why (also written to ``NOTES.txt`` in the zip).
     """
     figs = report_figures(cmp) if figs is None else figs
-    html_text = html_report(cmp, figs) if html_text is None else html_text
+    html_text = html_report(cmp, figs, sections=sections) if html_text is None else html_text
     notes: list[str] = []
     buf = io.BytesIO()
     with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -288,9 +324,12 @@ def bundle(cmp: Comparison, html_text: str | None = None, figs: list[ReportFigur
                 z.write(path, path.relative_to(root).as_posix())
         for name, text in per_sample_csvs(cmp).items():
             z.writestr(name, text)
+        for sec in sections or []:
+            for name, text in sec.files.items():
+                z.writestr(name, text)
         z.writestr("report.html", html_text)
         if png:
-            images, why = png_figures(figs)
+            images, why = png_figures([*figs, *(f for sec in sections or [] for f in sec.figures)])
             for name, data in images.items():
                 z.writestr(name, data)
             if why:

@@ -31,11 +31,15 @@ from torch import nn
 
 from . import config
 from .attacks import AdversarialSet, NearestAdversarial
+from .audit import continual as continual_audit
+from .audit import theorem as theorem_audit
 from .audit.compare import BASELINE, REFERENCE, Comparison, ModelAudit, audit_model, seed_rows
 from .audit.guard import SignalCheck, membership_check
 from .audit.rmia import DEFAULT_K, ReferenceSet, keep_matrix
+from .audit.theorem import TheoremView
 from .audit.uncertainty import Z95, auc, auc_difference_se
 from .config import RunSpec
+from .continual import ContinualRequest, ContinualResult
 from .data import Dataset, load_dataset
 from .ensemble import ENSEMBLE_GROUP, choose_training, supports_ensemble, train_ensemble
 from .errors import Diverged, UnlearnError
@@ -457,26 +461,37 @@ class Runner:
         return model
 
     def unlearned(self, method: Unlearner, prep: Prepared, original: TrainedModel, *, use_remain: bool = True,
-                  seed: int | None = None) -> TrainedModel:
+                  seed: int | None = None, origin: TrainedModel | None = None) -> TrainedModel:
         """``method`` applied to ``original`` for ``prep.forget`` (``use_remain=False``: the D_F-only setting).
 
-        The method gets only the resources it declares (:attr:`Unlearner.requires`): the run's recipe, or the
-        original model's stored adversarial set of the forget rows. ``seed`` defaults to the run's seed.
+        The method gets only the resources it declares (:attr:`Unlearner.requires`): the run's recipe, the
+        original model's stored adversarial set of the forget rows, or that of the model it starts from.
+        ``seed`` defaults to the run's seed.
+
+        Continual unlearning (:meth:`continual`) passes the previous request's model as ``original`` and θ_o as
+        ``origin`` (whose D_A AMUN keeps); ``prep.remain`` is then the training set minus everything forgotten so
+        far. The key chains the starting model's key, and names ``origin`` and the remain set where they are not
+        implied (a one-shot run keeps its key).
 
         A run whose loss, weights or outputs become non-finite raises :class:`Diverged`; the failure is stored
         too (kind ``failure``, the same key), so the same deterministic run is not retried and a store-only
         reader reports it instead of "not stored".
         """
         seed = prep.spec.seed if seed is None else seed
-        key = config.stable_hash({"kind": "unlearned", "method": method.key, "params": method.params(),
-                                  "original": original.key, "forget": prep.forget_key, "seed": seed,
-                                  "use_remain": use_remain, "data": prep.data.fingerprint})
+        origin = origin or original
+        parts = {"kind": "unlearned", "method": method.key, "params": method.params(), "original": original.key,
+                 "forget": prep.forget_key, "seed": seed, "use_remain": use_remain, "data": prep.data.fingerprint}
+        if origin.key != original.key:
+            parts["origin"] = origin.key
+        if len(prep.forget) + len(prep.remain) != len(prep.data.y_train):  # remain is not train minus forget
+            parts["remain"] = forget_fingerprint(prep.remain)
+        key = config.stable_hash(parts)
         failed = self.store.load("failure", key)
         if failed is not None:
             raise Diverged(failed.manifest["message"])
 
         def build() -> Artifact:
-            resources = self._resources(method, prep, original)
+            resources = self._resources(method, prep, original, origin)
             try:
                 res = method.unlearn(original.model, prep.data, prep.forget, prep.remain if use_remain else None,
                                      seed=seed, device=self.device, progress=self.progress, cancel=self.cancel,
@@ -500,6 +515,7 @@ class Runner:
                     scalars[name] = value
             manifest = {"method": method.key, "label": method.label, "params": method.params(), "seed": seed,
                         "use_remain": use_remain, "original": original.key, "forget_fingerprint": prep.forget_key,
+                        "origin": origin.key, "n_remain": int(len(prep.remain)),
                         "spec": prep.spec, "device": str(self.device), "history": res.history, "extras": scalars,
                         # the method's own time, without the shared one-time work it used (charged separately)
                         "seconds": res.seconds - float(res.extras.get("attack_seconds", 0.0)),
@@ -508,21 +524,30 @@ class Runner:
 
         return TrainedModel("unlearned", self._artifact("unlearned", key, build), prep.spec, prep.data, self.device)
 
-    def _resources(self, method: Unlearner, prep: Prepared, original: TrainedModel) -> Resources:
+    def _resources(self, method: Unlearner, prep: Prepared, start: TrainedModel, origin: TrainedModel) -> Resources:
+        """What ``method`` declares: the recipe; D_A of the forget rows under ``origin`` (θ_o, "adversarial") or
+        under ``start``, the model it is given ("current_adversarial"; the same model in a one-shot run)."""
         res = Resources()
         if "recipe" in method.requires:
             res.recipe = prep.spec
-        if "adversarial" in method.requires:
+        whose = origin if "adversarial" in method.requires else start if "current_adversarial" in method.requires \
+            else None
+        if whose is not None:
             def adversarial(attack: NearestAdversarial) -> AdversarialSet:
-                # the whole training set's D_A when it is stored (AMUN's code precomputes it once per original
-                # model; `hardest` by ε and tuning over many forget sets store it), else the forget rows only
-                whole = self.has_adversarial(original, prep.data, attack=attack)
-                adv, manifest = self._adversarial(original, prep.data, "train", None if whole else prep.forget,
-                                                  attack)
+                adv, manifest = self._forget_adversarial(whose, prep, attack)
                 res.one_time["D_A search"] = float(manifest.get("seconds", 0.0))
-                return adv.subset(prep.forget) if whole else adv
+                return adv
             res.adversarial = adversarial
         return res
+
+    def _forget_adversarial(self, model: TrainedModel, prep: Prepared,
+                            attack: NearestAdversarial) -> tuple[AdversarialSet, dict]:
+        """D_A of ``prep.forget`` under ``model``: indexed from the whole training set's when that is stored (AMUN's
+        code precomputes it once per original model; `hardest` by ε and tuning over many forget sets store it),
+        else searched for the forget rows only."""
+        whole = self.has_adversarial(model, prep.data, attack=attack)
+        adv, manifest = self._adversarial(model, prep.data, "train", None if whole else prep.forget, attack)
+        return (adv.subset(prep.forget) if whole else adv), manifest
 
     # -------------------------------------------------------------------------------------------- references
     def references(self, spec: RunSpec, k: int = DEFAULT_K, seed: int = 0, *,
@@ -684,7 +709,7 @@ class Runner:
         adv = AdversarialSet.from_arrays(art.arrays())
         if len(adv) != len(y):
             raise UnlearnError(f"stored adversarial set {key} has {len(adv)} samples but {len(y)} were asked for")
-        return adv, art.manifest
+        return adv, {**art.manifest, "key": key}
 
     def has_adversarial(self, trained: TrainedModel, data: Dataset, *, split: str = "train",
                         rows: np.ndarray | None = None, attack: NearestAdversarial | None = None) -> bool:
@@ -747,6 +772,138 @@ class Runner:
             "use_remain": req.use_remain, "k": req.k, "retrains": req.retrains, "heldout": req.heldout,
             "bootstrap": req.bootstrap, "seconds": cmp.seconds,
             "rows": cmp.rows.to_dict(orient="records")})
+
+    # -------------------------------------------------------------------------------------------- continual requests
+    def continual(self, req: ContinualRequest) -> ContinualResult:
+        """Continual unlearning (AMUN §6.3): every method unlearns ``req``'s requests one after the other.
+
+        Per seed s: the original model (seed s), the k disjoint requests (drawn with s), the reference set (shared
+        with every audit of the spec), and per request j the Retrain on train − (D_F^1 ∪ … ∪ D_F^j) and each
+        method's model after request j — started from its model after request j − 1 (:meth:`unlearned` with
+        ``origin`` θ_o, whose D_A AMUN keeps; AMUN-A's is searched on the model it starts from). Each model is
+        audited on everything forgotten so far (:func:`engine.audit.continual.step_audit`); the original model,
+        audited the same way, is the "no unlearning" curve. A method that diverges at request j keeps its rows
+        before j and is listed in ``failures``. Every model, D_A and signal is stored; a rerun trains nothing.
+        """
+        t0 = time.perf_counter()
+        labels = req.labels()
+        rows, failures = [], {}
+        total, done = len(req.seeds) * req.requests * (len(req.methods) + 1), 0
+        for seed in req.seeds:
+            spec = replace(req.spec, seed=seed, forget_seed=seed)
+            data = self.data(spec)
+            original = self.original(spec)
+            ref = self.references(spec, req.k)
+            chunks = req.rows(len(data.y_train), seed)
+            steps = []  # per request: (its rows, everything forgotten so far with the remain set)
+            for j in range(req.requests):
+                forgotten = np.sort(np.concatenate(chunks[: j + 1]))
+                steps.append((chunks[j], Prepared(spec, data, forgotten, remain_indices(forgotten, len(data.y_train)))))
+
+            def row(name: str, j: int, tm: TrainedModel, seconds: float, one_time: float = 0.0, *, steps: list = steps,
+                    ref: ReferenceSet = ref, seed: int = seed) -> dict:
+                request, cum = steps[j]
+                audited = continual_audit.step_audit(self.signals(tm, cum), ref, request)
+                return {"method": name, "label": labels[name], "seed": seed, "request": j + 1, **audited,
+                        "seconds": seconds, "one_time_seconds": one_time}
+
+            for j, (_, cum) in enumerate(steps):
+                check_cancel(self.cancel)
+                retrain = self.retrain(cum)
+                rows += [row(REFERENCE, j, retrain, retrain.seconds), row(BASELINE, j, original, 0.0)]
+                done += 1
+                self._report("continual", done, total, {"seed": seed, "request": j + 1})
+            for method in req.methods:
+                current = original
+                for j, (request, cum) in enumerate(steps):
+                    check_cancel(self.cancel)
+                    step = Prepared(spec, data, request, cum.remain)
+                    try:
+                        current = self.unlearned(method, step, current, use_remain=req.use_remain, origin=original)
+                    except Diverged as exc:  # its chain stops; the requests before are kept
+                        failures[(method.key, seed)] = f"request {j + 1}: {exc}"
+                        done += req.requests - j
+                        break
+                    rows.append(row(method.key, j, current, current.seconds,
+                                    float(current.artifact.manifest.get("one_time_seconds", 0.0))))
+                    done += 1
+                    self._report("continual", done, total, {"seed": seed, "request": j + 1})
+        frame = continual_audit.with_gaps(pd.DataFrame(rows, columns=[c for c in continual_audit.COLUMNS
+                                                                      if c != "avg_gap"]))
+        return ContinualResult(req, frame[continual_audit.COLUMNS], time.perf_counter() - t0, failures)
+
+    # -------------------------------------------------------------------------------------------- AMUN's Theorem 4.1
+    def theorem(self, cmp: Comparison, method: str) -> TheoremView:
+        """Per forget sample of every seed of ``cmp``: the original model's nearest adversarial example (‖δ‖₂, ε), the
+        factors of AMUN's Theorem 4.1 and how forgotten the sample is after ``method``
+        (:func:`engine.audit.theorem.per_sample`).
+
+        D_A is the one AMUN searches: under the original model, with the settings of ``method`` when it is an AMUN
+        variant (else of an AMUN variant in the audit, else AMUN's tuned defaults), served from the store like AMUN's
+        own (the whole training set's when stored, else the forget rows'). The logits of the original model,
+        Retrain and the unlearned model at x_adv are stored too (kind ``theorem``).
+        """
+        if method not in cmp.methods or method in (BASELINE, REFERENCE):
+            raise UnlearnError(f"{method!r} is not an unlearned model of this audit; choose one of "
+                               f"{', '.join(m for m in cmp.methods if m not in (BASELINE, REFERENCE))}")
+        frames, adversarial = [], {}
+        for seed in cmp.seeds:
+            check_cancel(self.cancel)
+            models = {"original": cmp.models[(BASELINE, seed)], "retrain": cmp.models[(REFERENCE, seed)],
+                      "after": cmp.models[(method, seed)]}
+            sig = {name: cmp.signals[(key, seed)] for name, key in (("original", BASELINE), ("retrain", REFERENCE),
+                                                                     ("after", method))}
+            data = models["original"].data
+            prep = Prepared(replace(cmp.spec, seed=seed, forget_seed=seed), data, sig["after"].forget,
+                            sig["after"].remain)
+            attack = self._theorem_attack(cmp, method, seed)
+            adv, manifest = self._forget_adversarial(models["original"], prep, attack)
+            key = config.stable_hash({"kind": "theorem", "adversarial": manifest["key"], "forget": prep.forget_key,
+                                      "models": [tm.key for tm in models.values()]})
+
+            def build(models: dict = models, adv: AdversarialSet = adv, manifest: dict = manifest,
+                      key: str = key) -> Artifact:
+                arrays = {f"logits_{name}": predict(tm.model, adv.x_adv).numpy().astype(np.float32)
+                          for name, tm in models.items()}
+                return self.store.save("theorem", key, {"adversarial": manifest["key"], "models": {
+                    name: tm.key for name, tm in models.items()}}, arrays=arrays)
+
+            logits = self._artifact("theorem", key, build).arrays()
+            scores = {name: cmp.audits[(k, seed)].per_sample["forget_rmia_score"]
+                      for name, k in (("original", BASELINE), ("retrain", REFERENCE), ("after", method))}
+            frame = theorem_audit.per_sample(
+                index=prep.forget, labels=data.y_train.numpy()[prep.forget], eps=adv.eps.numpy(),
+                delta_norm=adv.delta_norm.numpy(), y_adv=adv.y_adv.numpy(), flipped=adv.flipped.numpy(),
+                logits_adv={name: logits[f"logits_{name}"] for name in models},
+                phi={name: s["forget"]["phi"] for name, s in sig.items()},
+                loss={name: s["forget"]["loss"] for name, s in sig.items()}, scores=scores)
+            frames.append(frame.assign(seed=seed))
+            adversarial[seed] = adv
+        return TheoremView(method, cmp.labels[method], pd.concat(frames, ignore_index=True), adversarial)
+
+    def _theorem_attack(self, cmp: Comparison, method: str, seed: int) -> NearestAdversarial:
+        """The search AMUN ran (or would run) in ``cmp``: the settings of ``method`` if it is an AMUN variant (with
+        the ε_init it calibrated, if it did), else of the first AMUN variant in the audit, else AMUN's defaults."""
+        for key in [method, *cmp.methods]:
+            if key in (BASELINE, REFERENCE) or (key, seed) not in cmp.models:
+                continue
+            manifest = cmp.models[(key, seed)].artifact.manifest
+            inst = get_method(manifest["method"], **manifest.get("params", {}))
+            if hasattr(inst, "attack"):
+                return inst.attack(float(manifest.get("extras", {}).get("eps_init", inst.eps_init)))
+        amun = get_method("amun", dataset=cmp.spec.data.dataset)
+        return amun.attack(amun.eps_init)
+
+    def forget_sizes(self, req: AuditRequest, sizes: Sequence[str]) -> dict[str, Comparison]:
+        """``req`` once per forget spec in ``sizes`` (e.g. ``random:0.05``…``random:0.4``): the forget-set-size
+        effect AMUN's Theorem 4.1 names (:func:`engine.audit.theorem.size_effect`). Each is an ordinary audit
+        (stored, listed in the History); originals and reference models are shared by all sizes."""
+        out = {}
+        for i, size in enumerate(sizes):
+            check_cancel(self.cancel)
+            out[size] = self.compare(replace(req, spec=replace(req.spec, forget=size)))
+            self._report("forget sizes", i + 1, len(sizes), {})
+        return out
 
 
 def audit(spec: RunSpec, methods: Sequence[str], seeds: Sequence[int] = (0,), store: Store | None = None,

@@ -121,6 +121,12 @@ class Node:
             runner.signals(runner.unlearned(self.method, prep, original, use_remain=self.use_remain), prep)
 
 
+def _uses_adversarial(method) -> bool:
+    """The method trains on a stored D_A: of the original model ("adversarial"), or of the model it is given
+    ("current_adversarial", AMUN-A) — in an audit that is the original model too, so both share its sets."""
+    return bool({"adversarial", "current_adversarial"} & set(method.requires))
+
+
 def plan(requests: Sequence[AuditRequest]) -> list[Node]:
     """The nodes of ``requests`` (merged where equal), dependencies before dependants."""
     nodes: dict[str, Node] = {}
@@ -139,7 +145,7 @@ def plan(requests: Sequence[AuditRequest]) -> list[Node]:
                 add(Node("retrain", spec, replica=r))
             for method in req.methods:
                 node = add(Node("unlearned", spec, method=method, use_remain=req.use_remain, deps=[original]))
-                if "adversarial" in method.requires:
+                if _uses_adversarial(method):
                     lead = adversarial_lead.setdefault(original.id, node)
                     if lead is not node and lead not in node.deps:
                         node.deps.append(lead)
@@ -318,7 +324,7 @@ def _drive(ray, nodes: list[Node], store: Store, stats: SweepStats, *, progress:
             return []
         original = reader.original(node.spec)
         wanted = [("original", original.key)]
-        if "adversarial" in node.method.requires:
+        if _uses_adversarial(node.method):
             wanted += [("adversarial", a.key) for a in store.list("adversarial") if a.manifest.get("model") ==
                        original.key]
         for item in wanted:

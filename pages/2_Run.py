@@ -51,7 +51,7 @@ with st.expander("Hyperparameters (defaults tuned for this data set; the papers'
     overrides = {}
     for key in s["audit_methods"]:
         st.markdown(f"**{METHODS[key].label}** — {METHODS[key].paper}")
-        prov = tuned_provenance(spec.data.dataset, key) if s["audit_tuned"] else None
+        prov = tuned_provenance(spec.data.dataset, key, METHODS[key].tuned_as) if s["audit_tuned"] else None
         st.caption("Defaults " + (prov or "from the paper's code" + (" (not tuned for this data set; `python -m "
                                                                       "engine tune`)" if s["audit_tuned"] else "")))
         try:

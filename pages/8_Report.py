@@ -8,7 +8,7 @@ import streamlit as st
 from engine import report
 from engine.errors import UnlearnError
 from engine.figures import eps_to_flip
-from ui import cached, images, state, tables
+from ui import amun, cached, images, state, tables
 
 st.set_page_config(page_title="Report · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
@@ -36,6 +36,10 @@ except UnlearnError as exc:
     state.show_error(exc)
     st.stop()
 
+# sections of the Continual requests and AMUN's-theorem pages whose results for these settings are stored
+sections, section_keys = amun.stored_sections(spec, state.audit_settings(), cmp, key)
+extra_key += section_keys
+
 can_png, why_not = report.png_available()
 png = st.toggle("PNG figures in the zip", value=False, disabled=not can_png, key="report_png",
                 help="every figure as a PNG (1100 px wide at 2× scale, for slides), rendered by kaleido in this "
@@ -45,7 +49,7 @@ if not can_png:
 
 
 try:
-    figs, html, data, notes = cached.built_report(key, tuple(extra_key), png, cmp, extra)
+    figs, html, data, notes = cached.built_report(key, tuple(extra_key), png, cmp, extra, sections)
 except (UnlearnError, OSError) as exc:
     st.error(f"The report could not be built: {exc}", icon=":material/error:")
     st.stop()
@@ -59,11 +63,14 @@ with zipfile.ZipFile(io.BytesIO(data)) as z:
     n_png = sum(n.startswith("figures/") and n.endswith(".png") for n in z.namelist())
 c.caption(f"{len(figs)} figures · report {len(html) / 1e6:.1f} MB · zip {len(data) / 1e6:.1f} MB"
           + (f" with {n_png} PNG figures (figures/)" if n_png else "")
-          + ("" if extra else " · visit **Adversarial examples** first to add its ε-to-flip figures"))
+          + ("" if extra else " · visit **Adversarial examples** first to add its ε-to-flip figures")
+          + (f" · sections: {', '.join(sec.title for sec in sections)}" if sections else
+             " · runs of **Continual requests** and **AMUN's theorem** for these settings add their sections"))
 for note in notes:
     st.info(note)
 
 st.subheader("Results table")
 tables.comparison_table(cmp)
 with st.expander(f"Figures in the report ({len(figs)})"):
-    st.markdown("\n".join(f"- **{f.title}** — {f.caption}" for f in figs))
+    st.markdown("\n".join(f"- **{f.title}** — {f.caption}" for f in [*figs, *(f for sec in sections
+                                                                            for f in sec.figures)]))

@@ -31,7 +31,8 @@ def test_view_caches_are_bounded():
     from ui import cached
 
     views = [cached._store, cached._baseline, cached._comparison, cached._adversarial, cached._probabilities,
-             cached._attributions, cached._data_uris, cached._built_report, cached.jobs]
+             cached._attributions, cached._data_uris, cached._built_report, cached.jobs, cached._continual,
+             cached._theorem, cached._forget_sizes]
     assert all(f._info.max_entries for f in views), [f._info.func.__name__ for f in views if not f._info.max_entries]
 
 

@@ -115,6 +115,48 @@ def _attributions(root: str, key: str, _net: torch.nn.Module, x: np.ndarray, tar
     return attribution_maps(_net, torch.as_tensor(x), torch.as_tensor(target), method)
 
 
+# ------------------------------------------------------------------------------------------ AMUN's own analyses
+def continual(req):
+    """The finished continual run ``req`` (:class:`engine.continual.ContinualRequest`) from the store, or None while
+    any of its models or signals is missing. Nothing trains here."""
+    try:
+        return _continual(root(), req.key(), req)
+    except NotStored:
+        return None
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the continual run from the store…")
+def _continual(root: str, key: str, _req):
+    return Runner(Store(root), build=False).continual(_req)
+
+
+def theorem(cmp_key: str, cmp: Comparison, method: str):
+    """AMUN's Theorem 4.1 view of ``method`` in the audit ``cmp`` (key ``cmp_key``) from the store, or None while its
+    adversarial set or logits are missing."""
+    try:
+        return _theorem(root(), cmp_key, method, cmp)
+    except NotStored:
+        return None
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the per-sample view from the store…")
+def _theorem(root: str, cmp_key: str, method: str, _cmp: Comparison):
+    return Runner(Store(root), build=False).theorem(_cmp, method)
+
+
+def forget_sizes(req: AuditRequest, sizes: tuple[str, ...]) -> dict[str, Comparison] | None:
+    """The audits of ``req`` at each forget spec of ``sizes`` from the store, or None while any is missing."""
+    try:
+        return _forget_sizes(root(), req.key(), tuple(sizes), req)
+    except NotStored:
+        return None
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the audits of every forget-set size…")
+def _forget_sizes(root: str, key: str, sizes: tuple[str, ...], _req: AuditRequest) -> dict[str, Comparison]:
+    return Runner(Store(root), build=False).forget_sizes(_req, sizes)
+
+
 # ------------------------------------------------------------------------------------------ image tiles
 def data_uris(key: str, images, size: int = 48) -> list[str]:
     """:func:`ui.tiles.data_uris` of (N, C, H, W) images, cached per ``key`` (e.g. the data fingerprint)."""
@@ -129,19 +171,20 @@ def _data_uris(root: str, key: str, _images, size: int) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------ report
-def built_report(key: str, extra_key: tuple[str, ...], png: bool, cmp, extra: list) -> tuple[list, str, bytes, list]:
-    """Figures, HTML and zip of one comparison (``key``), with ``extra`` figures (named by ``extra_key``) and
-    PNGs or not; see :func:`engine.report.html_report` and :func:`engine.report.bundle`."""
-    return _built_report(root(), key, tuple(extra_key), png, cmp, extra)
+def built_report(key: str, extra_key: tuple[str, ...], png: bool, cmp, extra: list,
+                 sections: list | None = None) -> tuple[list, str, bytes, list]:
+    """Figures, HTML and zip of one comparison (``key``), with ``extra`` figures and ``sections`` (both named by
+    ``extra_key``) and PNGs or not; see :func:`engine.report.html_report` and :func:`engine.report.bundle`."""
+    return _built_report(root(), key, tuple(extra_key), png, cmp, extra, sections or [])
 
 
 @st.cache_resource(max_entries=4, show_spinner="Building the report…")
-def _built_report(root: str, key: str, extra_key: tuple[str, ...], png: bool, _cmp, _extra) -> tuple:
+def _built_report(root: str, key: str, extra_key: tuple[str, ...], png: bool, _cmp, _extra, _sections) -> tuple:
     from engine import report
 
     figs = report.report_figures(_cmp) + list(_extra)
-    html = report.html_report(_cmp, figs)
-    data, notes = report.bundle(_cmp, html, figs, png=png)
+    html = report.html_report(_cmp, figs, sections=_sections)
+    data, notes = report.bundle(_cmp, html, figs, png=png, sections=_sections)
     return figs, html, data, notes
 
 

@@ -13,6 +13,7 @@ from ..config import replace as _replace
 from ..errors import UnlearnError
 from ..presets import tuned_params
 from .amun import Amun
+from .amun_adaptive import AmunAdaptive
 from .amun_salun import AmunSalUn
 from .base import EpochUnlearner, Resources, SGDConfig, UnlearnContext, Unlearner, UnlearnResult
 from .boundary_shrink import BoundaryShrink
@@ -27,17 +28,19 @@ from .sg_unlearn import SGUnlearn
 METHODS: dict[str, type[Unlearner]] = {
     cls.key: cls
     for cls in [Retrain, FineTune, RandomLabel, GradientAscent, BoundaryShrink, L1Sparse, SalUn, Amun, AmunSalUn,
-                SGUnlearn]
+                SGUnlearn, AmunAdaptive]
 }
 
 
 def get_method(key: str, dataset: str | None = None, **overrides: Any) -> Unlearner:
     """An instance of method ``key``: the paper's defaults, then the tuned defaults for ``dataset`` (if any,
-    see :mod:`engine.unlearning.presets`), then ``overrides`` (strings are converted to the field type)."""
+    see :mod:`engine.presets`; a method with ``tuned_as`` takes that method's where it has none of its own), then
+    ``overrides`` (strings are converted to the field type)."""
     if key not in METHODS:
         raise UnlearnError(f"unknown method {key!r}; choose one of: {', '.join(METHODS)}")
     method = METHODS[key]()
-    params = {**(tuned_params(dataset, key) if dataset else {}), **overrides}
+    tuned = tuned_params(dataset, key, like=METHODS[key].tuned_as) if dataset else {}
+    params = {**tuned, **overrides}
     return _replace(method, **params) if params else method
 
 

@@ -57,9 +57,13 @@ class Resources:
 
     Attributes:
         recipe: the run's :class:`~engine.config.RunSpec` (Retrain trains with the original recipe).
-        adversarial: ``adversarial(attack) -> AdversarialSet`` of the forget rows under the *original* model,
-            served from the run store (AMUN's D_A, computed once per original model for all of train, as the
-            AMUN code's ``build_advdataset.py``). Without it a method runs the attack itself.
+        adversarial: ``adversarial(attack) -> AdversarialSet`` of the forget rows, served from the run store.
+            Whose adversarial examples depends on the need the method declares: ``"adversarial"`` — under the
+            *original* model θ_o (AMUN's D_A, computed once per original model for all of train, as the AMUN
+            code's ``build_advdataset.py``; in continual unlearning still θ_o's, indexed by each request's rows);
+            ``"current_adversarial"`` — under the model the method is given (AMUN-A: in continual unlearning the
+            model after the previous request; in a one-shot audit that is θ_o too). Without it a method runs the
+            attack itself on the model it is given.
     """
 
     recipe: Any = None
@@ -150,7 +154,11 @@ class Unlearner:
     needs_remain: ClassVar[bool] = False  # refuses to run without D_R (e.g. fine-tuning on D_R)
     uses_remain: ClassVar[bool] = True  # uses D_R when it is given; False: a D_F-only method
     #: what the method needs from the runner beyond its data (see :class:`Resources`): "recipe", "adversarial"
+    #: (D_A of the original model) or "current_adversarial" (D_A of the model it is given)
     requires: ClassVar[tuple[str, ...]] = ()
+    #: a method that is another one with a different resource (AMUN-A is AMUN with D_A recomputed): it takes that
+    #: method's tuned defaults where it has none of its own
+    tuned_as: ClassVar[str] = ""
 
     def unlearn(
         self,

@@ -1,0 +1,233 @@
+"""AMUN's Theorem 4.1 made visible: per forget sample, the distance of its nearest adversarial example (‖δ‖₂, ε),
+whether that example transfers to Retrain, its confidence before / after against Retrain's, and how forgotten it is;
+the aggregate (do closer, transferable adversarial examples forget better?) with its noise; and the forget-set-size
+effect as a curve over sizes."""
+
+from dataclasses import replace
+
+import numpy as np
+import streamlit as st
+
+from engine import config
+from engine.audit.theorem import FACTORS, MEASURES, size_effect, size_markdown
+from engine.errors import UnlearnError
+from engine.figures import probability_bars
+from engine.figures_amun import size_curves, theorem_groups, theorem_scatter
+from engine.run import Runner
+from ui import cached, jobs, state, tiles
+from ui.text import md
+
+st.set_page_config(page_title="AMUN's theorem · Unlearning audit", page_icon="🧹", layout="wide")
+spec = state.sidebar()
+st.title("AMUN's Theorem 4.1, sample by sample")
+cmp = state.need_comparison()
+req = state.request(spec)
+s = st.session_state
+st.markdown(
+    "AMUN fine-tunes on each forget sample's **nearest adversarial example** (x_adv, labelled with the model's own "
+    "wrong prediction y_adv). Its Theorem 4.1 bounds how far the result lands from the retrained model; the bound is "
+    "tighter when the adversarial example is **close** (small ‖δ‖₂), **strong**, and **transfers** to the retrained "
+    "model (Retrain also predicts y_adv at x_adv), and when the forget set is **small**. Here each forget sample "
+    "shows those factors beside how forgotten it is after unlearning — do the samples the theorem favours forget "
+    "better?")
+
+unlearned = [m for m in cmp.methods if m not in ("original", "retrain")]
+default = "amun" if "amun" in unlearned else unlearned[0]
+c1, c2, c3 = st.columns([2, 2, 2])
+method = c1.selectbox("Unlearned model", unlearned, format_func=lambda k: cmp.labels[k],
+                      help="the adversarial examples are always the original model's (AMUN's D_A); any method's "
+                           "forgetting can be set against them", **state.view("tmethod", unlearned, default))
+state.sync_view("tmethod", method, default)
+measures = list(MEASURES)
+measure = c2.selectbox("How forgotten", measures, format_func=lambda m: MEASURES[m][0],
+                       help=" · ".join(f"{v[0]}: {v[2]}" for v in MEASURES.values()),
+                       **state.view("tmeasure", measures, "score_after"))
+state.sync_view("tmeasure", measure, "score_after")
+XS = ["delta_norm", "eps", "strength", "transfer_loss", "c_term"]
+x_axis = c3.selectbox("x axis", XS, format_func=lambda k: FACTORS[k], **state.view("tx", XS, "delta_norm"))
+state.sync_view("tx", x_axis, "delta_norm")
+
+cmp_key = req.key()
+key = config.stable_hash({"kind": "theorem-page", "audit": cmp_key, "method": method})
+job = jobs.running(key)
+view = cached.theorem(cmp_key, cmp, method)
+if view is None:
+    jobs.show_outcome(job)
+    st.info("Searching the original model's nearest adversarial example of every forget sample (AMUN's D_A; served "
+            "from the store when AMUN already ran) and every model's prediction there. Stored, so this runs once.")
+    store = cached.store()
+    jobs.watch(jobs.submit(key, "Theorem 4.1 view", lambda progress, cancel: Runner(
+        store, progress=progress, cancel=cancel).theorem(cmp, method)))
+    st.stop()
+
+frame = view.frame
+seed_opts = ["all", *map(str, cmp.seeds)]
+seed_pick = st.segmented_control("Seeds", seed_opts, required=True, help="pool every seed's forget samples, or one",
+                                 **state.view("tseed", seed_opts, "all"))
+state.sync_view("tseed", seed_pick, "all")
+if seed_pick != "all":
+    frame = frame[frame["seed"] == int(seed_pick)]
+frame = frame.reset_index(drop=True)
+
+# ------------------------------------------------------------------------------------------ the scatter
+st.subheader(f"Every forget sample after {cmp.labels[method]}")
+chosen = s.get("thm_row")
+chosen = chosen if isinstance(chosen, int) and 0 <= chosen < len(frame) else None
+event = st.plotly_chart(theorem_scatter(frame, measure, x=x_axis, selected=chosen), width="stretch",
+                        key="thm_scatter", on_select="rerun", selection_mode="points")
+
+
+def _row_of(point: dict) -> int | None:
+    """The frame row a clicked point stands for: its customdata[0] (the browser sends customdata as a list, or as
+    an object keyed "0", "1", … when plotly.js holds it as a typed array)."""
+    data = point.get("customdata")
+    if isinstance(data, dict):
+        data = data.get("0", data.get(0))
+    elif isinstance(data, (list, tuple)):
+        data = data[0] if data else None
+    try:
+        return int(data) if data is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+selection = event.get("selection", {}) if event is not None else {}
+clicked = [r for r in (_row_of(pt) for pt in selection.get("points", [])) if r is not None]
+if clicked and clicked != s.get("_thm_sel"):  # a new click (the selection persists over reruns): open that sample
+    s["thm_row"] = chosen = clicked[0]
+s["_thm_sel"] = clicked
+n_att = int(frame["attacked"].sum())
+st.caption(f"{len(frame)} forget samples ({n_att} with a real adversarial example; hollow: the original model already "
+           f"misclassified the sample, so x_adv = x). Blue: Retrain also predicts y_adv at x_adv (the example "
+           f"transfers); orange: it does not. y: {MEASURES[measure][2]}. **Click a point** to see its images below. "
+           "What the theorem predicts: transferring and close (left) samples forget more.")
+
+# ------------------------------------------------------------------------------------------ the aggregate
+summary = view.aggregate(measure, None if seed_pick == "all" else int(seed_pick))
+st.subheader("Do closer, transferable adversarial examples forget better?")
+st.markdown(summary.sentence())
+st.plotly_chart(theorem_groups(summary.by_transfer, summary.by_distance, measure), width="stretch",
+                key="thm_groups")
+st.caption("Means with 95 % t intervals over the attacked samples (pooled over the seeds shown). The within-seed "
+           "tests treat samples as independent; the table per seed below is the noise between independent "
+           "originals, forget draws and retrains — the effect is real only if it holds across seeds.")
+a, b = st.columns(2)
+a.markdown("**Rank correlation with each factor** (attacked samples)")
+a.dataframe(summary.spearman.drop(columns=["factor"]).rename(columns={"label": "factor", "rho": "Spearman ρ"}),
+            hide_index=True, width="stretch",
+            column_config={"Spearman ρ": st.column_config.NumberColumn(format="%+.3f"),
+                           "p": st.column_config.NumberColumn(format="%.3g")})
+if summary.per_seed is not None:
+    b.markdown("**Per seed** (ρ with ‖δ‖₂; transfer difference: mean if it transfers − if not)")
+    def _pm(value: float, hw: float) -> str:
+        return "–" if not np.isfinite(value) else f"{value:+.3f}" + (f" ± {hw:.3f}" if np.isfinite(hw) else "")
+
+    ps = summary.per_seed
+    b.dataframe({"seed": ps["seed"], "ρ(‖δ‖₂, measure)": [_pm(v, h) for v, h in zip(ps.rho_delta, ps.rho_delta_hw)],
+                 "transfer difference": [_pm(v, h) for v, h in zip(ps.transfer_diff, ps.transfer_diff_hw)]},
+                hide_index=True, width="stretch")
+
+# ------------------------------------------------------------------------------------------ one sample
+st.subheader("One sample")
+order = np.argsort(frame[x_axis].to_numpy(), kind="stable")
+options = [int(i) for i in order]
+if chosen is None or chosen not in options:
+    chosen = options[0]
+s["thm_pick"] = chosen
+
+
+def _picked() -> None:
+    s["thm_row"] = s["thm_pick"]
+
+
+row_pos = st.selectbox("Sample (or click a point above)", options, key="thm_pick", on_change=_picked,
+                       format_func=lambda i: f"#{int(frame.loc[i, 'index'])} (seed {int(frame.loc[i, 'seed'])}) · "
+                                             f"{FACTORS[x_axis]} = {frame.loc[i, x_axis]:.3f}")
+r = frame.loc[row_pos]
+seed = int(r["seed"])
+data = cmp.models[("original", seed)].data
+classes = data.classes
+seed_rows = view.frame[view.frame["seed"] == seed].reset_index(drop=True)
+i = int(np.flatnonzero(seed_rows["index"].to_numpy() == int(r["index"]))[0])
+adv = view.adversarial[seed]
+x = data.x_train[int(r["index"])].numpy()
+xa = adv.x_adv[i].numpy()
+size = 96 if x.shape[-1] <= 16 else 2 * x.shape[-1]
+y, ya = int(r["label"]), int(r["y_adv"])
+st.markdown(f"**#{int(r['index'])}** · y = {md(classes[y])} → y_adv = {md(classes[ya])} · ε = {r['eps']:.3g} · "
+            f"‖δ‖₂ = {r['delta_norm']:.3f} · "
+            + ("**transfers** to Retrain" if r["transfers"] else "does **not** transfer to Retrain")
+            + f" · {MEASURES[measure][0]} = {r[measure]:.3f}")
+cols = st.columns([1, 1, 1, 4])
+for col, (name, img) in zip(cols, {"clean x": tiles.to_rgb(x), "x_adv (original model)": tiles.to_rgb(xa),
+                                   "δ amplified": tiles.amplified(xa - x)}.items()):
+    col.image(tiles.framed(tiles.upscale(img, 2 * size)), caption=name, width="stretch")
+def _yes(flag) -> str:
+    return "yes" if bool(flag) else "no"
+
+
+cols[3].dataframe(
+    {"": ["confidence φ at x", "RMIA score", "predicts y_adv at x_adv", "loss of y at x_adv", "loss of y_adv at x_adv"],
+     "Original": [f"{r['phi_original']:.3f}", f"{r['score_original']:.4f}", _yes(r["attacked"]),
+                  f"{r['strength']:.3f}", "–"],
+     cmp.labels[method]: [f"{r['phi_after']:.3f}", f"{r['score_after']:.4f}", _yes(r["after_predicts_y_adv"]), "–",
+                          f"{r['overfit_loss']:.3f}"],
+     "Retrain": [f"{r['phi_retrain']:.3f}", f"{r['score_retrain']:.4f}", _yes(r["transfers"]), "–",
+                 f"{r['transfer_loss']:.3f}"]},
+    hide_index=True, width="stretch")
+cols[3].caption("φ = log(p_y / (1 − p_y)) on the clean image; the RMIA score is the sample's own membership score. "
+                "What good looks like: the unlearned model's φ and score at Retrain's, not the original's. The "
+                "losses are the terms of the theorem's C (– where it has none).")
+probs = {}
+for m in ("original", "retrain", method):
+    tm = cmp.models[(m, seed)]
+    p = cached.probabilities(tm.key, tm.model, np.stack([x, xa]))
+    probs[m] = (cmp.labels[m], p[0], p[1])
+st.plotly_chart(probability_bars(probs, classes, y), width="stretch", key="thm_probs")
+st.caption("Class probabilities on the clean image (solid) and on the original model's adversarial example (hatched), "
+           "per model. Transfer: Retrain's hatched bar is highest at y_adv too.")
+
+# ------------------------------------------------------------------------------------------ forget-set size
+st.subheader("Forget-set size")
+st.markdown("The theorem's last factor: the retrained model must generalise to the forgotten samples, which gets "
+            "harder as the forget set grows — **smaller forget sets should unlearn better**. Each size is an ordinary "
+            "audit (same seeds, K and retrains; listed in the History).")
+SIZES = ["random:0.05", "random:0.1", "random:0.2", "random:0.4", "random:0.6"]
+DEFAULT_SIZES = ["random:0.1", "random:0.2", "random:0.4", "random:0.6"]
+d1, d2 = st.columns([3, 2])
+sizes = d1.multiselect("Forget sizes", SIZES, format_func=lambda f: f"{float(f.partition(':')[2]):.0%}",
+                       **state.view("tsizes", SIZES, DEFAULT_SIZES, multi=True))
+state.sync_view("tsizes", sizes, DEFAULT_SIZES)
+size_default = [m for m in dict.fromkeys([method, "amun", "ft"]) if m in unlearned]
+size_methods = d2.multiselect("Methods", unlearned, format_func=lambda k: cmp.labels[k],
+                              **state.view("tsmethods", unlearned, size_default, multi=True))
+state.sync_view("tsmethods", size_methods, size_default)
+if len(sizes) < 2 or not size_methods:
+    st.info("Choose at least two sizes and one method.")
+    st.stop()
+sizes = sorted(sizes, key=lambda f: float(f.partition(":")[2]))
+sreq = replace(req, methods=tuple(m for m in req.methods if m.key in size_methods))
+skey = config.stable_hash({"kind": "forget-sizes", "audit": sreq.key(), "sizes": sizes})
+sjob = jobs.running(skey)
+audits = cached.forget_sizes(sreq, tuple(sizes))
+if audits is None:
+    jobs.show_outcome(sjob)
+    st.caption(f"{len(sizes)} audits × {len(sreq.seeds)} seed(s) × ({sreq.retrains} retrain(s) + "
+               f"{len(sreq.methods)} method(s)); what is stored already (the current forget size) is reused.")
+    if st.button("Run the size curve", type="primary", key="run_sizes"):
+        store = cached.store()
+        jobs.watch(jobs.submit(skey, "Forget-set sizes", lambda progress, cancel: Runner(
+            store, progress=progress, cancel=cancel).forget_sizes(sreq, sizes)))
+    st.stop()
+try:
+    n_train = len(cmp.models[("original", cmp.seeds[0])].data.y_train)
+    table = size_effect({k: c.rows for k, c in audits.items()}, n_train)
+except UnlearnError as exc:
+    state.show_error(exc)
+    st.stop()
+st.plotly_chart(size_curves(table), width="stretch", key="size_curves")
+st.caption("Mean over seeds with 95 % t intervals. Avg Gap: mean |Δ| of UA, RA, TA and FT AUC to the mean of the "
+           "seed's retrains; dashed: Retrain against Retrain, the noise floor at each size. What the theorem "
+           "predicts: both gaps grow with the forget set.")
+with st.expander("Table"):
+    st.markdown(size_markdown(table))
