@@ -82,6 +82,18 @@ def select_forget(spec: str, y_train: np.ndarray | torch.Tensor, num_classes: in
     return validate_forget(idx, y, num_classes)
 
 
+def forget_classes(spec: str) -> list[int]:
+    """The classes of a class-wise spec (``class:3`` → [3], ``class:3,7`` → [3, 7]); [] for every other spec, and
+    for a malformed one (:func:`select_forget` says what is wrong with it)."""
+    kind, sep, arg = str(spec).strip().partition(":")
+    if kind.strip().lower() != "class" or not sep:
+        return []
+    try:
+        return sorted({int(c) for c in arg.split(",") if c.strip()})
+    except ValueError:
+        return []
+
+
 def forget_from_indices(indices: Iterable[int], y_train: np.ndarray | torch.Tensor, num_classes: int) -> np.ndarray:
     """A hand-picked forget set (the UI's selection): validated, sorted."""
     try:
