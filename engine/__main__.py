@@ -457,6 +457,44 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sample(args: argparse.Namespace) -> int:
+    """One forget sample across every model of an audit (the dashboard's Sample page): signals, membership scores and
+    its nearest adversarial example under the original model."""
+    import numpy as np
+
+    from .audit.sample import COLUMNS, forget_position, sample_table
+    from .run import NotStored, Runner
+    from .store import Store
+
+    req = _request(args)
+    runner = Runner(Store(args.store), data_dir=args.data_dir, device=_device(args), build=args.compute,
+                    progress=Bar() if args.compute else None, reference_training=args.references)
+    try:
+        cmp = runner.compare(req)
+    except NotStored:
+        raise UnlearnError("this audit is not in the store yet: run `engine audit` with the same options first, "
+                           "or pass --compute") from None
+    seed = cmp.seeds[0] if args.of_seed is None else args.of_seed
+    if seed not in cmp.seeds:
+        raise UnlearnError(f"seed {seed} is not one of the audit's seeds ({', '.join(map(str, cmp.seeds))})")
+    forget_position(cmp, seed, args.index)
+    original = cmp.models[("original", seed)]
+    data = original.data
+    y = int(data.y_train[args.index])
+    print(f"forget sample #{args.index} (seed {seed}): class {data.classes[y]}")
+    table = sample_table(cmp, seed, args.index, [str(c) for c in data.classes]).drop(columns="key")
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    try:
+        adv = runner.adversarial(original, data, split="train", rows=np.array([args.index]))
+        print(f"nearest adversarial example under {cmp.labels['original']}: -> class {data.classes[int(adv.y_adv[0])]}"
+              f", eps {float(adv.eps[0]):.3g}, ||delta||_2 {float(adv.delta_norm[0]):.3f}"
+              + ("" if bool(adv.flipped[0]) else " (not flipped)"))
+    except NotStored:
+        print("nearest adversarial example: not in the store (pass --compute)")
+    print("\n" + "\n".join(f"{k}: {v}" for k, v in COLUMNS.items()))
+    return 0
+
+
 def sweep_requests(args: argparse.Namespace) -> list:
     """The sweep's grid as audit requests: per forget spec, per method, per combination of its ``--grid`` values."""
     import itertools
@@ -634,6 +672,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--png", action="store_true", help="also PNG figures in the zip (needs kaleido and Chromium)")
     p.add_argument("--compute", action="store_true", help="compute what the store lacks instead of failing")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("sample", help="one forget sample across every model of an audit: signals, membership scores, "
+                                      "its nearest adversarial example (from the store; same options as audit)")
+    _add_audit_options(p)
+    p.add_argument("index", type=int, help="the training index of a forget sample")
+    p.add_argument("--of-seed", type=int, default=None, help="the audit seed whose forget set holds it (default: "
+                                                              "the first of --seeds)")
+    p.add_argument("--compute", action="store_true", help="compute what the store lacks instead of failing")
+    p.set_defaults(func=cmd_sample)
     p = sub.add_parser("sweep", help="a grid of methods × hyperparameters × seeds × forget specs as Ray tasks")
     _add_audit_options(p)
     p.add_argument("--grid", action="append", default=[], metavar="METHOD.KEY=V1,V2",

@@ -65,7 +65,7 @@ def read_file(path: str | Path) -> bytes:
 def check_size(size: int, name: str = "the weights file") -> None:
     if size > MAX_UPLOAD_BYTES:
         raise UnlearnError(f"{name} is {size / 2**20:.1f} MB; weights files are limited to "
-                           f"{MAX_UPLOAD_BYTES >> 20} MB")
+                           f"{MAX_UPLOAD_BYTES / 2**20:g} MB")
 
 
 # ------------------------------------------------------------------------------------------------ format

@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from engine.figures import roc_curves
-from ui import state, tiles
+from ui import drill, state, tiles
+from ui.text import md
 
 st.set_page_config(page_title="Membership inference · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
@@ -56,10 +57,12 @@ st.subheader("Most exposed forget samples")
 model = st.selectbox("Model", cmp.methods, index=cmp.methods.index("original"), format_func=lambda k: cmp.labels[k],
                      key="mia_model")
 ps = cmp.audits[(model, seed)].per_sample
-order = np.argsort(-np.asarray(ps["forget_rmia_score"]))[:12]
+order = np.argsort(-np.asarray(ps["forget_rmia_score"]), kind="stable")[:12]
 imgs = cmp.models[(model, seed)].data.x_train[ps["forget_index"][order]]
-st.image([tiles.upscale(tiles.to_rgb(img), 72) for img in imgs], width=72,
-         caption=[f"#{ps['forget_index'][i]} · y={ps['forget_label'][i]} · score {ps['forget_rmia_score'][i]:.2f}"
-                  for i in order])
+classes = [str(c) for c in cmp.models[(model, seed)].data.classes]
+drill.gallery([tiles.upscale(tiles.to_rgb(img), 96) for img in imgs], ps["forget_index"][order],
+              [f"y = {md(classes[ps['forget_label'][i]])} · score {ps['forget_rmia_score'][i]:.2f}" for i in order],
+              seed, key="mia_open")
 st.caption("RMIA score = fraction of population points this sample dominates by likelihood ratio; high means the "
-           "model still treats it as a member.")
+           "model still treats it as a member. The button under a sample opens it on the Sample page: its image, "
+           "adversarial example, signals in every model and membership scores.")
