@@ -89,6 +89,12 @@ def test_class_wise_audit_retrain_never_predicts_the_forgotten_class(tiny_spec, 
     assert (rt_conf[rt_conf.true == 3]["predicted"] != 3).all()
     assert conf.groupby(["method", "group"])["count"].sum().loc[("ft", "test")] == len(cmp.models[("ft", 0)]
                                                                                           .data.y_test)
+    from engine.report import class_figures
+
+    figs = {f.name: f for f in class_figures(cmp, 0)}
+    assert set(figs) == {"classes-test-seed0", "prediction-matrix-seed0", "forget-class-confidence-seed0"}
+    assert "Fine-tune vs Retrain" in figs["prediction-matrix-seed0"].title
+    assert "<b>3</b>" in figs["classes-test-seed0"].figure.layout.xaxis.ticktext
 
 
 def test_cli_writes_per_class_tables(tmp_path):

@@ -260,6 +260,13 @@ def test_without_a_retrain_there_is_no_retrain_row_and_no_avg_gap(tiny_spec, tmp
     assert set(cmp.best()) <= {"seconds"}  # "closest to Retrain" is not defined without one
     assert "vs chance 50.0" in cmp.membership_check().message
     assert not list(runner.store.root.glob("retrain/*"))  # nothing retrained
+    from engine import report
+
+    figs = report.report_figures(cmp)
+    names = {f.name for f in figs}
+    assert "avg-gap" not in names and "phi-shift" not in names and "confidence-original-ft-seed0" in names
+    html = report.html_report(cmp, figs, include_plotlyjs="cdn")
+    assert "your model</b>, uploaded as <code>the weights file</code>" in html and "No retrain was" in html
 
 
 def test_a_store_only_reader_never_stores_an_upload(tiny_spec, tmp_path):
