@@ -33,6 +33,12 @@ PAGES = [
     ("pages/8_Report.py", "Report", "the audit as one self-contained HTML file (every figure interactive) and a zip "
      "of every table, per-sample value and, where a browser is installed, PNG figures"),
     ("pages/9_History.py", "History", "every audit in the run store; open one, or compare two side by side"),
+    ("pages/12_Classes.py", "Classes", "per-class accuracy of every model (forget classes marked), prediction matrices "
+     "against Retrain's, the forgotten class's confidence against Retrain's"),
+    ("pages/13_Your_model.py", "Your model", "upload your model's weights (safetensors) and its forget set; every "
+     "audit runs against it, with a retrain or against the reference models alone"),
+    ("pages/14_Sample.py", "Sample", "one forget sample across every model: image, adversarial example, signals and "
+     "membership scores, with a shareable address"),
 ]
 for path, label, what in PAGES:
     c1, c2 = st.columns([1, 4])
