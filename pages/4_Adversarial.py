@@ -19,13 +19,14 @@ s = st.session_state
 
 c1, c2 = st.columns([1, 3])
 seed = c1.selectbox("Seed", cmp.seeds, key="adv_seed")
-unlearned = [m for m in cmp.methods if m not in ("original", "retrain")] or ["retrain"]
+reference = ["retrain"] if cmp.has_retrain else []  # an audit without a retrain has none
+unlearned = [m for m in cmp.methods if m not in ("original", "retrain")] or reference or ["original"]
 after_default = "amun" if "amun" in unlearned else unlearned[0]
 after = c2.selectbox("After unlearning", unlearned, format_func=lambda k: cmp.labels[k],
                      help="the unlearned model compared with the original (Retrain is always shown as the reference)",
                      **state.view("after", unlearned, after_default))
 state.sync_view("after", after, after_default)
-models = list(dict.fromkeys(["original", "retrain", after]))
+models = list(dict.fromkeys(["original", *reference, after]))
 try:
     prep = images.seed_prep(cmp.spec, seed)
 except UnlearnError as exc:

@@ -26,7 +26,7 @@ state.sync_view("attack", attack, attack_names[0])
 methods = [m for m in cmp.methods if m not in ("original", "retrain")]
 gap = cmp.rows[cmp.rows.seed == seed].set_index("method")["avg_gap"]
 closest = sorted(methods, key=lambda m: (gap.get(m, np.inf), methods.index(m)))[:4]
-default = ["original", "retrain", *[m for m in methods if m in closest]]
+default = ["original", *(["retrain"] if cmp.has_retrain else []), *[m for m in methods if m in closest]]
 curves_for = st.multiselect("Curves", cmp.methods, format_func=lambda k: cmp.labels[k], wrap=True,
                             help="models drawn on both plots; by default Original, Retrain and the four methods "
                                  "closest to Retrain (lowest Avg Gap). The table below has every model.",
