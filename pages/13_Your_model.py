@@ -64,7 +64,8 @@ st.caption(f"A **safetensors** file of the model's `state_dict()` (`safetensors.
            "from `torch.save`) are refused unopened: loading one can run code. Every tensor's name and shape is "
            "checked against the architecture, the output layer against the data set's class count, every value "
            "must be finite, and the model's outputs on the data too.")
-weights = st.file_uploader("Weights (.safetensors)", key="yours_weights")
+gen = s.get("_yours_gen", 0)  # a new uploader (an empty one) after "Stop auditing it"
+weights = st.file_uploader("Weights (.safetensors)", key="yours_weights" if not gen else f"yours_weights_{gen}")
 if weights is not None:
     checked = (weights.file_id, cached.spec_key(spec))
     if s.get("_yours_checked") != checked:
@@ -81,6 +82,8 @@ if weights is not None:
 
 key = s.get("audit_original")
 if not key:
+    if "orig" in st.query_params:  # the address no longer names an upload
+        del st.query_params["orig"]
     st.info("Upload the weights to audit them.")
     st.stop()
 try:
@@ -88,7 +91,7 @@ try:
 except UnlearnError as exc:  # NotStored or checked for another model / data set than the sidebar's
     state.show_error(exc)
     if st.button("Stop auditing this upload", key="yours_forget_upload"):
-        s["audit_original"] = None
+        s["audit_original"], s["_yours_checked"], s["_yours_gen"] = None, None, gen + 1
         st.rerun()
     st.stop()
 m = mine.artifact.manifest
@@ -96,7 +99,7 @@ st.success(f"Your model **{md(m['name'])}** fits {md(spec.model.arch)} (width {s
            f"{md(spec.data.dataset)}: {m['n_params']:,} parameters, checked and stored (key `{key[:12]}…`). It stands "
            "in for the original model on every page while this address is open.", icon=":material/check_circle:")
 if st.button("Stop auditing it (use a trained original again)", key="yours_stop"):
-    s["audit_original"] = None
+    s["audit_original"], s["_yours_checked"], s["_yours_gen"] = None, None, gen + 1
     st.rerun()
 
 # ---------------------------------------------------------------------------- 4. the audit

@@ -149,6 +149,9 @@ def test_the_same_upload_with_a_retrain_matches_the_trained_original(home):
     _poll(at, lambda a: any("Audit of your model ready" in s.value for s in a.success), "the audit of the upload")
     table = at.dataframe[0].value
     assert list(table.index) == ["Your model", "Retrain", "Fine-tune"]
+    at.button(key="yours_stop").click().run()  # back to the trained original: the upload is forgotten, not redone
+    assert not at.exception and _param(at, "orig") is None and "Upload the weights" in at.info[0].value
+    assert not any(u.key == "yours_weights" for u in at.get("file_uploader"))  # a fresh, empty uploader
 
 
 def _state(width: int = 32) -> dict:
