@@ -45,17 +45,20 @@ f1.markdown(f"Forget set now: `{md(spec.forget if len(spec.forget) <= 80 else sp
 idx_file = f2.file_uploader("Forget indices (text, one training index a line)", key="yours_indices",
                             help=f"at most {MAX_INDEX_FILE_BYTES >> 20} MB; `#` starts a comment. Replaces the "
                                  "sidebar's forget set.")
-if idx_file is not None and s.get("_yours_indices") != idx_file.file_id:
-    s["_yours_indices"] = idx_file.file_id
-    try:
-        values = indices_from_bytes(idx_file.getvalue(), idx_file.name)
-        text = indices_spec(values)
-        select_forget(text, data.y_train, data.num_classes)  # in range, not every sample of the training set
-    except UnlearnError as exc:
-        state.show_error(exc)
-    else:
-        state.set_forget(text)
-        st.rerun()
+if idx_file is not None:
+    if s.get("_yours_indices") != idx_file.file_id:  # a new file: read once
+        s["_yours_indices"], s["_yours_indices_error"] = idx_file.file_id, None
+        try:
+            values = indices_from_bytes(idx_file.getvalue(), idx_file.name)
+            text = indices_spec(values)
+            select_forget(text, data.y_train, data.num_classes)  # in range, not every sample of the training set
+        except UnlearnError as exc:
+            s["_yours_indices_error"] = str(exc)
+        else:
+            state.set_forget(text)
+            st.rerun()
+    if s.get("_yours_indices_error"):  # shown while the file stays in the uploader
+        st.error(s["_yours_indices_error"], icon=":material/error:")
 
 # ---------------------------------------------------------------------------- 3. the weights
 st.subheader("3 · The weights")
