@@ -278,8 +278,10 @@ def confusion_heatmaps(a: np.ndarray, b: np.ndarray, classes: list[str], names: 
         a, b: (C, C) fractions (NaN rows: no sample of that class), e.g. the unlearned model's and Retrain's.
         names: the two models' labels.
     """
-    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.06,
+    gap = 0.09  # room between panels for the middle colour bar and the next panel's class labels
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=gap,
                         subplot_titles=[names[0], names[1], f"{names[0]} − {names[1]}"])
+    width = (1 - 2 * gap) / 3
     ticks = [f"<b>{c}</b>" if i in marked else str(c) for i, c in enumerate(classes)]
     diff = 100 * (a - b)
     lim = float(np.nanmax(np.abs(diff))) if np.isfinite(diff).any() else 1.0
@@ -288,7 +290,8 @@ def confusion_heatmaps(a: np.ndarray, b: np.ndarray, classes: list[str], names: 
                                               (diff, "RdBu_r", -max(lim, 1.0), max(lim, 1.0))), 1):
         fig.add_trace(go.Heatmap(
             z=z, x=ticks, y=ticks, colorscale=scale, zmin=lo, zmax=hi, showscale=col in (2, 3),
-            colorbar={"x": 0.645 if col == 2 else 1.0, "len": 0.9, "thickness": 10,
+            colorbar={"x": 2 * width + gap + 0.005 if col == 2 else 1.005, "xanchor": "left", "len": 0.9,
+                      "thickness": 10,
                       "title": {"text": "%" if col == 2 else "Δ pts", "side": "top"}},
             texttemplate="%{z:.0f}" if small else None, textfont={"size": 9},
             hovertemplate="true %{y} → predicted %{x}: %{z:.1f}<extra></extra>"), row=1, col=col)

@@ -40,9 +40,11 @@ except UnlearnError as exc:
 # ---------------------------------------------------------------------------- 2. forget set
 st.subheader("2 · The forget set")
 f1, f2 = st.columns([2, 3])
-f1.markdown(f"Forget set now: `{md(spec.forget if len(spec.forget) <= 80 else spec.forget[:77] + '...')}` (the "
+shown = (spec.forget if len(spec.forget) <= 80 else spec.forget[:77] + "...").replace("`", "'")
+f1.markdown(f"Forget set now: `{shown}` (the "
             "sidebar's; type `indices:3,7,10-15` there, or upload a file of indices here).")
 idx_file = f2.file_uploader("Forget indices (text, one training index a line)", key="yours_indices",
+                            max_upload_size=MAX_INDEX_FILE_BYTES >> 20,
                             help=f"at most {MAX_INDEX_FILE_BYTES >> 20} MB; `#` starts a comment. Replaces the "
                                  "sidebar's forget set.")
 if idx_file is not None:
@@ -68,7 +70,8 @@ st.caption(f"A **safetensors** file of the model's `state_dict()` (`safetensors.
            "checked against the architecture, the output layer against the data set's class count, every value "
            "must be finite, and the model's outputs on the data too.")
 gen = s.get("_yours_gen", 0)  # a new uploader (an empty one) after "Stop auditing it"
-weights = st.file_uploader("Weights (.safetensors)", key="yours_weights" if not gen else f"yours_weights_{gen}")
+weights = st.file_uploader("Weights (.safetensors)", key="yours_weights" if not gen else f"yours_weights_{gen}",
+                           max_upload_size=upload.MAX_UPLOAD_BYTES >> 20)
 if weights is not None:
     checked = (weights.file_id, cached.spec_key(spec))
     if s.get("_yours_checked") != checked:

@@ -74,7 +74,7 @@ y_adv = int(adv.y_adv[0])
 
 st.subheader(f"#{sample} · class {md(classes[y])}")
 big = 160
-left, right = st.columns([3, 4])
+left, _ = st.columns([3, 4])
 with left:
     cols = st.columns(3)
     cols[0].image(tiles.framed(tiles.upscale(tiles.to_rgb(x[0]), big)), caption="clean", width="stretch")
@@ -82,29 +82,38 @@ with left:
                   caption=f"adversarial → {md(classes[y_adv])}", width="stretch")
     cols[2].image(tiles.framed(tiles.upscale(tiles.amplified(xa[0] - x[0]), big)), caption="δ amplified",
                   width="stretch")
-    if bool(adv.already_wrong[0]):
-        st.caption(f"{cmp.labels[attacked]} already misclassifies it (as {md(classes[y_adv])}): ε = 0.")
-    else:
-        st.caption(f"Nearest adversarial example under **{md(cmp.labels[attacked])}**: "
-                   + (f"→ {md(classes[y_adv])}" if bool(adv.flipped[0]) else "not flipped")
-                   + f" · ε = {float(adv.eps[0]):.3g} · ‖δ‖₂ = {float(adv.delta_norm[0]):.3f} (AMUN's L2 PGD with a "
-                   "doubling radius).")
-with right:
-    table = sample_table(cmp, seed, sample, classes)
-    shown = table.drop(columns="key")
-    st.dataframe(shown, width="stretch", height="content",
-                 column_config={"_index": st.column_config.TextColumn("model", pinned=True),
-                                **{c: st.column_config.NumberColumn(c, help=COLUMNS[c], format="%.3f")
-                                   for c in ("p_y", "phi", "loss", "entropy", "rmia_score", "loss_minus_retrain")},
-                                **{c: st.column_config.NumberColumn(c, help=COLUMNS[c], format="%.0f")
-                                   for c in ("rmia_rank", "rmia_rank_forget")},
-                                "predicted": st.column_config.TextColumn("predicted", help=COLUMNS["predicted"]),
-                                "mia_member": st.column_config.CheckboxColumn("MIA member", help=COLUMNS["mia_member"]),
-                                "correct": st.column_config.CheckboxColumn("correct")})
-    ref = "Retrain" if cmp.has_retrain else "an unseen sample"
-    st.caption(f"Its signals and membership scores in every model (hover a column for its meaning). What good "
-               f"looks like: an unlearned model's row close to {ref}'s — p(y|x) and φ as low, the RMIA rank against "
-               "the test samples near 50 (a score like an unseen sample's), loss − Retrain near 0.")
+if bool(adv.already_wrong[0]):
+    st.caption(f"{md(cmp.labels[attacked])} already misclassifies it (as {md(classes[y_adv])}): ε = 0.")
+else:
+    st.caption(f"Nearest adversarial example under **{md(cmp.labels[attacked])}**: "
+               + (f"→ {md(classes[y_adv])}" if bool(adv.flipped[0]) else "not flipped")
+               + f" · ε = {float(adv.eps[0]):.3g} · ‖δ‖₂ = {float(adv.delta_norm[0]):.3f} (AMUN's L2 PGD with a "
+               "doubling radius; δ amplified: grey is unchanged).")
+
+st.subheader("Its signals and membership scores in every model")
+table = sample_table(cmp, seed, sample, classes)
+LABELS = {"predicted": "predicted", "correct": "correct", "p_y": "p(y|x)", "phi": "φ", "loss": "loss",
+          "entropy": "entropy", "rmia_score": "RMIA score", "rmia_rank": "rank vs test %",
+          "rmia_rank_forget": "rank in D_F %", "mia_member": "MIA member",
+          "loss_minus_retrain": "loss − Retrain's"}
+shown = table.drop(columns="key").rename(columns=LABELS)
+fmt = {"p_y": "%.3f", "phi": "%.2f", "loss": "%.3f", "entropy": "%.3f", "rmia_score": "%.3f", "rmia_rank": "%.0f",
+       "rmia_rank_forget": "%.0f", "loss_minus_retrain": "%.3f"}
+st.dataframe(shown, width="stretch", height="content",
+             column_config={"_index": st.column_config.TextColumn("model", pinned=True),
+                            **{LABELS[c]: st.column_config.NumberColumn(LABELS[c], help=COLUMNS[c], format=f)
+                               for c, f in fmt.items()},
+                            LABELS["predicted"]: st.column_config.TextColumn(LABELS["predicted"],
+                                                                             help=COLUMNS["predicted"]),
+                            LABELS["mia_member"]: st.column_config.CheckboxColumn(LABELS["mia_member"],
+                                                                                  help=COLUMNS["mia_member"]),
+                            LABELS["correct"]: st.column_config.CheckboxColumn(LABELS["correct"])})
+ref = "Retrain" if cmp.has_retrain else "the test samples"
+st.caption("Hover a column title for its meaning. RMIA ranks: the share of test samples (non-members) and of "
+           "forget samples whose RMIA score is below this one. What good looks like: an unlearned model's row close "
+           f"to {ref}'s — p(y|x), φ, RMIA score and ranks — and loss − Retrain's near 0"
+           + ("." if cmp.has_retrain else "; without a retrain, a rank vs test near 50 is a score like an unseen "
+              "sample's."))
 
 probs = {}
 for m in cmp.methods:
@@ -117,6 +126,6 @@ st.caption(f"Class probabilities of every model on the clean image (solid) and o
            "example transfers to it); the shaded band marks the true class.")
 st.caption("This panel's address carries the audit, the seed and the sample (`sample=` in the address bar): copy it "
            "to share this exact view.")
-b1, b2, _ = st.columns([1, 1, 3])
-b1.page_link("pages/5_Membership.py", label="Membership: most exposed samples", icon=":material/policy:")
+b1, b2, _ = st.columns([2, 2, 3])
+b1.page_link("pages/5_Membership.py", label="Most exposed samples (Membership)", icon=":material/policy:")
 b2.page_link("pages/4_Adversarial.py", label="Adversarial strips", icon=":material/grid_view:")

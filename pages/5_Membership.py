@@ -61,8 +61,8 @@ order = np.argsort(-np.asarray(ps["forget_rmia_score"]), kind="stable")[:12]
 imgs = cmp.models[(model, seed)].data.x_train[ps["forget_index"][order]]
 classes = [str(c) for c in cmp.models[(model, seed)].data.classes]
 drill.gallery([tiles.upscale(tiles.to_rgb(img), 96) for img in imgs], ps["forget_index"][order],
-              [f"y = {md(classes[ps['forget_label'][i]])} · score {ps['forget_rmia_score'][i]:.2f}" for i in order],
+              [f"y={md(classes[ps['forget_label'][i]])} · {ps['forget_rmia_score'][i]:.2f}" for i in order],
               seed, key="mia_open")
-st.caption("RMIA score = fraction of population points this sample dominates by likelihood ratio; high means the "
-           "model still treats it as a member. The button under a sample opens it on the Sample page: its image, "
-           "adversarial example, signals in every model and membership scores.")
+st.caption("Under each image: its class and RMIA score — the fraction of population points this sample dominates by "
+           "likelihood ratio; high means the model still treats it as a member. The button under a sample opens it on "
+           "the Sample page: its image, adversarial example, signals in every model and membership scores.")

@@ -218,7 +218,8 @@ def test_sample_page_from_an_address_shows_every_model():
     assert at.selectbox(key="w_view_sample").value == idx and _param(at, "sample") == str(idx)
     table = at.dataframe[0].value
     assert list(table.index) == ["Original", "Retrain", "Fine-tune"]
-    assert {"p_y", "phi", "loss", "entropy", "rmia_score", "rmia_rank", "mia_member"} <= set(table.columns)
+    assert {"p(y|x)", "φ", "loss", "entropy", "RMIA score", "rank vs test %", "MIA member"} <= set(
+        table.columns)
     assert len(at.get("image")) == 3 and len(at.get("plotly_chart")) == 1  # clean, adversarial, δ; probabilities
     assert at.subheader[0].value == f"#{idx} · class 3"
     at.selectbox(key="w_view_attacked").set_value("ft").run()
