@@ -112,10 +112,10 @@ def test_adversarial_detail_draws_each_model_at_its_own_example(audited):
     prep = images.seed_prep(cmp.spec, 0)
     rows = images.rows_for(prep, 0)
     forget_rows = rows.groups["forget"][1]
-    models = ["original", "retrain", at.selectbox(key="adv_method").value]
+    models = ["original", "retrain", at.selectbox(key="w_view_after").value]
     checked = 0
     for attacked in models:
-        at.selectbox(key="adv_attacked").set_value(attacked).run()
+        at.selectbox(key="w_view_attacked").set_value(attacked).run()
         assert not at.exception, at.exception
         for sample in at.selectbox(key="adv_detail").options[:4]:
             at.selectbox(key="adv_detail").set_value(int(sample.split(" ")[0][1:])).run()
