@@ -122,7 +122,7 @@ def test_run_then_every_result_page():
     assert not at.exception and len(at.get("plotly_chart")) == 2  # loss CDFs + SG game
 
     at.switch_page("pages/7_Compare.py").run()
-    assert not at.exception and len(at.get("plotly_chart")) == 2
+    assert not at.exception and len(at.get("plotly_chart")) == 3  # Avg Gap, Δφ and wall-time bars
     at.segmented_control(key="cmp_mia").set_value("MIA-efficacy").run()
     assert not at.exception
 
@@ -137,7 +137,7 @@ def test_a_finished_audit_is_shown_from_the_store_in_a_fresh_session():
         fresh.query_params[key] = value
     fresh.run()
     fresh.switch_page("pages/7_Compare.py").run()
-    assert not fresh.exception and len(fresh.get("plotly_chart")) == 2
+    assert not fresh.exception and len(fresh.get("plotly_chart")) == 3
     assert not fresh.info or "No audit" not in fresh.info[0].value
     assert {"Fine-tune", "Random Label"} <= set(fresh.dataframe[0].value.index)
 
