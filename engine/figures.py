@@ -164,19 +164,23 @@ def roc_curves(attacks: dict[str, tuple[str, object]], log: bool = False, title:
 
 
 def forget_shift(before: np.ndarray, after: dict[str, tuple[str, np.ndarray]], labels: np.ndarray,
-                 signal_label: str = "φ", log: bool = False) -> go.Figure:
+                 signal_label: str = "φ", log: bool = False, indices: np.ndarray | None = None) -> go.Figure:
     """Per forget sample: the original model's confidence (x) against each model's (y).
 
     ``log``: both axes on a log scale (for losses, which span orders of magnitude); non-positive values are left
-    out there.
+    out there. ``indices``: the samples' training indices, shown on hover and carried as the last item of each
+    point's ``customdata`` (a click on the dashboard opens that sample: :func:`ui.drill.picked`).
     """
     fig = go.Figure()
+    labels = np.asarray(labels)
+    custom = labels if indices is None else np.stack([labels.astype(object), np.asarray(indices, dtype=object)], 1)
+    head = "class %{customdata}" if indices is None else "#%{customdata[1]} · class %{customdata[0]}"
     for key, (name, values) in after.items():
         fig.add_trace(go.Scatter(
             x=before, y=values, mode="markers", name=name,
             marker={"color": method_color(key), "size": 6, "opacity": 0.7},
-            customdata=labels, hovertemplate="class %{customdata}<br>original %{x:.3g}<br>after %{y:.3g}<extra>"
-            + name + "</extra>"))
+            customdata=custom, hovertemplate=head + "<br>original %{x:.3g}<br>after %{y:.3g}<extra>" + name
+            + "</extra>"))
     b = np.asarray(before, dtype=float)
     b = b[np.isfinite(b) & (b > 0)] if log else b[np.isfinite(b)]
     lo, hi = (float(b.min()), float(b.max())) if len(b) else (1e-6 if log else 0.0, 1.0)

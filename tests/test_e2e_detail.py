@@ -1,5 +1,6 @@
 """End to end in headless Chromium (issue 11, items 3-5): the Classes page of a class-wise audit, a sample opened from
-the Membership page onto the Sample page (and its address reopened in a fresh browser), and the Your model page —
+the Membership page onto the Sample page (its address reopened in a fresh browser) and from a click on the Confidence
+page's per-sample scatter, and the Your model page —
 a pickle refused in one line, then a safetensors upload audited without a retrain. Screenshots go to the test's
 folder, and to $UNLEARN_SHOTS when set (for a person to look at)."""
 
@@ -78,6 +79,21 @@ def test_classes_sample_and_your_model_in_chromium(home, tmp_path):
             fresh = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
             fresh.goto(page.url)
             fresh.get_by_role("heading", name=f"#{index} · class 3").first.wait_for(timeout=60_000)
+
+            # a click on a point of the Confidence page's per-sample scatter opens that sample too
+            page.goto(f"{url}/Confidence?{SETTINGS}")
+            page.get_by_role("heading", name="Per-sample shift of the forget set").first.wait_for(timeout=60_000)
+            _settle(page)
+            scatter = page.locator(".js-plotly-plot").nth(1)
+            scatter.scroll_into_view_if_needed()
+            point = scatter.locator(".scatterlayer .trace").first.locator(".points path").first
+            box = point.bounding_box()
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.wait_for_timeout(300)
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.get_by_role("heading", name="One forget sample, every model").first.wait_for(timeout=60_000)
+            _settle(page)
+            assert "sample=" in page.url and page.locator(BAD).count() == 0
 
             # Your model: a torch.save file is one error line; the safetensors file is checked and audited
             mine = browser.new_context(viewport={"width": 1400, "height": 1800}).new_page()

@@ -82,3 +82,29 @@ def test_cli_sample(tmp_path):
     assert any(ln.startswith("nearest adversarial example under Original: -> class ") for ln in lines)
     bad = cli("sample", *base, "150")
     assert bad.returncode == 2 and "training sample 150 is not in the forget set of seed 0" in bad.stderr
+
+
+def test_the_shift_scatter_carries_each_points_training_index():
+    from engine.figures import forget_shift
+
+    fig = forget_shift(np.array([0.9, 0.8]), {"ft": ("FT", np.array([0.2, 0.7]))}, np.array([3, 5]),
+                       indices=np.array([17, 42]))
+    assert [list(c) for c in fig.data[0].customdata] == [[3, 17], [5, 42]] and "#%{customdata[1]}" in \
+        fig.data[0].hovertemplate
+    plain = forget_shift(np.array([0.9]), {"ft": ("FT", np.array([0.2]))}, np.array([3]))
+    assert list(plain.data[0].customdata) == [3]
+
+
+def test_a_clicked_point_opens_once(monkeypatch):
+    """ui.drill.picked: the index of a newly clicked point; the same selection handed back again opens nothing."""
+    import streamlit as st
+
+    from ui import drill
+
+    monkeypatch.setattr(st, "session_state", {})
+    event = {"selection": {"points": [{"curve_number": 0, "point_index": 1, "customdata": [5, 42]}]}}
+    assert drill.picked({"selection": {"points": []}}, "k") is None
+    assert drill.picked(event, "k") == 42
+    assert drill.picked(event, "k") is None  # a rerun, or a return to the page, with the same selection
+    other = {"selection": {"points": [{"curve_number": 0, "point_index": 0, "customdata": 7}]}}
+    assert drill.picked(other, "k") == 7

@@ -40,3 +40,22 @@ def gallery(images: Sequence[np.ndarray], indices: Sequence[int], captions: Sequ
             with col:
                 st.image(img, caption=cap, width=96)
                 button(int(idx), seed, key=f"{key}_{int(idx)}", label=f"#{int(idx)}")
+
+
+def picked(event, key: str) -> int | None:
+    """The training index of a point newly clicked on a plotly chart drawn with ``on_select="rerun"`` whose points
+    carry the index as the last item of their ``customdata`` (e.g. :func:`engine.figures.forget_shift` with
+    ``indices``); None when nothing new was clicked. The last selection handled per ``key`` is remembered, so a
+    selection Streamlit hands back again (a rerun, a return to the page) opens nothing."""
+    selection = event.get("selection", {}) if isinstance(event, dict) else getattr(event, "selection", None)
+    points = (selection.get("points") if isinstance(selection, dict) else getattr(selection, "points", None)) or []
+    seen = st.session_state.get(f"_drill_{key}")
+    signature = [(p.get("curve_number"), p.get("point_index")) for p in points]
+    st.session_state[f"_drill_{key}"] = signature
+    if not points or signature == seen:
+        return None
+    custom = points[0].get("customdata")
+    try:
+        return int(custom[-1] if isinstance(custom, (list, tuple)) else custom)
+    except (TypeError, ValueError):
+        return None
