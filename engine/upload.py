@@ -211,6 +211,8 @@ def check_weights(tensors: dict[str, torch.Tensor], spec: ModelSpec, shape: tupl
                 alt = _meta_state(ModelSpec(spec.arch, width), shape, num_classes)
                 if all(tuple(tensors[j].shape) == tuple(alt[j].shape) for j in alt):
                     hint = f" — the file is {spec.arch} of width {width}: choose width {width}"
+        if not hint and k == first:  # the input layer: images of another shape (channels or size)
+            hint = f" — {dataset} images are {_dims(shape)} (channels × height × width); the file expects others"
         more = f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""
         raise UnlearnError(f"{name} does not fit {what}: {k} is {_dims(tensors[k].shape)} in the file and "
                            f"{_dims(want[k].shape)} in the model{more}{hint}")

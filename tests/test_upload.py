@@ -331,3 +331,32 @@ def test_cli_audits_your_model_and_refuses_a_pickle(tmp_path):
     bad = cli("audit", *base, "--weights", str(pt), "--methods", "ft")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
     assert bad.stderr.startswith("error: model.pt is a zip archive (torch.save's .pt/.pth format holds a pickle")
+
+
+def test_an_upload_for_an_image_folder(tmp_path):
+    """The data set of an upload can be an image folder: the model is checked against its shape and class count."""
+    from PIL import Image
+
+    from engine.config import DataSpec, RunSpec, TrainConfig
+
+    rng = np.random.default_rng(0)
+    for c in ("cats", "dogs", "owls"):
+        (tmp_path / "pets" / c).mkdir(parents=True)
+        for i in range(8):
+            Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(tmp_path / "pets" / c / f"{i}.png")
+    spec = RunSpec(data=DataSpec("imagefolder", path=str(tmp_path / "pets"), image_size=8, val_fraction=0.0),
+                   model=ModelSpec("mlp", 16), train=TrainConfig(epochs=1, batch_size=8, augment=False),
+                   forget="indices:0-2")
+    torch.manual_seed(0)
+    good = save(build_model(ModelSpec("mlp", 16), (3, 8, 8), 3).state_dict())
+    runner = Runner(Store(tmp_path / "store"))
+    tm = runner.upload(good, spec, name="pets.safetensors")
+    assert tm.artifact.manifest["n_params"] == 3 * 64 * 16 + 16 + 16 * 16 + 16 + 16 * 3 + 3
+    with pytest.raises(UnlearnError) as exc:  # a model for ten classes on a three-class folder
+        runner.upload(save(build_model(ModelSpec("mlp", 16), (3, 8, 8), 10).state_dict()), spec, name="ten.safetensors")
+    assert _one_line(exc) == "ten.safetensors has 10 output classes (net.5.weight is 10×16); imagefolder has 3 classes"
+    with pytest.raises(UnlearnError) as exc:  # grey 8×8 inputs (digits) on a colour folder
+        runner.upload(save(build_model(ModelSpec("mlp", 16), (1, 8, 8), 3).state_dict()), spec, name="grey.safetensors")
+    assert _one_line(exc) == ("grey.safetensors does not fit mlp (width 16): net.1.weight is 16×64 in the file and "
+                              "16×192 in the model — imagefolder images are 3×8×8 (channels × height × width); the "
+                              "file expects others")
