@@ -37,6 +37,12 @@ PAGES = [
      "output (AMUN §6.3): UA / RA / TA, FT AUC and AUC_FR − AUC_FT per request; AMUN vs AMUN-A vs the baselines"),
     ("pages/11_Theorem.py", "AMUN's theorem", "per forget sample: ‖δ‖₂ of its adversarial example, transfer to "
      "Retrain, how forgotten it is; do close, transferable examples forget better? The forget-set-size curve"),
+    ("pages/12_Classes.py", "Classes", "per-class accuracy of every model (forget classes marked), prediction matrices "
+     "against Retrain's, the forgotten class's confidence against Retrain's"),
+    ("pages/13_Your_model.py", "Your model", "upload your model's weights (safetensors) and its forget set; every "
+     "audit runs against it, with a retrain or against the reference models alone"),
+    ("pages/14_Sample.py", "Sample", "one forget sample across every model: image, adversarial example, signals and "
+     "membership scores, with a shareable address"),
 ]
 for path, label, what in PAGES:
     c1, c2 = st.columns([1, 4])

@@ -259,8 +259,28 @@ def _request(args: argparse.Namespace):
     args.set, overrides = _method_sets(args.set)
     args.seed, args.forget_seed = 0, 0
     spec = _spec_from_args(args)
+    retrains = 0 if getattr(args, "no_retrain", False) else args.retrains
+    original = _uploaded(args, spec) if getattr(args, "weights", None) else None
     return AuditRequest.build(spec, methods, seeds, overrides=overrides, tuned=not args.paper_defaults,
-                              use_remain=not args.no_remain, k=args.k or DEFAULT_K, retrains=args.retrains)
+                              use_remain=not args.no_remain, k=args.k or DEFAULT_K, retrains=retrains,
+                              original=original)
+
+
+def _uploaded(args: argparse.Namespace, spec) -> str:
+    """``--weights FILE``: the file checked against ``spec``'s model and data and stored (``report``: looked up
+    only, unless ``--compute``); its key, for the request's ``original``."""
+    from .run import Runner
+    from .store import Store
+    from .upload import read_file
+
+    data = read_file(args.weights)
+    build = getattr(args, "compute", True)
+    runner = Runner(Store(args.store), data_dir=args.data_dir, device=_device(args), build=build)
+    tm = runner.upload(data, spec, name=Path(args.weights).name)
+    print(f"your model: {Path(args.weights).name} fits {spec.model.arch} (width {spec.model.width}) on "
+          f"{spec.data.dataset}; {tm.artifact.manifest['n_params']:,} parameters, stored as uploaded/{tm.key}",
+          file=sys.stderr)
+    return tm.key
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -271,9 +291,32 @@ def cmd_audit(args: argparse.Namespace) -> int:
     print(result.to_markdown())
     print()
     _guard(result.membership_check())
+    if args.classes:
+        _write_classes(result, out)
     print(f"\n{len(result.rows)} rows written to {out / 'metrics.csv'}, table to {out / 'table.md'}, per-sample "
           f"values to {out / 'per_sample'}; {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _write_classes(result, out: Path) -> None:
+    """``--classes``: per-class accuracy of every model and seed (classes.csv), prediction matrices (confusion.csv),
+    and the test accuracy per class of the first seed printed, forget classes marked."""
+    from .audit.classes import class_tables
+    from .forget import forget_classes
+
+    acc, conf = class_tables(result)
+    acc.to_csv(out / "classes.csv", index=False)
+    conf.to_csv(out / "confusion.csv", index=False)
+    seed = result.seeds[0]
+    marked = forget_classes(result.spec.forget)
+    test = acc[(acc["group"] == "test") & (acc["seed"] == seed)]
+    wide = test.pivot(index="class", columns="label", values="accuracy")[list(dict.fromkeys(test["label"]))]
+    names = test.drop_duplicates("class").set_index("class")["class_name"]
+    wide.index = [f"{names[c]} *" if c in marked else str(names[c]) for c in wide.index]
+    print(f"\nTest accuracy per class (%), seed {seed}" + (" (* forget class)" if marked else "") + ":")
+    print(wide.to_string(float_format=lambda v: f"{v:.1f}"))
+    print(f"per-class accuracy of every model, seed and group: {out / 'classes.csv'}; prediction matrices: "
+          f"{out / 'confusion.csv'}")
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -442,6 +485,44 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sample(args: argparse.Namespace) -> int:
+    """One forget sample across every model of an audit (the dashboard's Sample page): signals, membership scores and
+    its nearest adversarial example under the original model."""
+    import numpy as np
+
+    from .audit.sample import COLUMNS, forget_position, sample_table
+    from .run import NotStored, Runner
+    from .store import Store
+
+    req = _request(args)
+    runner = Runner(Store(args.store), data_dir=args.data_dir, device=_device(args), build=args.compute,
+                    progress=Bar() if args.compute else None, reference_training=args.references)
+    try:
+        cmp = runner.compare(req)
+    except NotStored:
+        raise UnlearnError("this audit is not in the store yet: run `engine audit` with the same options first, "
+                           "or pass --compute") from None
+    seed = cmp.seeds[0] if args.of_seed is None else args.of_seed
+    if seed not in cmp.seeds:
+        raise UnlearnError(f"seed {seed} is not one of the audit's seeds ({', '.join(map(str, cmp.seeds))})")
+    forget_position(cmp, seed, args.index)
+    original = cmp.models[("original", seed)]
+    data = original.data
+    y = int(data.y_train[args.index])
+    print(f"forget sample #{args.index} (seed {seed}): class {data.classes[y]}")
+    table = sample_table(cmp, seed, args.index, [str(c) for c in data.classes]).drop(columns="key")
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    try:
+        adv = runner.adversarial(original, data, split="train", rows=np.array([args.index]))
+        print(f"nearest adversarial example under {cmp.labels['original']}: -> class {data.classes[int(adv.y_adv[0])]}"
+              f", eps {float(adv.eps[0]):.3g}, ||delta||_2 {float(adv.delta_norm[0]):.3f}"
+              + ("" if bool(adv.flipped[0]) else " (not flipped)"))
+    except NotStored:
+        print("nearest adversarial example: not in the store (pass --compute)")
+    print("\n" + "\n".join(f"{k}: {v}" for k, v in COLUMNS.items()))
+    return 0
+
+
 def sweep_requests(args: argparse.Namespace) -> list:
     """The sweep's grid as audit requests: per forget spec, per method, per combination of its ``--grid`` values."""
     import itertools
@@ -449,6 +530,8 @@ def sweep_requests(args: argparse.Namespace) -> list:
     from .audit.rmia import DEFAULT_K
     from .run import AuditRequest
 
+    if args.weights:
+        raise UnlearnError("a sweep trains its original models; audit your own model with `engine audit --weights`")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -600,6 +683,11 @@ def _add_audit_options(p: argparse.ArgumentParser) -> None:
                         "ensemble for small models without batch norm)")
     p.add_argument("--no-remain", action="store_true", help="the D_F-only setting")
     p.add_argument("--paper-defaults", action="store_true", help="the papers' hyperparameters, not the tuned ones")
+    p.add_argument("--weights", default=None, metavar="FILE.safetensors",
+                   help="audit your own model: its weights (safetensors only; pickles are refused) in place of the "
+                        "trained original, for --model/--width on --dataset; --forget names its forget set")
+    p.add_argument("--no-retrain", action="store_true",
+                   help="no retrained model: audit against the reference models alone (no Retrain row, no Avg Gap)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -628,6 +716,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("audit", help="run (or reuse) original, retrain and methods for several seeds; write the table")
     _add_audit_options(p)
     p.add_argument("--out", default="audit-out", help="output folder for metrics.csv, table.md, per_sample/")
+    p.add_argument("--classes", action="store_true",
+                   help="also per-class accuracy (classes.csv) and prediction matrices (confusion.csv) of every model")
     p.set_defaults(func=cmd_audit)
     p = sub.add_parser("continual", help="continual unlearning: k forget requests, each method on its own previous "
                                           "output (AMUN §6.3); per-request tables")
@@ -710,6 +800,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--continual-methods", default="ft,rl,ga,bs,l1_sparse,salun,amun,amun_a",
                    help="with --continual: its methods")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("sample", help="one forget sample across every model of an audit: signals, membership scores, "
+                                      "its nearest adversarial example (from the store; same options as audit)")
+    _add_audit_options(p)
+    p.add_argument("index", type=int, help="the training index of a forget sample")
+    p.add_argument("--of-seed", type=int, default=None, help="the audit seed whose forget set holds it (default: "
+                                                              "the first of --seeds)")
+    p.add_argument("--compute", action="store_true", help="compute what the store lacks instead of failing")
+    p.set_defaults(func=cmd_sample)
     p = sub.add_parser("sweep", help="a grid of methods × hyperparameters × seeds × forget specs as Ray tasks")
     _add_audit_options(p)
     p.add_argument("--grid", action="append", default=[], metavar="METHOD.KEY=V1,V2",

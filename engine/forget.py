@@ -82,6 +82,18 @@ def select_forget(spec: str, y_train: np.ndarray | torch.Tensor, num_classes: in
     return validate_forget(idx, y, num_classes)
 
 
+def forget_classes(spec: str) -> list[int]:
+    """The classes of a class-wise spec (``class:3`` → [3], ``class:3,7`` → [3, 7]); [] for every other spec, and
+    for a malformed one (:func:`select_forget` says what is wrong with it)."""
+    kind, sep, arg = str(spec).strip().partition(":")
+    if kind.strip().lower() != "class" or not sep:
+        return []
+    try:
+        return sorted({int(c) for c in arg.split(",") if c.strip()})
+    except ValueError:
+        return []
+
+
 def forget_from_indices(indices: Iterable[int], y_train: np.ndarray | torch.Tensor, num_classes: int) -> np.ndarray:
     """A hand-picked forget set (the UI's selection): validated, sorted."""
     try:
@@ -236,11 +248,23 @@ def _read_index_file(path: Path) -> list[int]:
             raise UnlearnError(f"{path}: index file too large ({size} bytes; at most {MAX_INDEX_FILE_BYTES}, one "
                                "training index per line)")
         with open(path, "rb") as f:
-            text = f.read(MAX_INDEX_FILE_BYTES + 1).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UnlearnError(f"{path}: not a text file of indices (byte {exc.start} is not UTF-8)") from None
+            data = f.read(MAX_INDEX_FILE_BYTES + 1)
     except OSError as exc:
         raise UnlearnError(f"{path}: cannot read the index file ({exc.strerror or exc})") from None
+    return indices_from_bytes(data, str(path))
+
+
+def indices_from_bytes(data: bytes, name: str = "the index file") -> list[int]:
+    """The integer indices of an index file's bytes (the CLI's ``indices:FILE``, the dashboard's upload): UTF-8 text,
+    one index a line, ``#`` starts a comment; too large, not text or a line that is not an integer is one clear
+    :class:`UnlearnError`."""
+    if len(data) > MAX_INDEX_FILE_BYTES:
+        raise UnlearnError(f"{name}: index file too large ({len(data)} bytes; at most {MAX_INDEX_FILE_BYTES}, one "
+                           "training index per line)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnlearnError(f"{name}: not a text file of indices (byte {exc.start} is not UTF-8)") from None
     values = []
     for lineno, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
@@ -249,5 +273,5 @@ def _read_index_file(path: Path) -> list[int]:
         try:
             values.append(int(line))
         except ValueError:
-            raise UnlearnError(f"{path}:{lineno}: {line!r} is not an integer index") from None
+            raise UnlearnError(f"{name}:{lineno}: {line!r} is not an integer index") from None
     return values

@@ -84,7 +84,7 @@ def report_figures(cmp: Comparison) -> list[ReportFigure]:
     methods = [m for m in cmp.methods if m not in (BASELINE, REFERENCE)]
     for seed in cmp.seeds:
         sfx = f"seed {seed}"
-        models = [BASELINE, REFERENCE, *methods]
+        models = [BASELINE, *([REFERENCE] if cmp.has_retrain else []), *methods]
         for i in range(0, len(models), 2):
             pair = models[i:i + 2]
             groups = {m: cmp.signals[(m, seed)] for m in pair}
@@ -119,7 +119,13 @@ def report_figures(cmp: Comparison) -> list[ReportFigure]:
                     f"sg-game-seed{seed}", f"SG-Unlearn: the auditor's game ({sfx})", figures.game_plot(game),
                     "Per round: the auditor's held-out accuracy and utility. What good looks like: the accuracy falls "
                     "toward 50 % (forget samples indistinguishable from unseen ones) while utility is kept."))
+        out.extend(class_figures(cmp, seed))
     t = cmp.table()
+    if not cmp.has_retrain:  # Avg Gap and Δφ are distances to Retrain: not defined without one
+        out.append(ReportFigure("wall-time", "Wall time",
+                                figures.table_bars(t, "seconds", "Wall time (s)", "seconds", with_reference=True),
+                                "Seconds per method. What good looks like: small."))
+        return out
     out.append(ReportFigure("avg-gap", "Avg Gap to Retrain",
                             figures.table_bars(t, "avg_gap", "Avg Gap to Retrain (lower is better)", "Avg Gap"),
                             "Mean |Δ| of UA, RA, TA and FT AUC to the mean of the seed's retrains, averaged over "
@@ -135,6 +141,77 @@ def report_figures(cmp: Comparison) -> list[ReportFigure]:
                             "Seconds per method (Retrain and Original: training from scratch). What good looks like: "
                             "far below Retrain's — that is the point of unlearning."))
     return out
+
+
+def class_figures(cmp: Comparison, seed: int) -> list[ReportFigure]:
+    """The class-level detail of one seed (the Classes page): per-class test accuracy of every model, the prediction
+    matrix of the method closest to Retrain (lowest Avg Gap; without a retrain, the first method) against Retrain's
+    (or the original's), and for class-wise forgetting the forget classes' p(y|x) under every model against
+    Retrain's."""
+    from .audit import classes as cl
+    from .forget import forget_classes
+
+    data = cmp.models[(BASELINE, seed)].data
+    names = [str(c) for c in data.classes]
+    marked = forget_classes(cmp.spec.forget)
+    y_train, y_test = data.y_train.numpy(), data.y_test.numpy()
+    per_model = {m: cl.class_accuracy(cmp.signals[(m, seed)], y_train, y_test, data.num_classes) for m in cmp.methods}
+    sfx = f"seed {seed}"
+    out = [ReportFigure(
+        f"classes-test-seed{seed}", f"Accuracy per class, test samples ({sfx})",
+        figures.class_accuracy_bars(cl.accuracy_by_class(per_model, "test"),
+                                    {m: cmp.labels[m] for m in cmp.methods}, names, marked),
+        "Test accuracy (%) per class of every model" + (
+            "; the forgotten classes are marked (yellow band). What good looks like: as Retrain, 0 on a forgotten "
+            "class — Retrain never saw it — and the other classes kept." if marked else
+            ". What good looks like: every class close to Retrain's."))]
+    reference = REFERENCE if cmp.has_retrain else BASELINE
+    methods = [m for m in cmp.methods if m not in (BASELINE, REFERENCE)]
+    if methods:
+        gap = cmp.rows[cmp.rows.seed == seed].set_index("method")["avg_gap"]
+        best = min(methods, key=lambda m: (gap.get(m, np.inf) if np.isfinite(gap.get(m, np.inf)) else np.inf,
+                                           methods.index(m)))
+        a, b = (cl.row_normalised(cl.prediction_matrix(cmp.signals[(m, seed)], y_train, y_test, data.num_classes))
+                for m in (best, reference))
+        out.append(ReportFigure(
+            f"prediction-matrix-seed{seed}",
+            f"Prediction matrix: {cmp.labels[best]} vs {cmp.labels[reference]} ({sfx})",
+            figures.confusion_heatmaps(a, b, names, (cmp.labels[best], cmp.labels[reference]), marked),
+            f"Test samples; row = true class, column = predicted, % of the row; the third panel is the difference in "
+            f"points. {cmp.labels[best]} is the method "
+            + ("closest to Retrain (lowest Avg Gap); the Classes page shows any method. " if cmp.has_retrain else
+               "listed first; without a retrain the reference is the original model. ")
+            + "What good looks like: a difference near 0 everywhere."))
+    if marked and cmp.has_retrain:
+        values = {m: cl.class_confidence(cmp.signals[(m, seed)], y_train, y_test, marked, "p_y")["forget"]
+                  for m in cmp.methods}
+        out.append(ReportFigure(
+            f"forget-class-confidence-seed{seed}", f"Forget classes: p(y|x) against Retrain's ({sfx})",
+            figures.class_confidence_histograms({m: (cmp.labels[m], values[m]) for m in cmp.methods
+                                                 if m != REFERENCE},
+                                                (cmp.labels[REFERENCE], values[REFERENCE]), "p_y",
+                                                x_title=cl.CONFIDENCE["p_y"]),
+            "The forgotten classes' training samples: each model's p(y|x) (filled) against Retrain's (outline). What "
+            "good looks like: the filled histogram on the outline, low p(y|x) — a peak near 1 means the class is "
+            "still recognised."))
+    return out
+
+
+def exposed_html(cmp: Comparison, seed: int | None = None, n: int = 10) -> str:
+    """The ``n`` forget samples the original model exposes most (highest RMIA score) and, per model, each one's RMIA
+    rank against the test samples (%; 50: like an unseen sample) — the Sample page's drill-down, as a table."""
+    from .audit.sample import most_exposed, sample_table
+
+    seed = cmp.seeds[0] if seed is None else seed
+    data = cmp.models[(BASELINE, seed)].data
+    names = [str(c) for c in data.classes]
+    rows = {}
+    for idx in most_exposed(cmp, seed, BASELINE, n):
+        t = sample_table(cmp, seed, int(idx), names)
+        rows[(f"#{int(idx)}", names[int(data.y_train[int(idx)])])] = t["rmia_rank"].round(0)
+    df = pd.DataFrame(rows).T
+    df.index.names = ["sample", "class"]
+    return _escaped(df.style.set_table_attributes('class="rows"').format(precision=0))
 
 
 # ------------------------------------------------------------------------------------------------- HTML
@@ -196,6 +273,8 @@ def html_report(cmp: Comparison, figs: list[ReportFigure] | None = None, *, glos
         params.append((cmp.labels.get(m, m), json.dumps(p, sort_keys=True) if p else ""))
     data = DATASETS.get(spec.data.dataset)
     check = cmp.membership_check()
+    up = cmp.models[(BASELINE, cmp.seeds[0])]
+    uploaded = up.artifact.manifest.get("name") if up.kind == "uploaded" else None
     return _ENV.get_template("report.html").render(
         title=title or f"Unlearning audit — {spec.data.dataset} · {spec.model.arch} · forget {spec.forget}",
         created=time.strftime("%Y-%m-%d %H:%M"), methods=[cmp.labels.get(m, m) for m in cmp.methods],
@@ -205,7 +284,8 @@ def html_report(cmp: Comparison, figs: list[ReportFigure] | None = None, *, glos
         spec_json=json.dumps(config.to_dict(spec), indent=2, sort_keys=True),
         table=table_html(cmp), rows=_rows_html(cmp), glossary=GLOSSARY if glossary is None else glossary,
         table_note=" ".join(filter(None, [cmp.note().replace("Marked:", "Green:"), cmp.failure_note()])),
-        signal=check.message, signal_ok=check.ok,
+        signal=check.message, signal_ok=check.ok, uploaded=uploaded, has_retrain=cmp.has_retrain,
+        exposed=exposed_html(cmp), exposed_seed=cmp.seeds[0],
         sections=[{"name": sec.name, "title": sec.title, "text": sec.text, "tables": sec.tables,
                    "figures": [_figure_html(f, include_plotlyjs if first else False)
                                for f, first in zip(sec.figures, _firsts(sections, sec))]}

@@ -51,6 +51,7 @@ from .signals import Signals
 from .store import Artifact, Store
 from .training import CancelToken, Progress, check_cancel, default_device, predict, seed_everything, train_model
 from .unlearning import METHODS, Resources, Unlearner, get_method
+from .upload import check_outputs, digest, load_weights
 
 
 class NotStored(UnlearnError):
@@ -131,17 +132,21 @@ class AuditRequest:
     heldout: bool = False
     #: bootstrap replicates for the one-seed intervals (0: none, e.g. when tuning scores many candidates)
     bootstrap: int = 200
+    #: the key of an uploaded model (:meth:`Runner.upload`) audited in place of a trained original; None: train it
+    original: str | None = None
 
     @classmethod
     def build(cls, spec: RunSpec, methods: Sequence[str], seeds: Sequence[int] = (0,), *,
               overrides: dict[str, dict[str, Any]] | None = None, tuned: bool = True, use_remain: bool = True,
-              k: int = DEFAULT_K, retrains: int | None = None) -> AuditRequest:
+              k: int = DEFAULT_K, retrains: int | None = None, original: str | None = None) -> AuditRequest:
         """Methods by key with the tuned (or, ``tuned=False``, the papers') defaults and ``overrides``.
 
         ``retrain`` is always the reference and need not be listed; in the D_F-only setting methods that need
         D_R are left out. ``retrains``: retrain replicas per seed (R; default: the preset's, see
-        :func:`engine.presets.default_retrains`). Raises :class:`UnlearnError` on an unknown method, a bad
-        hyperparameter value, an override for a method not in the run, no seeds, a bad K or R.
+        :func:`engine.presets.default_retrains`; 0: no retrain — the audit is then against the reference models alone,
+        without a Retrain row or Avg Gap). ``original``: an uploaded model's key (:meth:`Runner.upload`) in place of
+        the trained original. Raises :class:`UnlearnError` on an unknown method, a bad hyperparameter value, an
+        override for a method not in the run, no seeds, a bad K or R.
         """
         overrides = overrides or {}
         unknown = [m for m in methods if m not in METHODS]
@@ -155,8 +160,8 @@ class AuditRequest:
         if k < 2:
             raise UnlearnError(f"RMIA needs at least 2 reference models, got K = {k}")
         retrains = default_retrains(spec.data.dataset) if retrains is None else int(retrains)
-        if not 1 <= retrains <= 20:
-            raise UnlearnError(f"retrains per seed must be between 1 and 20, got {retrains}")
+        if not 0 <= retrains <= 20:
+            raise UnlearnError(f"retrains per seed must be between 0 and 20, got {retrains}")
         chosen = []
         for key in dict.fromkeys(methods):
             if key == REFERENCE or (not use_remain and METHODS[key].needs_remain):
@@ -164,7 +169,8 @@ class AuditRequest:
             method = get_method(key, dataset=spec.data.dataset if tuned else None, **overrides.get(key, {}))
             method.validate()
             chosen.append(method)
-        return cls(spec, tuple(chosen), tuple(dict.fromkeys(int(s) for s in seeds)), use_remain, int(k), retrains)
+        return cls(spec, tuple(chosen), tuple(dict.fromkeys(int(s) for s in seeds)), use_remain, int(k), retrains,
+                   original=original or None)
 
     @classmethod
     def from_record(cls, manifest: dict) -> AuditRequest:
@@ -176,7 +182,7 @@ class AuditRequest:
         methods = tuple(get_method(key, **params) for key, params in pairs)
         return cls(spec, methods, tuple(manifest["seeds"]), bool(manifest["use_remain"]), int(manifest["k"]),
                    int(manifest.get("retrains", 1)), bool(manifest.get("heldout", False)),
-                   int(manifest.get("bootstrap", 200)))
+                   int(manifest.get("bootstrap", 200)), manifest.get("original"))
 
     def key(self) -> str:
         parts = {"kind": "comparison", "spec": self.spec, "seeds": list(self.seeds),
@@ -187,6 +193,8 @@ class AuditRequest:
             parts["heldout"] = True
         if self.bootstrap != 200:
             parts["bootstrap"] = self.bootstrap
+        if self.original:
+            parts["original"] = self.original
         return config.stable_hash(parts)
 
     def method(self, key: str) -> Unlearner | None:
@@ -224,6 +232,9 @@ class Baseline:
         return membership_check(train_acc, 100 * auc(*scores[BASELINE]), 100 * auc(*scores[REFERENCE]),
                                 halfwidth=Z95 * se, metric="loss-attack AUC")
 
+
+#: the table's label of an uploaded model audited in place of the original (:meth:`Runner.upload`)
+UPLOADED_LABEL = "Your model"
 
 #: forget-seed offset of the held-out split (tuning): evaluation draws forget set s with seed s, tuning with s + 1000
 HELDOUT = 1000
@@ -286,17 +297,18 @@ class Runner:
     def _compare(self, req: AuditRequest, track: PlanTracker) -> Comparison:
         t0 = time.perf_counter()
         setting = "with D_R" if req.use_remain else "D_F only"
-        labels = {BASELINE: "Original", REFERENCE: "Retrain", **{m.key: m.label for m in req.methods}}
+        labels = {BASELINE: UPLOADED_LABEL if req.original else "Original",
+                  **({REFERENCE: "Retrain"} if req.retrains else {}), **{m.key: m.label for m in req.methods}}
         rows, audits, signals, trained, failures = [], {}, {}, {}, {}
         for i, seed in enumerate(req.seeds):
             prep = self.prepare(self._seed_spec(req, seed))
             track.enter(("original", seed))
-            original = self.original(prep.spec)
+            original = self.original(prep.spec) if req.original is None else self.uploaded(req.original, prep.spec)
             retrains = []
             for r in range(req.retrains):
                 track.enter(("retrain", seed, r))
                 retrains.append(self.retrain(prep, replica=r))
-            models = {BASELINE: original, REFERENCE: retrains[0]}
+            models = {BASELINE: original, **({REFERENCE: retrains[0]} if retrains else {})}
             track.enter(("references",))
             ref = self.references(prep.spec, req.k)
             for method in req.methods:
@@ -307,14 +319,14 @@ class Runner:
                 except Diverged as exc:  # the rest of the audit goes on; the table says which run failed
                     failures[(method.key, seed)] = str(exc)
             sigs = {name: self.signals(tm, prep) for name, tm in models.items()}
-            replica_sigs = [sigs[REFERENCE]] + [self.signals(tm, prep) for tm in retrains[1:]]
+            replica_sigs = [sigs[REFERENCE] if r == 0 else self.signals(tm, prep) for r, tm in enumerate(retrains)]
             y = prep.data.y_train.numpy()
-            replica_models = [models[REFERENCE], *retrains[1:]]
+            replica_models = list(retrains)
             seed_audits = {name: self._audit(sig, models[name], ref, y, seed, replica_sigs, replica_models,
                                              skip=0 if name == REFERENCE else None) for name, sig in sigs.items()}
-            replicas = [seed_audits[REFERENCE]] + [
-                self._audit(s, retrains[r], ref, y, seed, replica_sigs, replica_models, skip=r)
-                for r, s in enumerate(replica_sigs) if r > 0]
+            replicas = [seed_audits[REFERENCE] if r == 0 else
+                        self._audit(s, retrains[r], ref, y, seed, replica_sigs, replica_models, skip=r)
+                        for r, s in enumerate(replica_sigs)]
             seconds = {n: tm.seconds for n, tm in models.items()}
             seconds.update({f"{REFERENCE}#{r}": tm.seconds for r, tm in enumerate(retrains) if r > 0})
             one_time = {n: float(tm.artifact.manifest.get("one_time_seconds", 0.0)) for n, tm in models.items()}
@@ -354,8 +366,11 @@ class Runner:
         for seed in req.seeds:
             prep = self.prepare(self._seed_spec(req, seed))
             n_train, n_forget, n_remain = len(prep.data.y_train), len(prep.forget), len(prep.remain)
-            original = stored(probe.original, prep.spec)
-            if original is None:
+            if req.original is not None:  # an uploaded model: nothing to train (a missing one fails in compare)
+                original = stored(probe.uploaded, req.original, prep.spec)
+            else:
+                original = stored(probe.original, prep.spec)
+            if original is None and req.original is None:
                 pieces.append(Piece(("original", seed), f"original model (seed {seed})", train.epochs * n_train))
             for r in range(req.retrains):
                 if stored(probe.retrain, prep, replica=r) is None:
@@ -548,6 +563,49 @@ class Runner:
         whole = self.has_adversarial(model, prep.data, attack=attack)
         adv, manifest = self._adversarial(model, prep.data, "train", None if whole else prep.forget, attack)
         return (adv.subset(prep.forget) if whole else adv), manifest
+    # -------------------------------------------------------------------------------------------- uploads
+    # An uploaded model stands in for the original: stored once (kind "uploaded"), then named by its key in an
+    # AuditRequest (``original=``), which compare() audits exactly as a trained original.
+    def upload(self, weights: bytes, spec: RunSpec, *, name: str = "the weights file") -> TrainedModel:
+        """Your own model as the original of ``spec``: ``weights`` (the bytes of a safetensors file) checked
+        against the model ``spec.model`` builds for ``spec``'s data (:mod:`engine.upload`: format, every tensor name
+        and shape, class count, dtypes, finite values, finite outputs; one :class:`UnlearnError` line each; nothing
+        is unpickled) and stored as kind ``uploaded`` under a key of the data, the model spec and the weights'
+        content hash. Uploading the same weights again finds them. A store-only runner checks and looks only.
+        """
+        data = self.data(spec)
+        state = load_weights(weights, spec.model, data.shape, data.num_classes, name=name,
+                             dataset=spec.data.dataset)
+        key = config.stable_hash({"kind": "uploaded", "data": data.fingerprint, "model": spec.model,
+                                  "weights": digest(state)})
+
+        def build() -> Artifact:
+            model = build_model(spec.model, data.shape, data.num_classes)
+            model.load_state_dict(state)
+            check_outputs(model, data.x_train[:512], name)
+            manifest = {"name": name, "model": spec.model, "data": spec.data, "data_fingerprint": data.fingerprint,
+                        "weights_sha256": digest(state), "bytes": len(weights), "seconds": 0.0,
+                        "n_params": int(sum(t.numel() for t in state.values()))}
+            return self.store.save("uploaded", key, manifest, tensors=state)
+
+        return TrainedModel("uploaded", self._artifact("uploaded", key, build), spec, data, self.device)
+
+    def uploaded(self, key: str, spec: RunSpec) -> TrainedModel:
+        """The stored upload ``key`` as the original of ``spec`` (same data and model spec as it was checked for)."""
+        if not key.isalnum():
+            raise UnlearnError(f"uploaded model {key!r}: not a key")
+        art = self.store.load("uploaded", key)
+        if art is None:
+            raise NotStored(f"uploaded model {key} is not in the store {self.store.root}: upload its weights again")
+        data = self.data(spec)
+        if art.manifest["data_fingerprint"] != data.fingerprint or art.manifest["model"] != config.to_dict(spec.model):
+            m, d = art.manifest["model"], art.manifest["data"]
+            raise UnlearnError(f"uploaded model {key} ({art.manifest.get('name')}) was checked for {m['arch']} of "
+                               f"width {m['width']} on {d['dataset']} (train size "
+                               f"{d['train_size'] or 'all'}); the audit asks for {spec.model.arch} "
+                               f"of width {spec.model.width} on {spec.data.dataset} (train size "
+                               f"{spec.data.train_size or 'all'})")
+        return TrainedModel("uploaded", art, spec, data, self.device)
 
     # -------------------------------------------------------------------------------------------- references
     def references(self, spec: RunSpec, k: int = DEFAULT_K, seed: int = 0, *,
@@ -770,7 +828,7 @@ class Runner:
         self.store.save("comparison", key, {
             "spec": req.spec, "methods": [[m.key, m.params()] for m in req.methods], "seeds": list(req.seeds),
             "use_remain": req.use_remain, "k": req.k, "retrains": req.retrains, "heldout": req.heldout,
-            "bootstrap": req.bootstrap, "seconds": cmp.seconds,
+            "bootstrap": req.bootstrap, "original": req.original, "seconds": cmp.seconds,
             "rows": cmp.rows.to_dict(orient="records")})
 
     # -------------------------------------------------------------------------------------------- continual requests
@@ -913,5 +971,5 @@ def audit(spec: RunSpec, methods: Sequence[str], seeds: Sequence[int] = (0,), st
     return Runner(store, **runner_kw).compare(AuditRequest.build(spec, methods, seeds, **kw))
 
 
-__all__ = ["HARDEST_CRITERIA", "AuditRequest", "Baseline", "NotStored", "Prepared", "Runner", "TrainedModel",
-           "audit", "load_model"]
+__all__ = ["HARDEST_CRITERIA", "UPLOADED_LABEL", "AuditRequest", "Baseline", "NotStored", "Prepared", "Runner",
+           "TrainedModel", "audit", "load_model"]

@@ -16,6 +16,10 @@ st.caption(state.describe(spec))
 
 audit = state.audit_settings()
 s = st.session_state
+if audit["original"]:
+    st.info("The original model is **your uploaded model** (the Your model page): the methods below unlearn it.",
+            icon=":material/upload_file:")
+    st.page_link("pages/13_Your_model.py", label="Your model", icon=":material/upload_file:")
 if s.get("audit_url_error"):
     st.warning(f"{s.pop('audit_url_error')}; the defaults are used instead.")
 choices = [k for k in METHODS if k != "retrain"]
@@ -68,9 +72,11 @@ with st.expander("Hyperparameters (defaults tuned for this data set; the papers'
                                    help="the AMUN paper used 128; more is stronger and slower")
     preset_r = default_retrains(spec.data.dataset)
     s["audit_retrains"] = st.number_input(
-        "Retrains per seed (R)", 1, 20, int(audit["retrains"] or preset_r), step=1, key="w_retrains",
+        "Retrains per seed (R)", 0, 20, preset_r if audit["retrains"] is None else int(audit["retrains"]), step=1,
+        key="w_retrains",
         help=f"Avg Gap is taken against the mean of R retrains, and their spread is the noise floor of every "
-             f"metric (R ≥ 2). Preset: {preset_r}.")
+             f"metric (R ≥ 2). Preset: {preset_r}. 0: no retrain — the audit runs against the reference models "
+             "alone (no Retrain row, no Avg Gap).")
 on_ray = st.toggle("Run on Ray", value=False, key="w_ray",
                    help="train the audit's models as Ray tasks (engine.sweep.run_grid): a local Ray started for the "
                         "job (about 10 s), or the cluster in $RAY_ADDRESS; the results land in this run store")

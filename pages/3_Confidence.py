@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.figures import GROUP_COLOR_NAMES, SIGNAL_LABELS, confidence_histograms, forget_shift
-from ui import state
+from ui import drill, state
 
 st.set_page_config(page_title="Confidence · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
@@ -30,7 +30,8 @@ st.caption(f"What good looks like: after unlearning, the **forget** histogram ({
            f"**test** histogram ({names['test']}), as it does for Retrain — not on the **remain** histogram "
            f"({names['remain']}), as it does for the original model. Every panel shares the x-axis and its bins.")
 
-models = ["original", "retrain", *shown]
+reference = ["retrain"] if cmp.has_retrain else []  # an audit without a retrain has none
+models = ["original", *reference, *shown]
 groups = {m: cmp.signals[(m, seed)] for m in models}
 st.plotly_chart(confidence_histograms(groups, signal=signal, labels={m: cmp.labels[m] for m in models}),
                 width="stretch", key="hist")
@@ -59,7 +60,13 @@ else:
                "unlearning (y). Points **below** the diagonal lost confidence; Retrain shows where they would be had "
                "they never been seen.")
 before = cmp.signals[("original", seed)]["forget"][signal]
-after = {m: (cmp.labels[m], cmp.signals[(m, seed)]["forget"][signal]) for m in ["retrain", *shown]}
+after = {m: (cmp.labels[m], cmp.signals[(m, seed)]["forget"][signal]) for m in [*reference, *shown]}
 y_forget = np.asarray(cmp.audits[("original", seed)].per_sample["forget_label"])
 label = "cross-entropy loss" if signal == "loss" else SIGNAL_LABELS.get(signal, signal)
-st.plotly_chart(forget_shift(before, after, y_forget, label, log=signal == "loss"), width="stretch", key="shift")
+index = np.asarray(cmp.audits[("original", seed)].per_sample["forget_index"])
+event = st.plotly_chart(forget_shift(before, after, y_forget, label, log=signal == "loss", indices=index),
+                        width="stretch", key="shift", on_select="rerun", selection_mode="points")
+st.caption("Click a point to open that sample on the Sample page (its image, adversarial example and every model's "
+           "signals).")
+if (clicked := drill.picked(event, "shift")) is not None:
+    drill.open_sample(clicked, seed)

@@ -8,7 +8,7 @@ import streamlit as st
 from engine import config
 from engine.errors import UnlearnError
 from engine.figures import GROUP_COLOR_NAMES, eps_to_flip, probability_bars
-from ui import cached, images, jobs, state, tiles
+from ui import cached, drill, images, jobs, state, tiles
 from ui.text import md
 
 st.set_page_config(page_title="Adversarial examples · Unlearning audit", page_icon="🧹", layout="wide")
@@ -19,13 +19,14 @@ s = st.session_state
 
 c1, c2 = st.columns([1, 3])
 seed = c1.selectbox("Seed", cmp.seeds, key="adv_seed")
-unlearned = [m for m in cmp.methods if m not in ("original", "retrain")] or ["retrain"]
+reference = ["retrain"] if cmp.has_retrain else []  # an audit without a retrain has none
+unlearned = [m for m in cmp.methods if m not in ("original", "retrain")] or reference or ["original"]
 after_default = "amun" if "amun" in unlearned else unlearned[0]
 after = c2.selectbox("After unlearning", unlearned, format_func=lambda k: cmp.labels[k],
                      help="the unlearned model compared with the original (Retrain is always shown as the reference)",
                      **state.view("after", unlearned, after_default))
 state.sync_view("after", after, after_default)
-models = list(dict.fromkeys(["original", "retrain", after]))
+models = list(dict.fromkeys(["original", *reference, after]))
 try:
     prep = images.seed_prep(cmp.spec, seed)
 except UnlearnError as exc:
@@ -136,6 +137,8 @@ for j, i in enumerate(shown):
     tile = tiles.strip([tiles.to_rgb(x[i]), tiles.to_rgb(xa[i]), tiles.amplified(xa[i] - x[i]),
                          tiles.heat(attr_clean[j]), tiles.heat(attr_adv[j])], size=size)
     cols[j % 2].image(tile, caption=describe(i), width="stretch")
+    with cols[j % 2]:
+        drill.button(int(forget_idx[i]), seed, key=f"adv_open_{int(forget_idx[i])}")
 
 # ---------------------------------------------------------------------------- detail
 st.subheader("Sample detail")
@@ -157,7 +160,10 @@ sample = st.selectbox("Sample (or click a row above)", options, key="adv_detail"
 i = int(np.flatnonzero(forget_idx == sample)[0])
 [a_clean] = cached.attributions(trained[attacked].key, net, x[i:i + 1], A.orig_pred.numpy()[i:i + 1], method)
 [a_adv] = cached.attributions(trained[attacked].key, net, xa[i:i + 1], A.y_adv.numpy()[i:i + 1], method)
-st.markdown(describe(i) + f" (attacked model: {cmp.labels[attacked]})")
+d1, d2 = st.columns([5, 1])
+d1.markdown(describe(i) + f" (attacked model: {cmp.labels[attacked]})")
+with d2:
+    drill.button(int(sample), seed, key="adv_open_detail", label="Every model")
 big = 4 * size // 2
 detail = {"clean": tiles.to_rgb(x[i]), "adversarial": tiles.to_rgb(xa[i]),
           "δ amplified": tiles.amplified(xa[i] - x[i]),

@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from engine.figures import roc_curves
-from ui import cached, state, tiles
+from ui import cached, drill, state, tiles
+from ui.text import md
 
 st.set_page_config(page_title="Membership inference · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
@@ -25,7 +26,7 @@ state.sync_view("attack", attack, attack_names[0])
 methods = [m for m in cmp.methods if m not in ("original", "retrain")]
 gap = cmp.rows[cmp.rows.seed == seed].set_index("method")["avg_gap"]
 closest = sorted(methods, key=lambda m: (gap.get(m, np.inf), methods.index(m)))[:4]
-default = ["original", "retrain", *[m for m in methods if m in closest]]
+default = ["original", *(["retrain"] if cmp.has_retrain else []), *[m for m in methods if m in closest]]
 curves_for = st.multiselect("Curves", cmp.methods, format_func=lambda k: cmp.labels[k], wrap=True,
                             help="models drawn on both plots; by default Original, Retrain and the four methods "
                                  "closest to Retrain (lowest Avg Gap). The table below has every model.",
@@ -57,10 +58,12 @@ st.subheader("Most exposed forget samples")
 model = st.selectbox("Model", cmp.methods, index=cmp.methods.index("original"), format_func=lambda k: cmp.labels[k],
                      key="mia_model")
 ps = cmp.audits[(model, seed)].per_sample
-order = np.argsort(-np.asarray(ps["forget_rmia_score"]))[:12]
+order = np.argsort(-np.asarray(ps["forget_rmia_score"]), kind="stable")[:12]
 imgs = cmp.models[(model, seed)].data.x_train[ps["forget_index"][order]]
-st.image([tiles.upscale(tiles.to_rgb(img), 72) for img in imgs], width=72,
-         caption=[f"#{ps['forget_index'][i]} · y={ps['forget_label'][i]} · score {ps['forget_rmia_score'][i]:.2f}"
-                  for i in order])
-st.caption("RMIA score = fraction of population points this sample dominates by likelihood ratio; high means the "
-           "model still treats it as a member.")
+classes = [str(c) for c in cmp.models[(model, seed)].data.classes]
+drill.gallery([tiles.upscale(tiles.to_rgb(img), 96) for img in imgs], ps["forget_index"][order],
+              [f"y={md(classes[ps['forget_label'][i]])} · {ps['forget_rmia_score'][i]:.2f}" for i in order],
+              seed, key="mia_open")
+st.caption("Under each image: its class and RMIA score — the fraction of population points this sample dominates by "
+           "likelihood ratio; high means the model still treats it as a member. The button under a sample opens it on "
+           "the Sample page: its image, adversarial example, signals in every model and membership scores.")

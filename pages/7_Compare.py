@@ -19,6 +19,11 @@ st.caption(f"{len(cmp.seeds)} seed(s): each seed has its own original model, for
            "Avg Gap is computed per run against the mean of that seed's retrains, then averaged (AMUN §5.2).")
 
 t = cmp.table(mia_col)
+if not cmp.has_retrain:  # Avg Gap and Δφ are distances to Retrain: nothing to draw without one
+    st.info("No retrain in this audit (it was not allowed): Avg Gap and Δφ, distances to Retrain, are not defined.")
+    st.plotly_chart(table_bars(t, "seconds", "Wall time (s)", "seconds", with_reference=True), width="stretch",
+                    key="time_bars")
+    st.stop()
 a, b, c = st.columns(3)
 a.plotly_chart(table_bars(t, "avg_gap", "Avg Gap to Retrain (lower is better)", "Avg Gap"), width="stretch",
                key="gap_bars")

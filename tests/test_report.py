@@ -59,7 +59,9 @@ def test_html_report_is_self_contained_and_complete(cmp):
     names = [f.name for f in figs]
     assert len(names) == len(set(names))
     assert {"confidence-original-retrain-seed0", "confidence-ft-sg_unlearn-seed0", "roc-rmia-linear-seed0",
-            "roc-rmia-log-seed0", "loss-cdf-seed0", "sg-game-seed0", "avg-gap", "wall-time"} <= set(names)
+            "roc-rmia-log-seed0", "loss-cdf-seed0", "sg-game-seed0", "avg-gap", "wall-time",
+            "classes-test-seed0", "prediction-matrix-seed0"} <= set(names)
+    assert "forget-class-confidence-seed0" not in names  # random forgetting: no forget class
     html = report.html_report(cmp, figs, glossary={"UA": "accuracy on D_F — good: close to Retrain's"})
     assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
     parser = _Tags()
@@ -79,6 +81,11 @@ def test_html_report_is_self_contained_and_complete(cmp):
         assert t.loc[m, "label"] in parser.cells
     assert "accuracy on D_F — good: close to Retrain&#39;s" in html  # escaped
     assert '"forget": "random:0.1"' in unescape(html)
+    # the drill-down as a table: the original's most exposed forget samples, each model's RMIA rank vs test
+    assert 'id="exposed"' in html and "Most exposed forget samples (seed 0)" in html
+    top = cmp.audits[("original", 0)].per_sample
+    first = int(top["forget_index"][np.argmax(top["forget_rmia_score"])])
+    assert f"#{first}" in parser.cells
 
 
 def test_table_html_is_built_from_the_data_and_marks_best_cells(cmp):

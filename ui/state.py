@@ -19,6 +19,9 @@ URL_KEYS = {"dataset": "ds", "model": "model", "forget": "forget", "seed": "seed
 #: overrides of the data set's preset recipe (``--set data.train_size=…`` / ``train.epochs=…``): in the URL only
 #: when they differ from the preset; None = the preset's value
 RECIPE = {"train_size": "ntrain", "epochs": "epochs"}
+#: the model's width when it differs from the architecture's (the Your model page: an uploaded model's width); in the
+#: URL as ``width`` only then
+WIDTH_KEY = "width"
 
 
 def init() -> None:
@@ -43,6 +46,11 @@ def init() -> None:
         except ValueError:
             value = None
         st.session_state[f"cfg_{name}"] = value if value is None or value >= 0 else None
+    try:
+        width = int(params[WIDTH_KEY]) if WIDTH_KEY in params else None
+    except ValueError:
+        width = None
+    st.session_state["cfg_width"] = width if width is None or 1 <= width <= 4096 else None
     st.session_state["cfg_path"] = ""  # imagefolder's folder: typed in this session, never read from an address
     st.session_state["_cfg_init"] = True
 
@@ -56,16 +64,18 @@ def current_spec() -> RunSpec:
     """The RunSpec of the session's settings (preset of the data set + the chosen overrides)."""
     init()
     s = st.session_state
-    return spec_for({name: s.get(f"cfg_{name}") for name in (*FIELDS, *RECIPE, "path")})
+    return spec_for({name: s.get(f"cfg_{name}") for name in (*FIELDS, *RECIPE, "path", "width")})
 
 
 def spec_for(cfg: dict) -> RunSpec:
-    """The RunSpec of sidebar settings ``{dataset, model, forget, seed, forget_seed, train_size, epochs, path}``:
-    the data set's preset with these overrides (a missing or empty value keeps the preset's)."""
+    """The RunSpec of sidebar settings ``{dataset, model, forget, seed, forget_seed, train_size, epochs, path,
+    width}``: the data set's preset with these overrides (a missing or empty value keeps the preset's)."""
     spec = default_spec(cfg["dataset"])
     model = cfg.get("model")
     if model and model != spec.model.arch and model in MODELS:
         spec = replace(spec, model=replace(spec.model, arch=model, width=MODELS[model].default_width))
+    if cfg.get("width"):
+        spec = replace(spec, model=replace(spec.model, width=int(cfg["width"])))
     forget = cfg.get("forget") or spec.forget
     if names_a_file(forget):  # a spec from an address must not make the server read its files
         forget = spec.forget
@@ -93,6 +103,12 @@ def sync_url() -> None:
                 st.query_params[url_key] = str(chosen[name])
         elif url_key in st.query_params:
             del st.query_params[url_key]
+    base = spec_for({**{n: st.session_state.get(f"cfg_{n}") for n in (*FIELDS, *RECIPE, "path")}, "width": None})
+    if spec.model.width != base.model.width:
+        if st.query_params.get(WIDTH_KEY) != str(spec.model.width):
+            st.query_params[WIDTH_KEY] = str(spec.model.width)
+    elif WIDTH_KEY in st.query_params:
+        del st.query_params[WIDTH_KEY]
 
 
 def _copy(name: str) -> None:
@@ -130,7 +146,7 @@ def sidebar() -> RunSpec:
         preset = default_spec(s["cfg_dataset"])
         if s.get("_last_dataset", s["cfg_dataset"]) != s["cfg_dataset"]:  # a new data set: its preset
             s["cfg_model"], s["cfg_forget"] = "", ""
-            s["cfg_train_size"] = s["cfg_epochs"] = None
+            s["cfg_train_size"] = s["cfg_epochs"] = s["cfg_width"] = None
         s["_last_dataset"] = s["cfg_dataset"]
         if s["cfg_dataset"] == "imagefolder":
             st.text_input("Image folder", **_widget("path"), placeholder="/path/to/folder",
@@ -144,6 +160,9 @@ def sidebar() -> RunSpec:
         models = list(MODELS)
         st.selectbox("Model", models, format_func=lambda k: MODELS[k].label, **_widget("model"),
                      help=" · ".join(f"{MODELS[k].label}: {MODELS[k].note}" for k in models))
+        if s.get("_last_model", s["cfg_model"]) != s["cfg_model"]:  # another architecture: its own width
+            s["cfg_width"] = None
+        s["_last_model"] = s["cfg_model"]
         st.caption(MODELS[s["cfg_model"]].note if s["cfg_model"] in MODELS else "")
         if not s["cfg_forget"]:
             s["cfg_forget"] = preset.forget
@@ -191,6 +210,22 @@ def recipe_controls(spec: RunSpec) -> None:
                          "is the preset's")
     s["cfg_train_size"], s["cfg_epochs"] = int(s["cfg_train_size"]), int(s["cfg_epochs"])
     sync_url()
+
+
+def width_control(spec: RunSpec, column=None) -> int:
+    """The model's width (hidden units or base channels), overriding the architecture's default — the width of an
+    uploaded model (the Your model page); in the URL as ``width`` when it differs from the default."""
+    s = st.session_state
+    if not s.get("cfg_width"):
+        s["cfg_width"] = spec.model.width
+    (column or st).number_input("Model width", min_value=1, max_value=4096, step=1, **_widget("width"),
+                                help=f"hidden units ({MODELS['mlp'].label}) or base channels (the CNNs) of "
+                                     f"{MODELS[spec.model.arch].label}; its default: "
+                                     f"{MODELS[spec.model.arch].default_width}. Your file's tensor shapes must "
+                                     "match it (a mismatch names the width the file has).")
+    s["cfg_width"] = int(s["cfg_width"])
+    sync_url()
+    return s["cfg_width"]
 
 
 def describe(spec: RunSpec) -> str:
@@ -254,9 +289,11 @@ def audit_settings() -> dict:
         except ValueError:
             s["audit_k"] = DEFAULT_K
         try:
-            s["audit_retrains"] = min(20, max(1, int(q["r"]))) if "r" in q else None
+            s["audit_retrains"] = min(20, max(0, int(q["r"]))) if "r" in q else None
         except ValueError:
             s["audit_retrains"] = None
+        orig = q.get("orig", "")
+        s["audit_original"] = orig if orig.isalnum() and len(orig) <= 128 else None
         try:
             hp = decode_overrides(q.get("hp", ""))
         except UnlearnError as exc:
@@ -266,7 +303,8 @@ def audit_settings() -> dict:
     return {"methods": list(s["audit_methods"]), "seeds": list(s["audit_seeds"]),
             "use_remain": bool(s["audit_use_remain"]),
             "overrides": {m: dict(v) for m, v in s["audit_overrides"].items()},
-            "k": int(s["audit_k"]), "retrains": s.get("audit_retrains"), "tuned": bool(s.get("audit_tuned", True))}
+            "k": int(s["audit_k"]), "retrains": s.get("audit_retrains"), "tuned": bool(s.get("audit_tuned", True)),
+            "original": s.get("audit_original")}
 
 
 def request(spec: RunSpec | None = None):
@@ -275,7 +313,8 @@ def request(spec: RunSpec | None = None):
 
     a = audit_settings()
     return AuditRequest.build(spec or current_spec(), a["methods"], a["seeds"], overrides=a["overrides"],
-                              use_remain=a["use_remain"], k=a["k"], retrains=a["retrains"], tuned=a["tuned"])
+                              use_remain=a["use_remain"], k=a["k"], retrains=a["retrains"], tuned=a["tuned"],
+                              original=a["original"])
 
 
 def sync_audit_url(req) -> None:
@@ -290,6 +329,7 @@ def sync_audit_url(req) -> None:
     tuned = audit_settings()["tuned"]
     values["paper"] = None if tuned else "1"
     values["hp"] = encode_overrides(req.overrides(tuned=tuned)) or None
+    values["orig"] = req.original or None
     for key, value in values.items():
         if value is None:
             if key in q:
@@ -308,7 +348,11 @@ def current_comparison():
         show_error(exc)
         return None
     sync_audit_url(req)  # a result page's address carries the whole audit, so it can be shared
-    return cached.comparison(req)
+    try:
+        return cached.comparison(req)
+    except UnlearnError as exc:  # e.g. an uploaded model checked for another model or data set than the sidebar's
+        show_error(exc)
+        return None
 
 
 def need_comparison():
@@ -377,14 +421,15 @@ def settings_of(req) -> dict | None:
     spec = req.spec
     cfg = {"dataset": spec.data.dataset, "model": spec.model.arch, "forget": spec.forget, "seed": spec.seed,
            "forget_seed": spec.forget_seed, "train_size": spec.data.train_size or 0, "epochs": spec.train.epochs,
-           "path": spec.data.path or ""}
+           "path": spec.data.path or "", "width": spec.model.width}
     try:
         if spec_for(cfg) != spec:
             return None
     except UnlearnError:
         return None
     return {"cfg": cfg, "methods": [m.key for m in req.methods], "seeds": list(req.seeds),
-            "use_remain": req.use_remain, "k": req.k, "overrides": req.overrides()}
+            "use_remain": req.use_remain, "k": req.k, "overrides": req.overrides(), "retrains": req.retrains,
+            "original": req.original}
 
 
 def open_audit(settings: dict) -> None:
@@ -394,8 +439,12 @@ def open_audit(settings: dict) -> None:
     for name, value in settings["cfg"].items():
         s[f"cfg_{name}"] = value
     s["_last_dataset"] = settings["cfg"]["dataset"]
+    s["_last_model"] = settings["cfg"]["model"]
     s["audit_methods"] = list(settings["methods"])
     s["audit_seeds"] = list(settings["seeds"])
     s["audit_use_remain"] = bool(settings["use_remain"])
     s["audit_k"] = int(settings["k"])
     s["audit_overrides"] = {m: dict(v) for m, v in settings["overrides"].items()}
+    if "retrains" in settings:
+        s["audit_retrains"] = settings["retrains"]
+    s["audit_original"] = settings.get("original")

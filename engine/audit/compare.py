@@ -158,7 +158,8 @@ def seed_rows(audits: dict[str, ModelAudit], replicas: Sequence[ModelAudit], lab
 
     Avg Gap of a model is taken against the mean of the seed's retrain ``replicas``; a replica's against the mean
     of the other replicas (0 with one replica). ``audits[REFERENCE]`` is replica 0. Bootstrap standard errors
-    (``*_se``) come from :func:`engine.audit.uncertainty.bootstrap_se` over this seed's samples.
+    (``*_se``) come from :func:`engine.audit.uncertainty.bootstrap_se` over this seed's samples. Without a retrain
+    (no ``audits[REFERENCE]``, no ``replicas``: an audit against the reference models alone) Avg Gap is NaN.
     """
     def row(name: str, audit: ModelAudit, replica: int) -> dict[str, Any]:
         return {"method": name, "label": labels[name], "seed": seed, "replica": replica, "setting": setting,
@@ -166,9 +167,9 @@ def seed_rows(audits: dict[str, ModelAudit], replicas: Sequence[ModelAudit], lab
                 "one_time_seconds": (one_time or {}).get(name, 0.0) if replica == 0 else 0.0}
 
     rows = {name: row(name, a, 0) for name, a in audits.items()}
-    reps = [rows[REFERENCE]] + [row(REFERENCE, a, r) for r, a in enumerate(replicas[1:], 1)]
+    reps = [rows[REFERENCE]] + [row(REFERENCE, a, r) for r, a in enumerate(replicas[1:], 1)] if replicas else []
     keys = ("ua", "ra", "ta", "ft_auc", "mia_efficacy")
-    mean_ref = {k: float(np.mean([x[k] for x in reps])) for k in keys}
+    mean_ref = {k: float(np.mean([x[k] for x in reps])) if reps else float("nan") for k in keys}
     for name, x in rows.items():
         if name != REFERENCE:
             x["avg_gap"], x["avg_gap_mis"] = avg_gap(x, mean_ref, "ft_auc"), avg_gap(x, mean_ref, "mia_efficacy")
@@ -178,7 +179,7 @@ def seed_rows(audits: dict[str, ModelAudit], replicas: Sequence[ModelAudit], lab
         x["avg_gap"], x["avg_gap_mis"] = avg_gap(x, ref, "ft_auc"), avg_gap(x, ref, "mia_efficacy")
     samples = {name: _samples(a) for name, a in audits.items()}
     samples.update({f"{REFERENCE}#{r}": _samples(a) for r, a in enumerate(replicas[1:], 1)})
-    se = bootstrap_se(samples, [REFERENCE] + [f"{REFERENCE}#{r}" for r in range(1, len(replicas))],
+    se = bootstrap_se(samples, [REFERENCE] + [f"{REFERENCE}#{r}" for r in range(1, len(replicas))] if replicas else [],
                       n_boot=n_boot, seed=seed)
     for name, x in rows.items():
         x.update({f"{m}_se": v for m, v in se[name].items()})
@@ -266,7 +267,9 @@ class Comparison:
             if rule == "none":
                 continue
             v = cand[f"{c}_mean"]
-            if rule == "retrain" and REFERENCE in t.index:
+            if rule == "retrain":
+                if REFERENCE not in t.index:  # no retrain in this audit: "closest to Retrain" is not defined
+                    continue
                 v = (v - t.loc[REFERENCE, f"{c}_mean"]).abs()
             if not v.notna().any():
                 continue
@@ -310,11 +313,20 @@ class Comparison:
         t = self.table(mia)
         return [(t.loc[m, "label"], TABLE[c][0]) for c, ms in self.best(mia).items() for m in ms]
 
+    @property
+    def has_retrain(self) -> bool:
+        """Whether the audit has a Retrain (without one: the reference models alone, no Avg Gap)."""
+        return bool((self.rows["method"] == REFERENCE).any())
+
     def membership_check(self) -> SignalCheck:
         """The guard (:mod:`engine.audit.guard`) on this audit: the original model's train accuracy and FT AUC
-        against Retrain's, with their 95 % uncertainty and Retrain's noise floor."""
+        against Retrain's, with their 95 % uncertainty and Retrain's noise floor (without a Retrain: against chance,
+        50, with the original's own interval)."""
         t = self.table()
         o = self.rows[self.rows.method == BASELINE].set_index("seed")
+        if not self.has_retrain:
+            return membership_check(float(o["train_acc"].mean()) / 100, float(o["ft_auc"].mean()), 50.0,
+                                    halfwidth=float(t.loc[BASELINE, "ft_auc_ci"]), against="chance")
         r = self.rows[self.rows.method == REFERENCE].groupby("seed")["ft_auc"].mean()
         diff = (o["ft_auc"] - r.loc[o.index]).tolist()
         if len(diff) >= 2:  # paired over seeds
@@ -339,6 +351,10 @@ class Comparison:
                     "± 95 % interval from a paired bootstrap over the samples of the one seed (UA, RA, TA, FT AUC, "
                     "Avg Gap only)")
         mia_name = "FT AUC (RMIA)" if mia == "ft_auc" else "MIA-efficacy"
+        if not self.has_retrain:
+            return (f"Mean {interval}. No retrain in this audit (it was not allowed): no Retrain row, and Avg Gap, Δφ "
+                    "and the distances to Retrain are not defined (–); FT AUC, MIA-efficacy, the simple MIA and KS / "
+                    "W1 forget vs test are measured against the reference models alone — FT AUC's ideal is ≈ 50.")
         floor = (f"Retrain is the mean of {r} retrains per seed; its Avg Gap and Δφ are its own leave-one-out "
                  "spread, the noise floor" if r >= 2 else "one retrain per seed: no noise floor (set retrains ≥ 2)")
         few = (f" With {n} seeds the interval is {t_factor(n):.1f} standard errors on each side, so few methods "

@@ -33,15 +33,16 @@ class SignalCheck:
 
 
 def membership_check(train_accuracy: float, original: float, retrain: float, *, halfwidth: float = 0.0,
-                     noise: float = float("nan"), metric: str = "FT AUC") -> SignalCheck:
+                     noise: float = float("nan"), metric: str = "FT AUC", against: str = "Retrain") -> SignalCheck:
     """The guard's verdict from the original model's train accuracy (0–1) and the AUCs (in %, forget vs test) of the
     original and the retrained model, the 95 % half-width of their difference (paired: over seeds, or a paired
-    bootstrap over the samples of one seed) and Retrain's noise floor (its leave-one-out spread; NaN if unknown)."""
+    bootstrap over the samples of one seed) and Retrain's noise floor (its leave-one-out spread; NaN if unknown).
+    ``against``: what ``retrain`` is (``"chance"`` for an audit without a retrain, where 50 stands in for it)."""
     fits = train_accuracy >= MIN_TRAIN_ACCURACY
     unc = float(np.nan_to_num(halfwidth))
     margin = max(unc, noise if np.isfinite(noise) else 0.0)
     signal = original - retrain > margin
-    numbers = (f"original {metric} {original:.1f} vs Retrain {retrain:.1f} (difference {original - retrain:+.1f}, "
+    numbers = (f"original {metric} {original:.1f} vs {against} {retrain:.1f} (difference {original - retrain:+.1f}, "
                f"noise {margin:.1f})")
     if not fits:
         message = (f"The original model fits only {100 * train_accuracy:.1f} % of its training set (below "

@@ -77,7 +77,7 @@ def bootstrap_se(samples: Mapping[str, Mapping[str, np.ndarray]], replicas: Sequ
     so differences between models are not inflated) and recomputes every model's metrics; FT AUC uses all
     resampled forget vs test RMIA scores (the paper's protocol averages three balanced subsamples instead, so
     its point value differs slightly; the spread is what is estimated here). Avg Gap is taken against the mean
-    of the retrain ``replicas`` (a replica against the mean of the others).
+    of the retrain ``replicas`` (a replica against the mean of the others; none: NaN).
 
     Args:
         samples: per model, ``forget_correct``, ``remain_correct``, ``test_correct`` (bool) and ``forget_score``,
@@ -102,11 +102,12 @@ def bootstrap_se(samples: Mapping[str, Mapping[str, np.ndarray]], replicas: Sequ
         vals = {n: _metrics(samples[n], idx) for n in names}
         for n in names:
             refs = [r for r in replicas if r != n] or list(replicas)
-            ref = {k: float(np.mean([vals[r][k] for r in refs])) for k in ("ua", "ra", "ta", "ft_auc")}
-            vals[n]["avg_gap"] = float(np.mean([abs(vals[n][k] - ref[k]) for k in ref]))
+            ref = {k: float(np.mean([vals[r][k] for r in refs])) for k in ("ua", "ra", "ta", "ft_auc")} if refs else {}
+            vals[n]["avg_gap"] = float(np.mean([abs(vals[n][k] - ref[k]) for k in ref])) if ref else float("nan")
             for m in BOOTSTRAP_METRICS:
                 draws[(n, m)].append(vals[n][m])
-    return {n: {m: float(np.std(draws[(n, m)], ddof=1)) for m in BOOTSTRAP_METRICS} for n in names}
+    return {n: {m: float(np.std(draws[(n, m)], ddof=1)) if np.isfinite(draws[(n, m)]).all() else float("nan")
+                for m in BOOTSTRAP_METRICS} for n in names}
 
 
 def auc_difference_se(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], *, n_boot: int = 300,
