@@ -175,7 +175,8 @@ def test_home_page_is_named_home_and_lists_every_page():
     assert not at.exception
     links = [el.proto.label for el in at.get("page_link")]
     assert links == ["Setup and train", "Run", "Confidence", "Adversarial examples", "Membership inference",
-                     "Statistics & game", "Compare", "Report", "History", "Continual requests", "AMUN's theorem"]
+                     "Statistics & game", "Compare", "Report", "History", "Continual requests", "AMUN's theorem",
+                     "Classes", "Your model", "Sample"]
     pages = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
     assert len(pages) == len(links)
     # the model dropdown fits the sidebar: short labels, the notes in the help
