@@ -263,7 +263,7 @@ def _request(args: argparse.Namespace):
     original = _uploaded(args, spec) if getattr(args, "weights", None) else None
     return AuditRequest.build(spec, methods, seeds, overrides=overrides, tuned=not args.paper_defaults,
                               use_remain=not args.no_remain, k=args.k or DEFAULT_K, retrains=retrains,
-                              original=original)
+                              original=original, short_references=getattr(args, "short_references", False))
 
 
 def _uploaded(args: argparse.Namespace, spec) -> str:
@@ -681,6 +681,9 @@ def _add_audit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--references", choices=["auto", "ensemble", "single"], default="auto",
                    help="train the reference models as one stacked ensemble or one by one (default auto: the "
                         "ensemble for small models without batch norm)")
+    p.add_argument("--short-references", action="store_true",
+                   help="train the reference models with a quarter of the target's epochs (StepLR scaled alike): "
+                        "cheaper where the recipe is long; FT AUC moves (bench/results/short_references.md)")
     p.add_argument("--no-remain", action="store_true", help="the D_F-only setting")
     p.add_argument("--paper-defaults", action="store_true", help="the papers' hyperparameters, not the tuned ones")
     p.add_argument("--weights", default=None, metavar="FILE.safetensors",

@@ -38,7 +38,7 @@ from .audit.guard import SignalCheck, membership_check
 from .audit.rmia import DEFAULT_K, ReferenceSet, keep_matrix
 from .audit.theorem import TheoremView
 from .audit.uncertainty import Z95, auc, auc_difference_se
-from .config import RunSpec
+from .config import RunSpec, TrainConfig
 from .continual import ContinualRequest, ContinualResult
 from .data import Dataset, load_dataset
 from .ensemble import ENSEMBLE_GROUP, choose_training, supports_ensemble, train_ensemble
@@ -134,11 +134,15 @@ class AuditRequest:
     bootstrap: int = 200
     #: the key of an uploaded model (:meth:`Runner.upload`) audited in place of a trained original; None: train it
     original: str | None = None
+    #: train RMIA's reference models with a short recipe (:func:`short_recipe`: a quarter of the epochs, StepLR
+    #: scaled alike) instead of the target's own — the references are the audit's largest cost at scale
+    short_references: bool = False
 
     @classmethod
     def build(cls, spec: RunSpec, methods: Sequence[str], seeds: Sequence[int] = (0,), *,
               overrides: dict[str, dict[str, Any]] | None = None, tuned: bool = True, use_remain: bool = True,
-              k: int = DEFAULT_K, retrains: int | None = None, original: str | None = None) -> AuditRequest:
+              k: int = DEFAULT_K, retrains: int | None = None, original: str | None = None,
+              short_references: bool = False) -> AuditRequest:
         """Methods by key with the tuned (or, ``tuned=False``, the papers') defaults and ``overrides``.
 
         ``retrain`` is always the reference and need not be listed; in the D_F-only setting methods that need
@@ -170,7 +174,7 @@ class AuditRequest:
             method.validate()
             chosen.append(method)
         return cls(spec, tuple(chosen), tuple(dict.fromkeys(int(s) for s in seeds)), use_remain, int(k), retrains,
-                   original=original or None)
+                   original=original or None, short_references=bool(short_references))
 
     @classmethod
     def from_record(cls, manifest: dict) -> AuditRequest:
@@ -182,7 +186,8 @@ class AuditRequest:
         methods = tuple(get_method(key, **params) for key, params in pairs)
         return cls(spec, methods, tuple(manifest["seeds"]), bool(manifest["use_remain"]), int(manifest["k"]),
                    int(manifest.get("retrains", 1)), bool(manifest.get("heldout", False)),
-                   int(manifest.get("bootstrap", 200)), manifest.get("original"))
+                   int(manifest.get("bootstrap", 200)), manifest.get("original"),
+                   bool(manifest.get("short_references", False)))
 
     def key(self) -> str:
         parts = {"kind": "comparison", "spec": self.spec, "seeds": list(self.seeds),
@@ -195,7 +200,13 @@ class AuditRequest:
             parts["bootstrap"] = self.bootstrap
         if self.original:
             parts["original"] = self.original
+        if self.short_references:
+            parts["short_references"] = True
         return config.stable_hash(parts)
+
+    def reference_spec(self, spec: RunSpec) -> RunSpec:
+        """The spec RMIA's reference models of ``spec`` train with: ``spec`` itself, or its short recipe."""
+        return replace(spec, train=short_recipe(spec.train)) if self.short_references else spec
 
     def method(self, key: str) -> Unlearner | None:
         return next((m for m in self.methods if m.key == key), None)
@@ -247,6 +258,15 @@ HARDEST_CRITERIA = {
     "confidence": "highest φ under the original model (the most confidently memorised samples)",
     "eps": "smallest ε-to-flip under the original model (AMUN's L2 search: samples closest to the boundary)",
 }
+
+
+def short_recipe(train: TrainConfig) -> TrainConfig:
+    """A quarter of ``train``'s epochs (at least one) with its StepLR step scaled alike: the same optimiser,
+    batch size, augmentation and learning rates, a shorter schedule. For RMIA's reference models where the
+    target's recipe is long (the GPU presets' 200 epochs): how far it moves FT AUC is measured in
+    bench/results/short_references.md. (The AMUN and RMIA papers train references with the target's recipe.)"""
+    epochs = max(1, round(train.epochs / 4))
+    return replace(train, epochs=epochs, lr_step=max(1, round(train.lr_step * epochs / train.epochs)))
 
 
 # ------------------------------------------------------------------------------------------------ runner
@@ -310,7 +330,7 @@ class Runner:
                 retrains.append(self.retrain(prep, replica=r))
             models = {BASELINE: original, **({REFERENCE: retrains[0]} if retrains else {})}
             track.enter(("references",))
-            ref = self.references(prep.spec, req.k)
+            ref = self.references(req.reference_spec(prep.spec), req.k)
             for method in req.methods:
                 check_cancel(self.cancel)
                 track.enter(("unlearned", seed, method.key))
@@ -378,10 +398,10 @@ class Runner:
                                         train.epochs * n_remain))
             if not refs_planned:
                 refs_planned = True
-                if stored(probe.references, prep.spec, req.k) is None:
+                if stored(probe.references, req.reference_spec(prep.spec), req.k) is None:
                     n_pool = n_train + len(prep.data.y_test)
-                    pieces.append(Piece(("references",), f"{req.k} reference models",
-                                        req.k * train.epochs * n_pool / 2))
+                    epochs = req.reference_spec(prep.spec).train.epochs
+                    pieces.append(Piece(("references",), f"{req.k} reference models", req.k * epochs * n_pool / 2))
             searched = False
             for m in req.methods:
                 if original is not None and stored(probe.unlearned, m, prep, original,
@@ -828,7 +848,8 @@ class Runner:
         self.store.save("comparison", key, {
             "spec": req.spec, "methods": [[m.key, m.params()] for m in req.methods], "seeds": list(req.seeds),
             "use_remain": req.use_remain, "k": req.k, "retrains": req.retrains, "heldout": req.heldout,
-            "bootstrap": req.bootstrap, "original": req.original, "seconds": cmp.seconds,
+            "bootstrap": req.bootstrap, "original": req.original, "short_references": req.short_references,
+            "seconds": cmp.seconds,
             "rows": cmp.rows.to_dict(orient="records")})
 
     # -------------------------------------------------------------------------------------------- continual requests

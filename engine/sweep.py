@@ -139,7 +139,7 @@ def plan(requests: Sequence[AuditRequest]) -> list[Node]:
         if req.original:  # the grid trains every original; an uploaded one lives in the driver's store only
             raise UnlearnError("a sweep trains its original models; audit an uploaded model with Runner.compare "
                                "(the Run page without Ray, or `engine audit --weights`)")
-        add(Node("references", req.spec, k=req.k))
+        add(Node("references", req.reference_spec(req.spec), k=req.k))
         for seed in req.seeds:
             # as Runner.compare draws each seed (a held-out request: its forget draws from seed + HELDOUT)
             spec = replace(req.spec, seed=seed, forget_seed=seed + (HELDOUT if req.heldout else 0))

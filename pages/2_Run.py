@@ -77,6 +77,11 @@ with st.expander("Hyperparameters (defaults tuned for this data set; the papers'
         help=f"Avg Gap is taken against the mean of R retrains, and their spread is the noise floor of every "
              f"metric (R ≥ 2). Preset: {preset_r}. 0: no retrain — the audit runs against the reference models "
              "alone (no Retrain row, no Avg Gap).")
+    s["audit_short_refs"] = st.toggle(
+        "Short reference recipe", value=bool(audit.get("short_references")), key="w_short_refs",
+        help="train RMIA's reference models with a quarter of the target's epochs (StepLR scaled alike): cheaper "
+             "where the recipe is long (the GPU presets' 200 epochs); the papers train them like the target. How "
+             "far FT AUC moves: bench/results/short_references.md")
 on_ray = st.toggle("Run on Ray", value=False, key="w_ray",
                    help="train the audit's models as Ray tasks (engine.sweep.run_grid): a local Ray started for the "
                         "job (about 10 s), or the cluster in $RAY_ADDRESS; the results land in this run store")

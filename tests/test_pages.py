@@ -273,3 +273,17 @@ def test_two_sessions_share_one_training_and_a_third_waits_its_turn():
     new = [j for j in cached.jobs().jobs() if j.id not in earlier]
     assert len(new) == 2 and new[0] is job and new[1].key != job.key  # one job per setting, three sessions
     assert all(j.state == "done" for j in new)
+
+
+def test_short_reference_recipe_is_a_run_setting_carried_by_the_address():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["sref"] = "1"
+    at.run()
+    at.switch_page("pages/2_Run.py").run()
+    assert not at.exception
+    toggle = at.toggle(key="w_short_refs")
+    assert toggle.value is True
+    toggle.set_value(False).run()
+    assert not at.exception and "sref" not in at.query_params
+    at.toggle(key="w_short_refs").set_value(True).run()
+    assert _param(at, "sref") == "1"

@@ -241,3 +241,27 @@ def test_a_diverging_method_is_reported_and_the_audit_goes_on(tiny_spec, tmp_pat
     # stored: a store-only reader (a shared link) reports the same failure instead of "not stored"
     again = Runner(store, build=False).compare(req)
     assert again.failures == cmp.failures
+
+
+def test_short_reference_recipe_trains_shorter_references_under_their_own_keys(tiny_spec, tmp_path):
+    from engine.run import short_recipe
+
+    long = PRESETS["cifar10"].train
+    assert (short_recipe(long).epochs, short_recipe(long).lr_step) == (50, 10)  # 200/40 → 50/10
+    assert short_recipe(long).lr == long.lr and short_recipe(long).batch_size == long.batch_size
+    spec = replace(tiny_spec, train=replace(tiny_spec.train, epochs=8, lr_step=4))
+    full = AuditRequest.build(spec, ["ft"], [0], k=2)
+    short = AuditRequest.build(spec, ["ft"], [0], k=2, short_references=True)
+    from engine import config
+
+    assert full.key() != short.key() and AuditRequest.from_record({
+        "spec": config.to_dict(spec), "methods": [["ft", full.methods[0].params()]], "seeds": [0],
+        "use_remain": True, "k": 2, "short_references": True}).short_references
+    store = Store(tmp_path)
+    a = Runner(store, device=torch.device("cpu")).compare(full)
+    b = Runner(store, device=torch.device("cpu")).compare(short)
+    refs = store.list("reference")
+    assert sorted(r.manifest["train"]["epochs"] for r in refs) == [2, 2, 8, 8]  # both sets stored, apart
+    assert Runner(store, device=torch.device("cpu")).plan(short) == []
+    # the same original and retrain serve both audits; only the reference models differ
+    assert a.models[("original", 0)].key == b.models[("original", 0)].key

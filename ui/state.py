@@ -292,6 +292,7 @@ def audit_settings() -> dict:
             s["audit_retrains"] = min(20, max(0, int(q["r"]))) if "r" in q else None
         except ValueError:
             s["audit_retrains"] = None
+        s["audit_short_refs"] = q.get("sref", "0") == "1"
         orig = q.get("orig", "")
         s["audit_original"] = orig if orig.isalnum() and len(orig) <= 128 else None
         try:
@@ -304,7 +305,7 @@ def audit_settings() -> dict:
             "use_remain": bool(s["audit_use_remain"]),
             "overrides": {m: dict(v) for m, v in s["audit_overrides"].items()},
             "k": int(s["audit_k"]), "retrains": s.get("audit_retrains"), "tuned": bool(s.get("audit_tuned", True)),
-            "original": s.get("audit_original")}
+            "original": s.get("audit_original"), "short_references": bool(s.get("audit_short_refs", False))}
 
 
 def request(spec: RunSpec | None = None):
@@ -314,7 +315,7 @@ def request(spec: RunSpec | None = None):
     a = audit_settings()
     return AuditRequest.build(spec or current_spec(), a["methods"], a["seeds"], overrides=a["overrides"],
                               use_remain=a["use_remain"], k=a["k"], retrains=a["retrains"], tuned=a["tuned"],
-                              original=a["original"])
+                              original=a["original"], short_references=a["short_references"])
 
 
 def sync_audit_url(req) -> None:
@@ -330,6 +331,7 @@ def sync_audit_url(req) -> None:
     values["paper"] = None if tuned else "1"
     values["hp"] = encode_overrides(req.overrides(tuned=tuned)) or None
     values["orig"] = req.original or None
+    values["sref"] = "1" if req.short_references else None
     for key, value in values.items():
         if value is None:
             if key in q:
@@ -429,7 +431,7 @@ def settings_of(req) -> dict | None:
         return None
     return {"cfg": cfg, "methods": [m.key for m in req.methods], "seeds": list(req.seeds),
             "use_remain": req.use_remain, "k": req.k, "overrides": req.overrides(), "retrains": req.retrains,
-            "original": req.original}
+            "original": req.original, "short_references": req.short_references}
 
 
 def open_audit(settings: dict) -> None:
@@ -448,3 +450,4 @@ def open_audit(settings: dict) -> None:
     if "retrains" in settings:
         s["audit_retrains"] = settings["retrains"]
     s["audit_original"] = settings.get("original")
+    s["audit_short_refs"] = bool(settings.get("short_references", False))
