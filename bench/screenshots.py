@@ -54,6 +54,42 @@ def _settle(page, timeout_s: float = 300) -> None:
     raise TimeoutError("the page kept running")
 
 
+def serve(home: str, *extra: str) -> tuple[subprocess.Popen, str]:
+    """The real server on a free port with ``UNLEARN_HOME=home`` (and ``extra`` Streamlit options), once healthy."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false", *extra],
+        cwd=ROOT, env={**os.environ, "UNLEARN_HOME": home}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.2)
+    return server, url
+
+
+def train_and_audit(page, url: str, query: str, timeout_s: float = 900) -> None:
+    """Setup and train (trains original and retrain unless stored), then Run (runs the audit of ``query``'s
+    methods and seeds unless stored), each waited for; ``page`` is left on the Run page with the results."""
+    page.goto(f"{url}/Setup_and_train?{query}")
+    train = page.get_by_role("button", name="Train original and retrain")
+    acc = page.get_by_text("Accuracy and membership signal")
+    train.or_(acc).first.wait_for(timeout=120_000)
+    if train.count():
+        train.click()
+    acc.wait_for(timeout=timeout_s * 1000)
+    page.goto(f"{url}/Run?{query}")
+    run, ready = page.get_by_role("button", name="Run audit"), page.get_by_text("ready")
+    run.or_(ready).first.wait_for(timeout=120_000)
+    if run.count():
+        run.click()
+    ready.first.wait_for(timeout=2 * timeout_s * 1000)
+    _settle(page)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "assets"))
@@ -65,39 +101,14 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     home = args.home or tempfile.mkdtemp(prefix="unlearn-shots-")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--client.toolbarMode", "minimal"],
-        cwd=ROOT, env={**os.environ, "UNLEARN_HOME": home}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, url = serve(home, "--client.toolbarMode", "minimal")
     t0 = time.time()
     try:
-        for _ in range(300):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.2)
-        settings = "ds=digits&model=mlp&forget=random:0.2&seed=0&fseed=0"
+        settings = "ds=digits&model=mlp&seed=0&fseed=0"
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{url}/Setup_and_train?{settings}")
-            train = page.get_by_role("button", name="Train original and retrain")
-            acc = page.get_by_text("Accuracy and membership signal")
-            train.or_(acc).first.wait_for(timeout=120_000)
-            if train.count():
-                train.click()
-            acc.wait_for(timeout=600_000)
-            page.goto(f"{url}/Run?{settings}&methods={args.methods}&seeds=0")
-            run, ready = page.get_by_role("button", name="Run audit"), page.get_by_text("ready")
-            run.or_(ready).first.wait_for(timeout=120_000)
-            if run.count():
-                run.click()
-            ready.first.wait_for(timeout=900_000)
-            _settle(page)
+            train_and_audit(page, url, f"{settings}&methods={args.methods}&seeds=0")
             page.set_viewport_size({"width": 1400, "height": 1000})
             page.screenshot(path=str(out / "run.png"))
             print(f"run.png ({time.time() - t0:.0f} s)", flush=True)

@@ -13,18 +13,15 @@ when a page shows an exception or an error box, or draws an empty chart.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from screenshots import ARGS, CHROMIUM, _free_port, _settle  # noqa: E402
+from screenshots import ARGS, CHROMIUM, _settle, serve, train_and_audit  # noqa: E402
 
 #: JavaScript: per Plotly chart on the page, the number of traces and of points drawn
 CHART_POINTS = """() => {
@@ -72,38 +69,14 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     home = args.home or tempfile.mkdtemp(prefix="unlearn-walk-")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env={**os.environ, "UNLEARN_HOME": home}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, url = serve(home)
     t0, rows, bad = time.time(), [], 0
     try:
-        for _ in range(300):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.2)
         settings = f"ds=digits&methods={args.methods}&seeds={args.seeds}"
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{url}/Setup_and_train?{settings}")
-            train = page.get_by_role("button", name="Train original and retrain")
-            acc = page.get_by_text("Accuracy and membership signal")
-            train.or_(acc).first.wait_for(timeout=120_000)
-            if train.count():
-                train.click()
-            acc.wait_for(timeout=900_000)
-            page.goto(f"{url}/Run?{settings}")
-            run, ready = page.get_by_role("button", name="Run audit"), page.get_by_text("ready")
-            run.or_(ready).first.wait_for(timeout=120_000)
-            if run.count():
-                run.click()
-            ready.first.wait_for(timeout=1_800_000)
-            _settle(page)
+            train_and_audit(page, url, settings, timeout_s=900)
             print(f"audit ready ({time.time() - t0:.0f} s)", flush=True)
             for i, path in enumerate(page_paths()):
                 page.goto(f"{url}/{path}?{settings}")
