@@ -175,7 +175,7 @@ def test_home_page_is_named_home_and_lists_every_page():
     assert not at.exception
     links = [el.proto.label for el in at.get("page_link")]
     assert links == ["Setup and train", "Run", "Confidence", "Adversarial examples", "Membership inference",
-                     "Statistics & game", "Compare", "Report", "History"]
+                     "Statistics & game", "Compare", "Report", "History", "Classes", "Your model", "Sample"]
     pages = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
     assert len(pages) == len(links)
     # the model dropdown fits the sidebar: short labels, the notes in the help
