@@ -249,6 +249,13 @@ def table_bars(table, col: str, title: str, y_title: str, *, with_reference: boo
 FORGET_BAND = "#F0E442"  # the yellow band behind forget classes (as the true-class band of probability_bars)
 
 
+def entities(text: object) -> str:
+    """A name from the data (a class or folder name) for plotly text and HTML: every character other than a letter,
+    a digit, a space, ``_``, ``-`` or ``.`` written as a numeric character reference. Plotly and browsers show the
+    name as it is; nothing in it can act as markup (plotly's <b>/<br>, HTML, Markdown or template syntax)."""
+    return "".join(c if c.isalnum() or c in " _-." else f"&#{ord(c)};" for c in str(text))
+
+
 def class_accuracy_bars(table, labels: dict[str, str], classes: list[str], marked: list[int] | tuple = (),
                         title: str = "") -> go.Figure:
     """Per-class accuracy of several models side by side: one group of bars per class, one bar per model (in its
@@ -265,13 +272,14 @@ def class_accuracy_bars(table, labels: dict[str, str], classes: list[str], marke
         fig.add_trace(go.Bar(x=list(table.index), y=table[key], name=label, marker_color=method_color(key),
                              marker_line={"color": "#333", "width": 1.5 if key == "retrain" else 0},
                              hovertemplate=f"class %{{customdata}}: %{{y:.1f}} %<extra>{label}</extra>",
-                             customdata=[classes[c] for c in table.index]))
+                             customdata=[entities(classes[c]) for c in table.index]))
     for c in marked:
         fig.add_vrect(x0=c - 0.5, x1=c + 0.5, fillcolor=FORGET_BAND, opacity=0.45, line_width=0, layer="below")
         fig.add_annotation(x=c, y=1.0, yref="paper", yanchor="bottom", text="forget ▾", showarrow=False,
                            font={"color": TEXT_COLOR, "size": 11})
     fig.update_xaxes(tickvals=list(table.index), title_text="class",
-                     ticktext=[f"<b>{classes[c]}</b>" if c in marked else str(classes[c]) for c in table.index])
+                     ticktext=[f"<b>{entities(classes[c])}</b>" if c in marked else entities(classes[c])
+                               for c in table.index])
     fig.update_layout(title=title, barmode="group", yaxis={"title": "accuracy (%)", "range": [0, 105]}, height=400,
                       margin={"l": 60, "r": 10, "t": 60, "b": 50}, legend={"orientation": "h", "y": -0.2, "x": 0},
                       bargap=0.25)
@@ -291,7 +299,7 @@ def confusion_heatmaps(a: np.ndarray, b: np.ndarray, classes: list[str], names: 
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=gap,
                         subplot_titles=[names[0], names[1], f"{names[0]} − {names[1]}"])
     width = (1 - 2 * gap) / 3
-    ticks = [f"<b>{c}</b>" if i in marked else str(c) for i, c in enumerate(classes)]
+    ticks = [f"<b>{entities(c)}</b>" if i in marked else entities(c) for i, c in enumerate(classes)]
     diff = 100 * (a - b)
     lim = float(np.nanmax(np.abs(diff))) if np.isfinite(diff).any() else 1.0
     small = len(classes) <= 12

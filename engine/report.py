@@ -211,7 +211,9 @@ def exposed_html(cmp: Comparison, seed: int | None = None, n: int = 10) -> str:
         rows[(f"#{int(idx)}", names[int(data.y_train[int(idx)])])] = t["rmia_rank"].round(0)
     df = pd.DataFrame(rows).T
     df.index.names = ["sample", "class"]
-    return _escaped(df.style.set_table_attributes('class="rows"').format(precision=0))
+    # names from the data as character references (a superset of HTML escaping: nothing in them acts as markup)
+    styler = df.style.set_table_attributes('class="rows"').format("{:.0f}", na_rep="–")
+    return styler.format_index(figures.entities, axis=0).format_index(figures.entities, axis=1).to_html()
 
 
 # ------------------------------------------------------------------------------------------------- HTML

@@ -7,7 +7,6 @@ from engine.audit import classes as cl
 from engine.figures import class_accuracy_bars, class_confidence_histograms, confusion_heatmaps
 from engine.forget import forget_classes
 from ui import state
-from ui.text import md
 
 st.set_page_config(page_title="Classes · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
@@ -36,7 +35,7 @@ st.plotly_chart(class_accuracy_bars(wide, {m: cmp.labels[m] for m in cmp.methods
                                     title=f"Accuracy per class on the {GROUPS[group]} samples (seed {seed})"),
                 width="stretch", key="cls_bars")
 shown = wide.rename(columns={m: cmp.labels[m] for m in cmp.methods})
-shown.index = [f"{md(names[c])} ★" if c in marked else md(names[c]) for c in wide.index]
+shown.index = [f"{names[c]} ★" if c in marked else names[c] for c in wide.index]  # a table: plain text
 shown.index.name = "class"
 st.dataframe(shown.style.apply(lambda r: ["background-color: #FAF5C8" if r.name.endswith("★") else ""] * len(r),
                                axis=1),
