@@ -925,6 +925,10 @@ class Runner:
         if method not in cmp.methods or method in (BASELINE, REFERENCE):
             raise UnlearnError(f"{method!r} is not an unlearned model of this audit; choose one of "
                                f"{', '.join(m for m in cmp.methods if m not in (BASELINE, REFERENCE))}")
+        if not cmp.has_retrain:
+            raise UnlearnError("AMUN's Theorem 4.1 view compares each forget sample with the retrained model (does "
+                               "its adversarial example transfer to Retrain?); this audit has no retrain — run it with "
+                               "retrains per seed ≥ 1")
         frames, adversarial = [], {}
         for seed in cmp.seeds:
             check_cancel(self.cancel)

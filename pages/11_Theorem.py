@@ -31,6 +31,11 @@ st.markdown(
     "shows those factors beside how forgotten it is after unlearning — do the samples the theorem favours forget "
     "better?")
 
+if not cmp.has_retrain:
+    st.info("This view compares each forget sample with the retrained model (does its adversarial example transfer "
+            "to Retrain? how far is it from Retrain's confidence?), and this audit has no retrain. Set **Retrains per "
+            "seed** to 1 or more on the Run page.", icon=":material/info:")
+    st.stop()
 unlearned = [m for m in cmp.methods if m not in ("original", "retrain")]
 default = "amun" if "amun" in unlearned else unlearned[0]
 c1, c2, c3 = st.columns([2, 2, 2])

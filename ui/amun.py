@@ -61,7 +61,7 @@ def stored_sections(spec, audit: dict, cmp, cmp_key: str) -> tuple[list, list[st
         keys.append(f"continual:{req.key()}")
     unlearned = [m for m in cmp.methods if m not in ("original", "retrain")]
     method = _setting("tmethod", "amun" if "amun" in unlearned else (unlearned or [""])[0])
-    if method in unlearned:
+    if method in unlearned and cmp.has_retrain:  # the theorem's view needs Retrain (transfer, forgotten-ness)
         view = cached.theorem(cmp_key, cmp, method)
         if view is not None:
             sections.append(report_amun.theorem_section(view))
