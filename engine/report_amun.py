@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .audit import continual as ca
-from .audit.theorem import MEASURES, TheoremView, size_markdown
+from .audit.theorem import MEASURES, TheoremView, per_seed_display, size_markdown, spearman_display
 from .continual import ContinualResult
 from .figures_amun import continual_curves, size_curves, theorem_groups, theorem_scatter
 from .report import ReportFigure, ReportSection, frame_html
@@ -67,12 +67,11 @@ def theorem_section(view: TheoremView, sizes: pd.DataFrame | None = None,
         s = view.aggregate(measure)
         label = MEASURES[measure][0]
         text.append(f"{label}: {s.sentence()}")
-        corr = s.spearman.drop(columns=["factor"]).rename(columns={"label": "factor", "rho": "Spearman ρ"})
         tables.append((f"{label}: rank correlation with each factor ({s.n_attacked} attacked samples)",
-                       frame_html(corr, index=False)))
+                       frame_html(spearman_display(s.spearman), index=False)))
         if s.per_seed is not None:
             tables.append((f"{label}: per seed (ρ with ‖δ‖₂; transfer difference = mean if it transfers − if not)",
-                           frame_html(s.per_seed, index=False)))
+                           frame_html(per_seed_display(s.per_seed), index=False)))
         figs.append(ReportFigure(f"theorem-scatter-{measure}", f"{view.label}: ‖δ‖₂ vs {label}",
                                  theorem_scatter(view.frame, measure),
                                  "Each forget sample (every seed); blue: its adversarial example transfers to Retrain; "
@@ -82,8 +81,14 @@ def theorem_section(view: TheoremView, sizes: pd.DataFrame | None = None,
                                  "Means with 95 % t intervals over the attacked samples."))
     files = {f"theorem/{view.method}_per_sample.csv": view.frame.to_csv(index=False)}
     if sizes is not None and len(sizes):
-        text.append("Forget-set size: " + ", ".join(
-            f"{r.label} at {r.fraction:.0%}: Avg Gap {r.avg_gap:.2f}" for r in sizes.itertuples()))
+        shown = pd.DataFrame({"forget": [f"{f:.0%}" for f in sizes["fraction"]], "method": sizes["label"],
+                              "seeds": sizes["n"],
+                              **{name: [f"{v:.2f}" + (f" ± {h:.2f}" if h == h else "") for v, h in
+                                        zip(sizes[col], sizes[f"{col}_hw"])]
+                                 for col, name in (("avg_gap", "Avg Gap"), ("ft_gap", "|FT AUC − Retrain's|"),
+                                                   ("ft_auc", "FT AUC"))}})
+        tables.append(("Forget-set size: mean ± 95 % t over seeds (Retrain: its replicas' spread, the noise floor)",
+                       frame_html(shown, index=False)))
         figs.append(ReportFigure("forget-sizes", "Forget-set size", size_curves(sizes),
                                  "Avg Gap and |FT AUC − Retrain's| against the forget set's size, mean over seeds with "
                                  "95 % t intervals; dashed: Retrain's noise floor. The theorem predicts both grow."))

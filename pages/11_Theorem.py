@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 
 from engine import config
-from engine.audit.theorem import FACTORS, MEASURES, size_effect, size_markdown
+from engine.audit.theorem import FACTORS, MEASURES, per_seed_display, size_effect, size_markdown, spearman_display
 from engine.errors import UnlearnError
 from engine.figures import probability_bars
 from engine.figures_amun import size_curves, theorem_groups, theorem_scatter
@@ -118,19 +118,10 @@ st.caption("Means with 95 % t intervals over the attacked samples (pooled over t
            "originals, forget draws and retrains — the effect is real only if it holds across seeds.")
 a, b = st.columns(2)
 a.markdown("**Rank correlation with each factor** (attacked samples)")
-a.dataframe(summary.spearman.drop(columns=["factor"]).rename(columns={"label": "factor", "rho": "Spearman ρ"}),
-            hide_index=True, width="stretch",
-            column_config={"Spearman ρ": st.column_config.NumberColumn(format="%+.3f"),
-                           "p": st.column_config.NumberColumn(format="%.3g")})
+a.dataframe(spearman_display(summary.spearman), hide_index=True, width="stretch")
 if summary.per_seed is not None:
     b.markdown("**Per seed** (ρ with ‖δ‖₂; transfer difference: mean if it transfers − if not)")
-    def _pm(value: float, hw: float) -> str:
-        return "–" if not np.isfinite(value) else f"{value:+.3f}" + (f" ± {hw:.3f}" if np.isfinite(hw) else "")
-
-    ps = summary.per_seed
-    b.dataframe({"seed": ps["seed"], "ρ(‖δ‖₂, measure)": [_pm(v, h) for v, h in zip(ps.rho_delta, ps.rho_delta_hw)],
-                 "transfer difference": [_pm(v, h) for v, h in zip(ps.transfer_diff, ps.transfer_diff_hw)]},
-                hide_index=True, width="stretch")
+    b.dataframe(per_seed_display(summary.per_seed), hide_index=True, width="stretch")
 
 # ------------------------------------------------------------------------------------------ one sample
 st.subheader("One sample")

@@ -161,7 +161,7 @@ def _same(a, b) -> bool:
 
 
 def test_registry_and_hyperparameters():
-    assert "sg_unlearn" in unlearning.METHODS
+    assert "sg_unlearn" in unlearning.METHODS  # (AMUN-A, registered after it, keeps the colours of the others)
     assert unlearning.METHODS["sg_unlearn"] is SGUnlearn
     m = unlearning.get_method("sg_unlearn", alpha="0.5", auditor="svm")
     assert m.alpha == 0.5 and m.auditor == "svm"

@@ -76,6 +76,11 @@ def test_aggregate_finds_the_planted_effects_with_their_noise():
     assert "forget better than the others" in text and "closer adversarial examples forget better" in text
     assert "over 3 seeds" in text
     assert "| seed |" in s.to_markdown()
+    shown = th.per_seed_display(s.per_seed)
+    assert " ± " in shown.iloc[-1, 1] and " ± " not in shown.iloc[0, 1]  # half-widths only over seeds
+    corr = th.spearman_display(s.spearman)
+    assert corr.loc[0, "factor"] == "‖δ‖₂" and corr.loc[0, "Spearman ρ"].startswith("+")
+    assert "e-" in corr.loc[0, "p"] or float(corr.loc[0, "p"]) < 0.05  # small p-values keep their digits
 
 
 def test_aggregate_without_an_effect_says_so_and_skips_unattacked_samples():

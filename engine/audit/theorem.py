@@ -317,3 +317,18 @@ class TheoremView:
 
     def aggregate(self, measure: str = "score_after", seed: int | None = None) -> TheoremSummary:
         return aggregate(self.frame if seed is None else self.frame[self.frame["seed"] == seed], measure)
+
+
+def spearman_display(table: pd.DataFrame) -> pd.DataFrame:
+    """:attr:`TheoremSummary.spearman` for a page or a report: factor labels, ρ to 3 decimals, p to 3 digits."""
+    return pd.DataFrame({"factor": table["label"], "Spearman ρ": [_pm(v, float("nan")) for v in table["rho"]],
+                         "p": [f"{v:.3g}" if np.isfinite(v) else "–" for v in table["p"]], "n": table["n"]})
+
+
+def per_seed_display(table: pd.DataFrame) -> pd.DataFrame:
+    """:attr:`TheoremSummary.per_seed` for a page or a report: value ± 95 % half-width as text (the half-width only
+    on the row of the mean over seeds)."""
+    return pd.DataFrame({"seed": table["seed"],
+                         "ρ(‖δ‖₂, measure)": [_pm(v, h) for v, h in zip(table.rho_delta, table.rho_delta_hw)],
+                         "transfer difference": [_pm(v, h) for v, h in zip(table.transfer_diff,
+                                                                             table.transfer_diff_hw)]})
