@@ -14,7 +14,7 @@ from engine.errors import UnlearnError
 from engine.figures import probability_bars
 from engine.figures_amun import size_curves, theorem_groups, theorem_scatter
 from engine.run import Runner
-from ui import cached, jobs, state, tiles
+from ui import cached, drill, jobs, state, tiles
 from ui.text import md
 
 st.set_page_config(page_title="AMUN's theorem · Unlearning audit", page_icon="🧹", layout="wide")
@@ -182,6 +182,7 @@ for m in ("original", "retrain", method):
 st.plotly_chart(probability_bars(probs, classes, y), width="stretch", key="thm_probs")
 st.caption("Class probabilities on the clean image (solid) and on the original model's adversarial example (hatched), "
            "per model. Transfer: Retrain's hatched bar is highest at y_adv too.")
+drill.button(int(r["index"]), seed, key="thm_open", label=f"Open #{int(r['index'])} on the Sample page")
 
 # ------------------------------------------------------------------------------------------ forget-set size
 st.subheader("Forget-set size")

@@ -138,6 +138,7 @@ def test_theorem_view_scatter_aggregate_sample_and_size_curve():
     at.selectbox(key="thm_pick").select_index(len(options) - 1).run()
     assert not at.exception
     assert at.selectbox(key="thm_pick").index == len(options) - 1
+    assert [b for b in at.button if b.key == "thm_open"]  # the sample opens on the Sample page too
     # the size curve: one more audit (20 %); the 40 % one is the stored audit
     at.button(key="run_sizes").click().run()
     at = _wait(at, lambda a: len(a.get("plotly_chart")) >= 4)
