@@ -445,8 +445,9 @@ def _report_sections(args: argparse.Namespace, req, runner, cmp) -> list:
     return sections
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from . import report
+def _stored_comparison(args: argparse.Namespace):
+    """The audit the options describe, from the store (``--compute``: building what it lacks): (request, runner,
+    comparison); a missing audit is one clear error."""
     from .run import NotStored, Runner
     from .store import Store
 
@@ -454,10 +455,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     runner = Runner(Store(args.store), data_dir=args.data_dir, device=_device(args), build=args.compute,
                     progress=Bar() if args.compute else None, reference_training=args.references)
     try:
-        cmp = runner.compare(req)
+        return req, runner, runner.compare(req)
     except NotStored:
         raise UnlearnError("this audit is not in the store yet: run `engine audit` with the same options first, "
                            "or pass --compute") from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from . import report
+    from .run import NotStored
+
+    req, runner, cmp = _stored_comparison(args)
     try:
         sections = _report_sections(args, req, runner, cmp)
     except NotStored:
@@ -491,17 +499,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .audit.sample import COLUMNS, forget_position, sample_table
-    from .run import NotStored, Runner
-    from .store import Store
+    from .run import NotStored
 
-    req = _request(args)
-    runner = Runner(Store(args.store), data_dir=args.data_dir, device=_device(args), build=args.compute,
-                    progress=Bar() if args.compute else None, reference_training=args.references)
-    try:
-        cmp = runner.compare(req)
-    except NotStored:
-        raise UnlearnError("this audit is not in the store yet: run `engine audit` with the same options first, "
-                           "or pass --compute") from None
+    req, runner, cmp = _stored_comparison(args)
     seed = cmp.seeds[0] if args.of_seed is None else args.of_seed
     if seed not in cmp.seeds:
         raise UnlearnError(f"seed {seed} is not one of the audit's seeds ({', '.join(map(str, cmp.seeds))})")

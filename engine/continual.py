@@ -27,7 +27,7 @@ from .audit.compare import BASELINE, REFERENCE
 from .audit.rmia import DEFAULT_K
 from .config import RunSpec
 from .errors import UnlearnError
-from .unlearning import METHODS, Unlearner, get_method
+from .unlearning import Unlearner, chosen_methods
 
 #: the paper's protocol: 5 requests of 2 % of the training data each (CIFAR-10: 1,000 samples), 10 % in all
 REQUESTS, SIZE = 5, 0.02
@@ -75,13 +75,8 @@ class ContinualRequest:
         """Methods by key with the tuned (or the papers') defaults and ``overrides``; everything a user can get wrong
         is an :class:`UnlearnError` here, before anything trains. Retrain is always the reference; in the D_F-only
         setting methods that need D_R are left out."""
-        overrides = overrides or {}
-        unknown = [m for m in methods if m not in METHODS]
-        if unknown:
-            raise UnlearnError(f"unknown method(s) {', '.join(unknown)}; choose from: {', '.join(METHODS)}")
-        bad = sorted(set(overrides) - set(methods))
-        if bad:
-            raise UnlearnError(f"settings given for method(s) not in the run: {', '.join(bad)}")
+        chosen = list(chosen_methods(spec.data.dataset if tuned else None, methods, overrides,
+                                     use_remain=use_remain))
         if not seeds:
             raise UnlearnError("give at least one seed")
         if not 1 <= int(requests) <= 50:
@@ -90,13 +85,6 @@ class ContinualRequest:
             raise UnlearnError(f"request size {size}: a fraction in (0, 1) or a whole number of samples")
         if k < 2:
             raise UnlearnError(f"RMIA needs at least 2 reference models, got K = {k}")
-        chosen = []
-        for key in dict.fromkeys(methods):
-            if key == REFERENCE or (not use_remain and METHODS[key].needs_remain):
-                continue
-            method = get_method(key, dataset=spec.data.dataset if tuned else None, **overrides.get(key, {}))
-            method.validate()
-            chosen.append(method)
         if not chosen:
             raise UnlearnError("choose at least one unlearning method (Retrain is always the reference)")
         return cls(spec, tuple(chosen), int(requests), float(size), tuple(dict.fromkeys(int(s) for s in seeds)),

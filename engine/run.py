@@ -50,7 +50,7 @@ from .progress import ADVERSARIAL_PASSES_PER_SAMPLE, Piece, PlanTracker
 from .signals import Signals
 from .store import Artifact, Store
 from .training import CancelToken, Progress, check_cancel, default_device, predict, seed_everything, train_model
-from .unlearning import METHODS, Resources, Unlearner, get_method
+from .unlearning import Resources, Unlearner, chosen_methods, get_method
 from .upload import check_outputs, digest, load_weights
 
 
@@ -152,13 +152,7 @@ class AuditRequest:
         the trained original. Raises :class:`UnlearnError` on an unknown method, a bad hyperparameter value, an
         override for a method not in the run, no seeds, a bad K or R.
         """
-        overrides = overrides or {}
-        unknown = [m for m in methods if m not in METHODS]
-        if unknown:
-            raise UnlearnError(f"unknown method(s) {', '.join(unknown)}; choose from: {', '.join(METHODS)}")
-        bad = sorted(set(overrides) - set(methods))
-        if bad:
-            raise UnlearnError(f"settings given for method(s) not in the run: {', '.join(bad)}")
+        chosen = chosen_methods(spec.data.dataset if tuned else None, methods, overrides, use_remain=use_remain)
         if not seeds:
             raise UnlearnError("give at least one seed")
         if k < 2:
@@ -166,13 +160,6 @@ class AuditRequest:
         retrains = default_retrains(spec.data.dataset) if retrains is None else int(retrains)
         if not 0 <= retrains <= 20:
             raise UnlearnError(f"retrains per seed must be between 0 and 20, got {retrains}")
-        chosen = []
-        for key in dict.fromkeys(methods):
-            if key == REFERENCE or (not use_remain and METHODS[key].needs_remain):
-                continue
-            method = get_method(key, dataset=spec.data.dataset if tuned else None, **overrides.get(key, {}))
-            method.validate()
-            chosen.append(method)
         return cls(spec, tuple(chosen), tuple(dict.fromkeys(int(s) for s in seeds)), use_remain, int(k), retrains,
                    original=original or None, short_references=bool(short_references))
 

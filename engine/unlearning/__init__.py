@@ -44,6 +44,29 @@ def get_method(key: str, dataset: str | None = None, **overrides: Any) -> Unlear
     return _replace(method, **params) if params else method
 
 
+def chosen_methods(dataset: str | None, methods, overrides: dict[str, dict[str, Any]] | None = None, *,
+                   use_remain: bool = True) -> tuple[Unlearner, ...]:
+    """Validated instances of ``methods`` (keys, in order, once each) for a run: the tuned defaults of
+    ``dataset`` (None: the papers') and ``overrides``; ``retrain`` (always the reference) and, in the D_F-only
+    setting, methods that need D_R are left out. Raises :class:`UnlearnError` on an unknown method, settings for a
+    method not in the run, or a bad hyperparameter value — before anything trains."""
+    overrides = overrides or {}
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise UnlearnError(f"unknown method(s) {', '.join(unknown)}; choose from: {', '.join(METHODS)}")
+    bad = sorted(set(overrides) - set(methods))
+    if bad:
+        raise UnlearnError(f"settings given for method(s) not in the run: {', '.join(bad)}")
+    chosen = []
+    for key in dict.fromkeys(methods):
+        if key == "retrain" or (not use_remain and METHODS[key].needs_remain):
+            continue
+        method = get_method(key, dataset=dataset, **overrides.get(key, {}))
+        method.validate()
+        chosen.append(method)
+    return tuple(chosen)
+
+
 def hyperparameters(key: str) -> list[dict[str, Any]]:
     """Name, default, type and help of every hyperparameter of a method (for forms and docs)."""
     cls = METHODS[key]
@@ -52,5 +75,5 @@ def hyperparameters(key: str) -> list[dict[str, Any]]:
 
 
 __all__ = ["METHODS", "EpochUnlearner", "Resources", "SGDConfig", "UnlearnContext", "UnlearnResult", "Unlearner",
-           "get_method",
+           "chosen_methods", "get_method",
            "hyperparameters"]
