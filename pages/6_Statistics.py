@@ -15,10 +15,11 @@ cmp = state.need_comparison()
 #: stored row key → the column name shown
 STAT_COLUMNS = {"ks": "KS forget vs test", "ks_p": "KS p-value", "wasserstein": "W1 forget vs test",
                 "ks_vs_retrain": "KS vs Retrain (forget)", "w1_vs_retrain": "W1 vs Retrain (forget)"}
-table = cmp.interval_cells(STAT_COLUMNS)
+table = cmp.interval_cells(STAT_COLUMNS, bare=("ks_p",))
 st.dataframe(table, width="stretch", height="content",
              column_config={"_index": st.column_config.TextColumn("model", pinned=True)})
-interval = "mean ± 95 % interval over seeds (Student t)" if len(cmp.seeds) > 1 else "one seed: no interval"
+interval = ("mean ± 95 % interval over seeds (Student t; the KS p-value: its mean)" if len(cmp.seeds) > 1 else
+            "one seed: no interval")
 st.caption(f"Computed on per-sample cross-entropy losses (SG-Unlearn's definitions); {interval}. What good looks "
            "like: forget-vs-test values close to Retrain's, and small distances to Retrain's own forget losses "
            "(0 = the forget set is treated exactly as if it had never been seen).")

@@ -145,6 +145,8 @@ def test_interval_cells_of_any_column_by_hand():
     hw = stats.t.ppf(0.975, 1) * np.std([0.15, 0.30], ddof=1) / np.sqrt(2)  # Retrain: replicas averaged per seed
     assert cells.loc["Retrain", "KS"] == f"0.225 ± {hw:.3f}"
     assert cells.loc["Ft", "KS"] == f"0.400 ± {stats.t.ppf(0.975, 1) * np.std([0.3, 0.5], ddof=1) / np.sqrt(2):.3f}"
+    bare = Comparison(RunSpec(), pd.DataFrame(rows)[COLUMNS]).interval_cells({"ks": "KS"}, decimals=3, bare=("ks",))
+    assert bare.loc["Ft", "KS"] == "0.400"
     one = Comparison(RunSpec(), pd.DataFrame(rows[:3])[COLUMNS]).interval_cells({"ks": "KS"}, decimals=2)
     assert one.loc["Ft", "KS"] == "0.30"
 

@@ -292,9 +292,11 @@ class Comparison:
                           for m, ci in zip(t[f"{c}_mean"], t[f"{c}_ci"])]
         return out
 
-    def interval_cells(self, columns: dict[str, str], decimals: int = 4) -> pd.DataFrame:
+    def interval_cells(self, columns: dict[str, str], decimals: int = 4, bare: tuple[str, ...] = ()) -> pd.DataFrame:
         """Any :data:`COLUMNS` as text cells "mean ± 95 % interval over seeds" (Student t; Retrain's replicas
-        averaged per seed first; one seed: the mean alone), indexed by label, columns renamed by ``columns``."""
+        averaged per seed first; one seed: the mean alone), indexed by label, columns renamed by ``columns``.
+        Columns in ``bare`` show the mean alone (a p-value is its own statement of noise; an interval of
+        averaged p-values would leave [0, 1])."""
         per_seed = self.rows.groupby(["method", "label", "seed"], sort=False)[list(columns)].mean().reset_index()
         cells = {}
         for (_, label), g in per_seed.groupby(["method", "label"], sort=False):
@@ -302,7 +304,7 @@ class Comparison:
             for c in columns:
                 v = g[c].dropna().to_numpy(dtype=float)
                 row.append("–" if not len(v) else f"{v.mean():.{decimals}f}" +
-                           (f" ± {t_halfwidth(v):.{decimals}f}" if len(v) >= 2 else ""))
+                           (f" ± {t_halfwidth(v):.{decimals}f}" if len(v) >= 2 and c not in bare else ""))
             cells[label] = row
         out = pd.DataFrame.from_dict(cells, orient="index", columns=list(columns.values()))
         out.index.name = "model"
