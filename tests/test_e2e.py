@@ -186,6 +186,7 @@ def test_audit_flow_in_chromium(server, tmp_path):
     print(f"audit flow in Chromium: {time.time() - t0:.0f} s")
 
 
+@pytest.mark.slow  # AppTest covers the shared job and the queue place by default (test_pages)
 def test_two_browsers_share_one_training_and_a_third_sees_its_place(server, tmp_path):
     """Issue 12, item 2, in Chromium: a second browser on the same setting joins the running training (no second
     job, no Train button); a third with another setting is queued, sees its place and a time, and trains after."""

@@ -8,7 +8,7 @@ import pytest
 from test_e2e import CHROMIUM, CHROMIUM_ARGS, _settle, _start, _stop
 from test_e2e_views import _shot
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(),
                                                    reason="Debian chromium not installed (apt-get install chromium)")]
 SETTINGS = "ds=digits&epochs=20&methods=ft,amun&seeds=0&k=2&r=1"
 

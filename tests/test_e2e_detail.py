@@ -14,6 +14,7 @@ from test_e2e import CHROMIUM, CHROMIUM_ARGS, _settle, _start, _stop
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.slow,  # the same views are covered by AppTests in the default suite; `make test-slow` runs this
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (apt-get install chromium)"),
 ]
 #: the stored audit: the digits preset with class 3 forgotten, FT, SalUn and AMUN, seed 0, 2 RMIA reference models

@@ -12,6 +12,7 @@ from test_e2e import CHROMIUM, CHROMIUM_ARGS, _settle, _start, _stop
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.slow,  # the same views are covered by AppTests in the default suite; `make test-slow` runs this
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (apt-get install chromium)"),
 ]
 
