@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8501
 HOST   ?= 127.0.0.1
 
-.PHONY: run test lint test-e2e test-slow bench install install-dev clean
+.PHONY: run test lint test-slow bench install install-dev clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
