@@ -43,6 +43,18 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
 
 
+def _set_sections(items: list[str]) -> dict[str, dict[str, str]]:
+    """``--set SECTION.KEY=VALUE`` options as {section: {key: value}} (one clear error for a malformed one)."""
+    sections: dict[str, dict[str, str]] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not eq or not dot:
+            raise UnlearnError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. train.epochs=50")
+        sections.setdefault(section, {})[name] = value
+    return sections
+
+
 def _spec_from_args(args: argparse.Namespace):
     from .data import load_dataset
     from .forget import inline_forget
@@ -60,14 +72,7 @@ def _spec_from_args(args: argparse.Namespace):
     if args.path:
         spec = replace(spec, data=replace(spec.data, path=args.path))
     spec = replace(spec, seed=args.seed, forget_seed=args.forget_seed, forget=args.forget or spec.forget)
-    sections: dict[str, dict[str, str]] = {}
-    for item in args.set:
-        key, eq, value = item.partition("=")
-        section, dot, name = key.partition(".")
-        if not eq or not dot:
-            raise UnlearnError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. train.epochs=50")
-        sections.setdefault(section, {})[name] = value
-    spec = with_overrides(spec, **sections)
+    spec = with_overrides(spec, **_set_sections(args.set))
     if spec.forget.strip().lower().startswith("indices:"):  # a file's indices go into the spec, not its path
         data = load_dataset(spec.data, args.data_dir)
         spec = replace(spec, forget=inline_forget(spec.forget, data.y_train, data.num_classes))
@@ -372,14 +377,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         if dataset not in PRESETS:
             raise UnlearnError(f"unknown data set {dataset!r}; choose one of: {', '.join(PRESETS)}")
         spec = PRESETS[dataset]
-    sections: dict[str, dict[str, str]] = {}
-    for item in args.set:
-        key, eq, value = item.partition("=")
-        section, dot, name = key.partition(".")
-        if not eq or not dot:
-            raise UnlearnError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. train.epochs=50")
-        sections.setdefault(section, {})[name] = value
-    spec = with_overrides(spec, **sections)
+    spec = with_overrides(spec, **_set_sections(args.set))
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
