@@ -7,26 +7,32 @@ searched on the original model (indexed by each request's rows); AMUN-A (``amun_
 current model at each request. Retrain after request j is the recipe trained on that remain set: the reference
 curve.
 
-:class:`ContinualRequest` says what runs, :meth:`engine.run.Runner.continual` runs it (every intermediate model
-stored under a key chaining its predecessor's, so a rerun trains nothing), :class:`ContinualResult` holds the
-per-request rows; the audits are :mod:`engine.audit.continual`.
+:class:`ContinualRequest` says what runs, :func:`run` runs it (:meth:`engine.run.Runner.continual`; every
+intermediate model stored under a key chaining its predecessor's, so a rerun trains nothing), :class:`ContinualResult`
+holds the per-request rows; the audits are :mod:`engine.audit.continual`.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import config
+from .artifacts import Artifacts, Prepared, TrainedModel
 from .audit import continual as audit
 from .audit.compare import BASELINE, REFERENCE
-from .audit.rmia import DEFAULT_K
+from .audit.rmia import DEFAULT_K, ReferenceSet
 from .config import RunSpec
-from .errors import UnlearnError
+from .errors import Diverged, UnlearnError
+from .forget import remain_indices
+from .kinds import Stage
+from .reference_models import reference_set
+from .training import check_cancel
 from .unlearning import Unlearner, chosen_methods
 
 #: the paper's protocol: 5 requests of 2 % of the training data each (CIFAR-10: 1,000 samples), 10 % in all
@@ -153,3 +159,60 @@ class ContinualResult:
         for (method, seed), why in self.failures.items():
             out.append(f"failed: {self.labels.get(method, method)}, seed {seed}: {why}")
         return "\n".join(out)
+
+
+def run(art: Artifacts, req: ContinualRequest) -> ContinualResult:
+    """Continual unlearning (AMUN §6.3): every method unlearns ``req``'s requests one after the other.
+
+    Per seed s: the original model (seed s), the k disjoint requests (drawn with s), the reference set (shared
+    with every audit of the spec), and per request j the Retrain on train − (D_F^1 ∪ … ∪ D_F^j) and each
+    method's model after request j — started from its model after request j − 1 (:meth:`Artifacts.unlearned` with
+    ``origin`` θ_o, whose D_A AMUN keeps; AMUN-A's is searched on the model it starts from). Each model is
+    audited on everything forgotten so far (:func:`engine.audit.continual.step_audit`); the original model,
+    audited the same way, is the "no unlearning" curve. A method that diverges at request j keeps its rows
+    before j and is listed in ``failures``. Every model, D_A and signal is stored; a rerun trains nothing.
+    """
+    t0 = time.perf_counter()
+    labels = req.labels()
+    rows, failures = [], {}
+    total, done = len(req.seeds) * req.requests * (len(req.methods) + 1), 0
+    for seed in req.seeds:
+        spec = replace(req.spec, seed=seed, forget_seed=seed)
+        data = art.data(spec)
+        original = art.original(spec)
+        ref = reference_set(art, spec, req.k)
+        chunks = req.rows(len(data.y_train), seed)
+        steps = []  # per request: (its rows, everything forgotten so far with the remain set)
+        for j in range(req.requests):
+            forgotten = np.sort(np.concatenate(chunks[: j + 1]))
+            steps.append((chunks[j], Prepared(spec, data, forgotten, remain_indices(forgotten, len(data.y_train)))))
+
+        def row(name: str, j: int, tm: TrainedModel, seconds: float, one_time: float = 0.0, *, steps: list = steps,
+                ref: ReferenceSet = ref, seed: int = seed) -> dict:
+            request, cum = steps[j]
+            audited = audit.step_audit(art.signals(tm, cum), ref, request)
+            return {"method": name, "label": labels[name], "seed": seed, "request": j + 1, **audited,
+                    "seconds": seconds, "one_time_seconds": one_time}
+
+        for j, (_, cum) in enumerate(steps):
+            check_cancel(art.cancel)
+            retrain = art.retrain(cum)
+            rows += [row(REFERENCE, j, retrain, retrain.seconds), row(BASELINE, j, original, 0.0)]
+            done += 1
+            art._report(Stage.CONTINUAL, done, total, {"seed": seed, "request": j + 1})
+        for method in req.methods:
+            current = original
+            for j, (request, cum) in enumerate(steps):
+                check_cancel(art.cancel)
+                step = Prepared(spec, data, request, cum.remain)
+                try:
+                    current = art.unlearned(method, step, current, use_remain=req.use_remain, origin=original)
+                except Diverged as exc:  # its chain stops; the requests before are kept
+                    failures[(method.key, seed)] = f"request {j + 1}: {exc}"
+                    done += req.requests - j
+                    break
+                rows.append(row(method.key, j, current, current.seconds, current.one_time_seconds))
+                done += 1
+                art._report(Stage.CONTINUAL, done, total, {"seed": seed, "request": j + 1})
+    frame = audit.with_gaps(pd.DataFrame(rows, columns=[c for c in audit.COLUMNS if c != "avg_gap"]))
+    return ContinualResult(req, frame[audit.COLUMNS], time.perf_counter() - t0, failures)
