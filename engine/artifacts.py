@@ -3,20 +3,20 @@
 A trained model (original, retrain), an uploaded model, an unlearned model (or its stored failure), an adversarial
 set, a model's signals — each is a store artifact under a key of everything it depends on (the ``*_key`` functions
 below, which the plan (:mod:`engine.plan`) uses too, so it can say what the store holds without building anything).
-RMIA's K reference models are :mod:`engine.reference_models`. :class:`Artifacts` builds (or, ``build=False``, only
-loads) one piece per call; :class:`engine.run.Runner` adds the flows that put the pieces together.
+RMIA's K reference models are :mod:`engine.reference_models`; the values handed out are :mod:`engine.trained`.
+:class:`Artifacts` builds (or, ``build=False``, only loads) one piece per call; :class:`engine.run.Runner` adds the
+flows that put the pieces together.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from . import config
 from .attacks import AdversarialSet, NearestAdversarial
@@ -25,9 +25,10 @@ from .data import Dataset, load_dataset
 from .errors import Diverged, UnlearnError
 from .forget import forget_fingerprint, remain_indices, select_forget
 from .kinds import Need, Role
-from .models import build_model, prefers_channels_last
+from .models import build_model
 from .signals import Signals
 from .store import Artifact, Store
+from .trained import Prepared, TrainedModel, fresh_model
 from .training import CancelToken, Progress, check_cancel, default_device, predict, seed_everything, train_model
 from .unlearning import Resources, Unlearner
 from .upload import check_outputs, digest, load_weights
@@ -35,75 +36,6 @@ from .upload import check_outputs, digest, load_weights
 
 class NotStored(UnlearnError):
     """A store-only runner (``build=False``) met an artifact that is not in the store."""
-
-
-@dataclass
-class Prepared:
-    """The loaded data and the forget / remain split of its training set."""
-
-    spec: RunSpec
-    data: Dataset
-    forget: np.ndarray
-    remain: np.ndarray
-
-    @property
-    def forget_key(self) -> str:
-        return forget_fingerprint(self.forget)
-
-
-@dataclass
-class TrainedModel:
-    """A stored model — original, retrain, unlearned or uploaded — with its record; the weights load on first use."""
-
-    kind: Role
-    artifact: Artifact
-    spec: RunSpec
-    data: Dataset
-    device: torch.device
-    _model: nn.Module | None = field(default=None, repr=False)
-
-    @property
-    def key(self) -> str:
-        """The artifact key (what signals, audits and adversarial sets of this model are keyed by)."""
-        return self.artifact.key
-
-    @property
-    def model(self) -> nn.Module:
-        if self._model is None:
-            self._model = load_model(self.artifact, self.spec, self.data, self.device)
-        return self._model
-
-    @property
-    def seconds(self) -> float:
-        return float(self.artifact.manifest.get("seconds", 0.0))
-
-    @property
-    def one_time_seconds(self) -> float:
-        """The shared one-time work (AMUN's D_A search) the model used, charged apart from :attr:`seconds`."""
-        return float(self.artifact.manifest.get("one_time_seconds", 0.0))
-
-    @property
-    def history(self) -> list[dict]:
-        return self.artifact.manifest.get("history", [])
-
-
-def fresh_model(spec: RunSpec, data: Dataset, device: torch.device) -> nn.Module:
-    """A new model of ``spec.model`` for ``data`` on ``device`` (channels-last where that is faster)."""
-    model = build_model(spec.model, data.shape, data.num_classes).to(device)
-    if prefers_channels_last(spec.model, device):
-        model = model.to(memory_format=torch.channels_last)
-    return model
-
-
-def load_model(art: Artifact, spec: RunSpec, data: Dataset, device: torch.device | None = None) -> nn.Module:
-    """The stored weights of ``art`` in a fresh model of ``spec.model``, in eval mode on ``device``."""
-    device = device or default_device()
-    model = build_model(spec.model, data.shape, data.num_classes)
-    model.load_state_dict(art.tensors())
-    model.to(device).eval()
-    if prefers_channels_last(spec.model, device):
-        model = model.to(memory_format=torch.channels_last)
-    return model
 
 
 #: How RMIA's reference models train (:mod:`engine.reference_models`): ``single`` (one train_model each),

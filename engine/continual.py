@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import config
-from .artifacts import Artifacts, Prepared, TrainedModel
+from .artifacts import Artifacts
 from .audit import continual as audit
 from .audit.compare import BASELINE, REFERENCE
 from .audit.rmia import DEFAULT_K, ReferenceSet
@@ -32,6 +32,7 @@ from .errors import Diverged, UnlearnError
 from .forget import remain_indices
 from .kinds import Stage
 from .reference_models import reference_set
+from .trained import Prepared, TrainedModel
 from .training import check_cancel
 from .unlearning import Unlearner, chosen_methods
 

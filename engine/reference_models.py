@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from . import config
-from .artifacts import REFERENCE_TRAINING, Artifacts, fresh_model
+from .artifacts import REFERENCE_TRAINING, Artifacts
 from .audit.rmia import ReferenceSet, keep_matrix
 from .config import RunSpec
 from .data import Dataset
@@ -28,6 +28,7 @@ from .errors import UnlearnError
 from .kinds import Stage, reference_stage
 from .models import build_model
 from .store import Artifact
+from .trained import fresh_model
 from .training import check_cancel, predict, seed_everything, train_model
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .artifacts import REFERENCE_TRAINING, Artifacts, NotStored, Prepared, TrainedModel, load_model
+from .artifacts import REFERENCE_TRAINING, Artifacts, NotStored
 from .audit.compare import BASELINE, REFERENCE, Comparison, ModelAudit, audit_model, seed_rows
 from .audit.guard import SignalCheck, membership_check
 from .audit.rmia import DEFAULT_K, ReferenceSet
@@ -42,6 +42,7 @@ from .progress import ADVERSARIAL_PASSES_PER_SAMPLE, Piece, PlanTracker
 from .reference_models import reference_set
 from .request import HELDOUT, AuditRequest, short_recipe
 from .signals import Signals
+from .trained import Prepared, TrainedModel, load_model
 from .training import check_cancel
 
 

@@ -5,20 +5,21 @@ hyperparameters, seeds, setting, K) — a user's sweep, ``engine tune``'s grid, 
 and returns one :class:`~engine.audit.compare.Comparison` per request, as :meth:`Runner.compare` would, with the
 training spread over Ray workers.
 
-**Plan.** Every request is broken into the artifacts its comparison needs, as nodes of a small graph; equal
-nodes of different requests are one node:
+**Plan.** Every request is broken into its audit's pieces (:func:`engine.plan.pieces`, the one place the flow is
+listed); equal pieces of different requests are one piece (:func:`engine.plan.merge`), and each piece but a
+signals piece is one task (a model's signals run in its task):
 
-* ``original`` of a seed's spec — the model and its signals;
-* ``retrain`` of a seed's spec and forget draw — the model and its signals;
+* ``original`` of a seed's spec — the model and its signals (shared by every forget spec);
+* ``retrain`` of a seed's spec, forget draw and replica — the model and its signals;
 * ``references`` of a spec's data / model / recipe and K — all K models in one task (an ensemble trains them
   together, :mod:`engine.ensemble`);
-* ``unlearned`` of (seed's spec, method with its hyperparameters, setting) — the model, its signals and what
-  the method computed on the way (AMUN's D_A). Depends on its ``original``; a method that uses the stored
-  adversarial set (``requires`` ``"adversarial"``) also on the first such node of the same original, so D_A is
-  computed once per original and shipped to the others.
+* ``adversarial`` — D_A of a seed's forget rows under its original, for the methods that read it (AMUN and its
+  variants, at their settings): searched once and shipped to them;
+* ``unlearned`` of (seed's spec, method with its hyperparameters, setting) — the model and its signals; it waits
+  for its ``original`` and its D_A.
 
-**Execution.** A node is *held* when a store-only runner (``Runner(build=False)``) finds all its artifacts in
-the driver's store: it is skipped, so a repeated sweep runs no task. Otherwise, once its dependencies are held,
+**Execution.** A node is *held* when the driver's store has its artifacts (:func:`engine.plan.held`, by store
+key): it is skipped, so a repeated sweep runs no task. Otherwise, once its dependencies are held,
 it becomes a Ray task (``num_cpus=1``; ``num_gpus=gpus_per_task`` where the cluster has GPUs) whose arguments
 are the bytes of the artifacts it needs (:meth:`Store.export`; ``ray.put`` once each). The worker runs the
 ordinary runner on a private temporary store (its own ``UNLEARN_HOME``), and returns every artifact it created
@@ -46,7 +47,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +56,11 @@ import torch
 from . import config
 from .audit.compare import Comparison
 from .errors import Cancelled, UnlearnError
-from .run import HELDOUT, AuditRequest, NotStored, Runner
+from .kinds import needs_adversarial
+from .plan import AuditPiece, PieceKind, build, held, merge, pieces, store_key
+from .run import AuditRequest, Runner
 from .store import Store
 from .training import CancelToken, Progress
-from .unlearning import Unlearner
 
 #: GPU share of one task where the cluster has GPUs (four small tasks per GPU).
 GPUS_PER_TASK = 0.25
@@ -69,89 +71,55 @@ STALE_HOME_S = 24 * 3600
 # ------------------------------------------------------------------------------------------------ the plan
 @dataclass(eq=False)
 class Node:
-    """One task of the grid: what to build (``kind``) for which spec, and what it waits for."""
+    """One task of the grid: a piece of the audits' plan (:mod:`engine.plan`) — with its signals, for a model — and
+    the tasks it waits for."""
 
-    kind: str  # original | retrain | references | unlearned
-    spec: config.RunSpec
-    k: int = 0
-    method: Unlearner | None = None
-    use_remain: bool = True
-    replica: int = 0  # retrain replica (Runner.retrain)
+    piece: AuditPiece
+    signals: AuditPiece | None = None  # the model's signals, computed in the same task (no model shipped back)
     deps: list[Node] = field(default_factory=list)
-    id: str = ""
 
-    def __post_init__(self) -> None:
-        parts: dict[str, Any] = {"node": self.kind, "data": self.spec.data, "model": self.spec.model,
-                                 "train": self.spec.train}
-        if self.kind != "references":
-            parts["seed"] = self.spec.seed
-        if self.kind in ("retrain", "unlearned"):
-            parts.update(forget=self.spec.forget, forget_seed=self.spec.forget_seed)
-        if self.kind == "retrain" and self.replica:
-            parts["replica"] = self.replica
-        if self.kind == "references":
-            parts["k"] = self.k
-        if self.method is not None:
-            parts.update(method=self.method.key, params=self.method.params(), use_remain=self.use_remain)
-        self.id = config.stable_hash(parts)
+    @property
+    def id(self) -> str:
+        return self.piece.id
+
+    @property
+    def kind(self) -> PieceKind:
+        return self.piece.kind
+
+    @property
+    def spec(self) -> config.RunSpec:
+        return self.piece.spec
 
     @property
     def label(self) -> str:
-        s = self.spec
-        if self.kind == "references":
-            return f"references K={self.k}"
-        if self.kind == "original":
-            return f"original seed {s.seed}"
-        what = self.method.key if self.method is not None else \
-            ("retrain" + (f" #{self.replica}" if self.replica else ""))
-        return f"{what} seed {s.seed} forget {s.forget}" + ("" if self.use_remain else " (D_F only)")
+        return self.piece.label
 
     def run(self, runner: Runner) -> None:
         """Build (or, on a store-only runner, find) every artifact of this node; raises NotStored if absent."""
-        if self.kind == "references":
-            runner.references(self.spec, self.k)
-            return
-        prep = runner.prepare(self.spec)
-        if self.kind == "original":
-            runner.signals(runner.original(self.spec), prep)
-        elif self.kind == "retrain":
-            runner.signals(runner.retrain(prep, replica=self.replica), prep)
-        else:
-            original = runner.original(self.spec)
-            runner.signals(runner.unlearned(self.method, prep, original, use_remain=self.use_remain), prep)
+        built: dict[str, Any] = {}
+        build(runner, self.piece, built)
+        if self.signals is not None:
+            build(runner, self.signals, built)
 
-
-def _uses_adversarial(method) -> bool:
-    """The method trains on a stored D_A: of the original model ("adversarial"), or of the model it is given
-    ("current_adversarial", AMUN-A) — in an audit that is the original model too, so both share its sets."""
-    return bool({"adversarial", "current_adversarial"} & set(method.requires))
+    def held(self, reader: Runner, keys: dict[str, Any]) -> bool:
+        """The store of ``reader`` holds the piece and its signals (by store key; nothing is loaded)."""
+        return held(reader, self.piece, keys) and (self.signals is None or held(reader, self.signals, keys))
 
 
 def plan(requests: Sequence[AuditRequest]) -> list[Node]:
-    """The nodes of ``requests`` (merged where equal), dependencies before dependants."""
-    nodes: dict[str, Node] = {}
-
-    def add(node: Node) -> Node:
-        return nodes.setdefault(node.id, node)
-
-    adversarial_lead: dict[str, Node] = {}
+    """The tasks of ``requests``: their plans (:func:`engine.plan.pieces`) merged where equal, every model piece one
+    task with its signals, dependencies before dependants. D_A is a task of its own that the methods reading it
+    wait for, so it is searched once per original model and shipped to them."""
     for req in requests:
         if req.original:  # the grid trains every original; an uploaded one lives in the driver's store only
             raise UnlearnError("a sweep trains its original models; audit an uploaded model with Runner.compare "
                                "(the Run page without Ray, or `engine audit --weights`)")
-        add(Node("references", req.reference_spec(req.spec), k=req.k))
-        for seed in req.seeds:
-            # as Runner.compare draws each seed (a held-out request: its forget draws from seed + HELDOUT)
-            spec = replace(req.spec, seed=seed, forget_seed=seed + (HELDOUT if req.heldout else 0))
-            original = add(Node("original", spec))
-            for r in range(req.retrains):
-                add(Node("retrain", spec, replica=r))
-            for method in req.methods:
-                node = add(Node("unlearned", spec, method=method, use_remain=req.use_remain, deps=[original]))
-                if _uses_adversarial(method):
-                    lead = adversarial_lead.setdefault(original.id, node)
-                    if lead is not node and lead not in node.deps:
-                        node.deps.append(lead)
+    merged = merge([pieces(req) for req in requests])
+    signals = {p.deps[0].id: p for p in merged if p.kind == PieceKind.SIGNALS}
+    nodes: dict[str, Node] = {}
+    for p in merged:
+        if p.kind != PieceKind.SIGNALS:
+            nodes[p.id] = Node(p, signals.get(p.id), [nodes[d.id] for d in p.deps])
     return list(nodes.values())
 
 
@@ -314,22 +282,21 @@ def _drive(ray, nodes: list[Node], store: Store, stats: SweepStats, *, progress:
             waiting.remove(other)
             fail(other, f"needs '{node.label}', which failed")
 
+    keys: dict[str, Any] = {}
+
     def held(node: Node) -> bool:
-        try:
-            node.run(reader)
-        except NotStored:
-            return False
-        return True
+        return node.held(reader, keys)
 
     def inputs(node: Node) -> list:
-        """ObjectRefs of the driver-side artifacts the node's worker needs (its original, stored D_A sets)."""
-        if node.kind != "unlearned":
+        """ObjectRefs of the driver-side artifacts the node's worker needs (its original; the D_A sets stored for
+        that original, for a method that reads one)."""
+        if node.kind not in (PieceKind.UNLEARNED, PieceKind.ADVERSARIAL):
             return []
-        original = reader.original(node.spec)
-        wanted = [("original", original.key)]
-        if _uses_adversarial(node.method):
+        original = store_key(reader, node.piece.deps[0], keys)
+        wanted = [("original", original)]
+        if node.kind == PieceKind.UNLEARNED and needs_adversarial(node.piece.method.requires):
             wanted += [("adversarial", a.key) for a in store.list("adversarial") if a.manifest.get("model") ==
-                       original.key]
+                       original]
         for item in wanted:
             if item not in shipped:
                 shipped[item] = ray.put(store.export(*item))

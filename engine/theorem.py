@@ -12,13 +12,14 @@ import numpy as np
 import pandas as pd
 
 from . import config
-from .artifacts import Artifacts, Prepared
+from .artifacts import Artifacts
 from .attacks import AdversarialSet, NearestAdversarial
 from .audit import theorem as theorem_audit
 from .audit.compare import BASELINE, REFERENCE, Comparison
 from .audit.theorem import TheoremView
 from .errors import UnlearnError
 from .store import Artifact
+from .trained import Prepared
 from .training import check_cancel, predict
 from .unlearning import get_method
 

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from engine.jobs import RUNNING, Job
-from engine.progress import Piece, PlanTracker, overall_eta, stage_label
+from engine.plan import pieces as plan_pieces
+from engine.progress import ADVERSARIAL_PASSES_PER_SAMPLE, Piece, PlanTracker, overall_eta, stage_label
 from engine.run import AuditRequest, Runner
 from engine.store import Store
 from ui.jobs import progress_text
@@ -70,15 +71,18 @@ def test_runner_plans_what_the_store_lacks_and_reports_where_it_is(tiny_spec, tm
     store = Store(tmp_path)
     req = AuditRequest.build(tiny_spec, ["ft", "amun"], [0, 1], k=2, retrains=2)
     plan = Runner(store, device=CPU).plan(req)
-    ids = [p.id for p in plan]
-    assert ids == [("original", 0), ("retrain", 0, 0), ("retrain", 0, 1), ("references",),
-                   ("unlearned", 0, "ft"), ("unlearned", 0, "amun"),
-                   ("original", 1), ("retrain", 1, 0), ("retrain", 1, 1), ("unlearned", 1, "ft"),
-                   ("unlearned", 1, "amun")]
+    by_id = {p.id: p for p in plan_pieces(req)}
+    kinds = [(str(by_id[p.id].kind), by_id[p.id].seed, by_id[p.id].replica,
+              by_id[p.id].method.key if by_id[p.id].method else None) for p in plan]
+    assert kinds == [("original", 0, 0, None), ("retrain", 0, 0, None), ("retrain", 0, 1, None),
+                     ("references", None, 0, None), ("unlearned", 0, 0, "ft"), ("adversarial", 0, 0, None),
+                     ("unlearned", 0, 0, "amun"),
+                     ("original", 1, 0, None), ("retrain", 1, 0, None), ("retrain", 1, 1, None),
+                     ("unlearned", 1, 0, "ft"), ("adversarial", 1, 0, None), ("unlearned", 1, 0, "amun")]
     assert all(p.work > 0 for p in plan)
-    amun = next(p for p in plan if p.id == ("unlearned", 0, "amun"))
-    ft = next(p for p in plan if p.id == ("unlearned", 0, "ft"))
-    assert amun.work > ft.work  # AMUN's piece includes the adversarial search
+    search = next(p for p in plan if by_id[p.id].kind == "adversarial")
+    n_forget = len(Runner(store, device=CPU).prepare(by_id[search.id].spec).forget)
+    assert search.work == ADVERSARIAL_PASSES_PER_SAMPLE * n_forget  # AMUN's search: its own piece
     reports = []
     Runner(store, device=CPU, progress=lambda *a: reports.append(a)).compare(req)
     pieces = [m["piece"] for *_, m in reports if "piece" in m]
@@ -88,4 +92,6 @@ def test_runner_plans_what_the_store_lacks_and_reports_where_it_is(tiny_spec, tm
     assert Runner(store, device=CPU).plan(req) == []  # everything is stored now
     # one more method: only its pieces are left
     more = AuditRequest.build(tiny_spec, ["ft", "amun", "ga"], [0, 1], k=2, retrains=2)
-    assert [p.id for p in Runner(store, device=CPU).plan(more)] == [("unlearned", 0, "ga"), ("unlearned", 1, "ga")]
+    by_id = {p.id: p for p in plan_pieces(more)}
+    left = [by_id[p.id] for p in Runner(store, device=CPU).plan(more)]
+    assert [(str(p.kind), p.seed, p.method.key) for p in left] == [("unlearned", 0, "ga"), ("unlearned", 1, "ga")]

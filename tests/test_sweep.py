@@ -35,8 +35,11 @@ def test_plan_merges_shared_prerequisites(tiny_spec):
     assert {k: kinds.count(k) for k in set(kinds)} == {"references": 1, "original": 2, "retrain": 4, "unlearned": 12}
     assert all(d.kind == "original" for n in nodes for d in n.deps)
     amun = [AuditRequest(tiny_spec, (get_method("amun", lr=lr),), (0,), True, 2) for lr in (0.1, 0.01, 0.001)]
-    un = [n for n in plan(amun) if n.kind == "unlearned"]
-    assert [len(n.deps) for n in un] == [1, 2, 2] and all(un[0] in n.deps for n in un[1:])  # D_A computed once
+    nodes = plan(amun)
+    searches = [n for n in nodes if n.kind == "adversarial"]
+    un = [n for n in nodes if n.kind == "unlearned"]
+    assert len(searches) == 1 and [d.kind for d in searches[0].deps] == ["original"]  # D_A computed once
+    assert all([d.kind for d in n.deps] == ["original", "adversarial"] and searches[0] in n.deps for n in un)
     # a tuning request: the forget sets from the held-out seeds, and every retrain replica planned
     held = plan([AuditRequest(tiny_spec, (get_method("ft"),), (0,), True, 2, retrains=3, heldout=True)])
     retrains = [n for n in held if n.kind == "retrain"]

@@ -249,10 +249,26 @@ def _load_imagefolder(root: Path, download: bool, spec: DataSpec) -> _Raw:
     return _Raw(x[np.sort(tr)], y[np.sort(tr)], x[np.sort(te)], y[np.sort(te)], classes)
 
 
-def _missing_message(name: str, root: Path) -> str:
-    """What is missing where, with the registry's hint on which files to put there."""
-    from .registry import DATASETS  # the registry is built from these readers: import it when needed
+#: per data set key, what to put where (the error message, the registry, `datasets` and the Setup page show it)
+FILES = {
+    "digits": "Ships with scikit-learn; nothing to install.",
+    "mnist": "Put train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte "
+             "(or their .gz) in DATA_DIR/MNIST/raw/.",
+    "fashion-mnist": "Put the four *-idx?-ubyte files (or .gz) in DATA_DIR/FashionMNIST/raw/, install the Debian "
+                     "package dataset-fashion-mnist.",
+    "cifar10": "Put cifar-10-python.tar.gz or its extracted cifar-10-batches-py/ in DATA_DIR.",
+    "cifar100": "Put cifar-100-python.tar.gz or its extracted cifar-100-python/ in DATA_DIR.",
+    "svhn": "Put train_32x32.mat and test_32x32.mat in DATA_DIR/svhn/.",
+    "imagefolder": "Set the path to a folder of class sub-folders (optionally train/ and test/ inside); images are "
+                   "resized to image_size.",
+}
+#: per downloadable data set key, its sub-folder of the data dir (torchvision's layout)
+FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "CIFAR10", "cifar100": "CIFAR100",
+           "svhn": "SVHN"}
 
-    info = next((d for d in DATASETS.values() if d.folder == name or d.key == name), None)
-    files = info.files.replace("DATA_DIR", str(root)) if info else ""
+
+def _missing_message(name: str, root: Path) -> str:
+    """What is missing where (``name``: a data set's folder or key), with the hint on which files to put there."""
+    key = next((k for k, folder in FOLDERS.items() if folder == name), name)
+    files = FILES[key].replace("DATA_DIR", str(root)) if key in FILES else ""
     return f"{name}: data files not found under {root}. {files}"

@@ -11,6 +11,8 @@ from ..paths import default_data_dir, unlearn_home
 from .readers import (
     _IDX_FILES,
     DEBIAN_FASHION_MNIST,
+    FILES,
+    FOLDERS,
     _cifar_loader,
     _idx_loader,
     _load_digits,
@@ -39,28 +41,17 @@ class DatasetInfo:
 DATASETS: dict[str, DatasetInfo] = {
     d.key: d
     for d in [
-        DatasetInfo("digits", "scikit-learn digits (8x8, bundled)", 10, (1, 8, 8),
-                    "Ships with scikit-learn; nothing to install.", _load_digits),
-        DatasetInfo("mnist", "MNIST", 10, (1, 28, 28),
-                    "Put train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
-                    "t10k-labels-idx1-ubyte (or their .gz) in DATA_DIR/MNIST/raw/.",
-                    _idx_loader("MNIST"), folder="MNIST"),
-        DatasetInfo("fashion-mnist", "Fashion-MNIST", 10, (1, 28, 28),
-                    "Put the four *-idx?-ubyte files (or .gz) in DATA_DIR/FashionMNIST/raw/, install the Debian "
-                    "package dataset-fashion-mnist.",
-                    _idx_loader("FashionMNIST", DEBIAN_FASHION_MNIST), folder="FashionMNIST"),
-        DatasetInfo("cifar10", "CIFAR-10", 10, (3, 32, 32),
-                    "Put cifar-10-python.tar.gz or its extracted cifar-10-batches-py/ in DATA_DIR.",
-                    _cifar_loader("CIFAR10", "labels", "label_names"), folder="CIFAR10"),
-        DatasetInfo("cifar100", "CIFAR-100", 100, (3, 32, 32),
-                    "Put cifar-100-python.tar.gz or its extracted cifar-100-python/ in DATA_DIR.",
-                    _cifar_loader("CIFAR100", "fine_labels", "fine_label_names"), folder="CIFAR100"),
-        DatasetInfo("svhn", "SVHN (cropped digits)", 10, (3, 32, 32),
-                    "Put train_32x32.mat and test_32x32.mat in DATA_DIR/svhn/.",
-                    _load_svhn, folder="SVHN"),
-        DatasetInfo("imagefolder", "Your own image folder", None, None,
-                    "Set the path to a folder of class sub-folders (optionally train/ and test/ inside); "
-                    "images are resized to image_size.", _load_imagefolder),
+        DatasetInfo("digits", "scikit-learn digits (8x8, bundled)", 10, (1, 8, 8), FILES["digits"], _load_digits),
+        DatasetInfo("mnist", "MNIST", 10, (1, 28, 28), FILES["mnist"], _idx_loader("MNIST"), folder=FOLDERS["mnist"]),
+        DatasetInfo("fashion-mnist", "Fashion-MNIST", 10, (1, 28, 28), FILES["fashion-mnist"],
+                    _idx_loader("FashionMNIST", DEBIAN_FASHION_MNIST), folder=FOLDERS["fashion-mnist"]),
+        DatasetInfo("cifar10", "CIFAR-10", 10, (3, 32, 32), FILES["cifar10"],
+                    _cifar_loader("CIFAR10", "labels", "label_names"), folder=FOLDERS["cifar10"]),
+        DatasetInfo("cifar100", "CIFAR-100", 100, (3, 32, 32), FILES["cifar100"],
+                    _cifar_loader("CIFAR100", "fine_labels", "fine_label_names"), folder=FOLDERS["cifar100"]),
+        DatasetInfo("svhn", "SVHN (cropped digits)", 10, (3, 32, 32), FILES["svhn"], _load_svhn,
+                    folder=FOLDERS["svhn"]),
+        DatasetInfo("imagefolder", "Your own image folder", None, None, FILES["imagefolder"], _load_imagefolder),
     ]
 }
 
