@@ -43,7 +43,7 @@ def test_plan_merges_shared_prerequisites(tiny_spec):
     # a tuning request: the forget sets from the held-out seeds, and every retrain replica planned
     held = plan([AuditRequest(tiny_spec, (get_method("ft"),), (0,), True, 2, retrains=3, heldout=True)])
     retrains = [n for n in held if n.kind == "retrain"]
-    assert [n.replica for n in retrains] == [0, 1, 2] and len({n.id for n in retrains}) == 3
+    assert [n.piece.replica for n in retrains] == [0, 1, 2] and len({n.id for n in retrains}) == 3
     assert all(n.spec.forget_seed == 1000 for n in held if n.kind in ("retrain", "unlearned"))
 
 
