@@ -2,11 +2,11 @@
 
 Every long step of the engine reports ``progress(stage, done, total, metrics)`` (:data:`engine.training.Progress`)
 for its own stage only. An audit is many stages (original, retrains, K reference models, every method per seed),
-so a stage's ETA says nothing about the rest. :meth:`engine.run.Runner.plan` lists the pieces an audit still has
-to build, each with its work in **sample passes** (samples × epochs: the unit a training step's cost scales with);
-:class:`PlanTracker` adds to every progress report where the run stands in that plan (``piece``, ``pieces``,
-``work_done``, ``work_total``), and :func:`overall_eta` turns the work done so far and the time it took into the
-time left for all of it.
+so a stage's ETA says nothing about the rest. :meth:`engine.run.Runner.plan` lists the pieces of the audit's plan
+(:mod:`engine.plan`) it still has to build, each with its work in **sample passes** (samples × epochs: the unit a
+training step's cost scales with); :class:`PlanTracker` adds to every progress report where the run stands in that
+plan (``piece``, ``pieces``, ``work_done``, ``work_total``), and :func:`overall_eta` turns the work done so far and
+the time it took into the time left for all of it.
 
 The ETA is an extrapolation: it assumes the work still to do runs at the rate of the work done (the stacked
 reference ensemble, AMUN's adversarial search and SG-Unlearn's auditor cost more or less per sample pass than a
@@ -18,16 +18,18 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
+from .kinds import Stage, parse_reference_stage
 from .training import Progress
 
 #: sample passes charged per forget sample for the nearest-adversarial search (AMUN): PGD-50 with step ε/10 and,
 #: typically, one or two ε doublings before the prediction flips (engine/attacks/nearest.py); a rough constant
 ADVERSARIAL_PASSES_PER_SAMPLE = 100
 
-#: stage keys that are not method keys or reference models, as a person reads them
-STAGE_NAMES = {"original": "original model", "retrain": "retrained model",
-               "adversarial": "nearest adversarial examples", "signals": "signals", "audit": "audit (seeds)",
-               "continual": "continual requests", "forget sizes": "forget-set sizes"}
+#: the engine's own stages (:class:`~engine.kinds.Stage`; a method's stage is its key), as a person reads them
+STAGE_NAMES = {Stage.ORIGINAL: "original model", Stage.RETRAIN: "retrained model",
+               Stage.ADVERSARIAL: "nearest adversarial examples", Stage.SIGNALS: "signals",
+               Stage.AUDIT: "audit (seeds)", Stage.CONTINUAL: "continual requests",
+               Stage.FORGET_SIZES: "forget-set sizes"}
 
 
 def stage_label(stage: str, metrics: dict | None = None) -> str:
@@ -38,10 +40,11 @@ def stage_label(stage: str, metrics: dict | None = None) -> str:
     metrics = metrics or {}
     if stage in METHODS:
         return METHODS[stage].label
-    if stage == "reference" and "model" in metrics and "of" in metrics:
+    if stage == Stage.REFERENCE and "model" in metrics and "of" in metrics:
         return f"reference model {metrics['model']}/{metrics['of']}"
-    if stage.startswith("reference "):  # a single training's own stage name, "reference 3/8"
-        return "reference model " + stage.split(" ", 1)[1]
+    which = parse_reference_stage(stage)  # a single training's own stage name, "reference 3/8"
+    if which is not None:
+        return "reference model " + which
     return STAGE_NAMES.get(stage, stage)
 
 

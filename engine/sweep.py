@@ -56,7 +56,7 @@ import torch
 from . import config
 from .audit.compare import Comparison
 from .errors import Cancelled, UnlearnError
-from .kinds import needs_adversarial
+from .kinds import Stage, needs_adversarial
 from .plan import AuditPiece, PieceKind, build, held, merge, pieces, store_key
 from .run import AuditRequest, Runner
 from .store import Store
@@ -270,7 +270,7 @@ def _drive(ray, nodes: list[Node], store: Store, stats: SweepStats, *, progress:
         bar.set_postfix(running=len(pending), skipped=stats.skipped, failed=len(failed), refresh=False)
         bar.update(len(done) + len(failed) - bar.n)
         if progress:
-            progress("sweep", len(done) + len(failed), len(nodes), {"executed": stats.executed,
+            progress(Stage.SWEEP, len(done) + len(failed), len(nodes), {"executed": stats.executed,
                                                                     "skipped": stats.skipped,
                                                                     "running": len(pending), "failed": len(failed)})
 

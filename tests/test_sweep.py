@@ -163,10 +163,11 @@ def test_cli_sweep_on_ray_then_from_the_store(local_ray, tmp_path, capsys):
                        "--out", str(tmp_path / "out"))
     assert main(args) == 0
     first = capsys.readouterr().out
-    assert "lr=0.05" in first and "5 tasks, 5 run on Ray, 0 already in the store, 0 failed" in first
+    # 1 original, digits' 3 retrain replicas, 1 reference set, 2 FT settings
+    assert "lr=0.05" in first and "7 tasks, 7 run on Ray, 0 already in the store, 0 failed" in first
     assert (tmp_path / "out" / "metrics.csv").is_file() and (tmp_path / "out" / "summary.csv").is_file()
     assert main(args) == 0
-    assert "5 tasks, 0 run on Ray, 5 already in the store, 0 failed" in capsys.readouterr().out
+    assert "7 tasks, 0 run on Ray, 7 already in the store, 0 failed" in capsys.readouterr().out
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..attacks import AdversarialSet, NearestAdversarial, calibrate_eps_init
+from ..kinds import Need
 from .base import EpochUnlearner, UnlearnContext, hp
 
 
@@ -44,7 +45,7 @@ class Amun(EpochUnlearner):
                             min=0, max=40)
     adv_only: bool = hp(False, "train on D_R ∪ D_A (or D_A alone) without D_F (the code's 'advonly')")
 
-    requires = ("adversarial",)
+    requires = (Need.ADVERSARIAL,)
 
     def attack(self, eps_init: float) -> NearestAdversarial:
         return NearestAdversarial(eps_init=eps_init, steps=self.pgd_steps, max_doublings=self.max_doublings)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..kinds import Need
 from .amun import Amun
 
 
@@ -30,5 +31,5 @@ class AmunAdaptive(Amun):
     paper = ("Ebrahimpour-Boroojeny et al., Not All Wrong is Bad: Using Adversarial Examples for Unlearning "
              "(ICML 2025), §6.3: adaptive D_A for continual requests")
 
-    requires = ("current_adversarial",)
+    requires = (Need.CURRENT_ADVERSARIAL,)
     tuned_as = "amun"

@@ -21,6 +21,7 @@ from torch import nn
 
 from ..data import Dataset
 from ..errors import Diverged, UnlearnError
+from ..kinds import Need
 from ..training import (
     Batch,
     CancelToken,
@@ -153,9 +154,9 @@ class Unlearner:
     paper: ClassVar[str] = ""
     needs_remain: ClassVar[bool] = False  # refuses to run without D_R (e.g. fine-tuning on D_R)
     uses_remain: ClassVar[bool] = True  # uses D_R when it is given; False: a D_F-only method
-    #: what the method needs from the runner beyond its data (see :class:`Resources`): "recipe", "adversarial"
-    #: (D_A of the original model) or "current_adversarial" (D_A of the model it is given)
-    requires: ClassVar[tuple[str, ...]] = ()
+    #: what the method needs from the runner beyond its data (:class:`~engine.kinds.Need`, see :class:`Resources`):
+    #: the recipe, D_A of the original model, or D_A of the model it is given
+    requires: ClassVar[tuple[Need, ...]] = ()
     #: a method that is another one with a different resource (AMUN-A is AMUN with D_A recomputed): it takes that
     #: method's tuned defaults where it has none of its own
     tuned_as: ClassVar[str] = ""
@@ -192,7 +193,7 @@ class Unlearner:
                 raise UnlearnError(f"{self.label}: forget and remain sets overlap")
         self.validate()
         resources = resources or Resources()
-        missing = [need for need in self.requires if need == "recipe" and resources.recipe is None]
+        missing = [str(need) for need in self.requires if need == Need.RECIPE and resources.recipe is None]
         if missing:
             raise UnlearnError(f"{self.label} needs the run's {', '.join(missing)}; run it through engine.run")
         device = device or default_device()

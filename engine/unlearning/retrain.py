@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..kinds import Need
 from ..models import build_model, prefers_channels_last
 from ..training import seed_everything, train_model
 from .base import UnlearnContext, Unlearner
@@ -25,7 +26,7 @@ class Retrain(Unlearner):
     label = "Retrain"
     paper = "gold standard: retraining from scratch on D − D_F"
     needs_remain = True
-    requires = ("recipe",)
+    requires = (Need.RECIPE,)
 
     def _run(self, model: nn.Module, ctx: UnlearnContext) -> list[dict]:
         spec = ctx.resources.recipe
