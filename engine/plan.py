@@ -226,6 +226,12 @@ def held(art: Artifacts, p: AuditPiece, keys: dict[str, Any] | None = None) -> b
     return has(str(p.kind), key) or (p.kind == PieceKind.UNLEARNED and has("failure", key))
 
 
+def unread(art: Artifacts, plan: Sequence[AuditPiece], p: AuditPiece, keys: dict[str, Any] | None = None) -> bool:
+    """``p`` is a D_A that no piece still to build reads (every method reading it is stored): an audit then needs
+    neither to build nor to find it (a store kept from before D_A was stored stays readable)."""
+    return p.kind == PieceKind.ADVERSARIAL and all(held(art, q, keys) for q in plan if p in q.deps)
+
+
 def merge(plans: Sequence[Sequence[AuditPiece]]) -> list[AuditPiece]:
     """The pieces of several plans, equal pieces (same id) once, dependencies before dependants."""
     seen: dict[str, AuditPiece] = {}
@@ -236,4 +242,4 @@ def merge(plans: Sequence[Sequence[AuditPiece]]) -> list[AuditPiece]:
 
 
 __all__ = ["MODEL_ROLES", "AuditPiece", "PieceKind", "build", "held", "merge", "pieces", "seed_spec", "shared_attack",
-           "store_key"]
+           "store_key", "unread"]

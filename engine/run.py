@@ -37,7 +37,7 @@ from .continual import ContinualRequest, ContinualResult
 from .errors import Diverged, UnlearnError
 from .forget import validate_forget
 from .kinds import Role, Stage, needs_adversarial
-from .plan import AuditPiece, PieceKind, build, held, pieces, seed_spec, shared_attack
+from .plan import AuditPiece, PieceKind, build, held, pieces, seed_spec, shared_attack, unread
 from .progress import ADVERSARIAL_PASSES_PER_SAMPLE, Piece, PlanTracker
 from .reference_models import reference_set
 from .request import HELDOUT, AuditRequest, short_recipe
@@ -98,10 +98,13 @@ class Runner(Artifacts):
         track = PlanTracker(self.plan(req) if self.build and outer is not None else [], outer)
         self.progress = track if outer is not None else None
         try:
-            plan, built, failures = pieces(req), {}, {}
+            plan, built, failures, keys = pieces(req), {}, {}, {}
             for p in plan:
                 if any(d.id not in built for d in p.deps):
                     continue  # needs a model that diverged
+                if unread(self, plan, p, keys):
+                    built[p.id] = None  # D_A whose readers are all stored: not needed
+                    continue
                 check_cancel(self.cancel)
                 track.enter(p.id)
                 try:
@@ -152,9 +155,9 @@ class Runner(Artifacts):
         """The pieces of :meth:`compare` the store does not hold yet, in the order it builds them, each with its
         work in sample passes (:mod:`engine.progress`; the overall ETA). Nothing is trained; signals and audits
         (seconds) are not counted, nor an uploaded model (a missing one fails in compare)."""
-        keys, out = {}, []
-        for p in pieces(req):
-            if p.kind in (PieceKind.SIGNALS, PieceKind.UPLOADED) or held(self, p, keys):
+        keys, out, plan = {}, [], pieces(req)
+        for p in plan:
+            if p.kind in (PieceKind.SIGNALS, PieceKind.UPLOADED) or held(self, p, keys) or unread(self, plan, p, keys):
                 continue
             prep = self.prepare(p.spec)
             n_train, n_forget, n_remain = len(prep.data.y_train), len(prep.forget), len(prep.remain)

@@ -108,3 +108,17 @@ def test_pieces_have_labels_a_person_reads(tiny_spec):
     assert labels[:4] == ["original seed 0", "retrain seed 0 forget random:0.1", "retrain #1 seed 0 forget random:0.1",
                           "references K=2"]
     assert "D_A seed 0 forget random:0.1" in labels and "signals of ft seed 0 forget random:0.1" in labels
+
+
+def test_an_audit_whose_methods_are_stored_needs_no_stored_search(tiny_spec, tmp_path):
+    """A store kept from before D_A was stored (or one whose D_A was removed) still serves its audit."""
+    import shutil
+
+    store = Store(tmp_path)
+    req = AuditRequest.build(tiny_spec, ["amun"], [0], k=2, retrains=1)
+    first = Runner(store, device=CPU).compare(req)
+    search = next(p for p in pieces(req) if p.kind == PieceKind.ADVERSARIAL)
+    shutil.rmtree(store.root / "adversarial" / store_key(Runner(store, device=CPU), search))
+    again = Runner(store, device=CPU, build=False).compare(req)
+    assert again.rows["ua"].tolist() == first.rows["ua"].tolist()
+    assert Runner(store, device=CPU).plan(req) == []  # nothing to build either
