@@ -328,7 +328,7 @@ class Runner:
 
     # -------------------------------------------------------------------------------------------- data
     def data(self, spec: RunSpec) -> Dataset:
-        return load_dataset(spec.data, self.data_dir, self.download)
+        return load_dataset(spec.data, self.data_dir, self.download, cancel=self.cancel)
 
     def prepare(self, spec: RunSpec) -> Prepared:
         """The data of ``spec`` and its forget set (drawn with ``spec.forget_seed``)."""
@@ -497,7 +497,7 @@ class Runner:
             raise UnlearnError(f"uploaded model {key!r}: not a key")
         art = self.store.load("uploaded", key)
         if art is None:
-            raise NotStored(f"uploaded model {key} is not in the store {self.store.root}: upload its weights again")
+            raise NotStored(f"uploaded model {key} is not in the run store: upload its weights again")
         data = self.data(spec)
         if art.manifest["data_fingerprint"] != data.fingerprint or art.manifest["model"] != config.to_dict(spec.model):
             m, d = art.manifest["model"], art.manifest["data"]
@@ -555,6 +555,10 @@ class Runner:
 
         def build_for(r: int) -> Callable[[], Artifact]:
             def build() -> Artifact:
+                if mode == "ensemble":  # a lost member is rebuilt with its whole group, as it was built: same bytes
+                    self._references_together(spec, data, x_pool, y_pool, keep, keys, [r], train_seed_of,
+                                              manifest_of, state, held={r})
+                    return self.store.load("reference", keys[r], verify=False)
                 idx = np.flatnonzero(keep[r])
                 train_seed = train_seed_of(r)
                 seed_everything(train_seed)
@@ -603,16 +607,20 @@ class Runner:
 
     def _references_together(self, spec: RunSpec, data: Dataset, x_pool: torch.Tensor, y_pool: torch.Tensor,
                              keep: np.ndarray, keys: list[str], missing: list[int], train_seed_of: Callable,
-                             manifest_of: Callable, state: dict) -> None:
-        """Train the ``missing`` reference models as stacked ensembles and store each (under every key's lock)."""
+                             manifest_of: Callable, state: dict, held: set[int] = frozenset()) -> None:
+        """Train the ``missing`` reference models as stacked ensembles and store each (under every key's lock; the
+        caller holds those of ``held``). The groups are fixed (indices 0..15, 16..31, …) and a group is trained whole
+        even when one member is missing, so a rebuilt member has the bytes of the lost one (float rounding in a
+        stacked training depends on the group)."""
         k = len(keys)
         with contextlib.ExitStack() as locks:
-            for r in sorted(missing, key=lambda r: keys[r]):
+            for r in sorted(set(missing) - set(held), key=lambda r: keys[r]):
                 locks.enter_context(self.store.lock("reference", keys[r]))
             todo = [r for r in missing if not self.store.exists("reference", keys[r])]  # others may have built some
-            steps = spec.train.epochs * max((math.ceil(int(keep[r].sum()) / spec.train.batch_size) for r in todo),
-                                            default=0)
-            groups = [todo[i : i + ENSEMBLE_GROUP] for i in range(0, len(todo), ENSEMBLE_GROUP)]
+            groups = [g for i in range(0, k, ENSEMBLE_GROUP) if set(g := list(range(i, min(i + ENSEMBLE_GROUP, k))))
+                      & set(todo)]
+            steps = spec.train.epochs * max((math.ceil(int(keep[r].sum()) / spec.train.batch_size)
+                                             for g in groups for r in g), default=0)
             for g, group in enumerate(groups):
                 check_cancel(self.cancel)
                 models = []
@@ -629,6 +637,8 @@ class Runner:
                                        cancel=self.cancel, stage=f"reference ensemble of {len(group)}")
                 check_cancel(self.cancel)
                 for r, model, hist in zip(group, models, hists):
+                    if r not in todo:  # stored and valid: trained again only to rebuild a lost member of its group
+                        continue
                     logits = predict(model, x_pool).numpy().astype(np.float32)
                     self.store.save("reference", keys[r], manifest_of(r, hist, ensemble_size=len(group),
                                                                         ensemble_seconds=hist.seconds * len(group)),
@@ -714,7 +724,7 @@ class Runner:
             return self.store.cached(kind, key, build)
         art = self.store.load(kind, key)
         if art is None:
-            raise NotStored(f"{kind} {key} is not in the store {self.store.root}")
+            raise NotStored(f"{kind} {key} is not in the run store")
         return art
 
     def _report(self, stage: str, done: int, total: int, metrics: dict) -> None:

@@ -1,0 +1,361 @@
+"""Hostile files (issue 18, findings 3, 5 and 9): image folders read with limits, decompression bombs, safetensors
+headers that nest too deeply, index files whose contents must not be echoed, and server paths that must not reach
+pages, the history or the HTML report.
+
+Every case is a class of input, not one file: the folder limits are tested by lowering them (monkeypatch) and
+crossing each by one; each must end in one :class:`UnlearnError` line, at once, naming no absolute path and quoting
+no file's bytes. Fast and on the CPU.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import time
+import zlib
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.config import DataSpec
+from engine.data import folder as F
+from engine.data import load_dataset
+from engine.errors import Cancelled, UnlearnError
+
+
+def _png(path: Path, w: int = 6, h: int = 5, color: tuple = (200, 10, 10)) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (w, h), color).save(path)
+
+
+def _folder(root: Path, classes: int = 2, per_class: int = 5) -> Path:
+    for c in range(classes):
+        for i in range(per_class):
+            _png(root / f"class{c:04d}" / f"{i}.png", color=(c * 40 % 256, 50, 90))
+    return root
+
+
+def _load(path, **kw):
+    from engine.data.splits import _CACHE
+
+    _CACHE.clear()  # load_dataset memoises per spec: each read here must reach the reader
+    return load_dataset(DataSpec("imagefolder", path=str(path), image_size=kw.pop("image_size", 8), val_fraction=0.0),
+                        **kw)
+
+
+def _one_line(exc: pytest.ExceptionInfo, *forbidden: str) -> str:
+    text = str(exc.value)
+    assert "\n" not in text and "Traceback" not in text
+    for f in forbidden:
+        assert f not in text, (f, text)
+    return text
+
+
+# ------------------------------------------------------------------------------------------ where: system folders
+@pytest.mark.parametrize("path", ["/", "/proc/self", "/proc", "/sys", "/dev", "/proc/self/root/proc", "//"])
+def test_system_folders_are_refused_before_anything_is_listed(path, monkeypatch):
+    listed = []
+    monkeypatch.setattr(F.os, "scandir", lambda p: listed.append(p) or os.scandir(p))
+    t0 = time.monotonic()
+    with pytest.raises(UnlearnError, match="system folder|not a folder") as exc:
+        _load(path)
+    assert time.monotonic() - t0 < 5 and listed == []
+    _one_line(exc)
+
+
+def test_a_path_that_is_not_a_folder_is_one_line(tmp_path):
+    (tmp_path / "file.png").write_bytes(b"x")
+    for p in (tmp_path / "absent", tmp_path / "file.png", "bad\0name"):
+        with pytest.raises(UnlearnError, match="is not a folder"):
+            _load(p)
+
+
+# ------------------------------------------------------------------------------------------ how much: every limit
+def test_an_ordinary_folder_still_loads_in_torchvisions_order(tmp_path):
+    from torchvision.datasets import ImageFolder
+
+    root = _folder(tmp_path / "pets", classes=3, per_class=5)
+    _png(root / "class0000" / "sub" / "a.png")
+    _png(root / "class0000" / "sub-b" / "b.png")
+    (root / "class0001" / "notes.txt").write_text("not an image")
+    ds = _load(root)
+    assert ds.classes == ImageFolder(str(root)).classes
+    assert len(ds.y_train) + len(ds.y_test) == len(ImageFolder(str(root)).samples) == 17
+    samples, _ = zip(*ImageFolder(str(root)).samples)
+    listing = F._list(root.resolve(), root.resolve(), F._Budget(time.monotonic()))
+    assert [str(p) for _, files in listing for p in files] == list(samples)
+
+
+def test_too_many_classes_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(F, "MAX_CLASSES", 5)
+    _folder(tmp_path / "ok", classes=5)
+    _load(tmp_path / "ok")
+    _folder(tmp_path / "many", classes=6)
+    with pytest.raises(UnlearnError, match="more than 5 class sub-folders") as exc:
+        _load(tmp_path / "many")
+    _one_line(exc, str(tmp_path))
+
+
+def test_two_thousand_classes_with_the_default_limit_is_one_line(tmp_path):
+    root = tmp_path / "classes"
+    for c in range(2000):  # empty class folders: the count alone is refused, before any image is read
+        (root / f"c{c:04d}").mkdir(parents=True)
+    with pytest.raises(UnlearnError, match="more than 1,000 class sub-folders"):
+        _load(root)
+
+
+def test_many_classes_with_too_few_images_to_split_is_one_line(tmp_path):
+    root = _folder(tmp_path / "thin", classes=30, per_class=2)  # 60 images: a 20 % test split of 12 < 30 classes
+    with pytest.raises(UnlearnError, match="cannot be split 80/20") as exc:
+        _load(root)
+    _one_line(exc, str(tmp_path))
+
+
+def test_too_many_images_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(F, "MAX_FILES", 9)
+    _folder(tmp_path / "ok", classes=2, per_class=4)
+    _load(tmp_path / "ok", image_size=4)
+    _folder(tmp_path / "big", classes=2, per_class=5)
+    with pytest.raises(UnlearnError, match="more than 9 images"):
+        _load(tmp_path / "big")
+
+
+def test_too_many_entries_of_any_kind_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(F, "MAX_ENTRIES", 50)
+    root = _folder(tmp_path / "junk", classes=2, per_class=5)
+    for i in range(60):  # files that are not images still cost a look
+        (root / "class0000" / f"{i}.txt").write_text("x")
+    with pytest.raises(UnlearnError, match="more than 50 entries"):
+        _load(root)
+
+
+def test_folders_nested_too_deep_are_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(F, "MAX_DEPTH", 2)
+    root = _folder(tmp_path / "deep", classes=2, per_class=5)
+    _png(root / "class0000" / "a" / "b" / "x.png")
+    _load(root)
+    _png(root / "class0001" / "a" / "b" / "c" / "x.png")
+    with pytest.raises(UnlearnError, match="more than 2 folders deep") as exc:
+        _load(root)
+    _one_line(exc, str(tmp_path))
+
+
+def test_a_huge_image_size_is_refused(tmp_path, monkeypatch):
+    root = _folder(tmp_path / "ok")
+    with pytest.raises(UnlearnError, match="image_size must be between"):
+        _load(root, image_size=100_000)
+    monkeypatch.setattr(F, "MAX_BYTES", 10 * 3 * 16 * 16 - 1)
+    with pytest.raises(UnlearnError, match="need .* GB"):
+        _load(root, image_size=16)
+
+
+def test_the_time_budget_stops_a_slow_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(F, "TIME_BUDGET_S", 0.0)
+    monkeypatch.setattr(F, "_CHECK_EVERY", 1)
+    with pytest.raises(UnlearnError, match="took more than 0 s"):
+        _load(_folder(tmp_path / "slow"))
+
+
+def test_a_cancel_stops_the_read_and_a_closed_tabs_job_ends(tmp_path, monkeypatch):
+    from engine.training import CancelToken
+
+    monkeypatch.setattr(F, "_CHECK_EVERY", 1)
+    root = _folder(tmp_path / "c", classes=2, per_class=40)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        _load(root, cancel=token)
+    # through the runner, as a dashboard job runs it: the token it was given reaches the reader
+    from engine.run import Runner
+    from engine.store import Store
+
+    token = CancelToken()
+    seen = threading.Event()
+    real = F._read_image
+
+    def slow(*a, **kw):
+        seen.set()
+        time.sleep(0.01)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(F, "_read_image", slow)
+    from engine.presets import default_spec
+
+    spec = replace(default_spec("imagefolder"), data=DataSpec("imagefolder", path=str(root), image_size=8))
+    errors = []
+    th = threading.Thread(target=lambda: errors.append(_catch(lambda: Runner(Store(tmp_path / "s"),
+                                                                             cancel=token).data(spec))))
+    th.start()
+    assert seen.wait(30)
+    token.cancel()
+    th.join(30)
+    assert not th.is_alive() and isinstance(errors[0], Cancelled)
+
+
+def _catch(fn):
+    try:
+        fn()
+    except BaseException as exc:  # noqa: BLE001 - the test inspects it
+        return exc
+    return None
+
+
+# ------------------------------------------------------------------------------------------ links and special files
+def test_a_link_out_of_the_folder_is_refused_and_its_target_not_read(tmp_path):
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"root:x:0:0:root:/root:/bin/bash\n")
+    root = _folder(tmp_path / "links")
+    os.symlink(secret, root / "class0000" / "stolen.png")
+    with pytest.raises(UnlearnError, match="links outside the folder") as exc:
+        _load(root)
+    _one_line(exc, "root:x", str(tmp_path))
+    os.remove(root / "class0000" / "stolen.png")
+    os.symlink("/etc/passwd", root / "class0001" / "passwd.png")
+    with pytest.raises(UnlearnError, match="links outside the folder") as exc:
+        _load(root)
+    _one_line(exc, "root:", "/etc/passwd")
+
+
+def test_links_inside_the_folder_to_files_are_followed_and_to_folders_refused(tmp_path):
+    root = _folder(tmp_path / "inner")
+    os.symlink(root / "class0000" / "0.png", root / "class0000" / "again.png")
+    ds = _load(root)
+    assert len(ds.y_train) + len(ds.y_test) == 11
+    os.symlink(root / "class0000", root / "class0001" / "loop")  # a loop back up: never walked
+    os.symlink(root / "class0001", root / "class0002")  # a class that is a link to another class
+    with pytest.raises(UnlearnError, match="link to a folder"):
+        _load(root)
+
+
+def test_broken_and_looping_file_links_are_one_line(tmp_path):
+    root = _folder(tmp_path / "broken")
+    os.symlink(root / "class0000" / "absent.png", root / "class0000" / "dangling.png")
+    with pytest.raises(UnlearnError, match="broken or looping link"):
+        _load(root)
+    os.remove(root / "class0000" / "dangling.png")
+    os.symlink(root / "class0000" / "self.png", root / "class0000" / "self.png")
+    with pytest.raises(UnlearnError, match="broken or looping link"):
+        _load(root)
+
+
+def test_a_fifo_named_like_an_image_is_refused_without_opening_it(tmp_path):
+    root = _folder(tmp_path / "fifo")
+    os.mkfifo(root / "class0000" / "pipe.png")  # opening it would block forever
+    t0 = time.monotonic()
+    with pytest.raises(UnlearnError, match="not a regular file"):
+        _load(root)
+    assert time.monotonic() - t0 < 10
+
+
+# ------------------------------------------------------------------------------------------ decompression bombs
+def _png_bomb(path: Path, w: int, h: int) -> None:
+    """A real PNG of w×h black 1-bit pixels: a few kB on disk, w*h pixels once decoded."""
+    row = b"\x00" + b"\x00" * ((w + 7) // 8)
+    comp = zlib.compressobj(9)
+    body = b"".join(comp.compress(row) for _ in range(h)) + comp.flush()
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+
+
+def test_a_20000_by_20000_png_is_refused_before_it_is_decoded(tmp_path, monkeypatch):
+    from PIL import ImageFile
+
+    root = _folder(tmp_path / "bomb")
+    _png_bomb(root / "class0001" / "bomb.png", 20000, 20000)
+    assert (root / "class0001" / "bomb.png").stat().st_size < 200_000
+    decoded, real = [], ImageFile.ImageFile.load
+
+    def load(self):
+        decoded.append(self.size)
+        return real(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    with pytest.raises(UnlearnError, match="bomb.png is larger than 67,108,864 pixels") as exc:
+        _load(root)
+    _one_line(exc, str(tmp_path))
+    assert (20000, 20000) not in decoded and (6, 5) in decoded
+
+
+def test_an_image_over_our_limit_but_under_pils_is_refused_from_its_header(tmp_path, monkeypatch):
+    root = _folder(tmp_path / "big")
+    _png_bomb(root / "class0001" / "wide.png", 9000, 9000)  # 81 M pixels: over 8192², under PIL's own 89 M
+    with pytest.raises(UnlearnError, match="class0001/wide.png is 9000×9000 pixels"):
+        _load(root)
+
+
+def test_pixel_and_byte_limits_are_classes_of_case(tmp_path, monkeypatch):
+    monkeypatch.setattr(F, "MAX_IMAGE_PIXELS", 6 * 5 - 1)  # the ordinary images are 6×5
+    with pytest.raises(UnlearnError, match="6×5 pixels"):
+        _load(_folder(tmp_path / "a"))
+    monkeypatch.setattr(F, "MAX_IMAGE_PIXELS", 10**6)
+    monkeypatch.setattr(F, "MAX_IMAGE_BYTES", 10)
+    with pytest.raises(UnlearnError, match="at most 0 MB per image|MB; at most"):
+        _load(_folder(tmp_path / "b"))
+
+
+@pytest.mark.parametrize("content", [b"", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, b"GIF89a" + b"\xff" * 20,
+                                     b"root:x:0:0:root:/root:/bin/bash\n"])
+def test_broken_images_are_one_line_without_their_bytes(tmp_path, content):
+    root = _folder(tmp_path / "broken")
+    (root / "class0000" / "bad.png").write_bytes(content)
+    with pytest.raises(UnlearnError, match="cannot read image class0000/bad.png") as exc:
+        _load(root)
+    _one_line(exc, "root:x", str(tmp_path))
+
+
+# ------------------------------------------------------------------------------------------ safetensors headers
+@pytest.mark.parametrize("header", [b"[" * 100_000, b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+                                    b'{"w": {"dtype": "F32", "shape": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"])
+def test_a_safetensors_header_nested_100k_deep_is_one_line(header):
+    from engine.upload import read_safetensors
+
+    data = struct.pack("<Q", len(header)) + header + b"\x00" * 8
+    with pytest.raises(UnlearnError, match="not a safetensors file") as exc:
+        read_safetensors(data, "deep.safetensors")
+    _one_line(exc)
+
+
+# the Your model page shows it as one st.error line: tests/test_pages_detail.py::
+# test_malformed_and_mismatched_uploads_are_one_clear_line[deep.safetensors-…]
+
+
+# ------------------------------------------------------------------------------------------ index files
+@pytest.mark.parametrize("content", [b"root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1\n",
+                                     b"PATH=/usr/bin\x00HOME=/root\x00SECRET=hunter2\x00",
+                                     b"1\n2\nAPI_KEY=abc123\n"])
+def test_index_files_are_never_echoed(tmp_path, content):
+    from engine.forget import select_forget
+
+    f = tmp_path / "secret"
+    f.write_bytes(content)
+    y = np.arange(100) % 10
+    with pytest.raises(UnlearnError) as exc:
+        select_forget(f"indices:{f}", y, 10)
+    text = _one_line(exc, "root:x", "daemon", "hunter2", "SECRET", "API_KEY", "abc123", "PATH=")
+    assert "line" in text or "UTF-8" in text or "not a text" in text
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "/proc/self/environ"])
+def test_system_files_as_index_files_leak_nothing(path):
+    from engine.forget import select_forget
+
+    if not Path(path).exists():
+        pytest.skip(f"{path} absent")
+    first = Path(path).read_bytes()[:40]
+    with pytest.raises(UnlearnError) as exc:
+        select_forget(f"indices:{path}", np.arange(100) % 10, 10)
+    text = _one_line(exc)
+    for token in first.replace(b"\x00", b"\n").split(b"\n"):
+        tok = token.decode("utf-8", "replace").split(":")[0]
+        if len(tok) >= 3:
+            assert tok not in text.replace(path, ""), (tok, text)
