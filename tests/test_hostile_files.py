@@ -24,6 +24,7 @@ from engine.config import DataSpec
 from engine.data import folder as F
 from engine.data import load_dataset
 from engine.errors import Cancelled, UnlearnError
+from engine.run import AuditRequest, Runner
 
 
 def _png(path: Path, w: int = 6, h: int = 5, color: tuple = (200, 10, 10)) -> None:
@@ -359,3 +360,70 @@ def test_system_files_as_index_files_leak_nothing(path):
         tok = token.decode("utf-8", "replace").split(":")[0]
         if len(tok) >= 3:
             assert tok not in text.replace(path, ""), (tok, text)
+
+
+# ------------------------------------------------------------------------------------------ server paths
+SECRET_DIR = "srv-secret-layout-7f3a"
+
+
+def _audited_folder(tmp_path: Path, name: str = "pets"):
+    """An image folder under a distinctive absolute path, audited as the dashboard's sidebar would ask for it."""
+    from engine.store import Store
+    from ui.state import spec_for
+
+    root = tmp_path / SECRET_DIR / name
+    for c in range(2):
+        for i in range(40):  # 80 images: a test split of 16, halved into test and val, enough for every audit
+            _png(root / f"class{c}" / f"{i}.png", w=8, h=8, color=(200 * c, 60 + 2 * i, 90))
+    cfg = {"dataset": "imagefolder", "model": "mlp", "forget": "random:0.25", "seed": 0, "forget_seed": 0,
+           "train_size": 0, "epochs": 2, "path": str(root), "width": 16}
+    spec = spec_for(cfg)
+    req = AuditRequest.build(spec, ["ft"], [0], k=2, retrains=1)
+    cmp = Runner(Store()).compare(req)
+    return root, cfg, req, cmp
+
+
+def test_the_html_report_and_history_name_an_image_folder_by_its_name_only(tmp_path):
+    from engine import report
+    from ui import history
+
+    root, _, req, cmp = _audited_folder(tmp_path)
+    html = report.html_report(cmp, include_plotlyjs="cdn")
+    assert SECRET_DIR not in html and str(tmp_path) not in html
+    assert "/pets" in html  # the folder is still named (as …/pets, JSON-escaped)
+    other = AuditRequest.build(replace(req.spec, data=replace(req.spec.data, path=str(tmp_path / "x" / "birds"))),
+                               ["ft"], [0], k=2, retrains=1)
+    diff = history.differences(req, other)
+    assert diff == ["data.path: …/pets → …/birds"]
+    assert history.differences(req, replace(other, spec=replace(other.spec, data=replace(
+        other.spec.data, path=str(tmp_path / "y" / "pets"))))) == ["data.path: …/pets → …/pets"]  # differs, shown
+
+
+def _texts(at) -> list[str]:
+    out = []
+    for kind in ("markdown", "caption", "info", "warning", "error", "success", "title", "header", "subheader",
+                 "text", "code", "json", "exception"):
+        out += [str(getattr(el, "value", "")) for el in at.get(kind)]
+    for df in at.get("dataframe"):
+        out.append(df.value.to_csv())
+    for el in at.get("download_button"):
+        out.append(str(el.proto))
+    return out
+
+
+@pytest.mark.parametrize("page", ["pages/7_Compare.py", "pages/9_History.py", "pages/8_Report.py"])
+def test_pages_never_show_the_image_folders_server_path(tmp_path, page, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    _audited_folder(tmp_path, "birds")  # a second audit: History compares the two and lists what differs
+    root, cfg, req, _ = _audited_folder(tmp_path)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / page), default_timeout=180)
+    at.query_params.update({"ds": "imagefolder", "model": "mlp", "forget": "random:0.25", "epochs": "2",
+                            "width": "16", "methods": "ft", "seeds": "0", "k": "2", "r": "1"})
+    at.run()
+    at.text_input(key="w_path").input(str(root)).run()
+    assert not at.exception, at.exception
+    texts = _texts(at)
+    assert any("Unlearning audit" in t or "pets" in t or "Fine-tune" in t for t in texts), texts[:10]
+    leaks = [t for t in texts if SECRET_DIR in t]
+    assert not leaks, leaks[:3]
