@@ -427,3 +427,13 @@ def test_pages_never_show_the_image_folders_server_path(tmp_path, page, monkeypa
     assert any("Unlearning audit" in t or "pets" in t or "Fine-tune" in t for t in texts), texts[:10]
     leaks = [t for t in texts if SECRET_DIR in t]
     assert not leaks, leaks[:3]
+
+
+def test_system_trees_that_are_not_refused_by_name_end_at_once(tmp_path):
+    """Folders outside /proc, /sys and /dev that hold no image folder (a program tree, /etc, a virtualenv) end in one
+    line within the limits, whatever they hold."""
+    for path in ("/usr", "/usr/share", "/usr/lib", "/etc", "/var"):
+        if Path(path).is_dir():
+            with pytest.raises(UnlearnError, match="^imagefolder: ") as exc:
+                _load(path)
+            _one_line(exc)
