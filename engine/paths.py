@@ -7,6 +7,7 @@ the readers.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 
@@ -44,3 +45,13 @@ def shown_spec(spec) -> dict:
     if isinstance(data, dict) and data.get("path"):
         d["data"] = {**data, "path": shown_path(data["path"])}
     return d
+
+
+#: an absolute POSIX path of two or more parts (``/srv/data/pets``, ``/root/.cache/x.npz``), as it appears in a message
+_ABSOLUTE = re.compile(r"(?<![\w.~/-])/(?:[^\s'\"/:,;()\[\]]+/)+([^\s'\"/:,;()\[\]]*)")
+
+
+def redact(text: str) -> str:
+    """``text`` with every absolute path shortened to its last name (``…/pets``): an unexpected error's message
+    (``FileNotFoundError: … '/srv/store/x'``) is shown on a page without the server's layout."""
+    return _ABSOLUTE.sub(lambda m: f"…/{m.group(1)}", text)

@@ -437,3 +437,33 @@ def test_system_trees_that_are_not_refused_by_name_end_at_once(tmp_path):
             with pytest.raises(UnlearnError, match="^imagefolder: ") as exc:
                 _load(path)
             _one_line(exc)
+
+
+def test_an_unexpected_job_error_is_one_line_without_server_paths(tmp_path, caplog):
+    """A bug's exception in a dashboard job: the page gets its type and message with paths shortened, the server's
+    log gets the stack."""
+    from engine.jobs import FAILED, JobManager
+
+    secret = tmp_path / SECRET_DIR / "store" / "weights.safetensors"
+
+    def bug(progress, cancel):
+        open(secret)  # FileNotFoundError naming the absolute path
+
+    with caplog.at_level("ERROR", logger="engine.jobs"):
+        jm = JobManager()
+        job = jm.wait(jm.submit("audit", bug), 10)
+    assert job.state == FAILED
+    assert "\n" not in job.error and "Traceback" not in job.error and SECRET_DIR not in job.error, job.error
+    assert job.error.startswith("FileNotFoundError: ") and "…/weights.safetensors" in job.error
+    assert "Traceback" in caplog.text and SECRET_DIR in caplog.text  # the details stay on the server
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("No such file or directory: '/srv/a/b/weights.safetensors'", "No such file or directory: '…/weights.safetensors'"),
+    ("cannot list /home/me/pets now", "cannot list …/pets now"),
+    ("ratio 3/4, a/b/c, http://example.org/a/b and /etc", "ratio 3/4, a/b/c, http://example.org/a/b and /etc"),
+])
+def test_redact_shortens_absolute_paths_only(text, shown):
+    from engine.paths import redact
+
+    assert redact(text) == shown
