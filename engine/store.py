@@ -66,20 +66,21 @@ REQUIRED_FILES = {"original": (WEIGHTS,), "retrain": (WEIGHTS,), "unlearned": (W
                   "theorem": (ARRAYS,)}
 
 
-def store_fault(exc: BaseException, doing: str) -> UnlearnError:
-    """An OS error of the store's disk as one line that says what to do (no server path in it)."""
+def store_fault(exc: BaseException, doing: str, what: str = "the run store") -> UnlearnError:
+    """An OS error of the disk under ``what`` (the store, or another folder of ``UNLEARN_HOME``) as one line that
+    says what to do (no server path in it)."""
     code = getattr(exc, "errno", None)
     text = str(exc)
     if code in (errno.ENOSPC, errno.EDQUOT) or "No space left" in text or "os error 28" in text:
-        return UnlearnError(f"the disk that holds the run store is full ({doing}); free some space, or set "
-                            "UNLEARN_HOME to a folder on a larger disk, and run again (nothing half-written was kept)")
+        return UnlearnError(f"the disk that holds {what} is full ({doing}); free some space, or set UNLEARN_HOME to "
+                            "a folder on a larger disk, and run again (nothing half-written was kept)")
     if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "Read-only file system" in text \
             or "os error 30" in text or "Permission denied" in text:
-        return UnlearnError(f"the run store is read-only ({doing}): stored results can be viewed but nothing new "
-                            "can be saved; set UNLEARN_HOME to a writable folder to run")
+        return UnlearnError(f"{what} is read-only ({doing}): stored results can be viewed but nothing new can be "
+                            "saved; set UNLEARN_HOME to a writable folder to run")
     reason = getattr(exc, "strerror", None) or type(exc).__name__
-    return UnlearnError(f"the run store cannot be written ({doing}: {reason}); check its disk, or set UNLEARN_HOME "
-                        "to another folder")
+    return UnlearnError(f"{what} cannot be written ({doing}: {reason}); check its disk, or set UNLEARN_HOME to "
+                        "another folder")
 
 
 def _sha256(path: Path) -> str:

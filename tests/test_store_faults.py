@@ -240,3 +240,23 @@ def test_a_lost_reference_model_is_rebuilt_bit_identical(tiny_spec, tmp_path, tr
     assert refs.built == 1
     assert _reference_bytes(store) == before
     _consistent(store)
+
+
+def test_a_read_only_home_while_unpacking_mnist_is_one_line(read_only, tmp_path, monkeypatch):
+    """The MNIST reader unpacks .gz files into UNLEARN_HOME's data cache: a read-only home is one line too."""
+    import gzip
+
+    from engine.config import DataSpec
+    from engine.data import load_dataset
+    from engine.data.readers import _IDX_FILES
+
+    src, ro = read_only
+    data = tmp_path / "data"
+    (data / "MNIST").mkdir(parents=True)
+    for f in _IDX_FILES:
+        with gzip.open(data / "MNIST" / f"{f}.gz", "wb") as g:
+            g.write(b"\0" * 16)
+    monkeypatch.setenv("UNLEARN_HOME", str(ro))
+    with pytest.raises(UnlearnError, match="UNLEARN_HOME's data cache is read-only") as exc:
+        load_dataset(DataSpec("mnist"), data_dir=data)
+    _one_line(exc, str(ro))

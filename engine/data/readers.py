@@ -70,13 +70,23 @@ def _idx_loader(cls_name: str, debian_dir: Path | None = None) -> Callable[[Path
                 raise DataMissing(_missing_message(cls_name, root), downloadable=True)
             use_root = unlearn_home() / "data-cache"
             dest = use_root / cls_name / "raw"
-            dest.mkdir(parents=True, exist_ok=True)
-            for f in _IDX_FILES:
-                if not (dest / f).is_file():
-                    tmp = dest / f"{f}.tmp{os.getpid()}"
-                    with gzip.open(source / f"{f}.gz", "rb") as fin, open(tmp, "wb") as fout:
-                        shutil.copyfileobj(fin, fout)
-                    os.replace(tmp, dest / f)
+            try:
+                dest.mkdir(parents=True, exist_ok=True)
+                for f in _IDX_FILES:
+                    if not (dest / f).is_file():
+                        tmp = dest / f"{f}.tmp{os.getpid()}"
+                        try:
+                            with gzip.open(source / f"{f}.gz", "rb") as fin, open(tmp, "wb") as fout:
+                                shutil.copyfileobj(fin, fout)
+                            os.replace(tmp, dest / f)
+                        finally:
+                            tmp.unlink(missing_ok=True)
+            except (OSError, EOFError) as exc:  # a read-only or full UNLEARN_HOME, a damaged .gz
+                from ..store import store_fault
+
+                if isinstance(exc, (EOFError, gzip.BadGzipFile)):
+                    raise UnlearnError(f"{cls_name}: {f}.gz is damaged ({exc}); replace it") from None
+                raise store_fault(exc, f"unpacking {cls_name}", "UNLEARN_HOME's data cache") from None
         try:
             train = cls(str(use_root), train=True, download=download)
             test = cls(str(use_root), train=False, download=download)
