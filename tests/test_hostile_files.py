@@ -467,3 +467,30 @@ def test_redact_shortens_absolute_paths_only(text, shown):
     from engine.paths import redact
 
     assert redact(text) == shown
+
+
+@pytest.mark.parametrize("page", ["pages/1_Setup_and_train.py", "pages/13_Your_model.py"])
+@pytest.mark.parametrize("case", ["root", "bomb", "classes"])
+def test_hostile_image_folders_typed_on_a_page_are_one_st_error(tmp_path, page, case):
+    """The sidebar's Image folder field on the pages that read the data at once: each hostile folder is one error
+    box, no exception, and the read ends within the limits."""
+    from streamlit.testing.v1 import AppTest
+
+    if case == "root":
+        path, words = "/", "is a system folder"
+    elif case == "bomb":
+        root = _folder(tmp_path / "bomb")
+        _png_bomb(root / "class0001" / "bomb.png", 20000, 20000)
+        path, words = str(root), "bomb.png is larger than"
+    else:
+        for c in range(1001):
+            (tmp_path / "many" / f"c{c:04d}").mkdir(parents=True)
+        path, words = str(tmp_path / "many"), "more than 1,000 class sub-folders"
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / page), default_timeout=120)
+    at.query_params.update({"ds": "imagefolder", "model": "mlp"})
+    at.run()
+    at.text_input(key="w_path").input(path).run()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert any(words in e for e in errors), errors
+    assert not any(str(tmp_path) in e for e in errors), errors
