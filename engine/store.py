@@ -373,7 +373,8 @@ class Store:
         """Remove temporaries left by killed writers — those of a process of this host that is gone, and any older
         than ``older_than_s`` — and directories a killed removal left half-deleted; returns how many."""
         removed, now = 0, time.time()
-        doomed = list((self.root / ".tmp").iterdir())
+        tmp = self.root / ".tmp"
+        doomed = list(tmp.iterdir()) if tmp.is_dir() else []  # absent in a read-only copy of a store
         doomed += [d for k in self.root.iterdir() if k.is_dir() and not k.name.startswith(".")
                    for d in k.iterdir() if d.name.startswith(".") and ".del-" in d.name]
         for d in doomed:

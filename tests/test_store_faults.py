@@ -88,6 +88,15 @@ def test_a_read_only_store_reads_and_refuses_to_build_in_one_line(read_only, tin
     _one_line(exc, str(ro), str(src))
 
 
+def test_a_read_only_copy_without_its_working_folders_still_reads(read_only, tiny_spec):
+    src, ro = read_only
+    first = Runner(Store(src / "store")).baseline(tiny_spec)
+    shutil.rmtree(src / "store" / ".tmp")
+    shutil.rmtree(src / "store" / ".locks")
+    again = Runner(Store(ro / "store"), build=False).baseline(tiny_spec)
+    assert again.original.key == first.original.key
+
+
 def test_a_store_that_cannot_be_created_is_one_line(read_only):
     _, ro = read_only
     with pytest.raises(UnlearnError, match="read-only") as exc:
