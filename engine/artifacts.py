@@ -118,7 +118,7 @@ class Artifacts:
 
     # -------------------------------------------------------------------------------------------- data
     def data(self, spec: RunSpec) -> Dataset:
-        return load_dataset(spec.data, self.data_dir, self.download)
+        return load_dataset(spec.data, self.data_dir, self.download, cancel=self.cancel)
 
     def prepare(self, spec: RunSpec) -> Prepared:
         """The data of ``spec`` and its forget set (drawn with ``spec.forget_seed``)."""
@@ -266,7 +266,7 @@ class Artifacts:
             raise UnlearnError(f"uploaded model {key!r}: not a key")
         art = self.store.load("uploaded", key)
         if art is None:
-            raise NotStored(f"uploaded model {key} is not in the store {self.store.root}: upload its weights again")
+            raise NotStored(f"uploaded model {key} is not in the run store: upload its weights again")
         data = self.data(spec)
         if art.manifest["data_fingerprint"] != data.fingerprint or art.manifest["model"] != config.to_dict(spec.model):
             m, d = art.manifest["model"], art.manifest["data"]
@@ -347,7 +347,7 @@ class Artifacts:
             return self.store.cached(kind, key, build)
         art = self.store.load(kind, key)
         if art is None:
-            raise NotStored(f"{kind} {key} is not in the store {self.store.root}")
+            raise NotStored(f"{kind} {key} is not in the run store")
         return art
 
     def _report(self, stage: str, done: int, total: int, metrics: dict) -> None:

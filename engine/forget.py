@@ -273,5 +273,7 @@ def indices_from_bytes(data: bytes, name: str = "the index file") -> list[int]:
         try:
             values.append(int(line))
         except ValueError:
-            raise UnlearnError(f"{name}:{lineno}: {line!r} is not an integer index") from None
+            # the line itself is not quoted: the file may be anything on the machine (indices:/etc/passwd)
+            raise UnlearnError(f"{name}: line {lineno} is not an integer index; an index file holds one training "
+                               "index per line (# starts a comment)") from None
     return values

@@ -15,6 +15,7 @@ is an *owner*; :meth:`JobManager.cancel` with an owner only stops the job when n
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 import traceback
@@ -24,8 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .errors import Cancelled, UnlearnError
+from .paths import redact
 from .progress import overall_eta
 from .training import CancelToken
+
+log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 
@@ -185,7 +189,10 @@ class JobManager:
         except UnlearnError as exc:
             job.state, job.error = FAILED, str(exc)
         except Exception as exc:  # noqa: BLE001 - reported on the page, the worker lives on
+            # the stack goes to the server's log; the page gets one line without server paths (issue 18)
+            log.error("job %r failed:\n%s", job.label, traceback.format_exc())
             job.state = FAILED
-            job.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+            job.error = (f"{type(exc).__name__}: {redact(str(exc))} — an unexpected error (a bug); the server's log "
+                         "has the details")
         finally:
             job.finished = time.time()

@@ -91,6 +91,10 @@ def reference_set(art: Artifacts, spec: RunSpec, k: int, seed: int = 0, *,
 
     def build_for(r: int) -> Callable[[], Artifact]:
         def build() -> Artifact:
+            if mode == "ensemble":  # a lost member is rebuilt with its whole group, as it was built: same bytes
+                _train_together(art, spec, data, x_pool, y_pool, keep, keys, [r], seed, manifest_of, state,
+                                held={r})
+                return art.store.load("reference", keys[r], verify=False)
             idx = np.flatnonzero(keep[r])
             train_seed = _train_seed(seed, r, k)
             seed_everything(train_seed)
@@ -127,16 +131,20 @@ def reference_set(art: Artifacts, spec: RunSpec, k: int, seed: int = 0, *,
 
 def _train_together(art: Artifacts, spec: RunSpec, data: Dataset, x_pool: torch.Tensor, y_pool: torch.Tensor,
                     keep: np.ndarray, keys: list[str], missing: list[int], seed: int, manifest_of: Callable,
-                    state: dict) -> None:
-    """Train the ``missing`` reference models as stacked ensembles and store each (under every key's lock)."""
+                    state: dict, held: set[int] = frozenset()) -> None:
+    """Train the ``missing`` reference models as stacked ensembles and store each (under every key's lock; the
+    caller holds those of ``held``). The groups are fixed (indices 0..15, 16..31, …) and a group is trained whole
+    even when one member is missing, so a rebuilt member has the bytes of the lost one (float rounding in a stacked
+    training depends on the group)."""
     k = len(keys)
     with contextlib.ExitStack() as locks:
-        for r in sorted(missing, key=lambda r: keys[r]):
+        for r in sorted(set(missing) - set(held), key=lambda r: keys[r]):
             locks.enter_context(art.store.lock("reference", keys[r]))
         todo = [r for r in missing if not art.store.exists("reference", keys[r])]  # others may have built some
-        steps = spec.train.epochs * max((math.ceil(int(keep[r].sum()) / spec.train.batch_size) for r in todo),
-                                        default=0)
-        groups = [todo[i : i + ENSEMBLE_GROUP] for i in range(0, len(todo), ENSEMBLE_GROUP)]
+        groups = [g for i in range(0, k, ENSEMBLE_GROUP) if set(g := list(range(i, min(i + ENSEMBLE_GROUP, k))))
+                  & set(todo)]
+        steps = spec.train.epochs * max((math.ceil(int(keep[r].sum()) / spec.train.batch_size)
+                                         for g in groups for r in g), default=0)
         for g, group in enumerate(groups):
             check_cancel(art.cancel)
             models = []
@@ -153,6 +161,8 @@ def _train_together(art: Artifacts, spec: RunSpec, data: Dataset, x_pool: torch.
                                    cancel=art.cancel, stage=f"reference ensemble of {len(group)}")
             check_cancel(art.cancel)
             for r, model, hist in zip(group, models, hists):
+                if r not in todo:  # stored and valid: trained again only to rebuild a lost member of its group
+                    continue
                 logits = predict(model, x_pool).numpy().astype(np.float32)
                 art.store.save("reference", keys[r], manifest_of(r, hist, ensemble_size=len(group),
                                                                    ensemble_seconds=hist.seconds * len(group)),

@@ -265,6 +265,7 @@ def html_report(cmp: Comparison, figs: list[ReportFigure] | None = None, *, glos
         A complete HTML document (``<!DOCTYPE html>`` …); every figure is a ``<div id="NAME">``.
     """
     from .data import DATASETS
+    from .paths import shown_spec
 
     figs = report_figures(cmp) if figs is None else figs
     spec = cmp.spec
@@ -283,7 +284,7 @@ def html_report(cmp: Comparison, figs: list[ReportFigure] | None = None, *, glos
         dataset=data.label if data else spec.data.dataset, spec=spec, seeds=cmp.seeds,
         setting=", ".join(sorted(set(cmp.rows["setting"]))) if "setting" in cmp.rows else "",
         seconds=cmp.seconds, engine=config.ENGINE_VERSION, hyperparameters=params,
-        spec_json=json.dumps(config.to_dict(spec), indent=2, sort_keys=True),
+        spec_json=json.dumps(shown_spec(spec), indent=2, sort_keys=True),  # no server path
         table=table_html(cmp), rows=_rows_html(cmp), glossary=GLOSSARY if glossary is None else glossary,
         table_note=" ".join(filter(None, [cmp.note().replace("Marked:", "Green:"), cmp.failure_note()])),
         signal=check.message, signal_ok=check.ok, uploaded=uploaded, has_retrain=cmp.has_retrain,

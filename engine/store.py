@@ -10,7 +10,13 @@ and the sha256 of every other file), optional ``weights.safetensors`` and option
 * Two processes: :meth:`Store.cached` takes an exclusive lock per key (``filelock``), so the second caller
   waits and then reads what the first stored — the same request never builds twice.
 * Corruption: on load, every file's sha256 is checked against the manifest; a mismatch, a missing file or
-  an unreadable manifest counts as absent, the directory is removed and the artifact is rebuilt.
+  an unreadable manifest counts as absent, the directory is removed and the artifact is rebuilt. A manifest
+  rewritten to list fewer files is caught too: the kinds the runner stores name the files they must hold
+  (:data:`REQUIRED_FILES`), and :meth:`Artifact.tensors` / :meth:`Artifact.arrays` of a file the artifact lacks
+  remove it and raise one :class:`UnlearnError` line (run again to rebuild it) instead of ``FileNotFoundError``.
+* Faults of the disk: a read-only store (results can be read, not written), a full disk, a permission error
+  are one :class:`UnlearnError` line each (:func:`store_fault`), raised before anything half-written is left:
+  a failed save removes its temporary, so the store holds the artifact whole or not at all.
 * Moving artifacts between stores (a Ray worker's private store and the driver's, :mod:`engine.sweep`):
   :meth:`Store.export` gives an artifact as the bytes of a tar of its directory; :meth:`Store.import_bytes`
   checks every name and checksum before writing it atomically like :meth:`Store.save`.
@@ -21,6 +27,7 @@ Root: ``Store(root)``, else ``$UNLEARN_HOME/store`` (see :func:`engine.paths.unl
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
@@ -52,6 +59,28 @@ WEIGHTS = "weights.safetensors"
 ARRAYS = "arrays.npz"
 #: the only file names an artifact directory holds (and an imported tar may carry)
 ARTIFACT_FILES = (MANIFEST, WEIGHTS, ARRAYS)
+#: the files an artifact of each kind the runner stores must hold: a manifest that lists fewer (rewritten by hand,
+#: with the files deleted) is corrupt, not an artifact without weights. Kinds not named here may hold any.
+REQUIRED_FILES = {"original": (WEIGHTS,), "retrain": (WEIGHTS,), "unlearned": (WEIGHTS,), "uploaded": (WEIGHTS,),
+                  "reference": (WEIGHTS, ARRAYS), "signals": (ARRAYS,), "adversarial": (ARRAYS,),
+                  "theorem": (ARRAYS,)}
+
+
+def store_fault(exc: BaseException, doing: str, what: str = "the run store") -> UnlearnError:
+    """An OS error of the disk under ``what`` (the store, or another folder of ``UNLEARN_HOME``) as one line that
+    says what to do (no server path in it)."""
+    code = getattr(exc, "errno", None)
+    text = str(exc)
+    if code in (errno.ENOSPC, errno.EDQUOT) or "No space left" in text or "os error 28" in text:
+        return UnlearnError(f"the disk that holds {what} is full ({doing}); free some space, or set UNLEARN_HOME to "
+                            "a folder on a larger disk, and run again (nothing half-written was kept)")
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "Read-only file system" in text \
+            or "os error 30" in text or "Permission denied" in text:
+        return UnlearnError(f"{what} is read-only ({doing}): stored results can be viewed but nothing new can be "
+                            "saved; set UNLEARN_HOME to a writable folder to run")
+    reason = getattr(exc, "strerror", None) or type(exc).__name__
+    return UnlearnError(f"{what} cannot be written ({doing}: {reason}); check its disk, or set UNLEARN_HOME to "
+                        "another folder")
 
 
 def _sha256(path: Path) -> str:
@@ -85,11 +114,22 @@ class Artifact:
     def tensors(self, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
         from safetensors.torch import load_file
 
-        return load_file(str(self.path / WEIGHTS), device=str(device))
+        return load_file(str(self._file(WEIGHTS)), device=str(device))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        with np.load(self.path / ARRAYS, allow_pickle=False) as z:
+        with np.load(self._file(ARRAYS), allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
+
+    def _file(self, name: str) -> Path:
+        """The path of one of its files; when the manifest does not list it or it is gone, the artifact is removed
+        (so the next run rebuilds it) and one :class:`UnlearnError` line says so."""
+        path = self.path / name
+        if name not in self.manifest.get("files", {}) or not path.is_file():
+            kind = self.manifest.get("kind", self.path.parent.name)
+            Store._remove(self.path)
+            raise UnlearnError(f"the stored {kind} {self.key[:12]} has no {name} (the store was changed outside the "
+                               "tool); it was removed from the store: run again to rebuild it")
+        return path
 
     @property
     def key(self) -> str:
@@ -99,9 +139,13 @@ class Artifact:
 class Store:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root).expanduser() if root else unlearn_home() / "store"
-        self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / ".tmp").mkdir(exist_ok=True)
-        (self.root / ".locks").mkdir(exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            (self.root / ".tmp").mkdir(exist_ok=True)
+            (self.root / ".locks").mkdir(exist_ok=True)
+        except OSError as exc:
+            if not self.root.is_dir():  # a store that cannot even be created: nothing to read either
+                raise store_fault(exc, "creating the run store") from None
         self.sweep_tmp()
 
     def path(self, kind: str, key: str) -> Path:
@@ -120,11 +164,14 @@ class Store:
             files = manifest["files"]
             if not isinstance(files, dict) or not set(files) <= {WEIGHTS, ARRAYS}:
                 raise ValueError(f"the manifest lists unexpected files {files!r:.80}")
+            lacking = [f for f in REQUIRED_FILES.get(kind, ()) if f not in files]
+            if lacking:
+                raise ValueError(f"the manifest of a {kind} does not list {', '.join(lacking)}")
             if verify:
                 for name, digest in files.items():
                     if _sha256(path / name) != digest:
                         raise ValueError(f"{name} does not match its checksum")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             log.warning("store: %s/%s is corrupt (%s); removing it so it is rebuilt", kind, key, exc)
             self._remove(path)
             return None
@@ -143,11 +190,15 @@ class Store:
         arrays: dict[str, np.ndarray] | None = None,
     ) -> Artifact:
         """Write an artifact atomically; if another writer got there first, keep theirs."""
+        from safetensors import SafetensorError
         from safetensors.torch import save_file
 
         self.path(kind, key)  # validates the name before anything is written
         tmp = self.root / ".tmp" / f"{kind}-{key}-{_writer()}-{uuid.uuid4().hex}"
-        tmp.mkdir(parents=True)
+        try:
+            tmp.mkdir(parents=True)
+        except OSError as exc:
+            raise store_fault(exc, f"saving {kind} {key[:12]}") from None
         try:
             files = {}
             if tensors is not None:
@@ -169,6 +220,8 @@ class Store:
             }
             (tmp / MANIFEST).write_text(json.dumps(full, indent=1, sort_keys=True, default=_json_default))
             self._publish(tmp, kind, key)
+        except (OSError, SafetensorError) as exc:  # a full disk, a store made read-only meanwhile, …
+            raise store_fault(exc, f"saving {kind} {key[:12]}") from None
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -202,7 +255,7 @@ class Store:
         """
         art = self.load(kind, key)
         if art is None:
-            raise UnlearnError(f"{kind}/{key} is not in the store {self.root}")
+            raise UnlearnError(f"{kind}/{key} is not in the run store")
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
             for name in (MANIFEST, *sorted(art.manifest["files"])):
@@ -247,7 +300,7 @@ class Store:
             manifest = json.loads(files[MANIFEST])
             listed = dict(manifest["files"])
             same = (manifest["kind"], manifest["key"]) == (kind, key)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise UnlearnError(f"refused artifact {kind}/{key}: unreadable manifest ({exc})") from None
         if not same:
             raise UnlearnError(f"refused artifact {kind}/{key}: its manifest names another artifact")
@@ -261,11 +314,13 @@ class Store:
         if existing is not None:
             return existing
         tmp = self.root / ".tmp" / f"{kind}-{key}-{uuid.uuid4().hex}"
-        tmp.mkdir(parents=True)
         try:
+            tmp.mkdir(parents=True)
             for name, content in files.items():
                 (tmp / name).write_bytes(content)
             fresh = self._publish(tmp, kind, key)
+        except OSError as exc:
+            raise store_fault(exc, f"importing {kind} {key[:12]}") from None
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -278,8 +333,15 @@ class Store:
     def lock(self, kind: str, key: str) -> Iterator[None]:
         """Exclusive inter-process lock for one artifact key (blocks until free)."""
         self.path(kind, key)  # validates the name
-        with FileLock(str(self.root / ".locks" / f"{kind}-{key}.lock")):
+        lock = FileLock(str(self.root / ".locks" / f"{kind}-{key}.lock"))
+        try:
+            lock.acquire()
+        except OSError as exc:  # a read-only store, a full disk: the lock file cannot be created
+            raise store_fault(exc, f"locking {kind} {key[:12]} to build it") from None
+        try:
             yield
+        finally:
+            lock.release()
 
     def cached(self, kind: str, key: str, build: Callable[[], Artifact]) -> Artifact:
         """Load ``kind/key`` or call ``build`` (which must :meth:`save` it) under the key's lock."""
@@ -311,7 +373,8 @@ class Store:
         """Remove temporaries left by killed writers — those of a process of this host that is gone, and any older
         than ``older_than_s`` — and directories a killed removal left half-deleted; returns how many."""
         removed, now = 0, time.time()
-        doomed = list((self.root / ".tmp").iterdir())
+        tmp = self.root / ".tmp"
+        doomed = list(tmp.iterdir()) if tmp.is_dir() else []  # absent in a read-only copy of a store
         doomed += [d for k in self.root.iterdir() if k.is_dir() and not k.name.startswith(".")
                    for d in k.iterdir() if d.name.startswith(".") and ".del-" in d.name]
         for d in doomed:

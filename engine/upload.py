@@ -104,6 +104,9 @@ def read_safetensors(data: bytes, name: str = "the weights file") -> dict[str, t
         header = json.loads(data[8:8 + n].decode("utf-8"), object_pairs_hook=no_duplicates)
     except (UnicodeDecodeError, ValueError) as exc:
         raise UnlearnError(f"{name} is not a safetensors file: its header is not JSON ({exc})") from None
+    except RecursionError:  # e.g. 100,000 nested brackets: json recurses once per level
+        raise UnlearnError(f"{name} is not a safetensors file: its header nests too deeply (a safetensors header "
+                           "is a flat map of tensor entries)") from None
     if not isinstance(header, dict):
         raise UnlearnError(f"{name} is not a safetensors file: its header is not a map of tensors")
     header.pop("__metadata__", None)

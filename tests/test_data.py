@@ -220,8 +220,8 @@ def test_imagefolder_split_and_resize(tmp_path):
 def test_imagefolder_bad_image_is_a_clear_error(tmp_path):
     for c in ("a", "b"):
         (tmp_path / c).mkdir()
-        (tmp_path / c / "x.png").write_bytes(b"not a png")
-        (tmp_path / c / "y.png").write_bytes(b"not a png")
+        for i in range(5):  # five a class: enough to split 80/20 with both classes on both sides
+            (tmp_path / c / f"{i}.png").write_bytes(b"not a png")
     with pytest.raises(UnlearnError, match="cannot read image"):
         load_dataset(DataSpec("imagefolder", path=str(tmp_path)))
 

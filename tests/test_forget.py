@@ -89,7 +89,7 @@ def test_bad_index_lists():
 def test_bad_index_file_line(tmp_path):
     f = tmp_path / "idx.txt"
     f.write_text("1\ntwo\n")
-    with pytest.raises(UnlearnError, match=r"idx.txt:2"):
+    with pytest.raises(UnlearnError, match=r"idx.txt: line 2 is not an integer index"):
         select_forget(f"indices:{f}", Y, 10)
 
 

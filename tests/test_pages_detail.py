@@ -4,6 +4,7 @@ address and from the Membership and Adversarial pages). One small stored audit (
 of width 32, class 3 forgotten, FT, K = 2, one retrain), built once per module in a few seconds."""
 
 import io
+import struct
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -169,6 +170,8 @@ def _state(width: int = 32) -> dict:
     ("narrow.safetensors", "width16", "does not fit mlp (width 32): net.1.weight is 16×64 in the file and 32×64 in "
                                       "the model (and 4 more) — the file is mlp of width 16: choose width 16"),
     ("cnn.safetensors", "cnn", "its tensor names are those of cnn: choose that architecture"),
+    ("deep.safetensors", struct.pack("<Q", 100_000) + b"[" * 100_000, "deep.safetensors is not a safetensors file: "
+                                                                       "its header nests too deeply"),  # issue 18
 ])
 def test_malformed_and_mismatched_uploads_are_one_clear_line(home, name, data, words):
     if data is None:
@@ -201,7 +204,8 @@ def test_forget_indices_from_a_file(home):
     _upload(at, "forget.txt", b"# my forget set\n5\n1\n2\n3\n", key="yours_indices")
     assert not _errors(at) and _param(at, "forget") == "indices:1-3,5"
     at = _upload(_open("pages/13_Your_model.py"), "bad.txt", b"1\n2\nthree\n", key="yours_indices")
-    assert _errors(at) == ["bad.txt:3: 'three' is not an integer index"]
+    assert _errors(at) == ["bad.txt: line 3 is not an integer index; an index file holds one training index per "
+                           "line (# starts a comment)"]
     at = _upload(_open("pages/13_Your_model.py"), "far.txt", b"1\n99999\n", key="yours_indices")
     assert "out of range 0..199" in _errors(at)[0]
 

@@ -158,7 +158,7 @@ def test_export_import_roundtrip_between_stores(tmp_path):
     assert torch.equal(again.tensors()["w"], torch.arange(4.0)) and np.array_equal(again.arrays()["a"], np.arange(3))
     assert dst.import_bytes(blob).from_cache  # already held: kept, nothing rewritten
     assert list((tmp_path / "b" / ".tmp").iterdir()) == []
-    with pytest.raises(Exception, match="not in the store"):
+    with pytest.raises(Exception, match="not in the run store"):
         src.export("model", "absent")
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from engine import config
+from engine.paths import shown_spec
 from engine.run import AuditRequest
 from engine.store import Store
 from engine.unlearning import METHODS
@@ -103,9 +104,10 @@ def differences(a: AuditRequest, b: AuditRequest) -> list[str]:
     K, D_F-only, and the hyperparameters of methods both ran. Empty when only the method lists differ."""
     out = []
     fa, fb = _flat(config.to_dict(a.spec)), _flat(config.to_dict(b.spec))
+    sa, sb = _flat(shown_spec(a.spec)), _flat(shown_spec(b.spec))  # shown: the image folder by its name only
     for k in sorted(set(fa) | set(fb)):
         if fa.get(k) != fb.get(k):
-            out.append(f"{k}: {fa.get(k)} → {fb.get(k)}")
+            out.append(f"{k}: {sa.get(k)} → {sb.get(k)}")
     for name, va, vb in (("seeds", list(a.seeds), list(b.seeds)), ("K (RMIA reference models)", a.k, b.k),
                          ("D_F only", not a.use_remain, not b.use_remain)):
         if va != vb:

@@ -39,7 +39,7 @@ class _Raw:
 
 
 # --------------------------------------------------------------------------------------------- readers
-def _load_digits(root: Path, download: bool, spec: DataSpec) -> _Raw:
+def _load_digits(root: Path, download: bool, spec: DataSpec, cancel=None) -> _Raw:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -57,7 +57,7 @@ _IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images
 def _idx_loader(cls_name: str, debian_dir: Path | None = None) -> Callable[[Path, bool, DataSpec], _Raw]:
     """MNIST-format reader through torchvision's own class; accepts the .gz files and Debian's copy."""
 
-    def load(root: Path, download: bool, spec: DataSpec) -> _Raw:
+    def load(root: Path, download: bool, spec: DataSpec, cancel=None) -> _Raw:
         import torchvision.datasets as tvd
 
         cls = getattr(tvd, cls_name)
@@ -70,13 +70,23 @@ def _idx_loader(cls_name: str, debian_dir: Path | None = None) -> Callable[[Path
                 raise DataMissing(_missing_message(cls_name, root), downloadable=True)
             use_root = unlearn_home() / "data-cache"
             dest = use_root / cls_name / "raw"
-            dest.mkdir(parents=True, exist_ok=True)
-            for f in _IDX_FILES:
-                if not (dest / f).is_file():
-                    tmp = dest / f"{f}.tmp{os.getpid()}"
-                    with gzip.open(source / f"{f}.gz", "rb") as fin, open(tmp, "wb") as fout:
-                        shutil.copyfileobj(fin, fout)
-                    os.replace(tmp, dest / f)
+            try:
+                dest.mkdir(parents=True, exist_ok=True)
+                for f in _IDX_FILES:
+                    if not (dest / f).is_file():
+                        tmp = dest / f"{f}.tmp{os.getpid()}"
+                        try:
+                            with gzip.open(source / f"{f}.gz", "rb") as fin, open(tmp, "wb") as fout:
+                                shutil.copyfileobj(fin, fout)
+                            os.replace(tmp, dest / f)
+                        finally:
+                            tmp.unlink(missing_ok=True)
+            except (OSError, EOFError) as exc:  # a read-only or full UNLEARN_HOME, a damaged .gz
+                from ..store import store_fault
+
+                if isinstance(exc, (EOFError, gzip.BadGzipFile)):
+                    raise UnlearnError(f"{cls_name}: {f}.gz is damaged ({exc}); replace it") from None
+                raise store_fault(exc, f"unpacking {cls_name}", "UNLEARN_HOME's data cache") from None
         try:
             train = cls(str(use_root), train=True, download=download)
             test = cls(str(use_root), train=False, download=download)
@@ -130,7 +140,7 @@ def _read_pickle(path: Path) -> dict:
 def _cifar_loader(cls_name: str, label_key: str, names_key: str) -> Callable[[Path, bool, DataSpec], _Raw]:
     """CIFAR's python-pickle batches in torchvision's layout, read with the allow-list unpickler."""
 
-    def load(root: Path, download: bool, spec: DataSpec) -> _Raw:
+    def load(root: Path, download: bool, spec: DataSpec, cancel=None) -> _Raw:
         import torchvision.datasets as tvd
 
         cls = getattr(tvd, cls_name)
@@ -177,7 +187,7 @@ def _cifar_loader(cls_name: str, label_key: str, names_key: str) -> Callable[[Pa
     return load
 
 
-def _load_svhn(root: Path, download: bool, spec: DataSpec) -> _Raw:
+def _load_svhn(root: Path, download: bool, spec: DataSpec, cancel=None) -> _Raw:
     import scipy.io as sio
     import torchvision.datasets as tvd
 
@@ -206,47 +216,13 @@ def _load_svhn(root: Path, download: bool, spec: DataSpec) -> _Raw:
     return _Raw(out[0], out[1], out[2], out[3], [str(c) for c in range(10)])
 
 
-def _load_imagefolder(root: Path, download: bool, spec: DataSpec) -> _Raw:
-    """A folder of class sub-folders (``train/`` and ``test/`` inside it, or one set split 80/20)."""
-    from PIL import Image, UnidentifiedImageError
-    from sklearn.model_selection import train_test_split
-    from torchvision.datasets import ImageFolder
+def _load_imagefolder(root: Path, download: bool, spec: DataSpec, cancel=None) -> _Raw:
+    """A folder of class sub-folders (``train/`` and ``test/`` inside it, or one set split 80/20), read with the
+    limits of :mod:`.folder` (files, classes, pixels, depth, links, time, cancel)."""
+    from .folder import load_imagefolder
 
-    folder = Path(spec.path).expanduser() if spec.path else root / "imagefolder"
-    if not folder.is_dir():
-        raise UnlearnError(f"imagefolder: {folder} is not a folder; "
-                           "set the data set path to a folder of class sub-folders")
-    size = spec.image_size
-
-    def read(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        try:
-            ds = ImageFolder(str(path))
-        except (FileNotFoundError, RuntimeError) as exc:
-            raise UnlearnError(f"imagefolder: {path}: {exc}") from None
-        xs = []
-        for file, _ in ds.samples:
-            try:
-                with Image.open(file) as im:
-                    im = im.convert("RGB").resize((size, size), Image.BILINEAR)
-                    xs.append(np.asarray(im, dtype=np.uint8).transpose(2, 0, 1))
-            except (UnidentifiedImageError, OSError) as exc:
-                raise UnlearnError(f"imagefolder: cannot read image {file}: {exc}") from None
-        return np.stack(xs), np.asarray(ds.targets, dtype=np.int64), list(ds.classes)
-
-    if (folder / "train").is_dir() and (folder / "test").is_dir():
-        x_tr, y_tr, classes = read(folder / "train")
-        x_te, y_te, classes_te = read(folder / "test")
-        if classes_te != classes:
-            raise UnlearnError(f"imagefolder: train/ and test/ have different class folders "
-                               f"({classes} vs {classes_te})")
-        return _Raw(x_tr, y_tr, x_te, y_te, classes)
-    x, y, classes = read(folder)
-    counts = np.bincount(y, minlength=len(classes))
-    if counts.min() < 2:
-        raise UnlearnError(f"imagefolder: every class needs at least 2 images to split train/test "
-                           f"(counts {counts.tolist()})")
-    tr, te = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=0)
-    return _Raw(x[np.sort(tr)], y[np.sort(tr)], x[np.sort(te)], y[np.sort(te)], classes)
+    x_tr, y_tr, x_te, y_te, classes = load_imagefolder(spec.path, root / "imagefolder", spec.image_size, cancel)
+    return _Raw(x_tr, y_tr, x_te, y_te, classes)
 
 
 #: per data set key, what to put where (the error message, the registry, `datasets` and the Setup page show it)

@@ -102,8 +102,10 @@ class _LRU:
 _CACHE = _LRU(4)
 
 
-def load_dataset(spec: DataSpec, data_dir: str | Path | None = None, download: bool = False) -> Dataset:
-    """Load, subset and split a data set (memoised per process)."""
+def load_dataset(spec: DataSpec, data_dir: str | Path | None = None, download: bool = False,
+                 cancel=None) -> Dataset:
+    """Load, subset and split a data set (memoised per process); ``cancel`` (a
+    :class:`~engine.training.CancelToken`) stops a long read (an image folder's)."""
     info = _info(spec.dataset)
     root = Path(data_dir).expanduser() if data_dir else default_data_dir()
     if not 0.0 <= spec.val_fraction < 1.0:
@@ -112,7 +114,7 @@ def load_dataset(spec: DataSpec, data_dir: str | Path | None = None, download: b
     cached = _CACHE.get(cache_key)
     if cached is not None:
         return cached
-    raw = info.loader(root, download, spec)
+    raw = info.loader(root, download, spec, cancel=cancel)
     if len(raw.x_train) == 0 or len(raw.x_test) == 0:
         raise UnlearnError(f"{spec.dataset}: the train or test split is empty")
     tr = _stratified_subset(raw.y_train, spec.train_size, spec.split_seed, "train")
