@@ -50,15 +50,11 @@ from filelock import FileLock
 
 from . import config
 from .errors import UnlearnError
+from .export import ARRAYS, MANIFEST, WEIGHTS, unpack_export
 from .paths import unlearn_home
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
-WEIGHTS = "weights.safetensors"
-ARRAYS = "arrays.npz"
-#: the only file names an artifact directory holds (and an imported tar may carry)
-ARTIFACT_FILES = (MANIFEST, WEIGHTS, ARRAYS)
 #: the files an artifact of each kind the runner stores must hold: a manifest that lists fewer (rewritten by hand,
 #: with the files deleted) is corrupt, not an artifact without weights. Kinds not named here may hold any.
 REQUIRED_FILES = {"original": (WEIGHTS,), "retrain": (WEIGHTS,), "unlearned": (WEIGHTS,), "uploaded": (WEIGHTS,),
@@ -274,42 +270,8 @@ class Store:
         not list or a listed one that is missing, and any sha256 mismatch. Written atomically like
         :meth:`save`; when the store already holds a valid ``kind/key``, that one is kept (``from_cache``).
         """
-        try:
-            tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:")
-        except tarfile.TarError as exc:
-            raise UnlearnError(f"not an exported artifact: {exc}") from None
-        files: dict[str, bytes] = {}
-        kind = key = None
-        with tar:
-            for member in tar:
-                parts = member.name.split("/")
-                if not member.isfile() or len(parts) != 3 or parts[2] not in ARTIFACT_FILES:
-                    raise UnlearnError(f"refused artifact member {member.name!r}: expected kind/key/"
-                                       f"{{{','.join(ARTIFACT_FILES)}}} regular files")
-                if kind is None:
-                    kind, key = parts[0], parts[1]
-                    self.path(kind, key)  # validates both names (no '..', separators or odd characters)
-                if (parts[0], parts[1]) != (kind, key) or parts[2] in files:
-                    raise UnlearnError(f"refused artifact member {member.name!r}: one artifact per import, "
-                                       "each file once")
-                fh = tar.extractfile(member)
-                files[parts[2]] = fh.read() if fh is not None else b""
-        if kind is None or MANIFEST not in files:
-            raise UnlearnError("refused artifact: no manifest.json")
-        try:
-            manifest = json.loads(files[MANIFEST])
-            listed = dict(manifest["files"])
-            same = (manifest["kind"], manifest["key"]) == (kind, key)
-        except (ValueError, KeyError, TypeError, RecursionError) as exc:
-            raise UnlearnError(f"refused artifact {kind}/{key}: unreadable manifest ({exc})") from None
-        if not same:
-            raise UnlearnError(f"refused artifact {kind}/{key}: its manifest names another artifact")
-        if set(listed) != set(files) - {MANIFEST}:
-            raise UnlearnError(f"refused artifact {kind}/{key}: files {sorted(set(files) - {MANIFEST})} but the "
-                               f"manifest lists {sorted(listed)}")
-        for name, digest in listed.items():
-            if hashlib.sha256(files[name]).hexdigest() != digest:
-                raise UnlearnError(f"refused artifact {kind}/{key}: {name} does not match its checksum")
+        kind, key, files = unpack_export(data)
+        self.path(kind, key)  # validates both names (no '..', separators or odd characters)
         existing = self.load(kind, key)
         if existing is not None:
             return existing
