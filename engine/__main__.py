@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 import time
 import zipfile
@@ -59,6 +60,7 @@ def _spec_from_args(args: argparse.Namespace):
     from .data import load_dataset
     from .forget import inline_forget
     from .presets import default_spec, with_overrides
+    from .settings import check_spec
 
     spec = default_spec(args.dataset)
     if args.model:
@@ -67,12 +69,12 @@ def _spec_from_args(args: argparse.Namespace):
         if args.model not in MODELS:
             raise UnlearnError(f"unknown model {args.model!r}; choose one of: {', '.join(MODELS)}")
         spec = replace(spec, model=replace(spec.model, arch=args.model, width=MODELS[args.model].default_width))
-    if args.width:
+    if args.width is not None:
         spec = replace(spec, model=replace(spec.model, width=args.width))
     if args.path:
         spec = replace(spec, data=replace(spec.data, path=args.path))
     spec = replace(spec, seed=args.seed, forget_seed=args.forget_seed, forget=args.forget or spec.forget)
-    spec = with_overrides(spec, **_set_sections(args.set))
+    spec = check_spec(with_overrides(spec, **_set_sections(args.set)))  # every setting, before anything runs
     if spec.forget.strip().lower().startswith("indices:"):  # a file's indices go into the spec, not its path
         data = load_dataset(spec.data, args.data_dir)
         spec = replace(spec, forget=inline_forget(spec.forget, data.y_train, data.num_classes))
@@ -94,9 +96,61 @@ def _device(args):
 
     if args.device is None:
         return default_device()
-    if args.device == "cuda" and not torch.cuda.is_available():
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise UnlearnError(f"--device {args.device!r}: expected cpu, cuda or cuda:N")
+    if device.type == "cuda" and not torch.cuda.is_available():
         raise UnlearnError("--device cuda: no CUDA device is available")
-    return torch.device(args.device)
+    return device
+
+
+def _seeds(text: str) -> list[int]:
+    """``--seeds 0,1,2``: whole numbers within the seed bounds of :class:`AuditRequest` (one line otherwise)."""
+    from .request import AuditRequest
+    from .settings import check_seeds
+
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise UnlearnError(f"--seeds {text!r}: expected integers such as 0,1,2") from None
+    meta = next(f for f in AuditRequest.settings() if f.name == "seeds").metadata
+    return list(check_seeds(seeds, dict(meta), "--seeds"))
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """The store and the output folder writable before anything runs (not after a whole audit): one line if not.
+    Nothing is left behind by the check: folders it had to create are removed again."""
+    from .paths import unlearn_home
+
+    if hasattr(args, "store"):
+        _writable(Path(args.store).expanduser() if args.store else unlearn_home() / "store", "--store")
+    if getattr(args, "out", None):
+        _writable(Path(args.out), "--out")
+
+
+def _writable(folder: Path, option: str) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise UnlearnError(f"{option} {folder}: not a folder")
+    created = []
+    try:
+        for part in reversed([folder, *folder.parents]):
+            if not part.exists():
+                part.mkdir()
+                created.append(part)
+        probe = folder / ".unlearn-write-check"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UnlearnError(f"{option} {folder}: cannot write there ({exc.strerror or exc})") from None
+    finally:
+        for part in reversed(created):
+            try:
+                part.rmdir()
+            except OSError:
+                pass
 
 
 class Bar:
@@ -257,10 +311,7 @@ def _request(args: argparse.Namespace):
     from .run import AuditRequest
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        raise UnlearnError(f"--seeds {args.seeds!r}: expected integers such as 0,1,2") from None
+    seeds = _seeds(args.seeds)
     args.set, overrides = _method_sets(args.set)
     args.seed, args.forget_seed = 0, 0
     spec = _spec_from_args(args)
@@ -333,10 +384,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     args.seed, args.forget_seed = 0, 0
     spec = _spec_from_args(args)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        raise UnlearnError(f"--seeds {args.seeds!r}: expected integers such as 0,1") from None
+    seeds = _seeds(args.seeds)
     grids = SMALL_GRIDS if args.grid == "small" else GRIDS
     command = "python -m engine tune " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["tune"] else "engine tune"
     runner = _runner(args)
@@ -378,10 +426,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             raise UnlearnError(f"unknown data set {dataset!r}; choose one of: {', '.join(PRESETS)}")
         spec = PRESETS[dataset]
     spec = with_overrides(spec, **_set_sections(args.set))
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        raise UnlearnError(f"--seeds {args.seeds!r}: expected integers such as 1,10,100") from None
+    seeds = _seeds(args.seeds)
     wanted = [f.strip() for f in args.forgets.split(",") if f.strip()]
     unknown = [f for f in wanted if f not in FORGETS]
     if unknown:
@@ -531,10 +576,7 @@ def sweep_requests(args: argparse.Namespace) -> list:
     if args.weights:
         raise UnlearnError("a sweep trains its original models; audit your own model with `engine audit --weights`")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        raise UnlearnError(f"--seeds {args.seeds!r}: expected integers such as 0,1,2") from None
+    seeds = _seeds(args.seeds)
     grid: dict[str, dict[str, list[str]]] = {}
     for item in args.grid:
         key, eq, values = item.partition("=")
@@ -604,13 +646,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
           f"{stats.skipped} already in the store, {len(stats.failed)} failed; {stats.seconds:.1f} s. Rows: "
           f"{out / 'metrics.csv'}, means: {out / 'summary.csv'}")
     return 1 if stats.failed else 0
-
-
-def _seeds(text: str) -> list[int]:
-    try:
-        return [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise UnlearnError(f"--seeds {text!r}: expected integers such as 0,1,2") from None
 
 
 def cmd_continual(args: argparse.Namespace) -> int:
@@ -821,6 +856,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_sweep)
     args = parser.parse_args(argv)
     try:
+        _check_paths(args)
         return args.func(args)
     except UnlearnError as exc:
         hint = f" {DOWNLOAD_HINT}" if isinstance(exc, DataMissing) and exc.downloadable else ""
@@ -829,6 +865,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; nothing half-written was stored", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file or folder the system refused: one line, no traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug, not a user error: one line; UNLEARN_DEBUG=1 shows the traceback
+        if os.environ.get("UNLEARN_DEBUG"):
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (rerun with UNLEARN_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

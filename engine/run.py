@@ -47,6 +47,7 @@ from .forget import forget_fingerprint, remain_indices, select_forget, validate_
 from .models import build_model, prefers_channels_last
 from .progress import ADVERSARIAL_PASSES_PER_SAMPLE, Piece, PlanTracker
 from .request import HELDOUT, AuditRequest, short_recipe
+from .settings import check_forget_size
 from .signals import Signals
 from .store import Artifact, Store
 from .training import CancelToken, Progress, check_cancel, default_device, predict, seed_everything, train_model
@@ -187,6 +188,9 @@ class Runner:
         method on that original, the signals of every model, their audits, and the seed's rows with Avg Gap
         against the mean of that seed's retrains (a replica: against the others — the noise floor).
         """
+        for seed in req.seeds:  # every seed's forget draw fits every audit before anything trains (issue 18)
+            prep = self.prepare(self._seed_spec(req, seed))
+            check_forget_size(len(prep.forget), len(prep.data.y_train))
         outer = self.progress
         track = PlanTracker(self.plan(req) if self.build and outer is not None else [], outer)
         self.progress = track if outer is not None else None
@@ -726,12 +730,8 @@ class Runner:
         key = req.key()
         if self.store.exists("comparison", key):
             return
-        self.store.save("comparison", key, {
-            "spec": req.spec, "methods": [[m.key, m.params()] for m in req.methods], "seeds": list(req.seeds),
-            "use_remain": req.use_remain, "k": req.k, "retrains": req.retrains, "heldout": req.heldout,
-            "bootstrap": req.bootstrap, "original": req.original, "short_references": req.short_references,
-            "seconds": cmp.seconds,
-            "rows": cmp.rows.to_dict(orient="records")})
+        self.store.save("comparison", key, {**req.record(), "seconds": cmp.seconds,
+                                            "rows": cmp.rows.to_dict(orient="records")})
 
     # -------------------------------------------------------------------------------------------- continual requests
     def continual(self, req: ContinualRequest) -> ContinualResult:
