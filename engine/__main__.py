@@ -315,11 +315,36 @@ def _request(args: argparse.Namespace):
     args.set, overrides = _method_sets(args.set)
     args.seed, args.forget_seed = 0, 0
     spec = _spec_from_args(args)
-    retrains = 0 if getattr(args, "no_retrain", False) else args.retrains
+    retrains = 0 if getattr(args, "no_retrain", False) else getattr(args, "set_retrains", None)
     original = _uploaded(args, spec) if getattr(args, "weights", None) else None
+    settings = {**_setting_values(args), "retrains": retrains, "original": original}
+    settings.setdefault("k", DEFAULT_K)
     return AuditRequest.build(spec, methods, seeds, overrides=overrides, tuned=not args.paper_defaults,
-                              use_remain=not args.no_remain, k=args.k or DEFAULT_K, retrains=retrains,
-                              original=original, short_references=getattr(args, "short_references", False))
+                              use_remain=not args.no_remain, **settings)
+
+
+def _add_setting_options(p: argparse.ArgumentParser) -> None:
+    """An option for every :class:`AuditRequest` setting with a ``cli`` name (but ``--seeds``, a comma list): its
+    help and bounds from the field's metadata; a flag for a true/false setting."""
+    from .request import AuditRequest
+    from .settings import field_kind
+
+    for f in AuditRequest.settings():
+        flag = f.metadata.get("cli")
+        if not flag or f.name == "seeds":
+            continue
+        kind, _ = field_kind(f)
+        bounds = f" [{f.metadata['min']}, {f.metadata['max']}]" if "min" in f.metadata else ""
+        if kind is bool:
+            p.add_argument(flag, dest=f"set_{f.name}", action="store_true", default=None, help=f.metadata["help"])
+        else:
+            p.add_argument(flag, dest=f"set_{f.name}", type=kind, default=None, metavar=f.name.upper(),
+                           help=f"{f.metadata['help']}{bounds} (default: {f.metadata.get('default_text', f.default)})")
+
+
+def _setting_values(args: argparse.Namespace) -> dict:
+    """The :class:`AuditRequest` settings given on the command line (:func:`_add_setting_options`), by field name."""
+    return {k[4:]: v for k, v in vars(args).items() if k.startswith("set_") and v is not None}
 
 
 def _uploaded(args: argparse.Namespace, spec) -> str:
@@ -600,7 +625,7 @@ def sweep_requests(args: argparse.Namespace) -> list:
                 params = {**overrides.get(method, {}), **dict(zip(axes, combo))}
                 req = AuditRequest.build(spec, [method], seeds, overrides={method: params} if params else None,
                                          tuned=not args.paper_defaults, use_remain=not args.no_remain,
-                                         k=args.k or DEFAULT_K)
+                                         **{"k": DEFAULT_K, **_setting_values(args)})
                 if req.methods:
                     reqs.append(req)
     if not reqs:
@@ -707,16 +732,10 @@ def _add_audit_options(p: argparse.ArgumentParser) -> None:
                    help="comma-separated method keys (retrain and original are always included)")
     p.add_argument("--seeds", default="0,1,2",
                    help="comma-separated seeds: model seed and forget-set seed (default 0,1,2)")
-    p.add_argument("--k", type=int, default=None, help="number of RMIA reference models (default: engine default)")
-    p.add_argument("--retrains", type=int, default=None,
-                   help="retrain replicas per seed: Avg Gap against their mean, their spread the noise floor "
-                        "(default: the preset's)")
+    _add_setting_options(p)  # --k, --retrains, --short-references: from AuditRequest's fields
     p.add_argument("--references", choices=["auto", "ensemble", "single"], default="auto",
                    help="train the reference models as one stacked ensemble or one by one (default auto: the "
                         "ensemble for small models without batch norm)")
-    p.add_argument("--short-references", action="store_true",
-                   help="train the reference models with a quarter of the target's epochs (StepLR scaled alike): "
-                        "cheaper where the recipe is long; FT AUC moves (bench/results/short_references.md)")
     p.add_argument("--no-remain", action="store_true", help="the D_F-only setting")
     p.add_argument("--paper-defaults", action="store_true", help="the papers' hyperparameters, not the tuned ones")
     p.add_argument("--weights", default=None, metavar="FILE.safetensors",

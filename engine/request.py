@@ -45,7 +45,8 @@ class AuditRequest:
 
     Build one with :meth:`build`, which checks everything a user can get wrong before anything trains.
     The fields after ``methods`` are settings said once: each carries its label, help, bounds (with the reason),
-    URL key (``url``), command-line option (``cli``) and the value left out of the store key (``key_omit``).
+    URL key (``url``), command-line option (``cli``), whether the Run page draws it (``form="run"``) and the value
+    left out of the store key (``key_omit``).
     """
 
     spec: RunSpec
@@ -55,11 +56,12 @@ class AuditRequest:
     use_remain: bool = setting(True, "the methods may use the remain set D_R (False: the D_F-only setting)",
                                label="With D_R", url="remain")
     k: int = setting(DEFAULT_K, "RMIA reference models (the AMUN paper used 128; more is stronger and slower)",
-                     label="RMIA reference models (K)", url="k", cli="--k", min=2, max=256,
+                     label="RMIA reference models (K)", url="k", cli="--k", min=2, max=256, form="run",
                      why="RMIA needs 2 reference models; each one is a trained model")
     retrains: int = setting(1, "retrain replicas per seed: Avg Gap against their mean, their spread the noise floor; "
                                "0: no retrain (audit against the reference models alone)",
                             label="Retrains per seed (R)", url="r", cli="--retrains", min=0, max=20, key_omit=1,
+                            default_text="the data set's preset", form="run",
                             why="each retrain is a full training")
     #: draw the forget sets from the held-out seeds (seed + HELDOUT) that no evaluation uses: for tuning
     heldout: bool = setting(False, "draw the forget sets from the held-out seeds (tuning)", key_omit=False)
@@ -74,7 +76,8 @@ class AuditRequest:
     short_references: bool = setting(False, "train RMIA's reference models with a quarter of the target's epochs "
                                             "(StepLR scaled alike): cheaper where the recipe is long; FT AUC moves "
                                             "(bench/results/short_references.md)",
-                                     label="Short reference recipe", url="sref", cli="--short-references",
+                                     label="Short reference recipe", url="sref", cli="--short-references", form="run",
+                                     widget="short_refs",
                                      key_omit=False)
 
     @classmethod
@@ -93,6 +96,8 @@ class AuditRequest:
                 object.__setattr__(self, "seeds", check_seeds(value, dict(f.metadata)))
                 continue
             kind, optional = field_kind(f)
+            if optional and value == "":
+                value = None
             value = check_value("", f.name, value, dict(f.metadata), kind, optional)
             if f.metadata.get("pattern") == "alnum" and value is not None and not str(value).isalnum():
                 raise UnlearnError(f"{f.name}: expected letters and digits only")
@@ -101,15 +106,15 @@ class AuditRequest:
     @classmethod
     def build(cls, spec: RunSpec, methods: Sequence[str], seeds: Sequence[int] = (0,), *,
               overrides: dict[str, dict[str, Any]] | None = None, tuned: bool = True, use_remain: bool = True,
-              k: int = DEFAULT_K, retrains: int | None = None, original: str | None = None,
-              short_references: bool = False, budget: Any = None) -> AuditRequest:
+              retrains: int | None = None, budget: Any = None, **settings: Any) -> AuditRequest:
         """Methods by key with the tuned (or, ``tuned=False``, the papers') defaults and ``overrides``.
 
         ``retrain`` is always the reference and need not be listed; in the D_F-only setting methods that need
         D_R are left out. ``retrains``: retrain replicas per seed (R; default: the preset's, see
         :func:`engine.presets.default_retrains`; 0: no retrain — the audit is then against the reference models alone,
         without a Retrain row or Avg Gap). ``original``: an uploaded model's key (:meth:`Runner.upload`) in place of
-        the trained original. Raises :class:`UnlearnError` on a spec that fails :func:`engine.settings.check_spec`
+        the trained original. ``settings``: any other setting by field name (``k``, ``short_references``, …).
+        Raises :class:`UnlearnError` on a spec that fails :func:`engine.settings.check_spec`
         (bounds, budgets), an unknown method, a bad hyperparameter value, an override for a method not in the run,
         no seeds, a bad K or R — before anything trains.
         """
@@ -118,8 +123,7 @@ class AuditRequest:
         check_spec(spec, budget)
         chosen = chosen_methods(spec.data.dataset if tuned else None, methods, overrides, use_remain=use_remain)
         retrains = default_retrains(spec.data.dataset) if retrains is None else retrains
-        return cls(spec, tuple(chosen), tuple(seeds), use_remain, k, retrains, original=original or None,
-                   short_references=short_references)
+        return cls(spec, tuple(chosen), tuple(seeds), use_remain, retrains=retrains, **settings)
 
     def record(self) -> dict[str, Any]:
         """The stored record of this request (the ``comparison`` manifest, less its results): every field."""
