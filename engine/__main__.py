@@ -234,7 +234,8 @@ def _short(forget: str, limit: int = 60) -> str:
 def cmd_signals(args: argparse.Namespace) -> int:
     from .audit.mia import loss_threshold
 
-    res = _runner(args).baseline(_spec_from_args(args))
+    spec = _spec_from_args(args)  # checked before the store is opened
+    res = _runner(args).baseline(spec)
     out = Path(args.out) if args.out else None
     print("model\tgroup\tn\taccuracy\tmean p_y\tmean loss")
     for model, groups in res.signals.items():

@@ -57,7 +57,7 @@ class AuditRequest:
                                label="With D_R", url="remain")
     k: int = setting(DEFAULT_K, "RMIA reference models (the AMUN paper used 128; more is stronger and slower)",
                      label="RMIA reference models (K)", url="k", cli="--k", min=2, max=256, form="run",
-                     why="RMIA needs 2 reference models; each one is a trained model")
+                     why="RMIA needs at least 2 reference models; each one is a trained model")
     retrains: int = setting(1, "retrain replicas per seed: Avg Gap against their mean, their spread the noise floor; "
                                "0: no retrain (audit against the reference models alone)",
                             label="Retrains per seed (R)", url="r", cli="--retrains", min=0, max=20, key_omit=1,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import replace
 
 import streamlit as st
@@ -68,32 +69,45 @@ def _from_url(name: str, raw: str):
     return check_value("", URL_KEYS[name], value, dict(f.metadata), int, optional)
 
 
-def init() -> None:
-    """Session defaults, seeded once per session from the URL's query parameters. A value the engine would refuse
-    (a bound, an unknown key, a budget) is dropped with a notice and the default is shown — never a broken page."""
-    if st.session_state.get("_cfg_init"):
-        return
-    params = st.query_params
+def decode_spec(params) -> tuple[dict, list[str]]:
+    """The sidebar settings in the query ``params`` (a mapping of URL key → text): ``({name: value}, notices)``.
+    Each value is checked against its spec field (type, bounds, length), then the whole spec as the engine checks it
+    (forget syntax, budgets such as a ResNet-18 of width 4096); a value that fails is dropped and a notice says
+    why. The result always makes a valid spec (:func:`spec_for`). Pure: no session, no Streamlit."""
+    notes: list[str] = []
     cfg = {**FIELDS, "train_size": None, "epochs": None, "width": None}
     for name in cfg:
         raw = params.get(URL_KEYS[name])
         if raw is None:
             continue
         try:
-            cfg[name] = _from_url(name, raw)
+            cfg[name] = _from_url(name, str(raw))
         except UnlearnError as exc:
-            notice(f"The address's {exc}; the default is used.")
+            notes.append(f"The address's {exc}; the default is used.")
     if cfg["dataset"] not in DATASETS:
-        notice(f"The address's data set {cfg['dataset'][:40]!r} is not one of {', '.join(DATASETS)}; digits is used.")
+        notes.append(f"The address's data set {cfg['dataset'][:40]!r} is not one of {', '.join(DATASETS)}; digits "
+                     "is used.")
         cfg["dataset"] = "digits"
     if cfg["model"] and cfg["model"] not in MODELS:
-        notice(f"The address's model {cfg['model'][:40]!r} is not one of {', '.join(MODELS)}; the preset's is used.")
+        notes.append(f"The address's model {cfg['model'][:40]!r} is not one of {', '.join(MODELS)}; the preset's is "
+                     "used.")
         cfg["model"] = ""
-    try:  # the whole spec as the engine checks it: bounds, forget syntax, budgets (a ResNet-18 of width 4096)
+    try:  # the whole spec as the engine checks it: bounds, forget syntax, budgets
         check_spec(spec_for({**cfg, "path": ""}))
     except UnlearnError as exc:
-        notice(f"The address's settings were refused: {exc}. The data set's preset is shown instead.")
+        notes.append(f"The address's settings were refused: {exc}. The data set's preset is shown instead.")
         cfg = {**FIELDS, "dataset": cfg["dataset"], "train_size": None, "epochs": None, "width": None}
+    return cfg, notes
+
+
+def init() -> None:
+    """Session defaults, seeded once per session from the URL's query parameters (:func:`decode_spec`): a value
+    the engine would refuse is dropped with a notice and the default is shown — never a broken page."""
+    if st.session_state.get("_cfg_init"):
+        return
+    cfg, notes = decode_spec(st.query_params)
+    for text in notes:
+        notice(text)
     for name, value in cfg.items():
         st.session_state[f"cfg_{name}"] = value
     st.session_state["cfg_path"] = ""  # imagefolder's folder: typed in this session, never read from an address
@@ -286,7 +300,17 @@ def describe(spec: RunSpec) -> str:
     size = f"{spec.data.train_size} training images" if spec.data.train_size else "all training images"
     return (f"{DATASETS[spec.data.dataset].label} ({size}) · {MODELS[spec.model.arch].label} (width "
             f"{spec.model.width}) · {t.epochs} epochs, batch {t.batch_size}, lr {t.lr}, wd {t.weight_decay} · forget "
-            f"{md(spec.forget)} · seed {spec.seed}")  # the forget spec may come from a link: literal text
+            f"{code(spec.forget)} · seed {spec.seed}")  # the forget spec may come from a link: literal text
+
+
+def code(text: str) -> str:
+    """``text`` as a Markdown code span (shown literally, whatever it holds): fenced by more backticks than its
+    longest run of them, as CommonMark defines, and on one line."""
+    text = " ".join(str(text).split())
+    run = max((len(r) for r in re.findall(r"`+", text)), default=0)
+    fence = "`" * (run + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def show_error(exc: UnlearnError) -> None:
@@ -342,14 +366,16 @@ def _audit_default(f, dataset: str):
     return default_retrains(dataset) if f.name == "retrains" else f.default
 
 
-def decode_audit(q) -> dict:
+def decode_audit(q) -> tuple[dict, list[str]]:
     """The audit settings in the query ``q`` (a mapping), each decoded by its field's type and checked against
-    its bounds; a value that fails is left out with a :func:`notice`. Returns ``{field name: value}``."""
+    its bounds; a value that fails is left out and a notice says why. Returns ``({field name: value}, notices)``.
+    Pure: no session, no Streamlit."""
     from engine.settings import check_seeds
 
-    out = {}
+    out, notes = {}, []
     for f in _audit_fields():
         raw, key = q.get(f.metadata["url"]), f.metadata["url"]
+        raw = None if raw is None else str(raw)
         if raw is None:
             continue
         try:
@@ -376,8 +402,8 @@ def decode_audit(q) -> dict:
                     raise UnlearnError(f"{key}: expected letters and digits only")
                 out[f.name] = value
         except UnlearnError as exc:
-            notice(f"The address's {exc}; the default is used.")
-    return out
+            notes.append(f"The address's {exc}; the default is used.")
+    return out, notes
 
 
 def audit_settings() -> dict:
@@ -396,7 +422,9 @@ def audit_settings() -> dict:
             notice(f"The address's methods {', '.join(m[:30] for m in unknown[:5])} are unknown and left out.")
         s["audit_methods"] = [m for m in wanted if m in METHODS and m != "retrain"]
         s["audit_tuned"] = q.get("paper", "0") != "1"
-        decoded = decode_audit(q)
+        decoded, notes = decode_audit(q)
+        for text in notes:
+            notice(text)
         for f in fields:
             s[f"audit_{f.name}"] = decoded.get(f.name, None if f.name == "retrains" else f.default)
         try:
