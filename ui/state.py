@@ -196,6 +196,7 @@ def sidebar() -> RunSpec:
     """The shared sidebar: data set, model, forget set and seeds. Returns the resulting spec. Notices about values
     of the address that were dropped are shown above the page."""
     init()
+    audit_settings()  # decoded once per session here, so its notices show on whichever page a link opens
     show_notices()
     s = st.session_state
     with st.sidebar:
