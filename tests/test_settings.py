@@ -152,15 +152,31 @@ def test_the_record_round_trips_through_json():
     assert set(stored) == {"spec", "methods", *(f.name for f in AuditRequest.settings())}
 
 
+def _other_value(f):
+    """A valid value of setting ``f`` that is not its default (so the address carries it)."""
+    kind, _ = field_kind(f)
+    if f.name == "seeds":
+        return (0, 5, 7)
+    if kind is bool:
+        return not f.default
+    if kind is int:  # neither the field's default nor the preset's (retrains)
+        from ui.state import _audit_default
+
+        lo = f.metadata.get("min", 0)
+        return next(v for v in (lo + 3, lo + 1, lo + 2) if v not in (f.default, _audit_default(f, "digits")))
+    return "abc123"
+
+
 def test_the_url_codec_round_trips_every_setting_with_a_url_key():
     from ui.state import decode_audit, encode_audit
 
-    req = AuditRequest.build(PRESETS["digits"], ["ft"], [0, 5, 7], k=16, retrains=7, original="abc123",
-                             short_references=True, use_remain=True)
+    url_fields = [f for f in AuditRequest.settings() if "url" in f.metadata]
+    req = dataclasses.replace(AuditRequest.build(PRESETS["digits"], ["ft"], [0]),
+                              **{f.name: _other_value(f) for f in url_fields})
     query = {k: v for k, v in encode_audit(req).items() if v is not None}
     decoded, notes = decode_audit(query)
     assert not notes
-    assert {f.name for f in AuditRequest.settings() if "url" in f.metadata} == set(decoded)
+    assert {f.name for f in url_fields} == set(decoded)
     assert dataclasses.replace(req, **decoded) == req
 
 
