@@ -67,7 +67,8 @@ class AuditRequest:
     heldout: bool = setting(False, "draw the forget sets from the held-out seeds (tuning)", key_omit=False)
     #: bootstrap replicates for the one-seed intervals (0: none, e.g. when tuning scores many candidates)
     bootstrap: int = setting(200, "bootstrap replicates of the one-seed intervals (0: none)", min=0, max=10_000,
-                             key_omit=200, why="each replicate refits the attacks")
+                             key_omit=200, why="each replicate refits the attacks",
+                             label="Bootstrap replicates", url="boot", cli="--bootstrap", form="run")
     #: the key of an uploaded model (:meth:`Runner.upload`) audited in place of a trained original; None: train it
     original: str | None = setting(None, "the store key of an uploaded model audited in place of the trained original",
                                    url="orig", max_len=128, key_omit=None, pattern="alnum")
