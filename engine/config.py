@@ -63,7 +63,9 @@ class DataSpec:
     test_size: int | None = setting(None, "stratified, seeded subset of the official test split; None = all",
                                     min=2, max=10_000_000, why="the test split is halved into test and validation")
     val_fraction: float = setting(0.5, "part of the test split carved out as validation (SG-Unlearn halves it)",
-                                  min=0.0, max=0.95, why="the rest of the test split must stay test data")
+                                  min=0.01, max=0.95, why="the signals and SG-Unlearn's auditor need a "
+                                                          "validation set, and the rest of the test split must stay "
+                                                          "test data")
     split_seed: int = setting(0, "seed of the subsets and of the test/val carve-out", min=0, max=MAX_SEED,
                               why=_SEED_WHY)
     path: str | None = setting(None, "imagefolder only: folder of class sub-folders")

@@ -145,7 +145,7 @@ def test_fuzz_cli_settings_never_store_an_artifact_from_an_invalid_request(tmp_p
             argv += ["--set", f"{key}={value}"]
         rc = main(argv)
         err = capsys.readouterr().err
-        assert "Traceback" not in err and rc in (0, 2), (argv, rc, err)
+        assert "Traceback (most recent" not in err and rc in (0, 2), (argv, rc, err)
         stored = [p for kind in store.iterdir() if not kind.name.startswith(".") for p in kind.iterdir()] \
             if store.exists() else []
         if rc == 2:
