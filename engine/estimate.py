@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 from .config import ModelSpec, RunSpec, TrainConfig
 from .data import Dataset
 from .models import build_model, prefers_channels_last
+from .settings import parameter_count
 from .training import batches, cpu_threads_for, default_device, make_sgd, sgd_epoch
 
 
@@ -43,6 +44,21 @@ def training_steps(train: TrainConfig, *sizes: int) -> int:
     return sum(train.epochs * math.ceil(n / train.batch_size) for n in sizes)
 
 
+#: the largest model whose steps are timed directly (a page visit must not build what a link names: issue 18);
+#: larger ones are timed at a width that fits and scaled by the parameter ratio (their FLOPs grow about as their
+#: parameters with the width; the estimate says it is extrapolated)
+MEASURED_PARAMS = 2_000_000
+
+
+def measured_spec(model_spec: ModelSpec, data: Dataset) -> ModelSpec:
+    """The model :func:`seconds_per_step` times for ``model_spec``: itself, or the widest one within
+    :data:`MEASURED_PARAMS` (halving the width), counted without allocating (the meta device)."""
+    spec = model_spec
+    while spec.width > 1 and parameter_count(spec, data.shape, data.num_classes) > MEASURED_PARAMS:
+        spec = replace(spec, width=spec.width // 2)
+    return spec
+
+
 def seconds_per_step(model_spec: ModelSpec, train: TrainConfig, data: Dataset, device: torch.device | str | None = None,
                      budget_s: float = 0.5, chunk: int = 5, max_chunks: int = 40) -> float:
     """Seconds of one SGD step of a fresh ``model_spec`` model on ``data``'s training images (the recipe's batch
@@ -50,6 +66,11 @@ def seconds_per_step(model_spec: ModelSpec, train: TrainConfig, data: Dataset, d
     timed until ``budget_s`` has passed (at least two chunks); the median chunk's mean, so a moment of load on a
     shared machine does not decide it."""
     device = torch.device(device) if device is not None else default_device()
+    timed = measured_spec(model_spec, data)
+    if timed != model_spec:  # too large to time at a page's visit: a smaller width, scaled by the parameter ratio
+        ratio = parameter_count(model_spec, data.shape, data.num_classes) / parameter_count(timed, data.shape,
+                                                                                            data.num_classes)
+        return ratio * seconds_per_step(timed, train, data, device, budget_s, chunk, max_chunks)
     model = build_model(model_spec, data.shape, data.num_classes).to(device)
     if prefers_channels_last(model_spec, device):
         model = model.to(memory_format=torch.channels_last)

@@ -7,13 +7,14 @@ build one.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from . import config
 from .audit.rmia import DEFAULT_K
-from .config import RunSpec, TrainConfig
+from .config import MAX_SEED, RunSpec, TrainConfig, setting
 from .errors import UnlearnError
 from .presets import default_retrains
 from .unlearning import Unlearner, chosen_methods, get_method
@@ -32,80 +33,130 @@ def short_recipe(train: TrainConfig) -> TrainConfig:
 
 
 
+#: the audit settings that are plain values: the URL codec, the CLI options, the record and the store key are
+#: derived from these fields' metadata (:func:`engine.config.setting`); adding one is one field here
+_SEED_META = dict(min=0, max=MAX_SEED, max_count=100,
+                  why="seeds are unsigned 32-bit numbers; at most 100 seeds, each trains its own models")
+
+
 @dataclass(frozen=True)
 class AuditRequest:
     """What an audit runs: a spec, methods with their hyperparameters (validated instances), seeds, setting, K.
 
     Build one with :meth:`build`, which checks everything a user can get wrong before anything trains.
+    The fields after ``methods`` are settings said once: each carries its label, help, bounds (with the reason),
+    URL key (``url``), command-line option (``cli``), whether the Run page draws it (``form="run"``) and the value
+    left out of the store key (``key_omit``).
     """
 
     spec: RunSpec
     methods: tuple[Unlearner, ...]
-    seeds: tuple[int, ...] = (0,)
-    use_remain: bool = True
-    k: int = DEFAULT_K
-    retrains: int = 1
+    seeds: tuple[int, ...] = setting((0,), "model seed and forget-set seed of each run", label="Seeds", url="seeds",
+                                     cli="--seeds", **_SEED_META)
+    use_remain: bool = setting(True, "the methods may use the remain set D_R (False: the D_F-only setting)",
+                               label="With D_R", url="remain")
+    k: int = setting(DEFAULT_K, "RMIA reference models (the AMUN paper used 128; more is stronger and slower)",
+                     label="RMIA reference models (K)", url="k", cli="--k", min=2, max=256, form="run",
+                     why="RMIA needs at least 2 reference models; each one is a trained model")
+    retrains: int = setting(1, "retrain replicas per seed: Avg Gap against their mean, their spread the noise floor; "
+                               "0: no retrain (audit against the reference models alone)",
+                            label="Retrains per seed (R)", url="r", cli="--retrains", min=0, max=20, key_omit=1,
+                            default_text="the data set's preset", form="run",
+                            why="each retrain is a full training")
     #: draw the forget sets from the held-out seeds (seed + HELDOUT) that no evaluation uses: for tuning
-    heldout: bool = False
+    heldout: bool = setting(False, "draw the forget sets from the held-out seeds (tuning)", key_omit=False)
     #: bootstrap replicates for the one-seed intervals (0: none, e.g. when tuning scores many candidates)
-    bootstrap: int = 200
+    bootstrap: int = setting(200, "bootstrap replicates of the one-seed intervals (0: none)", min=0, max=10_000,
+                             key_omit=200, why="each replicate refits the attacks",
+                             label="Bootstrap replicates", url="boot", cli="--bootstrap", form="run")
     #: the key of an uploaded model (:meth:`Runner.upload`) audited in place of a trained original; None: train it
-    original: str | None = None
+    original: str | None = setting(None, "the store key of an uploaded model audited in place of the trained original",
+                                   url="orig", max_len=128, key_omit=None, pattern="alnum")
     #: train RMIA's reference models with a short recipe (:func:`short_recipe`: a quarter of the epochs, StepLR
     #: scaled alike) instead of the target's own — the references are the audit's largest cost at scale
-    short_references: bool = False
+    short_references: bool = setting(False, "train RMIA's reference models with a quarter of the target's epochs "
+                                            "(StepLR scaled alike): cheaper where the recipe is long; FT AUC moves "
+                                            "(bench/results/short_references.md)",
+                                     label="Short reference recipe", url="sref", cli="--short-references", form="run",
+                                     widget="short_refs",
+                                     key_omit=False)
+
+    @classmethod
+    def settings(cls) -> list[dataclasses.Field]:
+        """The plain-valued settings (every field but ``spec`` and ``methods``), in order."""
+        return [f for f in dataclasses.fields(cls) if f.name not in ("spec", "methods")]
+
+    def __post_init__(self) -> None:
+        """Every setting checked against its metadata (types, bounds with the reason): no request holds a value
+        that would fail later, whichever way it was made (:meth:`build`, :meth:`from_record`, ``replace``)."""
+        from .settings import check_seeds, check_value, field_kind
+
+        for f in self.settings():
+            value = getattr(self, f.name)
+            if f.name == "seeds":
+                object.__setattr__(self, "seeds", check_seeds(value, dict(f.metadata)))
+                continue
+            kind, optional = field_kind(f)
+            if optional and value == "":
+                value = None
+            value = check_value("", f.name, value, dict(f.metadata), kind, optional)
+            if f.metadata.get("pattern") == "alnum" and value is not None and not str(value).isalnum():
+                raise UnlearnError(f"{f.name}: expected letters and digits only")
+            object.__setattr__(self, f.name, value)
 
     @classmethod
     def build(cls, spec: RunSpec, methods: Sequence[str], seeds: Sequence[int] = (0,), *,
               overrides: dict[str, dict[str, Any]] | None = None, tuned: bool = True, use_remain: bool = True,
-              k: int = DEFAULT_K, retrains: int | None = None, original: str | None = None,
-              short_references: bool = False) -> AuditRequest:
+              retrains: int | None = None, budget: Any = None, **settings: Any) -> AuditRequest:
         """Methods by key with the tuned (or, ``tuned=False``, the papers') defaults and ``overrides``.
 
         ``retrain`` is always the reference and need not be listed; in the D_F-only setting methods that need
         D_R are left out. ``retrains``: retrain replicas per seed (R; default: the preset's, see
         :func:`engine.presets.default_retrains`; 0: no retrain — the audit is then against the reference models alone,
         without a Retrain row or Avg Gap). ``original``: an uploaded model's key (:meth:`Runner.upload`) in place of
-        the trained original. Raises :class:`UnlearnError` on an unknown method, a bad hyperparameter value, an
-        override for a method not in the run, no seeds, a bad K or R.
+        the trained original. ``settings``: any other setting by field name (``k``, ``short_references``, …).
+        Raises :class:`UnlearnError` on a spec that fails :func:`engine.settings.check_spec`
+        (bounds, budgets), an unknown method, a bad hyperparameter value, an override for a method not in the run,
+        no seeds, a bad K or R — before anything trains.
         """
+        from .settings import check_spec
+
+        check_spec(spec, budget)
         chosen = chosen_methods(spec.data.dataset if tuned else None, methods, overrides, use_remain=use_remain)
-        if not seeds:
-            raise UnlearnError("give at least one seed")
-        if k < 2:
-            raise UnlearnError(f"RMIA needs at least 2 reference models, got K = {k}")
-        retrains = default_retrains(spec.data.dataset) if retrains is None else int(retrains)
-        if not 0 <= retrains <= 20:
-            raise UnlearnError(f"retrains per seed must be between 0 and 20, got {retrains}")
-        return cls(spec, tuple(chosen), tuple(dict.fromkeys(int(s) for s in seeds)), use_remain, int(k), retrains,
-                   original=original or None, short_references=bool(short_references))
+        retrains = default_retrains(spec.data.dataset) if retrains is None else retrains
+        return cls(spec, tuple(chosen), tuple(seeds), use_remain, retrains=retrains, **settings)
+
+    def record(self) -> dict[str, Any]:
+        """The stored record of this request (the ``comparison`` manifest, less its results): every field."""
+        out = {"spec": self.spec, "methods": [[m.key, m.params()] for m in self.methods]}
+        for f in self.settings():
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
 
     @classmethod
     def from_record(cls, manifest: dict) -> AuditRequest:
-        """The request a stored ``comparison`` record describes (its ``spec``, ``methods`` with their params,
-        ``seeds``, ``use_remain``, ``k``): the way back from the store's list of audits to a view."""
+        """The request a stored ``comparison`` record describes (:meth:`record`; older records lack the newer
+        settings, which then take the value their key left out): the way back from the store's list to a view."""
         spec = config.from_dict(RunSpec, manifest["spec"])
         listed = manifest["methods"]  # [[key, params], …] in run order (older records: a dict, sorted by key)
         pairs = listed.items() if isinstance(listed, dict) else [tuple(x) for x in listed]
         methods = tuple(get_method(key, **params) for key, params in pairs)
-        return cls(spec, methods, tuple(manifest["seeds"]), bool(manifest["use_remain"]), int(manifest["k"]),
-                   int(manifest.get("retrains", 1)), bool(manifest.get("heldout", False)),
-                   int(manifest.get("bootstrap", 200)), manifest.get("original"),
-                   bool(manifest.get("short_references", False)))
+        values = {}
+        for f in cls.settings():
+            if f.name in manifest:
+                values[f.name] = tuple(manifest[f.name]) if f.name == "seeds" else manifest[f.name]
+            elif "key_omit" in f.metadata:
+                values[f.name] = f.metadata["key_omit"]
+        return cls(spec, methods, **values)
 
     def key(self) -> str:
-        parts = {"kind": "comparison", "spec": self.spec, "seeds": list(self.seeds),
-                 "methods": [[m.key, m.params()] for m in self.methods], "use_remain": self.use_remain, "k": self.k}
-        if self.retrains != 1:  # one retrain per seed: the key of the audits stored before replicas existed
-            parts["retrains"] = self.retrains
-        if self.heldout:
-            parts["heldout"] = True
-        if self.bootstrap != 200:
-            parts["bootstrap"] = self.bootstrap
-        if self.original:
-            parts["original"] = self.original
-        if self.short_references:
-            parts["short_references"] = True
+        """The store key: the spec, the methods with their parameters and every setting, except one equal to its
+        ``key_omit`` (the value before the setting existed, so older audits keep their keys)."""
+        parts: dict[str, Any] = {"kind": "comparison", **self.record()}
+        for f in self.settings():
+            if "key_omit" in f.metadata and getattr(self, f.name) == f.metadata["key_omit"]:
+                del parts[f.name]
         return config.stable_hash(parts)
 
     def reference_spec(self, spec: RunSpec) -> RunSpec:

@@ -41,6 +41,7 @@ from .plan import AuditPiece, PieceKind, build, held, pieces, seed_spec, shared_
 from .progress import ADVERSARIAL_PASSES_PER_SAMPLE, Piece, PlanTracker
 from .reference_models import reference_set
 from .request import HELDOUT, AuditRequest, short_recipe
+from .settings import check_forget_size
 from .signals import Signals
 from .trained import Prepared, TrainedModel, load_model
 from .training import check_cancel
@@ -94,6 +95,9 @@ class Runner(Artifacts):
         """Every model of every seed, audited and tabulated (the AMUN paper's protocol, §5.2): the request's
         :func:`~engine.plan.pieces` built in order, then per seed every model's audit and the seed's rows, with
         Avg Gap against the mean of that seed's retrains (a replica: against the others — the noise floor)."""
+        for seed in req.seeds:  # every seed's forget draw fits every audit before anything trains (issue 18)
+            prep = self.prepare(seed_spec(req, seed))
+            check_forget_size(len(prep.forget), len(prep.data.y_train))
         outer, t0 = self.progress, time.perf_counter()
         track = PlanTracker(self.plan(req) if self.build and outer is not None else [], outer)
         self.progress = track if outer is not None else None
@@ -194,12 +198,8 @@ class Runner(Artifacts):
         key = req.key()
         if self.store.exists("comparison", key):
             return
-        self.store.save("comparison", key, {
-            "spec": req.spec, "methods": [[m.key, m.params()] for m in req.methods], "seeds": list(req.seeds),
-            "use_remain": req.use_remain, "k": req.k, "retrains": req.retrains, "heldout": req.heldout,
-            "bootstrap": req.bootstrap, "original": req.original, "short_references": req.short_references,
-            "seconds": cmp.seconds,
-            "rows": cmp.rows.to_dict(orient="records")})
+        self.store.save("comparison", key, {**req.record(), "seconds": cmp.seconds,
+                                            "rows": cmp.rows.to_dict(orient="records")})
 
     # -------------------------------------------------------------------------------------------- other flows
     def baseline(self, spec: RunSpec) -> Baseline:

@@ -4,10 +4,12 @@ import streamlit as st
 
 from engine.errors import UnlearnError
 from engine.presets import default_retrains, tuned_provenance
+from engine.request import AuditRequest
 from engine.run import Runner
 from engine.sweep import run_grid
 from engine.unlearning import METHODS
 from ui import cached, forms, jobs, state, tables
+from ui.text import md
 
 st.set_page_config(page_title="Run · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
@@ -20,8 +22,6 @@ if audit["original"]:
     st.info("The original model is **your uploaded model** (the Your model page): the methods below unlearn it.",
             icon=":material/upload_file:")
     st.page_link("pages/13_Your_model.py", label="Your model", icon=":material/upload_file:")
-if s.get("audit_url_error"):
-    st.warning(f"{s.pop('audit_url_error')}; the defaults are used instead.")
 choices = [k for k in METHODS if k != "retrain"]
 
 
@@ -43,7 +43,8 @@ b[1].button("Default set", key="methods_default", on_click=_preset, args=(state.
             help=", ".join(METHODS[k].label for k in state.DEFAULT_METHODS))
 b[2].button("Clear", key="methods_none", on_click=_preset, args=([],), width="stretch")
 c2, c3 = st.columns([1, 1])
-s["audit_seeds"] = sorted(c2.multiselect("Seeds", list(range(10)), default=audit["seeds"], key="w_seeds",
+seed_options = sorted({*range(10), *audit["seeds"]})  # a link's seeds beyond 0-9 stay choosable
+s["audit_seeds"] = sorted(c2.multiselect("Seeds", seed_options, default=audit["seeds"], key="w_seeds",
                                          help="each seed: its own original model, forget draw and retrain")) or [0]
 s["audit_use_remain"] = not c3.toggle("D_F only", value=not audit["use_remain"], key="w_dfonly",
                                       help="the methods never see the remain set (methods that need it are skipped)")
@@ -61,27 +62,19 @@ with st.expander("Hyperparameters (defaults tuned for this data set; the papers'
         try:
             got = forms.method_form(key, spec.data.dataset, audit["overrides"].get(key, {}), tuned=s["audit_tuned"])
         except UnlearnError as exc:  # a value from a shared address that does not fit the field
-            st.error(f"{exc} — the address's values for {METHODS[key].label} are ignored; the defaults are shown.",
-                     icon=":material/error:")
+            st.error(md(f"{exc} — the address's values for {METHODS[key].label} are ignored; the defaults are "
+                        "shown."), icon=":material/error:")
             s["audit_overrides"].pop(key, None)
             got = forms.method_form(key, spec.data.dataset, {}, tuned=s["audit_tuned"])
         if got:
             overrides[key] = got
     s["audit_overrides"] = overrides
-    s["audit_k"] = st.number_input("RMIA reference models (K)", 2, 128, int(audit["k"]), step=2, key="w_k",
-                                   help="the AMUN paper used 128; more is stronger and slower")
     preset_r = default_retrains(spec.data.dataset)
-    s["audit_retrains"] = st.number_input(
-        "Retrains per seed (R)", 0, 20, preset_r if audit["retrains"] is None else int(audit["retrains"]), step=1,
-        key="w_retrains",
-        help=f"Avg Gap is taken against the mean of R retrains, and their spread is the noise floor of every "
-             f"metric (R ≥ 2). Preset: {preset_r}. 0: no retrain — the audit runs against the reference models "
-             "alone (no Retrain row, no Avg Gap).")
-    s["audit_short_refs"] = st.toggle(
-        "Short reference recipe", value=bool(audit.get("short_references")), key="w_short_refs",
-        help="train RMIA's reference models with a quarter of the target's epochs (StepLR scaled alike): cheaper "
-             "where the recipe is long (the GPU presets' 200 epochs); the papers train them like the target. How "
-             "far FT AUC moves: bench/results/short_references.md")
+    for f in AuditRequest.settings():  # K, R, the short recipe: drawn from the request's field metadata
+        if f.metadata.get("form") == "run":
+            extra = f" Preset: {preset_r}." if f.name == "retrains" else ""
+            s[f"audit_{f.name}"] = forms.setting_input(f, audit[f.name], help_extra=extra,
+                                                       default=preset_r if f.name == "retrains" else None)
 on_ray = st.toggle("Run on Ray", value=False, key="w_ray",
                    help="train the audit's models as Ray tasks (engine.sweep.run_grid): a local Ray started for the "
                         "job (about 10 s), or the cluster in $RAY_ADDRESS; the results land in this run store")

@@ -142,3 +142,18 @@ def reset_forms() -> None:
 def method_label(key: str) -> str:
     cls = METHODS[key]
     return f"{cls.label}" + (" (needs D_R)" if cls.needs_remain else "")
+
+
+def setting_input(f, value, *, default=None, help_extra: str = ""):
+    """The widget of one request setting (a dataclass field made with :func:`engine.config.setting`): its label,
+    help and bounds from the field's metadata — a toggle for true/false, a number input otherwise. ``value``: the
+    session's (None: ``default``, else the field's default). Returns the chosen value."""
+    meta = f.metadata
+    value = (f.default if default is None else default) if value is None else value
+    label, help_text = meta.get("label", f.name), meta.get("help", "") + help_extra
+    key = f"w_{meta.get('widget', f.name)}"  # the widget key tests and sessions know (w_k, w_retrains, …)
+    if isinstance(f.default, bool):
+        return st.toggle(label, value=bool(value), key=key, help=help_text)
+    lo, hi = int(meta.get("min", 0)), int(meta.get("max", 10**6))
+    return st.number_input(label, lo, hi, min(hi, max(lo, int(value))), step=field_step(int(f.default)), key=key,
+                           help=help_text)

@@ -2,55 +2,114 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import replace
 
 import streamlit as st
 
-from engine.config import RunSpec
+from engine.config import DataSpec, ModelSpec, RunSpec, TrainConfig
 from engine.data import DATASETS, availability
 from engine.errors import DataMissing, UnlearnError
 from engine.forget import names_a_file
 from engine.models import MODELS
 from engine.presets import default_retrains, default_spec
+from engine.settings import check_spec, check_value, field_kind
+
+from .text import md
 
 # canonical settings live under cfg_* (survive page switches); widgets use w_* keys
 FIELDS = {"dataset": "digits", "model": "", "forget": "", "seed": 0, "forget_seed": 0}
-URL_KEYS = {"dataset": "ds", "model": "model", "forget": "forget", "seed": "seed", "forget_seed": "fseed"}
+#: the session's spec settings → the spec field each one sets; the URL key, type and bounds come from that field's
+#: metadata (engine.config.setting), so the address carries exactly what the engine would accept
+SPEC_FIELDS = {"dataset": (DataSpec, "dataset"), "model": (ModelSpec, "arch"), "forget": (RunSpec, "forget"),
+               "seed": (RunSpec, "seed"), "forget_seed": (RunSpec, "forget_seed"),
+               "train_size": (DataSpec, "train_size"), "epochs": (TrainConfig, "epochs"), "width": (ModelSpec, "width")}
+
+
+def _field(cls: type, name: str) -> dataclasses.Field:
+    return next(f for f in dataclasses.fields(cls) if f.name == name)
+
+
+URL_KEYS = {name: _field(*where).metadata["url"] for name, where in SPEC_FIELDS.items()}
 #: overrides of the data set's preset recipe (``--set data.train_size=…`` / ``train.epochs=…``): in the URL only
 #: when they differ from the preset; None = the preset's value
-RECIPE = {"train_size": "ntrain", "epochs": "epochs"}
+RECIPE = {"train_size": URL_KEYS["train_size"], "epochs": URL_KEYS["epochs"]}
 #: the model's width when it differs from the architecture's (the Your model page: an uploaded model's width); in the
 #: URL as ``width`` only then
-WIDTH_KEY = "width"
+WIDTH_KEY = URL_KEYS["width"]
+
+
+def notice(text: str) -> None:
+    """Queue a notice about the address (a value dropped, the defaults shown); :func:`show_notices` draws it."""
+    notes = st.session_state.setdefault("_url_notices", [])
+    if text not in notes:
+        notes.append(text)
+
+
+def show_notices() -> None:
+    """The queued address notices, once each, as literal text (the values in them come from a link)."""
+    for text in st.session_state.pop("_url_notices", []):
+        st.warning(md(text), icon=":material/link_off:")
+
+
+def _from_url(name: str, raw: str):
+    """The URL text ``raw`` of setting ``name`` as a value its spec field accepts (0 = "all" for the training size),
+    or raise UnlearnError saying why not."""
+    f = _field(*SPEC_FIELDS[name])
+    kind, optional = field_kind(f)
+    if kind is str:
+        return check_value("", URL_KEYS[name], raw, dict(f.metadata), str)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UnlearnError(f"{URL_KEYS[name]}={raw!r}: expected a whole number") from None
+    if name == "train_size" and value == 0:
+        return 0
+    return check_value("", URL_KEYS[name], value, dict(f.metadata), int, optional)
+
+
+def decode_spec(params) -> tuple[dict, list[str]]:
+    """The sidebar settings in the query ``params`` (a mapping of URL key → text): ``({name: value}, notices)``.
+    Each value is checked against its spec field (type, bounds, length), then the whole spec as the engine checks it
+    (forget syntax, budgets such as a ResNet-18 of width 4096); a value that fails is dropped and a notice says
+    why. The result always makes a valid spec (:func:`spec_for`). Pure: no session, no Streamlit."""
+    notes: list[str] = []
+    cfg = {**FIELDS, "train_size": None, "epochs": None, "width": None}
+    for name in cfg:
+        raw = params.get(URL_KEYS[name])
+        if raw is None:
+            continue
+        try:
+            cfg[name] = _from_url(name, str(raw))
+        except UnlearnError as exc:
+            notes.append(f"The address's {exc}; the default is used.")
+    if cfg["dataset"] not in DATASETS:
+        notes.append(f"The address's data set {cfg['dataset'][:40]!r} is not one of {', '.join(DATASETS)}; digits "
+                     "is used.")
+        cfg["dataset"] = "digits"
+    if cfg["model"] and cfg["model"] not in MODELS:
+        notes.append(f"The address's model {cfg['model'][:40]!r} is not one of {', '.join(MODELS)}; the preset's is "
+                     "used.")
+        cfg["model"] = ""
+    try:  # the whole spec as the engine checks it: bounds, forget syntax, budgets
+        check_spec(spec_for({**cfg, "path": ""}))
+    except UnlearnError as exc:
+        notes.append(f"The address's settings were refused: {exc}. The data set's preset is shown instead.")
+        cfg = {**FIELDS, "dataset": cfg["dataset"], "train_size": None, "epochs": None, "width": None}
+    return cfg, notes
 
 
 def init() -> None:
-    """Session defaults, seeded once per session from the URL's query parameters."""
+    """Session defaults, seeded once per session from the URL's query parameters (:func:`decode_spec`): a value
+    the engine would refuse is dropped with a notice and the default is shown — never a broken page."""
     if st.session_state.get("_cfg_init"):
         return
-    params = st.query_params
-    for name, default in FIELDS.items():
-        raw = params.get(URL_KEYS[name])
-        value = default
-        if raw is not None:
-            try:
-                value = type(default)(raw) if not isinstance(default, str) else raw
-            except ValueError:
-                value = default
+    cfg, notes = decode_spec(st.query_params)
+    for text in notes:
+        notice(text)
+    for name, value in cfg.items():
         st.session_state[f"cfg_{name}"] = value
-    if st.session_state["cfg_dataset"] not in DATASETS:
-        st.session_state["cfg_dataset"] = "digits"
-    for name, url_key in RECIPE.items():
-        try:
-            value = int(params[url_key]) if url_key in params else None
-        except ValueError:
-            value = None
-        st.session_state[f"cfg_{name}"] = value if value is None or value >= 0 else None
-    try:
-        width = int(params[WIDTH_KEY]) if WIDTH_KEY in params else None
-    except ValueError:
-        width = None
-    st.session_state["cfg_width"] = width if width is None or 1 <= width <= 4096 else None
     st.session_state["cfg_path"] = ""  # imagefolder's folder: typed in this session, never read from an address
     st.session_state["_cfg_init"] = True
 
@@ -127,9 +186,18 @@ def _widget(name: str) -> dict:
     return {"key": f"w_{name}", "on_change": _copy, "args": (name,)}
 
 
+def _bounds(name: str) -> dict:
+    """``min_value`` / ``max_value`` of the widget for setting ``name``: its spec field's bounds."""
+    meta = _field(*SPEC_FIELDS[name]).metadata
+    return {"min_value": int(meta["min"]), "max_value": int(meta["max"])}
+
+
 def sidebar() -> RunSpec:
-    """The shared sidebar: data set, model, forget set and seeds. Returns the resulting spec."""
+    """The shared sidebar: data set, model, forget set and seeds. Returns the resulting spec. Notices about values
+    of the address that were dropped are shown above the page."""
     init()
+    audit_settings()  # decoded once per session here, so its notices show on whichever page a link opens
+    show_notices()
     s = st.session_state
     with st.sidebar:
         st.header("Run settings")
@@ -176,9 +244,9 @@ def sidebar() -> RunSpec:
                      "indices inline (indices:3,7,10-15) or pick them by hand on the Setup page. Using the preset's "
                      "forget set.", icon=":material/error:")
         c1, c2 = st.columns(2)
-        c1.number_input("Seed", min_value=0, max_value=10_000, step=1, **_widget("seed"),
+        c1.number_input("Seed", **_bounds("seed"), step=1, **_widget("seed"),
                         help="seed of model initialisation and training")
-        c2.number_input("Forget seed", min_value=0, max_value=10_000, step=1, **_widget("forget_seed"),
+        c2.number_input("Forget seed", **_bounds("forget_seed"), step=1, **_widget("forget_seed"),
                         help="seed of the random forget-set draw")
         s["cfg_seed"], s["cfg_forget_seed"] = int(s["cfg_seed"]), int(s["cfg_forget_seed"])
     sync_url()
@@ -204,7 +272,7 @@ def recipe_controls(spec: RunSpec) -> None:
                     **_widget("train_size"),
                     help=f"a stratified, seeded subset of the training split (preset: "
                          f"{preset['train_size'] or 'all'}); the forget set is drawn from it")
-    c2.number_input("Epochs", min_value=1, max_value=10_000, step=10, **_widget("epochs"),
+    c2.number_input("Epochs", **_bounds("epochs"), step=10, **_widget("epochs"),
                     help=f"passes over the training set for the original and the retrained model (preset: "
                          f"{preset['epochs']}); the learning-rate schedule (StepLR every {spec.train.lr_step} epochs) "
                          "is the preset's")
@@ -218,7 +286,7 @@ def width_control(spec: RunSpec, column=None) -> int:
     s = st.session_state
     if not s.get("cfg_width"):
         s["cfg_width"] = spec.model.width
-    (column or st).number_input("Model width", min_value=1, max_value=4096, step=1, **_widget("width"),
+    (column or st).number_input("Model width", **_bounds("width"), step=1, **_widget("width"),
                                 help=f"hidden units ({MODELS['mlp'].label}) or base channels (the CNNs) of "
                                      f"{MODELS[spec.model.arch].label}; its default: "
                                      f"{MODELS[spec.model.arch].default_width}. Your file's tensor shapes must "
@@ -233,17 +301,37 @@ def describe(spec: RunSpec) -> str:
     size = f"{spec.data.train_size} training images" if spec.data.train_size else "all training images"
     return (f"{DATASETS[spec.data.dataset].label} ({size}) · {MODELS[spec.model.arch].label} (width "
             f"{spec.model.width}) · {t.epochs} epochs, batch {t.batch_size}, lr {t.lr}, wd {t.weight_decay} · forget "
-            f"`{spec.forget}` · seed {spec.seed}")
+            f"{code(spec.forget)} · seed {spec.seed}")  # the forget spec may come from a link: literal text
+
+
+def code(text: str) -> str:
+    """``text`` as a Markdown code span (shown literally, whatever it holds): fenced by more backticks than its
+    longest run of them, as CommonMark defines, and on one line."""
+    text = " ".join(str(text).split())
+    run = max((len(r) for r in re.findall(r"`+", text)), default=0)
+    fence = "`" * (run + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def show_error(exc: UnlearnError) -> None:
-    """A user-caused error; for missing data files, what to do here in the dashboard (the engine's message names
-    the files and the folder)."""
-    text = str(exc)
+    """A user-caused error, one line of literal text (it may quote a value from a link or a file); for missing data
+    files, what to do here in the dashboard (the engine's message names the files and the folder)."""
+    text = md(exc)
     if isinstance(exc, DataMissing):
         text += (" Put the files there and reload this page (the data set list in the sidebar says when they are "
                  "found), or choose another data set in the sidebar — the bundled digits always works.")
     st.error(text, icon=":material/error:")
+
+
+def show_failure(what: str, exc: BaseException) -> None:
+    """An unexpected error (a bug, not the user's): one line saying what failed, never a traceback or a server
+    path; the traceback goes to the server's log."""
+    import logging
+
+    logging.getLogger("ui").exception("%s failed", what)
+    st.error(md(f"{what} failed unexpectedly ({type(exc).__name__}). The details are in the server's log."),
+             icon=":material/error:")
 
 
 # ------------------------------------------------------------------------------------------- audit settings
@@ -267,71 +355,126 @@ def decode_overrides(text: str) -> dict[str, dict[str, str]]:
     return out
 
 
+def _audit_fields() -> list:
+    """The audit settings a shared address carries: the :class:`AuditRequest` fields with a ``url`` key."""
+    from engine.request import AuditRequest
+
+    return [f for f in AuditRequest.settings() if "url" in f.metadata]
+
+
+def _audit_default(f, dataset: str):
+    """The value a setting takes when the address has none (retrains: the preset's)."""
+    return default_retrains(dataset) if f.name == "retrains" else f.default
+
+
+def decode_audit(q) -> tuple[dict, list[str]]:
+    """The audit settings in the query ``q`` (a mapping), each decoded by its field's type and checked against
+    its bounds; a value that fails is left out and a notice says why. Returns ``({field name: value}, notices)``.
+    Pure: no session, no Streamlit."""
+    from engine.settings import check_seeds
+
+    out, notes = {}, []
+    for f in _audit_fields():
+        raw, key = q.get(f.metadata["url"]), f.metadata["url"]
+        raw = None if raw is None else str(raw)
+        if raw is None:
+            continue
+        try:
+            kind, optional = field_kind(f)
+            if f.name == "seeds":
+                try:
+                    seeds = [int(x) for x in raw.split(",") if x.strip()]
+                except ValueError:
+                    raise UnlearnError(f"{key}={raw[:40]!r}: expected whole numbers such as 0,1,2") from None
+                out[f.name] = check_seeds(seeds, dict(f.metadata), key)
+            elif kind is bool:
+                if raw not in ("0", "1"):
+                    raise UnlearnError(f"{key}={raw[:40]!r}: expected 0 or 1")
+                out[f.name] = raw == "1"
+            elif kind is int:
+                try:
+                    value = int(raw)
+                except ValueError:
+                    raise UnlearnError(f"{key}={raw[:40]!r}: expected a whole number") from None
+                out[f.name] = check_value("", key, value, dict(f.metadata), int)
+            else:
+                value = check_value("", key, raw, dict(f.metadata), str, optional)
+                if f.metadata.get("pattern") == "alnum" and not value.isalnum():
+                    raise UnlearnError(f"{key}: expected letters and digits only")
+                out[f.name] = value
+        except UnlearnError as exc:
+            notes.append(f"The address's {exc}; the default is used.")
+    return out, notes
+
+
 def audit_settings() -> dict:
-    """Methods, seeds, D_F-only, K and per-method overrides chosen on the Run page (all of them in the URL)."""
-    from engine.audit.rmia import DEFAULT_K
+    """Methods, seeds, D_F-only, K and per-method overrides chosen on the Run page (all of them in the URL); the
+    request's settings under their field names (``audit_<name>`` in the session)."""
     from engine.unlearning import METHODS
 
     s = st.session_state
+    fields = _audit_fields()
     if "audit_methods" not in s:
         q = st.query_params
         raw = q.get("methods")
         wanted = raw.split(",") if raw else DEFAULT_METHODS
+        unknown = [m for m in wanted if m not in METHODS]
+        if unknown:
+            notice(f"The address's methods {', '.join(m[:30] for m in unknown[:5])} are unknown and left out.")
         s["audit_methods"] = [m for m in wanted if m in METHODS and m != "retrain"]
-        try:
-            s["audit_seeds"] = sorted({int(x) for x in q.get("seeds", "0").split(",") if x.strip()}) or [0]
-        except ValueError:
-            s["audit_seeds"] = [0]
-        s["audit_use_remain"] = q.get("remain", "1") != "0"
         s["audit_tuned"] = q.get("paper", "0") != "1"
-        try:
-            s["audit_k"] = max(2, int(q.get("k", DEFAULT_K)))
-        except ValueError:
-            s["audit_k"] = DEFAULT_K
-        try:
-            s["audit_retrains"] = min(20, max(0, int(q["r"]))) if "r" in q else None
-        except ValueError:
-            s["audit_retrains"] = None
-        s["audit_short_refs"] = q.get("sref", "0") == "1"
-        orig = q.get("orig", "")
-        s["audit_original"] = orig if orig.isalnum() and len(orig) <= 128 else None
+        decoded, notes = decode_audit(q)
+        for text in notes:
+            notice(text)
+        for f in fields:
+            s[f"audit_{f.name}"] = decoded.get(f.name, None if f.name == "retrains" else f.default)
         try:
             hp = decode_overrides(q.get("hp", ""))
         except UnlearnError as exc:
-            s["audit_url_error"] = str(exc)
+            notice(f"{exc}; the defaults are used instead.")
             hp = {}
         s["audit_overrides"] = {m: v for m, v in hp.items() if m in s["audit_methods"]}
-    return {"methods": list(s["audit_methods"]), "seeds": list(s["audit_seeds"]),
-            "use_remain": bool(s["audit_use_remain"]),
-            "overrides": {m: dict(v) for m, v in s["audit_overrides"].items()},
-            "k": int(s["audit_k"]), "retrains": s.get("audit_retrains"), "tuned": bool(s.get("audit_tuned", True)),
-            "original": s.get("audit_original"), "short_references": bool(s.get("audit_short_refs", False))}
+    out = {f.name: s.get(f"audit_{f.name}", f.default) for f in fields}
+    out["seeds"] = list(out["seeds"])
+    return {"methods": list(s["audit_methods"]), **out, "tuned": bool(s.get("audit_tuned", True)),
+            "overrides": {m: dict(v) for m, v in s["audit_overrides"].items()}}
 
 
 def request(spec: RunSpec | None = None):
     """The session's audit as a validated :class:`engine.run.AuditRequest` (raises UnlearnError on a bad value)."""
-    from engine.run import AuditRequest
+    from engine.request import AuditRequest
 
     a = audit_settings()
-    return AuditRequest.build(spec or current_spec(), a["methods"], a["seeds"], overrides=a["overrides"],
-                              use_remain=a["use_remain"], k=a["k"], retrains=a["retrains"], tuned=a["tuned"],
-                              original=a["original"], short_references=a["short_references"])
+    settings = {f.name: a[f.name] for f in _audit_fields()}
+    return AuditRequest.build(spec or current_spec(), a["methods"], overrides=a["overrides"], tuned=a["tuned"],
+                              **settings)
+
+
+def encode_audit(req) -> dict[str, str | None]:
+    """The query parameters of ``req``'s settings: each one's text, or None where it is the default (left out of
+    the address; seeds and the setting are always written, so a link says them)."""
+    out: dict[str, str | None] = {}
+    for f in _audit_fields():
+        value = getattr(req, f.name)
+        if f.name not in ("seeds", "use_remain") and value == _audit_default(f, req.spec.data.dataset):
+            out[f.metadata["url"]] = None
+        elif isinstance(value, bool):
+            out[f.metadata["url"]] = "1" if value else "0"
+        elif isinstance(value, tuple):
+            out[f.metadata["url"]] = ",".join(map(str, value))
+        else:
+            out[f.metadata["url"]] = None if value is None else str(value)
+    return out
 
 
 def sync_audit_url(req) -> None:
     """Methods, seeds, setting, K and the changed hyperparameters of ``req`` into the address bar."""
-    from engine.audit.rmia import DEFAULT_K
-
     q = st.query_params
     values = {"methods": ",".join(m.key for m in req.methods) or ",".join(audit_settings()["methods"]),
-              "seeds": ",".join(map(str, req.seeds)), "remain": "1" if req.use_remain else "0"}
-    values["k"] = str(req.k) if req.k != DEFAULT_K else None
-    values["r"] = str(req.retrains) if req.retrains != default_retrains(req.spec.data.dataset) else None
+              **encode_audit(req)}
     tuned = audit_settings()["tuned"]
     values["paper"] = None if tuned else "1"
     values["hp"] = encode_overrides(req.overrides(tuned=tuned)) or None
-    values["orig"] = req.original or None
-    values["sref"] = "1" if req.short_references else None
     for key, value in values.items():
         if value is None:
             if key in q:
@@ -429,9 +572,8 @@ def settings_of(req) -> dict | None:
             return None
     except UnlearnError:
         return None
-    return {"cfg": cfg, "methods": [m.key for m in req.methods], "seeds": list(req.seeds),
-            "use_remain": req.use_remain, "k": req.k, "overrides": req.overrides(), "retrains": req.retrains,
-            "original": req.original, "short_references": req.short_references}
+    return {"cfg": cfg, "methods": [m.key for m in req.methods], "overrides": req.overrides(),
+            **{f.name: getattr(req, f.name) for f in _audit_fields()}}
 
 
 def open_audit(settings: dict) -> None:
@@ -443,11 +585,7 @@ def open_audit(settings: dict) -> None:
     s["_last_dataset"] = settings["cfg"]["dataset"]
     s["_last_model"] = settings["cfg"]["model"]
     s["audit_methods"] = list(settings["methods"])
-    s["audit_seeds"] = list(settings["seeds"])
-    s["audit_use_remain"] = bool(settings["use_remain"])
-    s["audit_k"] = int(settings["k"])
     s["audit_overrides"] = {m: dict(v) for m, v in settings["overrides"].items()}
-    if "retrains" in settings:
-        s["audit_retrains"] = settings["retrains"]
-    s["audit_original"] = settings.get("original")
-    s["audit_short_refs"] = bool(settings.get("short_references", False))
+    for f in _audit_fields():
+        if f.name in settings:
+            s[f"audit_{f.name}"] = settings[f.name]

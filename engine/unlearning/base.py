@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -217,6 +218,8 @@ class Unlearner:
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             value, meta = getattr(self, f.name), f.metadata
             if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if not math.isfinite(value):  # NaN passes every comparison below (issue 18, ft.momentum=nan)
+                    raise UnlearnError(f"{self.label}: {f.name}={value} is not a finite number")
                 if "min" in meta and value < meta["min"] or "max" in meta and value > meta["max"]:
                     raise UnlearnError(f"{self.label}: {f.name}={value} is outside "
                                        f"[{meta.get('min')}, {meta.get('max')}]")
