@@ -15,7 +15,7 @@ from engine.models import build_model
 from engine.training import train_model
 from engine.unlearning.auditors import AuditorOutput, LogRegAuditor, SVMAuditor, fit_many
 from engine.unlearning.finetune import FineTune
-from engine.unlearning.sg_unlearn import SGUnlearn, auditor_pass
+from engine.unlearning.sg_unlearn import SGUnlearn, auditor_blind, auditor_pass, auditor_probe
 
 CPU = torch.device("cpu")
 
@@ -221,6 +221,45 @@ def test_alpha_zero_reduces_to_fine_tuning(tiny):
     ft = _run(FineTune(epochs=e, lr=0.01, lr_gamma=1.0), tiny).model
     assert _same(_run(SGUnlearn(epochs=e, auditor="none"), tiny).model, ft)
     assert not _same(_run(SGUnlearn(epochs=e, alpha=0.0), tiny).model, ft)
+
+
+def test_the_auditor_probe_measures_the_original_and_leaves_the_game_alone(tiny):
+    """Issue 19.2: before the game, the auditor's held-out accuracy on the original model with a 95 % interval is
+    stored in the extras (the unlearned model's manifest); the probe runs on a copy with its own generator, so the
+    game's weights are those of a run without it."""
+    model, data, forget, _ = tiny
+    res = _run(SGUnlearn(epochs=2), tiny)
+    ex = res.extras
+    assert 0.0 <= ex["auditor_probe_acc"] <= 1.0 and ex["auditor_chance"] == 0.5
+    assert ex["auditor_probe_passes"] == 5 and ex["auditor_probe_n"] == 2 * len(forget)  # |D_F| < |val|
+    p = ex["auditor_probe_acc"]
+    assert ex["auditor_probe_halfwidth"] == pytest.approx(1.959964 * np.sqrt(p * (1 - p) / (2 * len(forget))))
+    assert _same(res.model, _run(SGUnlearn(epochs=2, probe_passes=0), tiny).model)
+    assert "auditor_probe_acc" not in _run(SGUnlearn(epochs=1, probe_passes=0), tiny).extras
+    assert "auditor_probe_acc" not in _run(SGUnlearn(epochs=1, auditor="none"), tiny).extras
+    # the same numbers from the function itself, on the original model
+    direct = auditor_probe(model, SGUnlearn().make_auditor(), data.x_train[forget], data.y_train[forget],
+                           data.x_val, data.y_val, seed=0)
+    assert direct["auditor_probe_acc"] == pytest.approx(p)
+
+
+def test_auditor_blind_says_so_only_when_the_auditor_is_at_chance():
+    blind = auditor_blind({"auditor_probe_acc": 0.518, "auditor_probe_halfwidth": 0.063, "auditor_chance": 0.5})
+    assert blind and "no membership signal" in blind and "reduces to fine-tuning" in blind and "0.518" in blind
+    assert auditor_blind({"auditor_probe_acc": 0.45, "auditor_probe_halfwidth": 0.01}) is not None  # below chance
+    assert auditor_blind({"auditor_probe_acc": 0.62, "auditor_probe_halfwidth": 0.04, "auditor_chance": 0.5}) is None
+    assert auditor_blind({}) is None and auditor_blind(None) is None and auditor_blind({"eps_init": 1.0}) is None
+
+
+def test_pooled_auditor_fits_one_auditor_per_fold(tiny):
+    model, data, forget, _ = tiny
+    xf, yf = data.x_train[forget], data.y_train[forget]
+    g = torch.Generator().manual_seed(0)
+    pooled = auditor_pass(model, LogRegAuditor(), xf, yf, data.x_val, data.y_val, g, weight=0.0, per_class=False)
+    per = auditor_pass(model, LogRegAuditor(), xf, yf, data.x_val, data.y_val, g, weight=0.0)
+    assert pooled["auditors"] == 3 and per["auditors"] > 3  # cv = 3 folds
+    assert pooled["n_samples"] == per["n_samples"] == 2 * len(forget)
+    assert abs(pooled["n_heldout"] - 0.9 * pooled["n_samples"]) <= 3  # 3 folds × 30 % held out
 
 
 def test_refuses_the_forget_only_setting(tiny):
