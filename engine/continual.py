@@ -27,6 +27,7 @@ from .audit.compare import BASELINE, REFERENCE
 from .audit.rmia import DEFAULT_K
 from .config import RunSpec
 from .errors import UnlearnError
+from .request import refuse_tuning_seeds
 from .unlearning import Unlearner, chosen_methods
 
 #: the paper's protocol: 5 requests of 2 % of the training data each (CIFAR-10: 1,000 samples), 10 % in all
@@ -79,6 +80,7 @@ class ContinualRequest:
                                      use_remain=use_remain))
         if not seeds:
             raise UnlearnError("give at least one seed")
+        refuse_tuning_seeds(seeds)
         if not 1 <= int(requests) <= 50:
             raise UnlearnError(f"the number of requests must be between 1 and 50, got {requests}")
         if not size > 0 or (size >= 1 and size != int(size)):

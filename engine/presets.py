@@ -156,7 +156,12 @@ def tuned_provenance(dataset: str | None, method: str, like: str = "") -> str | 
     paper = entry.get("paper_score")
     score = entry.get("score")
     shared = "" if whose == method else f"of {whose} (shared): "
-    return (f"{shared}tuned on {record.get('created', '?')} by `{record.get('command') or 'engine tune'}`: held-out "
-            f"forget seeds {record.get('heldout_forget_seeds')}, {entry.get('candidates')} candidates"
+    setting = record.get("setting")
+    where = (f"tuning's own data part, model and forget seeds {record.get('model_seeds')}, "
+             f"{str(setting).replace('with_dr', 'with D_R').replace('df_only', 'D_F only').replace('/', ', ')} "
+             f"(forget {record.get('forget')})" if setting else
+             f"held-out forget seeds {record.get('heldout_forget_seeds')} (the audits' original models)")
+    return (f"{shared}tuned on {record.get('created', '?')} by `{record.get('command') or 'engine tune'}`: "
+            f"{where}, {entry.get('candidates')} candidates"
             + (f", Avg Gap {score:.2f}" if score is not None and score == score else "")
             + (f" (the paper's default: {paper:.2f})" if paper is not None else ""))

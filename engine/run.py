@@ -245,8 +245,13 @@ class Runner:
 
     @staticmethod
     def _seed_spec(req: AuditRequest, seed: int) -> RunSpec:
-        """``req``'s spec for one seed: model seed ``seed``, forget draw ``seed`` (held-out: ``seed + HELDOUT``)."""
-        return replace(req.spec, seed=seed, forget_seed=seed + (HELDOUT if req.heldout else 0))
+        """``req``'s spec for one seed: model seed ``seed``, forget draw ``seed``; held out (tuning): model and forget
+        seeds ``seed + HELDOUT`` on tuning's own part of the data (``DataSpec.tuning``: other training rows, so its
+        own originals and reference models, and forget sets disjoint from every audit's)."""
+        if req.heldout:
+            return replace(req.spec, seed=seed + HELDOUT, forget_seed=seed + HELDOUT,
+                           data=replace(req.spec.data, tuning=True))
+        return replace(req.spec, seed=seed, forget_seed=seed)
 
     def plan(self, req: AuditRequest) -> list[Piece]:
         """The pieces of :meth:`compare` the store does not hold yet, in the order it builds them, each with its

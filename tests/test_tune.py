@@ -37,12 +37,15 @@ def test_tune_scores_a_tiny_grid_on_the_held_out_split(tiny_spec, tmp_path, monk
         rows = g[g.method == key]
         assert result.winners[key]["score"] == pytest.approx(rows["avg_gap"].min())
         assert result.winners[key]["candidates"] == len(rows)
-    # the forget sets were drawn from the held-out seed, never the evaluation's
-    heldout = runner.prepare(tiny_spec.__class__(**{**tiny_spec.__dict__, "forget_seed": HELDOUT}))
+    # tuning ran on its own part of the data with its own seeds: own originals, retrains and forget draws
+    heldout = runner.prepare(Runner._seed_spec(result_request(tiny_spec), 0))
     evaluation = runner.prepare(tiny_spec)
+    assert heldout.spec.data.tuning and heldout.spec.seed == heldout.spec.forget_seed == HELDOUT
     retrain_forgets = {a.manifest["forget_fingerprint"] for a in store.list("retrain")}
     assert retrain_forgets == {heldout.forget_key} and heldout.forget_key != evaluation.forget_key
-    assert "Held-out forget split (forget seeds 1000" in result.table_markdown()
+    assert heldout.data.fingerprint != evaluation.data.fingerprint
+    assert "its own model and forget seeds (1000" in result.table_markdown()
+    assert result.setting == "with_dr/random"
     # the winners become the data set's tuned defaults, with their provenance
     monkeypatch.setattr(presets, "TUNED_DIR", tmp_path / "tuned")
     presets._tuned_record.cache_clear()
@@ -50,8 +53,11 @@ def test_tune_scores_a_tiny_grid_on_the_held_out_split(tiny_spec, tmp_path, monk
         path = write_tuned(result, tmp_path / "tuned")
         record = json.loads(path.read_text())
         assert record["heldout_forget_seeds"] == [HELDOUT] and record["methods"]["ft"]["params"]["lr_step"] == 10
+        assert record["model_seeds"] == [HELDOUT] and record["setting"] == "with_dr/random"
+        assert record["settings"]["with_dr/random"]["methods"] == record["methods"]
         assert presets.tuned_params(tiny_spec.data.dataset, "ft") == result.winners["ft"]["params"]
-        assert "held-out forget seeds [1000]" in presets.tuned_provenance(tiny_spec.data.dataset, "ft")
+        prov = presets.tuned_provenance(tiny_spec.data.dataset, "ft")
+        assert "model and forget seeds [1000]" in prov and "with D_R, random" in prov
         req = AuditRequest.build(tiny_spec, ["ft"], [0])
         assert req.method("ft").lr == result.winners["ft"]["params"]["lr"]
     finally:
@@ -61,6 +67,49 @@ def test_tune_scores_a_tiny_grid_on_the_held_out_split(tiny_spec, tmp_path, monk
     again = tune(tiny_spec, ["ft"], Runner(store), seeds=(0,), k=2, retrains=2, grids=grids)
     assert {kind: len(store.list(kind)) for kind in before} == before
     assert np.allclose(again.grid["avg_gap"], g[g.method == "ft"]["avg_gap"])
+
+
+def result_request(spec):
+    return AuditRequest(spec, (), (0,), heldout=True)
+
+
+def test_no_audit_forget_set_of_the_default_seeds_meets_a_tuning_forget_set():
+    """Issue 19.3: for both CPU presets, every audit forget set of seeds 0–9 (random 10–60 % and class forgetting)
+    and every tuning forget set (seeds 1000–1004) are disjoint in the raw training split, by construction: tuning
+    trains on the rows the audit's subset leaves out."""
+    from dataclasses import replace
+
+    from engine.data import load_dataset
+    from engine.forget import select_forget
+    from engine.presets import PRESETS
+
+    for name in ("digits", "fashion-mnist"):
+        spec = PRESETS[name]
+        try:
+            audit_data = load_dataset(spec.data)
+        except UnlearnError:  # Fashion-MNIST's files are not on every machine
+            continue
+        tune_data = load_dataset(replace(spec.data, tuning=True))
+        assert len(tune_data.y_train) == len(audit_data.y_train)
+        assert not set(audit_data.train_rows.tolist()) & set(tune_data.train_rows.tolist())
+        for forget in ("random:0.1", "random:0.4", "random:0.6", "class:3", spec.forget):
+            audit_rows = set()
+            for seed in range(10):
+                f = select_forget(forget, audit_data.y_train, audit_data.num_classes, seed=seed)
+                audit_rows |= set(audit_data.train_rows[f].tolist())
+            for seed in range(HELDOUT, HELDOUT + 5):
+                f = select_forget(forget, tune_data.y_train, tune_data.num_classes, seed=seed)
+                assert not audit_rows & set(tune_data.train_rows[f].tolist()), (name, forget, seed)
+
+
+def test_audits_refuse_tuning_seeds(tiny_spec):
+    from engine.continual import ContinualRequest
+
+    with pytest.raises(UnlearnError, match="belong to tuning"):
+        AuditRequest.build(tiny_spec, ["ft"], [0, HELDOUT])
+    with pytest.raises(UnlearnError, match="belong to tuning"):
+        ContinualRequest.build(tiny_spec, ["ft"], [HELDOUT + 1])
+    assert AuditRequest.build(tiny_spec, ["ft"], [HELDOUT - 1]).seeds == (HELDOUT - 1,)
 
 
 def test_tune_refuses_nothing_to_tune(tiny_spec, tmp_path):
