@@ -313,3 +313,30 @@ def test_sg_lowers_the_auditor_below_fine_tuning():
     print(f"auditor accuracy after {rounds} rounds: SG {acc_sg:.3f}, FT {acc_ft:.3f}")
     assert acc_sg < acc_ft
 
+
+
+def test_the_table_note_says_when_sg_unlearns_against_a_blind_auditor():
+    """Issue 19.2: wherever the audit table is shown (CLI table.md, the pages' caption, the report) its note says
+    that SG-Unlearn's auditor saw nothing on the original, so the row is fine-tuning, not a game won."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from engine.audit.compare import COLUMNS, Comparison
+    from engine.config import RunSpec as Spec
+    from engine.unlearning.sg_unlearn import blind_note
+
+    def tm(extras):
+        return SimpleNamespace(artifact=SimpleNamespace(manifest={"extras": extras}))
+
+    rows = pd.DataFrame([dict.fromkeys(COLUMNS, 0.0) | {"method": m, "label": m, "seed": 0, "replica": 0,
+                                                         "setting": "with D_R"} for m in ("retrain", "sg_unlearn")])
+    blind = {"auditor_probe_acc": 0.49, "auditor_probe_halfwidth": 0.06, "auditor_chance": 0.5}
+    seeing = {"auditor_probe_acc": 0.60, "auditor_probe_halfwidth": 0.04, "auditor_chance": 0.5}
+    cmp = Comparison(Spec(), rows[COLUMNS], models={("sg_unlearn", 0): tm(blind), ("ft", 0): tm({})})
+    assert "SG-Unlearn: on every seed the auditor finds no membership signal" in cmp.note()
+    assert "0.490 ± 0.060 (seed 0)" in cmp.to_markdown()
+    assert blind_note({("sg_unlearn", 0): tm(blind), ("sg_unlearn", 1): tm(seeing)}).startswith(
+        "SG-Unlearn: on 1 of 2 seeds")
+    assert blind_note({("sg_unlearn", 0): tm(seeing)}) is None and blind_note({}) is None
+    assert "SG-Unlearn" not in Comparison(Spec(), rows[COLUMNS]).note()

@@ -367,8 +367,12 @@ class Comparison:
                  "one retrain per seed: no noise floor (set retrains ≥ 2)")
         few = (f" With {n} seeds the interval is {t_factor(n):.1f} standard errors on each side, so few methods "
                "can be told apart: add seeds to separate them." if n == 2 else "")
+        from ..unlearning.sg_unlearn import blind_note  # SG-Unlearn's auditor blind: its row says nothing of a game
+
+        blind = blind_note(self.models)
         return (f"Mean {interval}; Avg Gap uses {mia_name}; {floor}. Marked: closest to Retrain (lowest for Avg "
-                f"Gap, Δφ and time), every method within noise of the best marked alike.{few}")
+                f"Gap, Δφ and time), every method within noise of the best marked alike.{few}"
+                + (f" {blind}" if blind else ""))
 
     def to_markdown(self, mia: str = "ft_auc") -> str:
         cells, best = self.formatted(mia), set(self.best_cells(mia))

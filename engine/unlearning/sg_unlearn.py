@@ -341,3 +341,27 @@ def auditor_blind(extras: dict | None) -> str | None:
     if math.isfinite(half) and acc - half > float(extras.get("auditor_chance", CHANCE)):
         return None
     return BLIND.format(acc=acc, half=half if math.isfinite(half) else float("nan"))
+
+
+def blind_note(models: dict) -> str | None:
+    """One sentence for a table of results with SG-Unlearn rows whose auditor was blind on some seed: ``models``
+    maps (method, seed) to a trained model whose ``artifact.manifest["extras"]`` holds the probe
+    (:class:`engine.audit.compare.Comparison`'s ``models``). None when there is no SG-Unlearn row, no probe was
+    stored, or the auditor saw a signal on every seed."""
+    blind, probed = [], []
+    for (method, seed), tm in sorted(models.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        if method != SGUnlearn.key:
+            continue
+        extras = ((getattr(getattr(tm, "artifact", None), "manifest", None) or {}).get("extras") or {})
+        if "auditor_probe_acc" not in extras:
+            continue
+        probed.append(seed)
+        if auditor_blind(extras):
+            blind.append((seed, float(extras["auditor_probe_acc"]), float(extras["auditor_probe_halfwidth"])))
+    if not blind:
+        return None
+    accs = ", ".join(f"{a:.3f} ± {h:.3f} (seed {s})" for s, a, h in blind)
+    which = "every seed" if len(blind) == len(probed) else f"{len(blind)} of {len(probed)} seeds"
+    return (f"SG-Unlearn: on {which} the auditor finds no membership signal here — its held-out accuracy on the "
+            f"original model before the game, {accs}, is not above chance (0.5) beyond its 95 % interval — so "
+            "SG-Unlearn reduces to fine-tuning; its row is not evidence of a game won.")
