@@ -78,7 +78,8 @@ class AuditRequest:
         the trained original. Raises :class:`UnlearnError` on an unknown method, a bad hyperparameter value, an
         override for a method not in the run, no seeds, a bad K or R.
         """
-        chosen = chosen_methods(spec.data.dataset if tuned else None, methods, overrides, use_remain=use_remain)
+        chosen = chosen_methods(spec.data.dataset if tuned else None, methods, overrides, use_remain=use_remain,
+                                forget=spec.forget)
         if not seeds:
             raise UnlearnError("give at least one seed")
         refuse_tuning_seeds(seeds)

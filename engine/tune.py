@@ -70,7 +70,8 @@ SETTING_LABELS = {"with_dr": "with D_R", "df_only": "D_F only", "random": "rando
 
 def setting_key(forget: str, use_remain: bool) -> str:
     """The setting winners are stored under: ``with_dr`` / ``df_only`` and ``random`` / ``class`` (a class
-    forget spec), e.g. ``with_dr/random``; other forget specs tune as random."""
+    forget spec), e.g. ``with_dr/random``; other forget specs tune as random. (The same key
+    :func:`engine.unlearning.chosen_methods` looks up for a run.)"""
     return f"{'with_dr' if use_remain else 'df_only'}/{'class' if str(forget).startswith('class') else 'random'}"
 
 

@@ -143,3 +143,56 @@ def test_tune_through_ray_scores_the_same_grid(tiny_spec, tmp_path):
             ray.shutdown()
     assert np.allclose(remote.grid["avg_gap"], local.grid["avg_gap"])
     assert remote.winners["ft"]["params"] == local.winners["ft"]["params"]
+
+
+def test_winners_are_stored_and_served_per_setting(tiny_spec, tmp_path, monkeypatch):
+    """Issue 19.3: each setting keeps its own winners; a run in a setting that was not tuned gets the with-D_R
+    random winners and the provenance says they are reused."""
+    import pandas as pd
+
+    from engine.tune import TuneResult, setting_key
+
+    def result(use_remain, lr):
+        return TuneResult("digits", tiny_spec, (0, 1), 8, 2, pd.DataFrame(), 1.0, "test",
+                          {"amun": {"params": {"lr": lr}, "score": 1.0, "candidates": 3, "paper_score": 2.0}},
+                          use_remain)
+
+    assert setting_key("random:0.4", True) == "with_dr/random" and setting_key("class:3", False) == "df_only/class"
+    monkeypatch.setattr(presets, "TUNED_DIR", tmp_path)
+    presets._tuned_record.cache_clear()
+    try:
+        write_tuned(result(True, 0.05), tmp_path)
+        path = write_tuned(result(False, 0.001), tmp_path)
+        record = json.loads(path.read_text())
+        assert set(record["settings"]) == {"with_dr/random", "df_only/random"}
+        assert record["methods"]["amun"]["params"] == {"lr": 0.05}  # the top level: with D_R, random
+        assert record["settings"]["df_only/random"]["model_seeds"] == [HELDOUT, HELDOUT + 1]
+        presets._tuned_record.cache_clear()
+        assert presets.tuned_params("digits", "amun") == {"lr": 0.05}
+        assert presets.tuned_params("digits", "amun", setting="df_only/random") == {"lr": 0.001}
+        assert presets.tuned_params("digits", "amun", setting="with_dr/class") == {"lr": 0.05}
+        assert "reused here for with D_R, class" in presets.tuned_provenance("digits", "amun", setting="with_dr/class")
+        assert "D_F only, random" in presets.tuned_provenance("digits", "amun", setting="df_only/random")
+    finally:
+        presets._tuned_record.cache_clear()
+
+
+def test_a_run_takes_its_own_settings_winners(tiny_spec, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from engine.tune import setting_key
+
+    record = {"dataset": "digits", "setting": "with_dr/random", "methods": {"amun": {"params": {"lr": 0.05}}},
+              "settings": {"df_only/class": {"setting": "df_only/class",
+                                             "methods": {"amun": {"params": {"lr": 0.002}}}}}}
+    (tmp_path / "digits.json").write_text(json.dumps(record))
+    monkeypatch.setattr(presets, "TUNED_DIR", tmp_path)
+    presets._tuned_record.cache_clear()
+    try:
+        assert AuditRequest.build(tiny_spec, ["amun"]).method("amun").lr == 0.05
+        cls = replace(tiny_spec, forget="class:3")
+        assert setting_key(cls.forget, False) == "df_only/class"
+        assert AuditRequest.build(cls, ["amun"], use_remain=False).method("amun").lr == 0.002
+        assert AuditRequest.build(cls, ["amun"]).method("amun").lr == 0.05  # with D_R, class: not tuned → reused
+    finally:
+        presets._tuned_record.cache_clear()
