@@ -90,13 +90,25 @@ class SGUnlearn(SGDConfig, Unlearner):
     the round's auditor step, i.e. after the FT pass and before the adversarial update; ``ft_loss`` is the
     mean FT loss; ``seconds``/``auditor_seconds`` the round's and its auditor step's wall time.
 
-    Small data (measured on the digits preset: |D_F| = 60, |val| = 450 → per class and fold ~8 training
-    samples with 11 features): the per-class folds are linearly separable, so the code's λ = 0 hinge SVM has
-    an unbounded, non-unique optimum and a huge derivative (round-1 gradient norm 36 with Clarabel, 461 with
-    SCS, against 1.2 for the logreg auditor). With ``auditor="svm"`` at the code's defaults the digits MLP
-    collapses (val accuracy 0.93 → 0.21 in 30 rounds); ``svm_reg=0.01`` keeps it stable (0.88). The
+    Small data (measured on an earlier digits preset with |D_F| = 60, |val| = 450 → per class and fold ~8 training
+    samples with 11 features; the preset now forgets 120): the per-class folds are linearly separable, so the code's
+    λ = 0 hinge SVM has an unbounded, non-unique optimum and a huge derivative (round-1 gradient norm 36 with
+    Clarabel, 461 with SCS, against 1.2 for the logreg auditor). With ``auditor="svm"`` at the code's defaults the
+    digits MLP collapses (val accuracy 0.93 → 0.21 in 30 rounds); ``svm_reg=0.01`` keeps it stable (0.88). The
     logreg auditor (regularised, unique optimum) is stable at α = 1 (val 0.93 → 0.91) and lowers the auditor's
     accuracy relative to plain FT (tests/test_sg_unlearn.py, bench/results/sg.md).
+
+    Does the auditor see anything? (Issue 19; bench/results/sg.md §5.) Not in the paper: before the game,
+    :func:`auditor_probe` measures the auditor's held-out accuracy on the original model with a 95 % interval
+    (``probe_passes``, stored in the extras), and :func:`auditor_blind` / :func:`blind_note` give the sentence every
+    view shows where it is not above chance — then the game is fine-tuning plus a gradient of noise. On the digits
+    preset (|D_F| = 120) the code's per-class auditor and the pooled one (``per_class=False``) are both at chance on
+    the original (≈ 0.48–0.53 ± 0.06): its members and test samples have nearly the same losses and logits (test
+    accuracy 93 %), and RMIA's signal (FT AUC 71) comes from calibrating each sample against reference models,
+    which this auditor does not have. On Fashion-MNIST (|D_F| = 250, test accuracy 83 %) the pooled auditor sees the
+    membership (≈ 0.57–0.60 ± 0.04), the per-class one mostly not (≈ 35 training samples per auditor): the tuning
+    grid therefore uses ``per_class=False`` — a deviation from the code's Shokri-style per-class attackers, which
+    were sized for CIFAR's ~140 samples per class and fold.
     """
 
     key = "sg_unlearn"
