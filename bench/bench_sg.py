@@ -1,7 +1,7 @@
 """Benchmark: SG-Unlearn's auditor step (logreg vs cvxpylayers SVM), its wall time over 30 rounds, and its effect.
 
-Setting: the digits preset (engine.presets.PRESETS["digits"]: 300 training images, MLP 512, forget 20 % =
-60 samples, validation split 450), i.e. one game round = one batch pair of ns = 60 forget + 60 val samples,
+Setting: the digits preset (engine.presets.PRESETS["digits"]: 300 training images, MLP 512, forget 40 % =
+120 samples, validation split 450), i.e. one game round = one batch pair of ns = 120 forget + 120 val samples,
 per-class auditors over 3 folds (≈ 30 auditors). The original and retrained models come from
 ``engine.run.Runner`` (a store under ``$UNLEARN_HOME``, a temporary one when unset).
 
@@ -13,9 +13,17 @@ per-class auditors over 3 folds (≈ 30 auditors). The original and retrained mo
 3. SG-Unlearn wall time for 30 rounds (``--rounds``) with each auditor (and ``auditor="none"`` = plain FT for
    reference).
 4. Effect: auditor accuracy of SG-Unlearn (α = 1, logreg) vs plain FT after the same rounds, measured the same way.
+5. The auditor's strength and the game's effect (``--game digits,fashion-mnist``; issue 19): per preset and seed,
+   the auditor's held-out accuracy on the original model and on Retrain before any game (``auditor_probe``: the
+   code's per-class auditors and the pooled one, 95 % binomial intervals), then SG-Unlearn (α = 1, pooled and
+   per-class auditor) against its α = 0 twin (``auditor="none"``: the same FT at the same lr and rounds) at each
+   lr of ``--game-lrs``: the pooled auditor's accuracy on the end models, Δφ vs Retrain (W1 of φ on test and
+   remain, mean of the two) and test accuracy, means over seeds with 95 % t intervals.
+   ``--sections 5`` runs this section alone.
 
 Prints figures and writes bench/results/sg.md (``--out`` elsewhere). Not part of the tests.
 Run: .venv/bin/python bench/bench_sg.py [--repeats 7] [--threads 1] [--seeds 3] [--rounds 30] [--out FILE]
+     .venv/bin/python bench/bench_sg.py --sections 5 --game digits,fashion-mnist --game-lrs 0.1,0.01
      .venv/bin/python bench/bench_sg.py --quick   (smoke test: 1 repeat, 1 seed, 2 rounds, into a temporary file)
 """
 
@@ -94,6 +102,71 @@ def time_auditor_warm(auditor, problems, repeats: int) -> tuple[float, list[floa
     return time_auditor(lambda: auditor, problems, repeats)
 
 
+def _phi(model, x, y) -> np.ndarray:
+    """φ = log p_y − log(1 − p_y) per sample (eval mode)."""
+    model.eval()
+    with torch.no_grad():
+        lp = torch.log_softmax(model(x), 1)
+    other = torch.logsumexp(lp.scatter(1, y[:, None], -float("inf")), 1)
+    return (lp.gather(1, y[:, None])[:, 0] - other).numpy()
+
+
+def game_section(runner, datasets: list[str], seeds: int, lrs: list[float], rounds: int) -> list[str]:
+    """Section 5: the auditor's strength before the game, and the game against its α = 0 twin (see the docstring)."""
+    from dataclasses import replace
+
+    from engine.audit.stats import wasserstein1
+    from engine.audit.uncertainty import t_halfwidth
+    from engine.unlearning.sg_unlearn import auditor_probe
+
+    def probe(model, d, xf, yf, per_class, seed):
+        r = auditor_probe(model, LogRegAuditor(), xf, yf, d.x_val, d.y_val, per_class=per_class, seed=seed,
+                          passes=5)
+        return r["auditor_probe_acc"], r["auditor_probe_halfwidth"]
+
+    def cell(values) -> str:
+        hw = t_halfwidth(values)
+        return f"{np.mean(values):.3f}" + (f" ± {hw:.3f}" if np.isfinite(hw) else "")
+
+    lines = ["## 5. The auditor's strength before the game, and the game against its α = 0 twin", ""]
+    for ds in datasets:
+        before, after = [], {}
+        for seed in range(seeds):
+            prep = runner.prepare(replace(PRESETS[ds], seed=seed, forget_seed=seed))
+            d = prep.data
+            original, retrain = runner.original(prep.spec).model, runner.retrain(prep).model
+            xf, yf = d.x_train[prep.forget], d.y_train[prep.forget]
+            groups = {"test": (d.x_test, d.y_test), "remain": (d.x_train[prep.remain], d.y_train[prep.remain])}
+            ref = {g: _phi(retrain, x, y) for g, (x, y) in groups.items()}
+            for name, m in (("original", original), ("retrain", retrain)):
+                (pc, pc_h), (po, po_h) = probe(m, d, xf, yf, True, seed), probe(m, d, xf, yf, False, seed)
+                before.append((name, seed, pc, pc_h, po, po_h))
+            for lr in lrs:
+                for label, kw in (("SG α = 1, pooled auditor", {"alpha": 1.0, "per_class": False}),
+                                  ("SG α = 1, per-class auditor", {"alpha": 1.0, "per_class": True}),
+                                  ("α = 0 twin (FT, no auditor)", {"auditor": "none"})):
+                    model = SGUnlearn(epochs=rounds, lr=lr, **kw).unlearn(original, d, prep.forget, prep.remain,
+                                                                           seed=seed, device=CPU).model
+                    acc, _ = probe(model, d, xf, yf, False, seed + 500)
+                    dphi = float(np.mean([wasserstein1(_phi(model, x, y), ref[g]) for g, (x, y) in groups.items()]))
+                    after.setdefault((lr, label), []).append((acc, dphi, accuracy(predict(model, d.x_test), d.y_test)))
+        n_f = len(runner.prepare(PRESETS[ds]).forget)
+        lines += [f"### {ds} (forget {PRESETS[ds].forget} = {n_f}, val {len(d.x_val)}; seeds 0–{seeds - 1}; "
+                  f"{rounds} rounds)", "",
+                  "Before the game: the auditor's held-out accuracy (5 passes, no gradient), per seed with its 95 % "
+                  "binomial interval; chance 0.5.", "",
+                  "| model | seed | per-class auditor (the code's) | pooled auditor |", "|---|---|---|---|"]
+        lines += [f"| {n} | {s} | {a:.3f} ± {h:.3f} | {b:.3f} ± {k:.3f} |" for n, s, a, h, b, k in before]
+        lines += ["", "After the game (pooled auditor's accuracy on the end model; Δφ vs Retrain; test accuracy): "
+                  "mean over seeds ± 95 % t.", "",
+                  "| lr | model | auditor acc | Δφ vs Retrain | test acc |", "|---|---|---|---|---|"]
+        for (lr, label), vals in after.items():
+            a, p, t = zip(*vals)
+            lines.append(f"| {lr:g} | {label} | {cell(a)} | {cell(p)} | {cell(t)} |")
+        lines.append("")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=7)
@@ -103,7 +176,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help=f"where the markdown goes (default {RESULT})")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: 1 repeat, 1 seed, 2 rounds; writes to a temporary file unless --out is given")
+    ap.add_argument("--sections", default="1,2,3,4", help="which sections to run (5: --game)")
+    ap.add_argument("--game", default="digits,fashion-mnist", help="section 5: presets")
+    ap.add_argument("--game-lrs", default="0.1,0.01", help="section 5: FT learning rates of the game and its twin")
     args = ap.parse_args()
+    sections = {int(x) for x in args.sections.split(",") if x.strip()}
     if args.quick:
         args.repeats, args.seeds, args.rounds = 1, 1, 2
         if args.out is None:
@@ -118,6 +195,12 @@ def main() -> None:
              f"device cpu; load average at start {load()} (a shared box: other jobs were running)",
              f"- torch {torch.__version__}", ""]
 
+    if not sections & {1, 2, 3, 4}:  # section 5 alone
+        lines += game_section(runner, [d for d in args.game.split(",") if d], args.seeds,
+                              [float(x) for x in args.game_lrs.split(",") if x], rounds)
+        lines += [f"Load average at the end: {load()}.", ""]
+        _write(out, lines)
+        return
     prep = runner.prepare(PRESETS["digits"])
     t0 = time.perf_counter()
     original = runner.original(prep.spec).model
@@ -238,8 +321,14 @@ def main() -> None:
     else:
         lines += [f"(No reading: the interpretation in bench/results/sg.md was made for 30 rounds and 3 seeds; this "
                   f"run had {rounds} round(s) and {args.seeds} seed(s).)", ""]
+    if 5 in sections:
+        lines += game_section(runner, [d for d in args.game.split(",") if d], args.seeds,
+                              [float(x) for x in args.game_lrs.split(",") if x], rounds)
     lines += [f"Load average at the end: {load()}.", ""]
+    _write(out, lines)
 
+
+def _write(out: Path, lines: list[str]) -> None:
     text = "\n".join(lines)
     print(text)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     _add_run_options(p)
     p.add_argument("--methods", default="ft,rl,ga,bs,l1_sparse,salun,amun,amun_salun,sg_unlearn",
                    help="comma-separated method keys")
-    p.add_argument("--seeds", default="0,1", help="original models; the held-out forget draws use seed + 1000")
+    p.add_argument("--seeds", default="0,1", help="tuning runs seed + 1000 (model and forget draw) on its own part "
+                   "of the data, held out from every audit")
+    p.add_argument("--no-remain", action="store_true", help="tune the D_F-only setting (stored under its own name)")
     p.add_argument("--k", type=int, default=None, help="RMIA reference models (default 8)")
     p.add_argument("--retrains", type=int, default=None, help="retrain replicas per seed (default 2)")
     p.add_argument("--grid", choices=["paper", "small"], default="paper",

@@ -71,6 +71,10 @@ class DataSpec:
     path: str | None = setting(None, "imagefolder only: folder of class sub-folders")
     image_size: int = setting(32, "imagefolder only: images are resized to image_size x image_size", min=8, max=512,
                               why="crop + flip pads 4 pixels, and a 512 px image set already fills gigabytes")
+    tuning: bool = setting(False, "tuning's own part of the data (engine tune): the training subset is drawn from the "
+                           "training rows the audit's subset (same split_seed) leaves out, so no tuning forget set "
+                           "can meet an audit forget set; the test subset likewise where the test split has room "
+                           "(else the same test split); left out of the hash when False", omit_default=True)
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,8 @@ class RunSpec:
 def to_dict(obj: Any) -> Any:
     """Plain JSON-able structure of a spec (nested dataclasses become dicts)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if not (f.metadata.get("omit_default") and getattr(obj, f.name) == f.default)}
     if isinstance(obj, dict):
         return {str(k): to_dict(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -32,6 +32,7 @@ from .errors import Diverged, UnlearnError
 from .forget import remain_indices
 from .kinds import Stage
 from .reference_models import reference_set
+from .request import refuse_tuning_seeds
 from .trained import Prepared, TrainedModel
 from .training import check_cancel
 from .unlearning import Unlearner, chosen_methods
@@ -86,6 +87,7 @@ class ContinualRequest:
                                      use_remain=use_remain))
         if not seeds:
             raise UnlearnError("give at least one seed")
+        refuse_tuning_seeds(seeds)
         if not 1 <= int(requests) <= 50:
             raise UnlearnError(f"the number of requests must be between 1 and 50, got {requests}")
         if not size > 0 or (size >= 1 and size != int(size)):

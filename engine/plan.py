@@ -107,8 +107,13 @@ class AuditPiece:
 
 
 def seed_spec(req: AuditRequest, seed: int) -> RunSpec:
-    """``req``'s spec for one seed: model seed ``seed``, forget draw ``seed`` (held-out: ``seed + HELDOUT``)."""
-    return replace(req.spec, seed=seed, forget_seed=seed + (HELDOUT if req.heldout else 0))
+    """``req``'s spec for one seed: model seed ``seed``, forget draw ``seed``; held out (tuning): model and forget
+    seeds ``seed + HELDOUT`` on tuning's own part of the data (``DataSpec.tuning``: other training rows, so its own
+    originals and reference models, and forget sets disjoint from every audit's)."""
+    if req.heldout:
+        return replace(req.spec, seed=seed + HELDOUT, forget_seed=seed + HELDOUT,
+                       data=replace(req.spec.data, tuning=True))
+    return replace(req.spec, seed=seed, forget_seed=seed)
 
 
 def shared_attack(method: Unlearner) -> NearestAdversarial | None:

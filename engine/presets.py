@@ -129,10 +129,18 @@ def _tuned_record(dataset: str) -> dict[str, Any] | None:
     return record
 
 
-def _tuned_entry(dataset: str | None, method: str, like: str = "") -> tuple[dict | None, str]:
-    """The tuned record's entry of ``method`` on ``dataset``, else that of ``like`` (a method it shares its
-    settings with, e.g. AMUN-A with AMUN), and whose entry it is."""
-    methods = ((_tuned_record(dataset) if dataset else None) or {}).get("methods") or {}
+def _setting_record(dataset: str | None, setting: str | None) -> dict:
+    """The tuned record of ``setting`` (e.g. ``df_only/random``, :func:`engine.tune.setting_key`) when the file
+    holds one, else the file's top level (the ``with_dr/random`` winners)."""
+    record = (_tuned_record(dataset) if dataset else None) or {}
+    return (record.get("settings") or {}).get(setting) or record if setting else record
+
+
+def _tuned_entry(dataset: str | None, method: str, like: str = "", setting: str | None = None) -> tuple[dict | None,
+                                                                                                         str]:
+    """The tuned record's entry of ``method`` on ``dataset`` (in ``setting``'s record where there is one), else
+    that of ``like`` (a method it shares its settings with, e.g. AMUN-A with AMUN), and whose entry it is."""
+    methods = _setting_record(dataset, setting).get("methods") or {}
     if methods.get(method):
         return methods[method], method
     if like and methods.get(like):
@@ -140,23 +148,33 @@ def _tuned_entry(dataset: str | None, method: str, like: str = "") -> tuple[dict
     return None, method
 
 
-def tuned_params(dataset: str | None, method: str, like: str = "") -> dict[str, Any]:
+def tuned_params(dataset: str | None, method: str, like: str = "", setting: str | None = None) -> dict[str, Any]:
     """The tuned hyperparameters of ``method`` on ``dataset`` (else those of ``like``; empty: the paper's defaults
-    apply)."""
-    entry, _ = _tuned_entry(dataset, method, like)
+    apply); ``setting``: the winners of that setting where they were tuned, else the with-D_R random ones."""
+    entry, _ = _tuned_entry(dataset, method, like, setting)
     return dict((entry or {}).get("params", {}))
 
 
-def tuned_provenance(dataset: str | None, method: str, like: str = "") -> str | None:
-    """One line on where ``method``'s tuned defaults on ``dataset`` come from, or None (the paper's values)."""
-    record = _tuned_record(dataset) if dataset else None
-    entry, whose = _tuned_entry(dataset, method, like)
+def tuned_provenance(dataset: str | None, method: str, like: str = "", setting: str | None = None) -> str | None:
+    """One line on where ``method``'s tuned defaults on ``dataset`` come from — the setting they were tuned in, its
+    seeds and data part, and whether a run in ``setting`` reuses another setting's winners — or None (the paper's
+    values)."""
+    record = _setting_record(dataset, setting)
+    entry, whose = _tuned_entry(dataset, method, like, setting)
     if not entry:
         return None
     paper = entry.get("paper_score")
     score = entry.get("score")
     shared = "" if whose == method else f"of {whose} (shared): "
-    return (f"{shared}tuned on {record.get('created', '?')} by `{record.get('command') or 'engine tune'}`: held-out "
-            f"forget seeds {record.get('heldout_forget_seeds')}, {entry.get('candidates')} candidates"
+    tuned_in = record.get("setting")
+    where = (f"tuning's own data part, model and forget seeds {record.get('model_seeds')}, "
+             f"{str(tuned_in).replace('with_dr', 'with D_R').replace('df_only', 'D_F only').replace('/', ', ')} "
+             f"(forget {record.get('forget')})" if tuned_in else
+             f"held-out forget seeds {record.get('heldout_forget_seeds')} (the audits' original models)")
+    reused = (f"; reused here for {setting.replace('with_dr', 'with D_R').replace('df_only', 'D_F only')}"
+              .replace("/", ", ") + " (not tuned in that setting)" if setting and tuned_in and tuned_in != setting
+              else "")
+    return (f"{shared}tuned on {record.get('created', '?')} by `{record.get('command') or 'engine tune'}`: "
+            f"{where}{reused}, {entry.get('candidates')} candidates"
             + (f", Avg Gap {score:.2f}" if score is not None and score == score else "")
             + (f" (the paper's default: {paper:.2f})" if paper is not None else ""))

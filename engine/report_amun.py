@@ -48,7 +48,8 @@ def continual_section(result: ContinualResult) -> ReportSection:
     figs = [ReportFigure("continual-curves", "Continual requests: every metric across requests", fig,
                          "Mean over seeds after each request with 95 % t intervals; dashed: Retrain on what remains "
                          "(the target), dotted: the original model. What good looks like: on Retrain's curve at every "
-                         "request; AUC_FR − AUC_FT up to Retrain's, FT AUC down to it.")]
+                         "request; AUC_FR − AUC_FT (remain-vs-forgotten minus forgotten-vs-test RMIA AUC: the "
+                         "original's is negative, Retrain's positive) up to Retrain's, FT AUC down to it.")]
     return ReportSection("continual", "Continual unlearning requests", text, tables, figs,
                          {"continual/continual.csv": result.rows.to_csv(index=False),
                           "continual/continual.md": result.to_markdown() + "\n"})

@@ -23,6 +23,15 @@ from .unlearning import Unlearner, chosen_methods, get_method
 HELDOUT = 1000
 
 
+def refuse_tuning_seeds(seeds: Sequence[int]) -> None:
+    """An audit's seeds must stay below :data:`HELDOUT`: the seeds from there on are tuning's (``engine tune``)."""
+    bad = sorted(int(s) for s in seeds if int(s) >= HELDOUT or int(s) < 0)
+    if bad:
+        raise UnlearnError(f"seed(s) {', '.join(map(str, bad))} are not audit seeds: audits use seeds 0 to "
+                           f"{HELDOUT - 1}; seeds from {HELDOUT} on belong to tuning (engine tune), whose models and "
+                           "forget sets an audit must not reuse")
+
+
 def short_recipe(train: TrainConfig) -> TrainConfig:
     """A quarter of ``train``'s epochs (at least one) with its StepLR step scaled alike: the same optimiser,
     batch size, augmentation and learning rates, a shorter schedule. For RMIA's reference models where the
@@ -122,7 +131,9 @@ class AuditRequest:
         from .settings import check_spec
 
         check_spec(spec, budget)
-        chosen = chosen_methods(spec.data.dataset if tuned else None, methods, overrides, use_remain=use_remain)
+        refuse_tuning_seeds(seeds)
+        chosen = chosen_methods(spec.data.dataset if tuned else None, methods, overrides, use_remain=use_remain,
+                                forget=spec.forget)
         retrains = default_retrains(spec.data.dataset) if retrains is None else retrains
         return cls(spec, tuple(chosen), tuple(seeds), use_remain, retrains=retrains, **settings)
 
@@ -178,4 +189,4 @@ class AuditRequest:
 
 
 
-__all__ = ["HELDOUT", "AuditRequest", "short_recipe"]
+__all__ = ["HELDOUT", "AuditRequest", "refuse_tuning_seeds", "short_recipe"]

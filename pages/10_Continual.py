@@ -88,7 +88,7 @@ for (method, seed), why in result.failures.items():
 
 # ------------------------------------------------------------------------------------------ curves
 st.subheader("Across requests")
-CURVES = ["auc_gap", "ft_auc", "ua", "ra", "ta", "avg_gap", "rf_auc", "ua_request"]
+CURVES = ["auc_gap", "ft_auc", "ua", "ra", "ta", "avg_gap", "rf_auc", "rt_auc", "rt_gap", "ua_request"]
 DEFAULT_CURVES = ["auc_gap", "ft_auc", "ua", "ta"]
 shown = st.multiselect("Metrics", CURVES, format_func=lambda m: ca.METRICS[m][0],
                        **state.view("ccurves", CURVES, DEFAULT_CURVES, multi=True)) or DEFAULT_CURVES
@@ -117,8 +117,9 @@ else:
     st.dataframe(show, hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%.2f") for c in show.columns
                                 if show[c].dtype.kind == "f"})
-    st.caption("Per request: means over seeds of AUC_FR − AUC_FT (RMIA remain-vs-test AUC minus forget-vs-test AUC, "
-               "×100)" + (" as distances to Retrain's value" if reading == "retrain" else "") + ", the best baseline "
+    st.caption("Per request: means over seeds of AUC_FR − AUC_FT (the paper's §6.3 measure: RMIA AUC of remain = 1 vs "
+               "forgotten = 0 minus forgotten vs test, ×100; the original model's is negative, Retrain's positive)"
+               + (" as distances to Retrain's value" if reading == "retrain" else "") + ", the best baseline "
                "at that request, Retrain's own value, and the paired advantages over seeds (positive = better) with "
                "their 95 % t half-widths (NaN with one seed). 'Beyond the interval' means the advantage holds for "
                "these seeds' originals, draws and retrains, not just on average.")

@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 from engine.audit.compare import COLUMNS, TABLE, Comparison, ModelAudit, avg_gap, seed_rows
-from engine.audit.uncertainty import auc, bootstrap_se, noise_floor, t_halfwidth
+from engine.audit.uncertainty import auc, bootstrap_se, loo_factor, noise_floor, t_halfwidth
 from engine.config import RunSpec
 
 
@@ -49,9 +49,9 @@ def test_seed_rows_take_avg_gap_against_the_mean_of_the_retrains():
     # the reference is the mean of the two retrains: UA 94, RA 100, TA 93, FT AUC 50, MIS 16
     assert by[("ft", 0)]["avg_gap"] == pytest.approx((5 + 0 + 0.5 + 10) / 4)
     assert by[("original", 0)]["avg_gap_mis"] == pytest.approx((6 + 0 + 0 + 16) / 4)
-    # each replica against the other: the noise floor
-    assert by[("retrain", 0)]["avg_gap"] == pytest.approx((2 + 0 + 2 + 2) / 4)
-    assert by[("retrain", 1)]["avg_gap"] == pytest.approx((2 + 0 + 2 + 2) / 4)
+    # each replica against the other, with the leave-one-out correction √(1 − 1/R²) at R = 2: the noise floor
+    assert by[("retrain", 0)]["avg_gap"] == pytest.approx((2 + 0 + 2 + 2) / 4 * np.sqrt(0.75))
+    assert by[("retrain", 1)]["avg_gap"] == pytest.approx((2 + 0 + 2 + 2) / 4 * np.sqrt(0.75))
     assert by[("retrain", 1)]["seconds"] == 2.6 and by[("ft", 0)]["seed"] == 7 and by[("ft", 0)]["ks"] == 0.25
     assert all(r["ua_se"] >= 0 and r["avg_gap_se"] >= 0 for r in rows) and by[("ft", 0)]["ta_se"] > 0
 
@@ -87,8 +87,9 @@ def test_table_means_intervals_and_noise_floor_by_hand():
     assert t.loc["ft", "ft_auc_ci"] == pytest.approx(t1 * np.std([66, 62], ddof=1) / np.sqrt(2))
     # Retrain: replicas averaged per seed, then over seeds: UA (91, 96) → 93.5
     assert t.loc["retrain", "ua_mean"] == 93.5 and t.loc["retrain", "n_replicas"] == 2
-    # the noise floor: per seed mean |x_r − mean of the others| = (2 + 2) / 2 on seed 0, 0 on seed 1 → 1.0
-    assert t.loc["rl", "ua_noise"] == pytest.approx(1.0)
+    # the noise floor: per seed mean |x_r − mean of the others| = (2 + 2) / 2 on seed 0, 0 on seed 1 → 1.0,
+    # times the leave-one-out correction √(1 − 1/R²) at R = 2
+    assert t.loc["rl", "ua_noise"] == pytest.approx(np.sqrt(0.75))
     assert t.loc["retrain", "avg_gap_mean"] == 0.75  # Retrain's Avg Gap is its own spread
     assert (t["n_seeds"] == 2).all() and set(t["ci_kind"]) == {"seeds"}
     assert set(f"{c}_mean" for c in TABLE) <= set(t.columns)
@@ -124,9 +125,25 @@ def test_cells_show_intervals_only_where_they_exist():
     assert md.count("**") >= 2
 
 
+@pytest.mark.parametrize("r", [2, 3, 5])
+def test_noise_floor_is_unbiased_for_a_retrain_like_method(r):
+    """Issue 19.4: a method that is one more retrain, compared with the mean of R retrains, has the expected gap
+    the corrected floor gives; the uncorrected leave-one-out gap overstates it by √(R² / (R² − 1))."""
+    rng = np.random.default_rng(r)
+    x = rng.normal(0.0, 1.0, (200_000, r + 1))  # R replicas and one retrain-like method per trial
+    reps, method = x[:, :r], x[:, r]
+    method_gap = np.abs(method - reps.mean(axis=1)).mean()
+    loo = np.abs(reps - (reps.sum(axis=1, keepdims=True) - reps) / (r - 1)).mean()
+    assert loo_factor(r) == pytest.approx(np.sqrt(1 - 1 / r ** 2))
+    assert loo * loo_factor(r) == pytest.approx(method_gap, rel=0.01)
+    assert loo / method_gap == pytest.approx(1 / loo_factor(r), rel=0.01)  # +15 % at R = 2, +6 % at R = 3
+    floors = [noise_floor(row) for row in reps[:20_000]]
+    assert np.mean(floors) == pytest.approx(np.abs(method[:20_000] - reps[:20_000].mean(axis=1)).mean(), rel=0.03)
+
+
 def test_uncertainty_helpers_by_hand():
     assert np.isnan(t_halfwidth([1.0])) and t_halfwidth([1.0, 3.0]) == pytest.approx(stats.t.ppf(0.975, 1))
-    assert noise_floor([1.0, 3.0]) == 2.0 and np.isnan(noise_floor([1.0]))
+    assert noise_floor([1.0, 3.0]) == pytest.approx(2.0 * np.sqrt(0.75)) and np.isnan(noise_floor([1.0]))
     assert auc([3, 4], [1, 2]) == 1.0 and auc([1, 2], [1, 2]) == 0.5 and auc([2], [2]) == 0.5
     rng = np.random.default_rng(0)
     n = 400

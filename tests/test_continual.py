@@ -75,7 +75,9 @@ def test_every_model_after_every_request_is_audited_on_everything_forgotten(run)
     assert (rows[rows.request == 1].n_forgotten == 10).all() and (rows[rows.request == 2].n_forgotten == 20).all()
     assert (rows.n_request == 10).all()
     assert np.allclose(rows[rows.method == "retrain"].avg_gap, 0.0)
-    np.testing.assert_allclose(rows.auc_gap, rows.rt_auc - rows.ft_auc, atol=1e-9)
+    # the paper's AUC_FR − AUC_FT: FR AUC (remain = 1, forgotten = 0) minus FT AUC; RT − FT under its own name
+    np.testing.assert_allclose(rows.auc_gap, rows.rf_auc - rows.ft_auc, atol=1e-9)
+    np.testing.assert_allclose(rows.rt_gap, rows.rt_auc - rows.ft_auc, atol=1e-9)
     assert not res.failures
     # the CLI's tables name every model and the paper's claim gets its verdict
     text = res.to_markdown()
@@ -191,8 +193,21 @@ def test_the_claim_read_as_distance_to_retrain_does_not_reward_overshooting():
         ca.claim(rows, reading="nope")
 
 
+def test_auc_fr_minus_auc_ft_is_the_papers_sign():
+    """AMUN §6.3: FR AUC is remain (1) vs forgotten (0). A model that still holds the forgotten samples as members
+    (the original) scores FR ≈ 50 and FT > 50: negative; one that never saw them (Retrain) FR > 50, FT ≈ 50:
+    positive. The old reading RT − FT is ≈ 0 for the original, and survives as ``rt_gap``."""
+    rng = np.random.default_rng(0)
+    members, unseen = rng.normal(1.0, 1.0, 4000), rng.normal(0.0, 1.0, 4000)
+    original = ca.auc_measures(forget=members[:2000], test=unseen[:2000], remain=members[2000:])
+    retrain = ca.auc_measures(forget=unseen[:2000], test=unseen[2000:], remain=members[:2000])
+    assert original["auc_gap"] < -20 and abs(original["rf_auc"] - 50) < 3 and abs(original["rt_gap"]) < 3
+    assert retrain["auc_gap"] > 20 and abs(retrain["ft_auc"] - 50) < 3
+    assert retrain["auc_gap"] == pytest.approx(retrain["rf_auc"] - retrain["ft_auc"])
+
+
 def test_avg_gap_is_taken_against_the_retrain_of_the_same_request():
-    base = {"n_request": 1, "n_forgotten": 1, "ua_request": 0, "rt_auc": 0, "rf_auc": 0, "auc_gap": 0,
+    base = {"n_request": 1, "n_forgotten": 1, "ua_request": 0, "rt_auc": 0, "rf_auc": 0, "auc_gap": 0, "rt_gap": 0,
             "ft_auc_sub": 0, "seconds": 0, "one_time_seconds": 0, "label": "x"}
     rows = pd.DataFrame([
         {**base, "method": "retrain", "seed": 0, "request": 1, "ua": 90, "ra": 100, "ta": 90, "ft_auc": 50},

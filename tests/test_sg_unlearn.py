@@ -15,7 +15,7 @@ from engine.models import build_model
 from engine.training import train_model
 from engine.unlearning.auditors import AuditorOutput, LogRegAuditor, SVMAuditor, fit_many
 from engine.unlearning.finetune import FineTune
-from engine.unlearning.sg_unlearn import SGUnlearn, auditor_pass
+from engine.unlearning.sg_unlearn import SGUnlearn, auditor_blind, auditor_pass, auditor_probe
 
 CPU = torch.device("cpu")
 
@@ -223,6 +223,45 @@ def test_alpha_zero_reduces_to_fine_tuning(tiny):
     assert not _same(_run(SGUnlearn(epochs=e, alpha=0.0), tiny).model, ft)
 
 
+def test_the_auditor_probe_measures_the_original_and_leaves_the_game_alone(tiny):
+    """Issue 19.2: before the game, the auditor's held-out accuracy on the original model with a 95 % interval is
+    stored in the extras (the unlearned model's manifest); the probe runs on a copy with its own generator, so the
+    game's weights are those of a run without it."""
+    model, data, forget, _ = tiny
+    res = _run(SGUnlearn(epochs=2), tiny)
+    ex = res.extras
+    assert 0.0 <= ex["auditor_probe_acc"] <= 1.0 and ex["auditor_chance"] == 0.5
+    assert ex["auditor_probe_passes"] == 5 and ex["auditor_probe_n"] == 2 * len(forget)  # |D_F| < |val|
+    p = ex["auditor_probe_acc"]
+    assert ex["auditor_probe_halfwidth"] == pytest.approx(1.959964 * np.sqrt(p * (1 - p) / (2 * len(forget))))
+    assert _same(res.model, _run(SGUnlearn(epochs=2, probe_passes=0), tiny).model)
+    assert "auditor_probe_acc" not in _run(SGUnlearn(epochs=1, probe_passes=0), tiny).extras
+    assert "auditor_probe_acc" not in _run(SGUnlearn(epochs=1, auditor="none"), tiny).extras
+    # the same numbers from the function itself, on the original model
+    direct = auditor_probe(model, SGUnlearn().make_auditor(), data.x_train[forget], data.y_train[forget],
+                           data.x_val, data.y_val, seed=0)
+    assert direct["auditor_probe_acc"] == pytest.approx(p)
+
+
+def test_auditor_blind_says_so_only_when_the_auditor_is_at_chance():
+    blind = auditor_blind({"auditor_probe_acc": 0.518, "auditor_probe_halfwidth": 0.063, "auditor_chance": 0.5})
+    assert blind and "no membership signal" in blind and "reduces to fine-tuning" in blind and "0.518" in blind
+    assert auditor_blind({"auditor_probe_acc": 0.45, "auditor_probe_halfwidth": 0.01}) is not None  # below chance
+    assert auditor_blind({"auditor_probe_acc": 0.62, "auditor_probe_halfwidth": 0.04, "auditor_chance": 0.5}) is None
+    assert auditor_blind({}) is None and auditor_blind(None) is None and auditor_blind({"eps_init": 1.0}) is None
+
+
+def test_pooled_auditor_fits_one_auditor_per_fold(tiny):
+    model, data, forget, _ = tiny
+    xf, yf = data.x_train[forget], data.y_train[forget]
+    g = torch.Generator().manual_seed(0)
+    pooled = auditor_pass(model, LogRegAuditor(), xf, yf, data.x_val, data.y_val, g, weight=0.0, per_class=False)
+    per = auditor_pass(model, LogRegAuditor(), xf, yf, data.x_val, data.y_val, g, weight=0.0)
+    assert pooled["auditors"] == 3 and per["auditors"] > 3  # cv = 3 folds
+    assert pooled["n_samples"] == per["n_samples"] == 2 * len(forget)
+    assert abs(pooled["n_heldout"] - 0.9 * pooled["n_samples"]) <= 3  # 3 folds × 30 % held out
+
+
 def test_refuses_the_forget_only_setting(tiny):
     model, data, forget, _ = tiny
     with pytest.raises(UnlearnError, match="remain"):
@@ -274,3 +313,30 @@ def test_sg_lowers_the_auditor_below_fine_tuning():
     print(f"auditor accuracy after {rounds} rounds: SG {acc_sg:.3f}, FT {acc_ft:.3f}")
     assert acc_sg < acc_ft
 
+
+
+def test_the_table_note_says_when_sg_unlearns_against_a_blind_auditor():
+    """Issue 19.2: wherever the audit table is shown (CLI table.md, the pages' caption, the report) its note says
+    that SG-Unlearn's auditor saw nothing on the original, so the row is fine-tuning, not a game won."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from engine.audit.compare import COLUMNS, Comparison
+    from engine.config import RunSpec as Spec
+    from engine.unlearning.sg_unlearn import blind_note
+
+    def tm(extras):
+        return SimpleNamespace(artifact=SimpleNamespace(manifest={"extras": extras}))
+
+    rows = pd.DataFrame([dict.fromkeys(COLUMNS, 0.0) | {"method": m, "label": m, "seed": 0, "replica": 0,
+                                                         "setting": "with D_R"} for m in ("retrain", "sg_unlearn")])
+    blind = {"auditor_probe_acc": 0.49, "auditor_probe_halfwidth": 0.06, "auditor_chance": 0.5}
+    seeing = {"auditor_probe_acc": 0.60, "auditor_probe_halfwidth": 0.04, "auditor_chance": 0.5}
+    cmp = Comparison(Spec(), rows[COLUMNS], models={("sg_unlearn", 0): tm(blind), ("ft", 0): tm({})})
+    assert "SG-Unlearn: on every seed the auditor finds no membership signal" in cmp.note()
+    assert "0.490 ± 0.060 (seed 0)" in cmp.to_markdown()
+    assert blind_note({("sg_unlearn", 0): tm(blind), ("sg_unlearn", 1): tm(seeing)}).startswith(
+        "SG-Unlearn: on 1 of 2 seeds")
+    assert blind_note({("sg_unlearn", 0): tm(seeing)}) is None and blind_note({}) is None
+    assert "SG-Unlearn" not in Comparison(Spec(), rows[COLUMNS]).note()

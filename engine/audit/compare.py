@@ -39,7 +39,7 @@ from .guard import SignalCheck, membership_check
 from .mia import AttackResult, loss_threshold, mia_efficacy, simple_mia
 from .rmia import ReferenceSet, RmiaResult, rmia
 from .stats import distribution_stats, wasserstein1
-from .uncertainty import BOOTSTRAP_METRICS, Z95, bootstrap_se, noise_floor, t_factor, t_halfwidth
+from .uncertainty import BOOTSTRAP_METRICS, Z95, bootstrap_se, loo_factor, noise_floor, t_factor, t_halfwidth
 
 REFERENCE = "retrain"
 BASELINE = "original"
@@ -157,7 +157,8 @@ def seed_rows(audits: dict[str, ModelAudit], replicas: Sequence[ModelAudit], lab
     """The metrics rows of one seed (one per model and retrain replica, :data:`COLUMNS`).
 
     Avg Gap of a model is taken against the mean of the seed's retrain ``replicas``; a replica's against the mean
-    of the other replicas (0 with one replica). ``audits[REFERENCE]`` is replica 0. Bootstrap standard errors
+    of the other replicas times :func:`~engine.audit.uncertainty.loo_factor` (the expected gap of one more retrain
+    to the mean of all R; 0 with one replica). ``audits[REFERENCE]`` is replica 0. Bootstrap standard errors
     (``*_se``) come from :func:`engine.audit.uncertainty.bootstrap_se` over this seed's samples. Without a retrain
     (no ``audits[REFERENCE]``, no ``replicas``: an audit against the reference models alone) Avg Gap is NaN.
     """
@@ -173,10 +174,13 @@ def seed_rows(audits: dict[str, ModelAudit], replicas: Sequence[ModelAudit], lab
     for name, x in rows.items():
         if name != REFERENCE:
             x["avg_gap"], x["avg_gap_mis"] = avg_gap(x, mean_ref, "ft_auc"), avg_gap(x, mean_ref, "mia_efficacy")
+    # a replica against the mean of the others overstates a retrain-like method's gap to the mean of all R
+    # (σ²(1 + 1/(R − 1)) vs σ²(1 + 1/R)): the leave-one-out correction makes the floor unbiased (loo_factor)
+    fix = loo_factor(len(reps)) if len(reps) >= 2 else 1.0
     for r, x in enumerate(reps):
         others = [y for q, y in enumerate(reps) if q != r] or [x]
         ref = {k: float(np.mean([y[k] for y in others])) for k in keys}
-        x["avg_gap"], x["avg_gap_mis"] = avg_gap(x, ref, "ft_auc"), avg_gap(x, ref, "mia_efficacy")
+        x["avg_gap"], x["avg_gap_mis"] = fix * avg_gap(x, ref, "ft_auc"), fix * avg_gap(x, ref, "mia_efficacy")
     samples = {name: _samples(a) for name, a in audits.items()}
     samples.update({f"{REFERENCE}#{r}": _samples(a) for r, a in enumerate(replicas[1:], 1)})
     se = bootstrap_se(samples, [REFERENCE] + [f"{REFERENCE}#{r}" for r in range(1, len(replicas))] if replicas else [],
@@ -350,19 +354,25 @@ class Comparison:
         t = self.table(mia)
         n, r = int(t["n_seeds"].max()) if len(t) else 0, int(t["n_replicas"].max()) if len(t) else 0
         interval = (f"± 95 % interval over {n} seeds (Student t)" if n >= 2 else
-                    "± 95 % interval from a paired bootstrap over the samples of the one seed (UA, RA, TA, FT AUC, "
-                    "Avg Gap only)")
+                    "± 95 % interval from a paired bootstrap over the samples of the one seed for UA, RA, TA, FT AUC "
+                    "and Avg Gap; every other column: one seed — no interval")
         mia_name = "FT AUC (RMIA)" if mia == "ft_auc" else "MIA-efficacy"
         if not self.has_retrain:
             return (f"Mean {interval}. No retrain in this audit (it was not allowed): no Retrain row, and Avg Gap, Δφ "
                     "and the distances to Retrain are not defined (–); FT AUC, MIA-efficacy, the simple MIA and KS / "
                     "W1 forget vs test are measured against the reference models alone — FT AUC's ideal is ≈ 50.")
-        floor = (f"Retrain is the mean of {r} retrains per seed; its Avg Gap and Δφ are its own leave-one-out "
-                 "spread, the noise floor" if r >= 2 else "one retrain per seed: no noise floor (set retrains ≥ 2)")
+        floor = (f"Retrain is the mean of {r} retrains per seed; its Avg Gap is its own leave-one-out spread, "
+                 f"corrected to what one more retrain would score against the mean of all {r} (×{loo_factor(r):.3f}), "
+                 "and its Δφ each replica against the others (uncorrected): the noise floor" if r >= 2 else
+                 "one retrain per seed: no noise floor (set retrains ≥ 2)")
         few = (f" With {n} seeds the interval is {t_factor(n):.1f} standard errors on each side, so few methods "
                "can be told apart: add seeds to separate them." if n == 2 else "")
+        from ..unlearning.sg_unlearn import blind_note  # SG-Unlearn's auditor blind: its row says nothing of a game
+
+        blind = blind_note(self.models)
         return (f"Mean {interval}; Avg Gap uses {mia_name}; {floor}. Marked: closest to Retrain (lowest for Avg "
-                f"Gap, Δφ and time), every method within noise of the best marked alike.{few}")
+                f"Gap, Δφ and time), every method within noise of the best marked alike.{few}"
+                + (f" {blind}" if blind else ""))
 
     def to_markdown(self, mia: str = "ft_auc") -> str:
         cells, best = self.formatted(mia), set(self.best_cells(mia))

@@ -7,10 +7,14 @@ R_j = train − F_j. A model after request j is audited on them:
 * RMIA membership scores (one reference set for every request: its pool is train ∪ test, independent of any
   forget set) and three ROC-AUCs over **all** samples of each group, ×100: FT (F_j vs test), RT (R_j vs test)
   and RF (R_j vs F_j, the AUC the AMUN paper's Table 3 calls "FR AUC");
-* the paper's continual measure, AUC_FR − AUC_FT, read as the remain-vs-test AUC minus the forget-vs-test AUC
-  (``auc_gap`` = RT − FT): Retrain's is positive (its remain samples are members, its forgotten ones are not),
-  the original model's is about 0 (both are members); higher is better up to Retrain's — above it the forgotten
-  samples look less like members than unseen data do (over-unlearning).
+* the paper's continual measure, AUC_FR − AUC_FT (``auc_gap`` = ``rf_auc`` − ``ft_auc``): the FR AUC of the
+  paper's Table 3 — remain (label 1) vs forgotten (label 0), the same RMIA scores (research/amun.md §2.2: "FR AUC
+  uses the same scores with D_R = 1 vs D_F = 0") — minus the FT AUC. Retrain's is positive (its remain samples are
+  members, its forgotten ones are not: FR AUC ≈ its RT AUC, FT AUC ≈ 50); the original model's is negative (its
+  forgotten samples are members like the remain ones: FR AUC ≈ 50, FT AUC > 50); higher is better up to
+  Retrain's — above it the forgotten samples look less like members than unseen data do (over-unlearning).
+  An earlier version plotted RT − FT (remain-vs-test minus forget-vs-test) under this name; that reading is kept
+  as ``rt_gap`` ("AUC_RT − AUC_FT"), not the paper's.
 
 AUCs use all samples, not the one-shot protocol's balanced subsample (``ft_auc_sub`` keeps that one for
 reference): a request of a few samples would otherwise be compared with as few test samples, which only adds
@@ -33,8 +37,11 @@ from .uncertainty import auc, t_halfwidth
 
 #: per-request metrics: column → (label, what good looks like)
 METRICS = {
-    "auc_gap": ("AUC_FR − AUC_FT", "remain-vs-test minus forget-vs-test RMIA AUC: Retrain's (higher is better "
-                                   "up to it; above it is over-unlearning)"),
+    "auc_gap": ("AUC_FR − AUC_FT", "the AMUN paper's §6.3 measure: RMIA AUC of remain (1) vs forgotten (0) minus "
+                                   "forgotten vs test; the original's is negative, Retrain's positive (higher is "
+                                   "better up to Retrain's; above it is over-unlearning)"),
+    "rt_gap": ("AUC_RT − AUC_FT", "remain-vs-test minus forgotten-vs-test RMIA AUC (not the paper's measure; shown "
+                                  "for comparison): ≈ Retrain's"),
     "ft_auc": ("FT AUC", "RMIA AUC of everything forgotten so far vs test: ≈ Retrain's (≈ 50)"),
     "rt_auc": ("RT AUC", "RMIA AUC of the remain set vs test: ≈ Retrain's (utility of the membership kept)"),
     "rf_auc": ("RF AUC", "RMIA AUC of remain vs forgotten (the AMUN paper's Table 3 'FR AUC'): ≈ Retrain's"),
@@ -46,7 +53,7 @@ METRICS = {
     "seconds": ("time (s)", "wall time of this request's unlearning (Retrain: training from scratch)"),
 }
 COLUMNS = ["method", "label", "seed", "request", "n_request", "n_forgotten", "ua", "ua_request", "ra", "ta", "ft_auc",
-           "rt_auc", "rf_auc", "auc_gap", "ft_auc_sub", "avg_gap", "seconds", "one_time_seconds"]
+           "rt_auc", "rf_auc", "auc_gap", "rt_gap", "ft_auc_sub", "avg_gap", "seconds", "one_time_seconds"]
 GAP_KEYS = ("ua", "ra", "ta", "ft_auc")
 
 
@@ -54,15 +61,22 @@ def step_audit(sig: Signals, ref: ReferenceSet, request: np.ndarray) -> dict[str
     """The audit of one model after one request: ``sig`` grouped by everything forgotten so far (``sig.forget``)
     and the remain set; ``request``: this request's training indices (a subset of ``sig.forget``)."""
     rm = rmia(sig.pool_logits(), ref, sig.forget, remain=sig.remain)
-    f, t, r = rm.member_scores, rm.nonmember_scores, rm.remain_scores
     correct = sig.splits["train"]["correct"]
     return {
         "n_request": int(len(request)), "n_forgotten": int(len(sig.forget)),
         "ua": 100 * float(np.mean(correct[sig.forget])), "ua_request": 100 * float(np.mean(correct[request])),
         "ra": 100 * float(np.mean(correct[sig.remain])), "ta": 100 * float(np.mean(sig["test"]["correct"])),
-        "ft_auc": 100 * auc(f, t), "rt_auc": 100 * auc(r, t), "rf_auc": 100 * auc(r, f),
-        "auc_gap": 100 * (auc(r, t) - auc(f, t)), "ft_auc_sub": 100 * rm.auc,
+        **auc_measures(rm.member_scores, rm.nonmember_scores, rm.remain_scores), "ft_auc_sub": 100 * rm.auc,
     }
+
+
+def auc_measures(forget: np.ndarray, test: np.ndarray, remain: np.ndarray) -> dict[str, float]:
+    """The AUCs of one model's membership scores, ×100: FT (forgotten = 1 vs test = 0), RT (remain vs test), RF
+    (remain = 1 vs forgotten = 0: the paper's "FR AUC"), the paper's AUC_FR − AUC_FT (``auc_gap``, AMUN §6.3) and
+    RT − FT (``rt_gap``, not the paper's measure)."""
+    ft, rt, rf = auc(forget, test), auc(remain, test), auc(remain, forget)
+    return {"ft_auc": 100 * ft, "rt_auc": 100 * rt, "rf_auc": 100 * rf, "auc_gap": 100 * (rf - ft),
+            "rt_gap": 100 * (rt - ft)}
 
 
 def with_gaps(rows: pd.DataFrame) -> pd.DataFrame:

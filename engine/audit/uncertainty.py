@@ -8,8 +8,9 @@ Three sources of uncertainty in an unlearning audit, each with its estimate here
 * **samples** — with one seed, the forget / remain / test sets are finite samples: a paired bootstrap over
   them (the same resampled indices for every model) gives a standard error per metric (:func:`bootstrap_se`);
 * **retraining itself** — two retrains of the same remain set differ (initialisation, shuffles): the
-  leave-one-out spread of R retrain replicas (:func:`noise_floor`). A method closer to Retrain than this is
-  indistinguishable from retraining.
+  leave-one-out spread of R retrain replicas, corrected to what one more retrain would score against the mean of
+  all R (:func:`noise_floor`, :func:`loo_factor`). A method closer to Retrain than this is indistinguishable from
+  retraining.
 """
 
 from __future__ import annotations
@@ -52,14 +53,27 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float:
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
+def loo_factor(replicas: int) -> float:
+    """The leave-one-out correction of a noise floor measured on ``replicas`` retrains: √(1 − 1/R²).
+
+    A method indistinguishable from retraining (one more exchangeable replica x) is compared with the mean of all R
+    retrains: Var(x − mean_R) = σ²(1 + 1/R). A replica compared with the mean of the other R − 1 has
+    Var = σ²(1 + 1/(R − 1)), larger — its gap overstates the method's expected one by √(R² / (R² − 1)) (+6 % at
+    R = 3, +15 % at R = 2). An expected absolute gap scales with the standard deviation of the difference (exactly
+    for normal differences), so multiplying the replica's gap by √((1 + 1/R) / (1 + 1/(R − 1))) = √(1 − 1/R²)
+    makes it the expected gap of a retrain-like method. NaN for fewer than 2 replicas."""
+    return float(np.sqrt(1.0 - 1.0 / replicas ** 2)) if replicas >= 2 else float("nan")
+
+
 def noise_floor(values: Sequence[float]) -> float:
-    """Retrain's own spread for one metric: the mean over replicas r of |x_r − mean of the other replicas|
-    (NaN for fewer than 2 replicas). The same leave-one-out gap the rows give each replica."""
+    """Retrain's own spread for one metric: the mean over replicas r of |x_r − mean of the other replicas|, times
+    :func:`loo_factor` (so it is the expected |x − mean of all R| of one more retrain, unbiased, not the larger
+    leave-one-out gap); NaN for fewer than 2 replicas. The same corrected gap the rows give each replica."""
     v = np.asarray(values, dtype=float)
     if len(v) < 2:
         return float("nan")
     others = (v.sum() - v) / (len(v) - 1)
-    return float(np.mean(np.abs(v - others)))
+    return float(np.mean(np.abs(v - others))) * loo_factor(len(v))
 
 
 def _metrics(s: Mapping[str, np.ndarray], idx: Mapping[str, np.ndarray]) -> dict[str, float]:
@@ -77,7 +91,7 @@ def bootstrap_se(samples: Mapping[str, Mapping[str, np.ndarray]], replicas: Sequ
     so differences between models are not inflated) and recomputes every model's metrics; FT AUC uses all
     resampled forget vs test RMIA scores (the paper's protocol averages three balanced subsamples instead, so
     its point value differs slightly; the spread is what is estimated here). Avg Gap is taken against the mean
-    of the retrain ``replicas`` (a replica against the mean of the others; none: NaN).
+    of the retrain ``replicas`` (a replica against the mean of the others, times :func:`loo_factor`; none: NaN).
 
     Args:
         samples: per model, ``forget_correct``, ``remain_correct``, ``test_correct`` (bool) and ``forget_score``,
@@ -104,6 +118,8 @@ def bootstrap_se(samples: Mapping[str, Mapping[str, np.ndarray]], replicas: Sequ
             refs = [r for r in replicas if r != n] or list(replicas)
             ref = {k: float(np.mean([vals[r][k] for r in refs])) for k in ("ua", "ra", "ta", "ft_auc")} if refs else {}
             vals[n]["avg_gap"] = float(np.mean([abs(vals[n][k] - ref[k]) for k in ref])) if ref else float("nan")
+            if n in replicas and len(replicas) >= 2:  # a replica's leave-one-out gap, corrected as in seed_rows
+                vals[n]["avg_gap"] *= loo_factor(len(replicas))
             for m in BOOTSTRAP_METRICS:
                 draws[(n, m)].append(vals[n][m])
     return {n: {m: float(np.std(draws[(n, m)], ddof=1)) if np.isfinite(draws[(n, m)]).all() else float("nan")

@@ -40,7 +40,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
             reader = Runner(runner.store, data_dir=args.data_dir, device=runner.device, build=False)
             return [reader.compare(r) for r in reqs]
     result = tune(spec, methods, runner, seeds=seeds, k=args.k or 8, retrains=retrains, grids=grids,
-                  progress=runner.progress, command=command, run_requests=run_requests)
+                  progress=runner.progress, command=command, run_requests=run_requests,
+                  use_remain=not getattr(args, "no_remain", False))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"tuning_{result.dataset}.md").write_text(result.table_markdown() + "\n")

@@ -37,6 +37,8 @@ class Dataset:
     x_val: torch.Tensor
     y_val: torch.Tensor
     fingerprint: str  # sha256 of the pixel and label content and the split; keys every artifact
+    #: the training rows' positions in the data set's raw training split (what makes two subsets comparable)
+    train_rows: np.ndarray | None = None
 
     @property
     def num_classes(self) -> int:
@@ -64,6 +66,20 @@ def _stratified_subset(y: np.ndarray, size: int | None, seed: int, what: str) ->
 
     keep, _ = train_test_split(np.arange(n), train_size=size, stratify=y, random_state=seed)
     return np.sort(keep)
+
+
+def _tuning_part(y: np.ndarray, audit: np.ndarray, size: int | None, seed: int, what: str, *,
+                 required: bool) -> np.ndarray:
+    """A stratified subset of ``size`` rows among those ``audit`` leaves out (tuning's own data). Without room for
+    it: an error for the training split (``required``), the audit's own subset for the test split."""
+    rest = np.setdiff1d(np.arange(len(y)), audit)
+    n = len(audit) if size is None else size
+    if len(rest) < n:
+        if required:
+            raise UnlearnError(f"tuning needs {n} {what} rows outside the audit's {len(audit)}, but only "
+                               f"{len(rest)} are left: set a smaller train_size")
+        return audit
+    return np.sort(rest[_stratified_subset(y[rest], n, seed + 7, what)])
 
 
 class _LRU:
@@ -119,6 +135,9 @@ def load_dataset(spec: DataSpec, data_dir: str | Path | None = None, download: b
         raise UnlearnError(f"{spec.dataset}: the train or test split is empty")
     tr = _stratified_subset(raw.y_train, spec.train_size, spec.split_seed, "train")
     te = _stratified_subset(raw.y_test, spec.test_size, spec.split_seed + 1, "test")
+    if spec.tuning:  # tuning's part: the rows the audit's subsets leave out (disjoint training sets by construction)
+        tr, te = _tuning_part(raw.y_train, tr, spec.train_size, spec.split_seed, "train", required=True), \
+            _tuning_part(raw.y_test, te, spec.test_size, spec.split_seed + 1, "test", required=False)
     y_te_all = raw.y_test[te]
     n_val = int(round(len(te) * spec.val_fraction))
     if n_val > 0:
@@ -150,6 +169,7 @@ def load_dataset(spec: DataSpec, data_dir: str | Path | None = None, download: b
         x_val=tensor(x_te[val_pos]),
         y_val=torch.from_numpy(y_te[val_pos].copy()),
         fingerprint=digest.hexdigest()[:16],
+        train_rows=tr,
     )
     _CACHE.put(cache_key, ds)
     return ds

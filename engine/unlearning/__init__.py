@@ -32,20 +32,21 @@ METHODS: dict[str, type[Unlearner]] = {
 }
 
 
-def get_method(key: str, dataset: str | None = None, **overrides: Any) -> Unlearner:
+def get_method(key: str, dataset: str | None = None, *, setting: str | None = None, **overrides: Any) -> Unlearner:
     """An instance of method ``key``: the paper's defaults, then the tuned defaults for ``dataset`` (if any,
-    see :mod:`engine.presets`; a method with ``tuned_as`` takes that method's where it has none of its own), then
-    ``overrides`` (strings are converted to the field type)."""
+    see :mod:`engine.presets`; a method with ``tuned_as`` takes that method's where it has none of its own; those
+    of ``setting``, e.g. ``df_only/random``, where that setting was tuned), then ``overrides`` (strings are converted
+    to the field type)."""
     if key not in METHODS:
         raise UnlearnError(f"unknown method {key!r}; choose one of: {', '.join(METHODS)}")
     method = METHODS[key]()
-    tuned = tuned_params(dataset, key, like=METHODS[key].tuned_as) if dataset else {}
+    tuned = tuned_params(dataset, key, like=METHODS[key].tuned_as, setting=setting) if dataset else {}
     params = {**tuned, **overrides}
     return _replace(method, **params) if params else method
 
 
 def chosen_methods(dataset: str | None, methods, overrides: dict[str, dict[str, Any]] | None = None, *,
-                   use_remain: bool = True) -> tuple[Unlearner, ...]:
+                   use_remain: bool = True, forget: str = "random") -> tuple[Unlearner, ...]:
     """Validated instances of ``methods`` (keys, in order, once each) for a run: the tuned defaults of
     ``dataset`` (None: the papers') and ``overrides``; ``retrain`` (always the reference) and, in the D_F-only
     setting, methods that need D_R are left out. Raises :class:`UnlearnError` on an unknown method, settings for a
@@ -58,10 +59,12 @@ def chosen_methods(dataset: str | None, methods, overrides: dict[str, dict[str, 
     if bad:
         raise UnlearnError(f"settings given for method(s) not in the run: {', '.join(bad)}")
     chosen = []
+    # the tuned winners of this run's setting (with D_R / D_F only × random / class) where it was tuned
+    setting = f"{'with_dr' if use_remain else 'df_only'}/{'class' if str(forget).startswith('class') else 'random'}"
     for key in dict.fromkeys(methods):
         if key == "retrain" or (not use_remain and METHODS[key].needs_remain):
             continue
-        method = get_method(key, dataset=dataset, **overrides.get(key, {}))
+        method = get_method(key, dataset=dataset, setting=setting, **overrides.get(key, {}))
         method.validate()
         chosen.append(method)
     return tuple(chosen)

@@ -90,13 +90,25 @@ class SGUnlearn(SGDConfig, Unlearner):
     the round's auditor step, i.e. after the FT pass and before the adversarial update; ``ft_loss`` is the
     mean FT loss; ``seconds``/``auditor_seconds`` the round's and its auditor step's wall time.
 
-    Small data (measured on the digits preset: |D_F| = 60, |val| = 450 → per class and fold ~8 training
-    samples with 11 features): the per-class folds are linearly separable, so the code's λ = 0 hinge SVM has
-    an unbounded, non-unique optimum and a huge derivative (round-1 gradient norm 36 with Clarabel, 461 with
-    SCS, against 1.2 for the logreg auditor). With ``auditor="svm"`` at the code's defaults the digits MLP
-    collapses (val accuracy 0.93 → 0.21 in 30 rounds); ``svm_reg=0.01`` keeps it stable (0.88). The
+    Small data (measured on an earlier digits preset with |D_F| = 60, |val| = 450 → per class and fold ~8 training
+    samples with 11 features; the preset now forgets 120): the per-class folds are linearly separable, so the code's
+    λ = 0 hinge SVM has an unbounded, non-unique optimum and a huge derivative (round-1 gradient norm 36 with
+    Clarabel, 461 with SCS, against 1.2 for the logreg auditor). With ``auditor="svm"`` at the code's defaults the
+    digits MLP collapses (val accuracy 0.93 → 0.21 in 30 rounds); ``svm_reg=0.01`` keeps it stable (0.88). The
     logreg auditor (regularised, unique optimum) is stable at α = 1 (val 0.93 → 0.91) and lowers the auditor's
     accuracy relative to plain FT (tests/test_sg_unlearn.py, bench/results/sg.md).
+
+    Does the auditor see anything? (Issue 19; bench/results/sg.md §5.) Not in the paper: before the game,
+    :func:`auditor_probe` measures the auditor's held-out accuracy on the original model with a 95 % interval
+    (``probe_passes``, stored in the extras), and :func:`auditor_blind` / :func:`blind_note` give the sentence every
+    view shows where it is not above chance — then the game is fine-tuning plus a gradient of noise. On the digits
+    preset (|D_F| = 120) the code's per-class auditor and the pooled one (``per_class=False``) are both at chance on
+    the original (≈ 0.48–0.53 ± 0.06): its members and test samples have nearly the same losses and logits (test
+    accuracy 93 %), and RMIA's signal (FT AUC 71) comes from calibrating each sample against reference models,
+    which this auditor does not have. On Fashion-MNIST (|D_F| = 250, test accuracy 83 %) the pooled auditor sees the
+    membership (≈ 0.57–0.60 ± 0.04), the per-class one mostly not (≈ 35 training samples per auditor): the tuning
+    grid therefore uses ``per_class=False`` — a deviation from the code's Shokri-style per-class attackers, which
+    were sized for CIFAR's ~140 samples per class and fold.
     """
 
     key = "sg_unlearn"
@@ -125,6 +137,10 @@ class SGUnlearn(SGDConfig, Unlearner):
     heldout: float = hp(0.3, "held-out fraction of each fold (code test_size 0.3)", min=0.05, max=0.95)
     auditor_batch: int = hp(1000, "forget/val samples per auditor batch (code |test|/mem_save = 1000 on CIFAR; "
                             "larger than the sets = one batch of min(|D_F|, |val|) pairs)", min=2, max=100000)
+    per_class: bool = hp(True, "one auditor per class and fold (the code's Shokri-style default, classwise=0); off: "
+                         "one auditor per fold over all classes (more training samples per auditor)")
+    probe_passes: int = hp(5, "auditor passes on the original model before the game (no gradient) that measure the "
+                           "auditor's strength (not in the paper; 0 = no probe)", min=0, max=100)
     logreg_c: float = hp(1.0, "logreg auditor inverse L2 strength C (sklearn default 1; not in the paper)",
                          min=1e-6, max=1e6)
     svm_solver: str = hp("Clarabel", "svm auditor solver: Clarabel (faster) or SCS (the code's)",
@@ -151,6 +167,11 @@ class SGUnlearn(SGDConfig, Unlearner):
                           lr_step=self.lr_step, lr_gamma=1.0)
         # The auditor's shuffles draw from their own generator so that FT's batch order is plain FT's.
         aud_gen = torch.Generator(device=ctx.device).manual_seed(ctx.seed + 7919)
+        if auditor is not None and self.probe_passes > 0:  # the auditor's strength on the model before the game
+            ctx.extras.update(auditor_probe(model, auditor, ctx.x_forget, ctx.y_forget, x_val, y_val,
+                                            features=self.features, cv=self.cv, heldout=self.heldout,
+                                            batch=self.auditor_batch, per_class=self.per_class, seed=ctx.seed,
+                                            passes=self.probe_passes, cancel=ctx.cancel))
         history: list[dict] = []
         game: dict[str, list[float]] = {k: [] for k in
                                         ("round", "auditor_acc", "utility", "ft_loss", "seconds", "auditor_seconds")}
@@ -170,7 +191,7 @@ class SGUnlearn(SGDConfig, Unlearner):
                 rec.update(auditor_pass(model, auditor, ctx.x_forget, ctx.y_forget, x_val, y_val, aud_gen,
                                         weight=self.alpha, features=self.features, cv=self.cv,
                                         heldout=self.heldout, batch=self.auditor_batch, seed=ctx.seed,
-                                        cancel=ctx.cancel))
+                                        per_class=self.per_class, cancel=ctx.cancel))
                 for p in model.parameters():  # a zero gradient still steps momentum and wd (the code at α = 0)
                     if p.requires_grad and p.grad is None:
                         p.grad = torch.zeros_like(p)
@@ -197,14 +218,16 @@ class SGUnlearn(SGDConfig, Unlearner):
 def auditor_pass(model: nn.Module, auditor: Auditor, x_forget: torch.Tensor, y_forget: torch.Tensor,
                  x_val: torch.Tensor, y_val: torch.Tensor, gen: torch.Generator, *, weight: float,
                  features: str = "logits+loss", cv: int = 3, heldout: float = 0.3, batch: int = 1000, seed: int = 0,
-                 cancel: CancelToken | None = None) -> dict:
+                 per_class: bool = True, cancel: CancelToken | None = None) -> dict:
     """One pass of the auditor over zipped forget/val batches (the code's loop in ``DefenderOPT.unlearn``).
 
     Per batch pair: features in train mode, balanced to ns, shuffled, classes with < 2 samples dropped,
     ``StratifiedShuffleSplit(cv, heldout, random_state=seed)`` on the class label, one auditor per (fold,
     class). M = Σ utility / (2·ns); ``weight`` · M · (ns/N) is back-propagated into the model's ``.grad``
     (accumulating; nothing when ``weight`` = 0). No optimiser step. Returns the pooled held-out accuracy
-    (``auditor_acc``), Σ M·(ns/N) (``utility``), the number of auditors fit and of groups skipped.
+    (``auditor_acc``, and its ``correct`` / ``n_heldout`` counts), Σ M·(ns/N) (``utility``), the number of
+    auditors fit and of groups skipped, and ``n_samples`` (the distinct forget + val samples used, 2·ns summed).
+    ``per_class`` False: one auditor per fold over every class (the split is still stratified on the class).
 
     With ``weight`` = 0 it is a measurement: the same auditors on the same kind of batches, no gradient.
     """
@@ -218,7 +241,7 @@ def auditor_pass(model: nn.Module, auditor: Auditor, x_forget: torch.Tensor, y_f
     pairs = min(math.ceil(n_f / batch), math.ceil(n_v / batch))
     splitter = StratifiedShuffleSplit(n_splits=cv, test_size=heldout, random_state=seed)
     want_grad = weight != 0
-    utility_sum, correct, n_heldout, fitted, skipped = 0.0, 0, 0, 0, 0
+    utility_sum, correct, n_heldout, fitted, skipped, n_samples = 0.0, 0, 0, 0, 0, 0
     for k in range(pairs):
         check_cancel(cancel)
         fi, vi = perm_f[k * batch:(k + 1) * batch], perm_v[k * batch:(k + 1) * batch]
@@ -238,13 +261,14 @@ def auditor_pass(model: nn.Module, auditor: Auditor, x_forget: torch.Tensor, y_f
         except ValueError:  # too few samples for a stratified held-out fold of every class
             skipped += 1
             continue
+        n_samples += len(order)
         order_t = torch.as_tensor(order, device=feat.device)
         x_all = feat[order_t]
         m_all = torch.as_tensor(mem_o, dtype=torch.float64, device=feat.device)
         problems = []
         for tr, te in folds:
-            for c in np.unique(cls_o[tr]):
-                tr_c, te_c = tr[cls_o[tr] == c], te[cls_o[te] == c]
+            for c in np.unique(cls_o[tr]) if per_class else [None]:
+                tr_c, te_c = (tr[cls_o[tr] == c], te[cls_o[te] == c]) if per_class else (tr, te)
                 if len(np.unique(mem_o[tr_c])) < 2:  # one membership label: no auditor to fit
                     skipped += 1
                     continue
@@ -267,4 +291,89 @@ def auditor_pass(model: nn.Module, auditor: Auditor, x_forget: torch.Tensor, y_f
         if want_grad and m.requires_grad:
             (m * weight * (ns / n_total)).backward()
     return {"auditor_acc": correct / n_heldout if n_heldout else float("nan"), "utility": utility_sum,
-            "auditors": fitted, "skipped": skipped}
+            "auditors": fitted, "skipped": skipped, "correct": correct, "n_heldout": n_heldout,
+            "n_samples": n_samples}
+
+
+#: the auditor's accuracy by chance (balanced forget / val pairs)
+CHANCE = 0.5
+
+
+def auditor_probe(model: nn.Module, auditor: Auditor, x_forget: torch.Tensor, y_forget: torch.Tensor,
+                  x_val: torch.Tensor, y_val: torch.Tensor, *, features: str = "logits+loss", cv: int = 3,
+                  heldout: float = 0.3, batch: int = 1000, per_class: bool = True, seed: int = 0, passes: int = 5,
+                  cancel: CancelToken | None = None) -> dict[str, float]:
+    """The auditor's strength on ``model`` before the game: its pooled held-out accuracy over ``passes`` fresh
+    shuffles of :func:`auditor_pass` (no gradient), with a 95 % interval.
+
+    Not in the paper or its code (they log the auditor's accuracy during the game only): a game against an
+    auditor that finds no membership signal in the original model is fine-tuning plus a gradient of noise, and the
+    user should be told (:func:`auditor_blind`). Runs on a copy of ``model`` (``auditor_pass`` uses train mode, which
+    would move BatchNorm's running statistics) with its own generator, so the game itself is unchanged.
+
+    Interval: a binomial 95 % half-width on the distinct samples that were scored (2·ns per pass's batches, the
+    same samples in every pass — the passes re-split them, they add no new samples), 1.96·√(p(1 − p)/n). It
+    counts the sampling noise of the forget / val samples; the spread of the auditor's fits over shuffles is
+    smaller on the presets (it is averaged over the passes).
+
+    Returns the ``extras`` scalars ``auditor_probe_acc``, ``auditor_probe_halfwidth``, ``auditor_probe_n`` (distinct
+    samples), ``auditor_probe_passes`` and ``auditor_chance``.
+    """
+    import copy
+
+    net = copy.deepcopy(model)
+    gen = torch.Generator(device=x_forget.device).manual_seed(seed + 104729)
+    correct, n_heldout, n_samples = 0, 0, 0
+    for _ in range(passes):
+        out = auditor_pass(net, auditor, x_forget, y_forget, x_val, y_val, gen, weight=0.0, features=features,
+                           cv=cv, heldout=heldout, batch=batch, seed=seed, per_class=per_class, cancel=cancel)
+        correct, n_heldout, n_samples = correct + out["correct"], n_heldout + out["n_heldout"], out["n_samples"]
+    acc = correct / n_heldout if n_heldout else float("nan")
+    half = 1.959963984540054 * math.sqrt(acc * (1 - acc) / n_samples) if n_samples and n_heldout else float("nan")
+    return {"auditor_probe_acc": float(acc), "auditor_probe_halfwidth": float(half),
+            "auditor_probe_n": int(n_samples), "auditor_probe_passes": int(passes), "auditor_chance": CHANCE}
+
+
+#: what the dashboard says where SG-Unlearn's auditor found nothing to play against
+BLIND = ("the auditor finds no membership signal here (its held-out accuracy on the original model, {acc:.3f} ± "
+         "{half:.3f}, is not above chance, 0.5, beyond its 95 % interval): SG-Unlearn reduces to fine-tuning, and its "
+         "result is not evidence of a game won")
+
+
+def auditor_blind(extras: dict | None) -> str | None:
+    """A sentence for every view that shows an SG-Unlearn result whose auditor was blind — its probe accuracy on
+    the original model (:func:`auditor_probe`, stored in the unlearned model's manifest ``extras``) not above
+    chance beyond its 95 % interval — or None when the auditor saw a signal or no probe was stored (another
+    method, an older run, ``probe_passes`` = 0, ``auditor`` = "none")."""
+    if not extras or "auditor_probe_acc" not in extras:
+        return None
+    acc, half = float(extras["auditor_probe_acc"]), float(extras.get("auditor_probe_halfwidth", float("nan")))
+    if not math.isfinite(acc):
+        return None
+    if math.isfinite(half) and acc - half > float(extras.get("auditor_chance", CHANCE)):
+        return None
+    return BLIND.format(acc=acc, half=half if math.isfinite(half) else float("nan"))
+
+
+def blind_note(models: dict) -> str | None:
+    """One sentence for a table of results with SG-Unlearn rows whose auditor was blind on some seed: ``models``
+    maps (method, seed) to a trained model whose ``artifact.manifest["extras"]`` holds the probe
+    (:class:`engine.audit.compare.Comparison`'s ``models``). None when there is no SG-Unlearn row, no probe was
+    stored, or the auditor saw a signal on every seed."""
+    blind, probed = [], []
+    for (method, seed), tm in sorted(models.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        if method != SGUnlearn.key:
+            continue
+        extras = ((getattr(getattr(tm, "artifact", None), "manifest", None) or {}).get("extras") or {})
+        if "auditor_probe_acc" not in extras:
+            continue
+        probed.append(seed)
+        if auditor_blind(extras):
+            blind.append((seed, float(extras["auditor_probe_acc"]), float(extras["auditor_probe_halfwidth"])))
+    if not blind:
+        return None
+    accs = ", ".join(f"{a:.3f} ± {h:.3f} (seed {s})" for s, a, h in blind)
+    which = "every seed" if len(blind) == len(probed) else f"{len(blind)} of {len(probed)} seeds"
+    return (f"SG-Unlearn: on {which} the auditor finds no membership signal here — its held-out accuracy on the "
+            f"original model before the game, {accs}, is not above chance (0.5) beyond its 95 % interval — so "
+            "SG-Unlearn reduces to fine-tuning; its row is not evidence of a game won.")
