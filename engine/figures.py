@@ -230,19 +230,35 @@ def bars(values: dict[str, tuple[str, float, float]], title: str, y_title: str, 
                  "visible": any(values[k][2] == values[k][2] for k in keys)},
         marker_color=[method_color(k) for k in keys]))
     if floor is not None and floor == floor:
-        fig.add_hline(y=floor, line_dash="dash", line_color=METHOD_COLORS["retrain"],
-                      annotation_text=f"{floor_label} {floor:.3g}", annotation_position="top left")
-    fig.update_layout(title=title, yaxis_title=y_title, height=360, margin={"l": 60, "r": 10, "t": 40, "b": 80})
+        # the floor's label in the legend, not on the plot, where it hid behind the first bar
+        fig.add_hline(y=floor, line_dash="dash", line_color=METHOD_COLORS["retrain"])
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"{floor_label} {floor:.3g}",
+                                 line={"dash": "dash", "color": METHOD_COLORS["retrain"]}))
+    fig.update_layout(title=title, yaxis_title=y_title, height=360, margin={"l": 60, "r": 10, "t": 40, "b": 80},
+                      showlegend=bool(floor is not None and floor == floor),
+                      legend={"orientation": "h", "y": -0.35, "x": 0})
     return fig
 
 
 def table_bars(table, col: str, title: str, y_title: str, *, with_reference: bool = False) -> go.Figure:
     """:func:`bars` of one column of :meth:`engine.audit.compare.Comparison.table` (mean, 95 % interval); the
-    dashed floor is Retrain's own value of it when Retrain has replicas (Avg Gap, Δφ: its noise floor)."""
+    dashed floor is Retrain's own value of it when Retrain has replicas (Avg Gap, Δφ: its noise floor). For
+    ``seconds``, the one-time work a method is charged (AMUN's D_A search) is stacked on its own time, hatched."""
     keys = [m for m in table.index if with_reference or m != "retrain"]
     values = {m: (table.loc[m, "label"], table.loc[m, f"{col}_mean"], table.loc[m, f"{col}_ci"]) for m in keys}
     has_floor = not with_reference and "retrain" in table.index and table.loc["retrain", "n_replicas"] > 1
-    return bars(values, title, y_title, floor=table.loc["retrain", f"{col}_mean"] if has_floor else None)
+    fig = bars(values, title, y_title, floor=table.loc["retrain", f"{col}_mean"] if has_floor else None)
+    if col == "seconds" and "one_time_seconds_mean" in table.columns:
+        once = [float(table.loc[m, "one_time_seconds_mean"]) for m in keys]
+        if any(v > 0 for v in once):
+            fig.data[0].name = "own work"
+            fig.add_trace(go.Bar(x=[values[k][0] for k in keys], y=once, name="one-time (AMUN's D_A search)",
+                                 marker={"color": "white", "line": {"color": [method_color(k) for k in keys],
+                                                                    "width": 1.5},
+                                         "pattern": {"shape": "/", "fgcolor": [method_color(k) for k in keys]}},
+                                 hovertemplate="%{x}: one-time %{y:.2f} s<extra></extra>"))
+            fig.update_layout(barmode="stack", showlegend=True, legend={"orientation": "h", "y": -0.35, "x": 0})
+    return fig
 
 
 # ------------------------------------------------------------------------------------------ class-level detail

@@ -58,6 +58,8 @@ def test_judge_by_hand():
     assert V.judge(99.0, 90.0, 3.0, "utility") == ("above", False)  # more accuracy is not a fault
     assert V.judge(0.0, 1.0, 0.5, "distance") == ("within", False)  # a distance at or below Retrain's own
     assert V.judge(2.0, 1.0, 0.5, "distance") == ("above", True)
+    assert V.judge(0.0, 10.0, 1.0, "leak") == ("within", False)  # the forget set looks even less like members
+    assert V.judge(12.0, 10.0, 1.0, "leak") == ("above", True)
     assert V.judge(50.0, 50.0, float("nan"), "forgetting") == ("unknown", False)
 
 
@@ -105,7 +107,7 @@ def test_no_cell_is_green_outside_retrains_interval():
         for m, row in V.cells(cmp).items():
             for c in row.values():
                 if c.colour == "green":
-                    lo = -math.inf if c.measure.direction == "distance" else c.retrain - c.retrain_half
+                    lo = -math.inf if c.measure.direction in ("distance", "leak") else c.retrain - c.retrain_half
                     assert lo - 1e-9 <= c.value <= c.retrain + c.retrain_half + 1e-9, (m, c.measure.key)
 
 

@@ -14,8 +14,9 @@ others — a method is one model per seed, so it is judged with that spread). Bo
 Each measure has a *direction*: which side of Retrain's interval is bad. ``forgetting`` measures (UA, FT AUC,
 MIA-efficacy, simple MIA) are bad on both sides — above: the forget set is still remembered; below: over-forgetting,
 which an attacker can read too (the AMUN paper's Avg Gap counts both); ``utility`` measures (RA, TA) are bad below
-only; ``leak`` measures (KS, W1 forget vs test, TPR at 1 % FPR) bad above only; ``distance`` measures (Avg Gap, Δφ —
-already distances to Retrain, whose own row is its replica spread) bad above only. Wall time is not judged against
+only; ``leak`` measures (KS, W1 forget vs test, TPR at 1 % FPR) and ``distance`` measures (Avg Gap, Δφ — already
+distances to Retrain, whose own row is its replica spread) are one-sided: anything up to the top of Retrain's interval
+is within, above it is bad. Wall time is not judged against
 Retrain's interval (being faster is the point of unlearning); it is reported as a ratio.
 
 A cell is green when ``within``, red when outside on the bad side; outside on the harmless side is plain. The
@@ -53,8 +54,8 @@ class Measure:
 
     @property
     def marker(self) -> str:
-        """↓ (lower is better), or ≈ Retrain (good: inside Retrain's interval)."""
-        return "↓" if self.direction in ("distance", "cost") else "≈ Retrain"
+        """↓ (lower is better: good up to the top of Retrain's interval), or ≈ Retrain (good: inside it)."""
+        return "↓" if self.direction in ("distance", "leak", "cost") else "≈ Retrain"
 
     @property
     def header(self) -> str:
@@ -144,10 +145,10 @@ class Cell:
 def judge(value: float, retrain: float, half: float, direction: str) -> tuple[str, bool]:
     """(status, bad) of a value against Retrain's interval ``retrain ± half``: ``within`` / ``above`` / ``below``
     (``unknown`` when the value or the interval is not finite); ``bad`` when outside on the side ``direction``
-    calls bad. ``distance`` measures are one-sided: anything up to the interval's top is within."""
+    calls bad. ``distance`` and ``leak`` measures are one-sided: anything up to the interval's top is within."""
     if not (np.isfinite(value) and np.isfinite(retrain) and np.isfinite(half)):
         return "unknown", False
-    if direction == "distance":
+    if direction in ("distance", "leak"):
         return ("within", False) if value <= retrain + half + 1e-9 else ("above", True)
     if abs(value - retrain) <= half + 1e-9:
         return "within", False
