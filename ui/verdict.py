@@ -30,14 +30,16 @@ GROUPS = {
 
 def headline(cmp: Comparison, mia: str = "ft_auc", *, here: str | None = None) -> None:
     """The two or three sentences on top of Compare, the Run page's result and the presentation, each with a link to
-    the view that shows its evidence (none to ``here``, the page it is on)."""
+    the view that shows its evidence (once per view; none to ``here``, the page it is on)."""
+    shown = {here}
     with st.container(border=True, key="headline"):
         st.markdown("**In short**")
         for s in V.headline(cmp, mia):
             page, label = EVIDENCE.get(s.evidence, EVIDENCE["table"])
             st.markdown(md(s.text))
-            if page != here:
+            if page not in shown:  # each view linked once, under the first sentence it backs
                 st.page_link(page, label=label, icon=":material/arrow_forward:")
+                shown.add(page)
 
 
 def judged_frames(cmp: Comparison, mia: str = "ft_auc") -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
