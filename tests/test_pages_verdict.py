@@ -186,3 +186,42 @@ def test_theorem_one_sample_agrees_with_its_bars(home):
         seen_unattacked += "already misclassifies this sample" in captions
     assert len(pick.options) > 0
     assert seen_unattacked >= 1  # the case the defect was about is among them (4 of 40 here)
+
+
+def test_presentation_tells_the_audit_in_five_steps(home):
+    """Item 4: five steps from the stored audit, each step in the address (shareable), Back / Next between them."""
+    from engine.audit import verdict as V
+    from ui.text import md
+
+    cmp = home[1]
+    at = _open("pages/15_Presentation.py")
+    steps = at.segmented_control(key="w_view_step").options
+    assert len(steps) == 5
+    seen = []
+    for i, step in enumerate(steps):
+        assert at.segmented_control(key="w_view_step").value == step
+        assert (_param(at, "step") == step) if i else _param(at, "step") is None
+        seen.append(at.subheader[0].value)
+        if i == 1:
+            assert md(V.headline(cmp)[0].text) in [m.value for m in at.markdown] and at.get("plotly_chart")
+        if i == 2:
+            lines = " ".join(m.value for m in at.markdown)
+            assert all(md(v.label) in lines for v in V.verdicts(cmp))
+        if i == 3:
+            r = V.still_remembered(cmp, "ft", 0)
+            assert f"**{r['count']} of {r['n']}**" in " ".join(m.value for m in at.markdown)
+            assert len(at.get("image")) == min(12, r["n"])
+        if i < 4:
+            at.button(key="story_next").click().run()
+            assert not at.exception, at.exception
+    assert seen[0].startswith("The forget set") and seen[4] == "The cost"
+    # a shared link opens the same step
+    fresh = _open("pages/15_Presentation.py", step=steps[3])
+    assert fresh.subheader[0].value == "The examples still remembered"
+    fresh.button(key="story_prev").click().run()
+    assert fresh.subheader[0].value == "Each method against Retrain"
+
+
+def _param(at: AppTest, key: str):
+    v = at.query_params.get(key)
+    return v[0] if isinstance(v, list) else v

@@ -163,3 +163,20 @@ def test_two_and_six_method_digits_audits_mark_alike(tiny_spec, tmp_path):
     va = {v.method: v.sentence for v in V.verdicts(two)}
     vb = {v.method: v.sentence for v in V.verdicts(six)}
     assert va["ft"] == vb["ft"] and va["rl"] == vb["rl"]
+
+
+def test_still_remembered_counts_by_hand():
+    from types import SimpleNamespace
+
+    def audit(forget, test):
+        return SimpleNamespace(per_sample={"forget_rmia_score": np.array(forget, float), "forget_index":
+                                           np.array([10, 11, 12, 13]), "test_rmia_score": np.array(test, float)})
+
+    test = np.arange(20.0)  # 20 unseen samples scored 0 … 19
+    cmp = SimpleNamespace(audits={("m", 0): audit([30, 19, 5, 30], test), ("retrain", 0): audit([1, 2, 3, 30], test),
+                                  ("original", 0): audit([30, 30, 30, 30], test)})
+    idx, rank = V.membership_ranks(cmp, "m", 0)
+    # 30 > every test score → 100 %; 19 ties the top one → (19 + 20) / 40 = 97.5 %; 5 → (5 + 6) / 40 = 27.5 %
+    assert list(idx) == [10, 13, 11, 12] and list(rank) == [100.0, 100.0, 97.5, 27.5]
+    out = V.still_remembered(cmp, "m", 0)
+    assert (out["count"], out["retrain"], out["original"], out["n"]) == (3, 1, 4, 4)
