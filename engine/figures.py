@@ -52,7 +52,9 @@ def confidence_histograms(
     Densities, not counts, so groups of different sizes compare. Every panel shares one x-axis and the same bins;
     each panel's density axis is autoscaled to its own bars (never a fixed range that would clip a tall bar).
     The x-range uses the 0.5–99.5 % quantiles of all values so a few extreme φ values do not squash the picture
-    (values outside it are drawn in the edge bins). ``loss`` is binned on a log10 scale (losses span many
+    (values outside it are drawn in the edge bins, and the x-axis title says how many). The forget set is drawn as
+    an outline over the filled remain and test histograms (filled, its dark red over orange blended to brown).
+    ``loss`` is binned on a log10 scale (losses span many
     orders of magnitude: on a linear scale nearly every sample falls in the first bin); its ticks show the
     losses themselves.
 
@@ -81,6 +83,11 @@ def confidence_histograms(
         if hi <= lo:
             hi = lo + 1.0
     size = (hi - lo) / bins
+    # values beyond the drawn range land in the edge bins: say how many, on the axis itself
+    outside = int(np.sum((values < lo) | (values > hi)))
+    axis_title = SIGNAL_LABELS.get(signal, signal) + (
+        f" — range: 0.5–99.5 % quantiles; {outside} of {len(values)} values beyond it counted in the edge bins"
+        if outside else "")
     ncols = cols or min(len(models), 3)
     nrows = -(-len(models) // ncols)
     titles = [titled(m, labels[m]) if m in labels else MODEL_TITLES.get(m, m) for m in models]
@@ -91,10 +98,14 @@ def confidence_histograms(
         row, col = i // ncols + 1, i % ncols + 1
         for group in groups:
             v = np.clip(values_of(model, group), lo, hi)
+            # the forget set as an outline over the filled remain and test: a dark red filled over orange blended
+            # to brown, a colour of neither
+            marker = ({"color": "rgba(0,0,0,0)", "line": {"color": GROUP_COLORS[group], "width": 2}}
+                      if group == "forget" else {"color": GROUP_COLORS[group]})
             fig.add_trace(
                 go.Histogram(
                     x=v, name=f"{group} (n={len(v)})", legendgroup=group, showlegend=i == 0,
-                    marker_color=GROUP_COLORS[group], opacity=0.55, histnorm="probability density",
+                    marker=marker, opacity=1.0 if group == "forget" else 0.5, histnorm="probability density",
                     xbins={"start": lo, "end": hi + 1e-9, "size": size},
                     hovertemplate=f"{group}<br>{unit} %{{x}}<br>density %{{y:.3f}}<extra>{labels.get(model, model)}"
                                   "</extra>",
@@ -102,7 +113,7 @@ def confidence_histograms(
                 row=row, col=col,
             )
         if row == nrows or i + ncols >= len(models):  # the bottom panel of each column carries the axis title
-            fig.update_xaxes(title_text=SIGNAL_LABELS.get(signal, signal), row=row, col=col)
+            fig.update_xaxes(title_text=axis_title, row=row, col=col)
         if col == 1:
             fig.update_yaxes(title_text="density", row=row, col=col)
     fig.update_xaxes(showticklabels=True, range=[lo, hi])

@@ -8,7 +8,6 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .figures import GROUP_COLORS, TEXT_COLOR, method_color, titled
-from .figures_classes import entities  # noqa: F401
 
 EPS_LABELS = {
     "delta_norm": "‖δ‖₂ to flip (distance of the nearest adversarial example found)",
