@@ -180,3 +180,9 @@ def test_still_remembered_counts_by_hand():
     assert list(idx) == [10, 13, 11, 12] and list(rank) == [100.0, 100.0, 97.5, 27.5]
     out = V.still_remembered(cmp, "m", 0)
     assert (out["count"], out["retrain"], out["original"], out["n"]) == (3, 1, 4, 4)
+
+
+def test_tpr_cell_has_no_interval_where_the_fpr_is_unreachable():
+    assert V.tpr_cell(0.25, 0.05, 1000, 0.001) == "25.00 ± 5.00"  # one false positive: reachable
+    assert V.tpr_cell(0.25, 0.05, 999, 0.001) == "25.00 (at 0 false positives: 999 < 1,000 unseen samples)"
+    assert V.tpr_cell(0.1, 0.02, 90, 0.01) == "10.00 (at 0 false positives: 90 < 100 unseen samples)"

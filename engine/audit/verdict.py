@@ -398,3 +398,12 @@ def still_remembered(cmp: Comparison, model: str, seed: int, threshold: float = 
 
     return {"indices": idx, "ranks": rank, "n": len(idx), "count": int((rank >= threshold).sum()),
             "retrain": count(REFERENCE), "original": count(BASELINE), "threshold": threshold}
+
+
+def tpr_cell(tpr: float, halfwidth: float, n_nonmembers: int, fpr: float) -> str:
+    """A TPR at a fixed FPR as a table cell, in %: "value ± interval" only when the FPR is at least one false
+    positive (n_nonmembers ≥ 1 / fpr). With fewer unseen samples the FPR cannot be reached: the value is the TPR at
+    zero false positives, and an interval around it would pretend a precision the test set does not have."""
+    if n_nonmembers * fpr < 1:
+        return f"{100 * tpr:.2f} (at 0 false positives: {n_nonmembers} < {round(1 / fpr):,} unseen samples)"
+    return f"{100 * tpr:.2f} ± {100 * halfwidth:.2f}"
