@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .figures import GROUP_COLORS, TEXT_COLOR, method_color, titled
+from .figures_classes import fit_labels
 
 EPS_LABELS = {
     "delta_norm": "‖δ‖₂ to flip (distance of the nearest adversarial example found)",
@@ -99,4 +100,4 @@ def probability_bars(models: dict[str, tuple[str, np.ndarray, np.ndarray]], clas
     fig.update_yaxes(title_text="p(class | x)", range=[0, 1.02], row=1, col=1)
     fig.update_layout(barmode="group", height=340, margin={"l": 60, "r": 10, "t": 60, "b": 50},
                       legend={"orientation": "h", "y": -0.3, "x": 0})
-    return fig
+    return fit_labels(fig)

@@ -9,6 +9,15 @@ from plotly.subplots import make_subplots
 
 from .figures import METHOD_COLORS, SIGNAL_LABELS, TEXT_COLOR, method_color, titled
 
+
+def fit_labels(fig: go.Figure) -> go.Figure:
+    """Every axis grows its margin to fit its tick labels (plotly's ``automargin``, off by default: long class names
+    such as Fashion-MNIST's "T-shirt/top" and "Ankle boot" were cut to "T-shirt/" and "Ankle b" at the plot's edge)."""
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
+    return fig
+
+
 FORGET_BAND = "#F0E442"  # the yellow band behind forget classes (as the true-class band of probability_bars)
 
 
@@ -46,7 +55,7 @@ def class_accuracy_bars(table, labels: dict[str, str], classes: list[str], marke
     fig.update_layout(title=title, barmode="group", yaxis={"title": "accuracy (%)", "range": [0, 105]}, height=400,
                       margin={"l": 60, "r": 10, "t": 60, "b": 50}, legend={"orientation": "h", "y": -0.2, "x": 0},
                       bargap=0.25)
-    return fig
+    return fit_labels(fig)
 
 
 def confusion_heatmaps(a: np.ndarray, b: np.ndarray, classes: list[str], names: tuple[str, str],
@@ -81,7 +90,7 @@ def confusion_heatmaps(a: np.ndarray, b: np.ndarray, classes: list[str], names: 
     for ann in fig.layout.annotations:
         ann.font = {"color": TEXT_COLOR, "size": 13}
     fig.update_layout(height=420, margin={"l": 60, "r": 10, "t": 40, "b": 50})
-    return fig
+    return fit_labels(fig)
 
 
 def class_confidence_histograms(values: dict[str, tuple[str, np.ndarray]], reference: tuple[str, np.ndarray] | None,

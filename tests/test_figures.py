@@ -406,3 +406,19 @@ def test_confidence_histograms_say_what_they_clip_and_draw_forget_as_an_outline(
     p_y = figures.confidence_histograms({"m": {g: {"p_y": rng.uniform(size=50)} for g in ("remain", "test",
                                                                                         "forget")}}, signal="p_y")
     assert "quantiles" not in p_y.layout.xaxis.title.text  # p(y|x) is drawn over [0, 1]: nothing clipped
+
+
+def test_class_figures_fit_long_class_names():
+    """Issue 20, defect 8: Fashion-MNIST's tick labels were cut ("T-shirt/", "Ankle b"): plotly's automargin is off by
+    default, so long labels ran past a fixed margin."""
+    import pandas as pd
+
+    names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    table = pd.DataFrame({"original": np.linspace(50, 100, 10), "retrain": np.linspace(40, 90, 10)})
+    m = np.full((10, 10), 10.0)
+    p = np.full(10, 0.1)
+    for fig in (figures.class_accuracy_bars(table, {"original": "Original", "retrain": "Retrain"}, names, [9]),
+                figures.confusion_heatmaps(m, m, names, ("A", "B")),
+                figures.probability_bars({"original": ("Original", p, p)}, names, 0)):
+        axes = [a for k, a in fig.layout.to_plotly_json().items() if k.startswith(("xaxis", "yaxis"))]
+        assert axes and all(a.get("automargin") is True for a in axes)
