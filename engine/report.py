@@ -220,17 +220,14 @@ def exposed_html(cmp: Comparison, seed: int | None = None, n: int = 10) -> str:
 
 
 # ------------------------------------------------------------------------------------------------- HTML
-#: the two judged tables (split so that neither runs past the right edge of a laptop screen; as on the pages)
-TABLE_GROUPS = {
-    "Forgetting and utility": ("ua", "ra", "ta", "ft_auc", "mia_efficacy", "simple_mia_acc", "tpr_at_1pct"),
-    "Distances to Retrain and cost": ("avg_gap", "phi_shift", "ks", "wasserstein", "seconds", "one_time_seconds"),
-}
+#: the judged table in parts (as on the pages)
+TABLE_GROUPS = V.GROUPS
 #: the glossary of the judged columns: header (with unit and direction) → what it measures, in plain words
 GLOSSARY = {m.header: m.help for m in V.MEASURES}
 
 
 def table_html(cmp: Comparison, mia: str = "ft_auc") -> str:
-    """The audit's table judged against Retrain, as HTML, in two parts: every header with its unit and direction,
+    """The audit's table judged against Retrain, as HTML, in three parts: every header with its unit and direction,
     cells "mean ± 95 % interval", class ``good`` inside Retrain's interval (green), ``bad`` outside it on the bad
     side (red) — the same judgement as the pages (:mod:`engine.audit.verdict`)."""
     cells = V.cells(cmp, mia)

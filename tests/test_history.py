@@ -113,9 +113,9 @@ def test_history_page_lists_the_audits_and_compares_two_side_by_side():
     assert list(gaps.columns) == ["Avg Gap A", "Avg Gap B", "B − A"]
     assert gaps.loc["Random Label", "Avg Gap B"] != gaps.loc["Random Label", "Avg Gap B"]  # NaN: B did not run it
     assert at.get("plotly_chart")  # the paired Avg Gap bars
-    tables = [d.value for d in at.dataframe[2:]]  # per audit: forgetting and utility; distances and cost
-    assert len(tables) == 4
-    assert {"Fine-tune", "Random Label"} <= set(tables[0].index) and {"SalUn"} <= set(tables[2].index)
+    tables = [d.value for d in at.dataframe[2:]]  # per audit: forgetting; utility and distances; cost
+    assert len(tables) == 6
+    assert {"Fine-tune", "Random Label"} <= set(tables[0].index) and {"SalUn"} <= set(tables[3].index)
     # the comparison's view is in the address: a fresh session shows the same two
     a_key, b_key = at.query_params["a"], at.query_params["b"]
     a_key, b_key = (a_key if isinstance(a_key, str) else a_key[0]), (b_key if isinstance(b_key, str) else b_key[0])

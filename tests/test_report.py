@@ -106,7 +106,7 @@ def test_table_html_is_judged_against_retrain_with_units_and_directions(cmp):
     cells = V.cells(cmp)
     for m, row in cells.items():
         assert cmp.labels[m] in parser.cells and all(c.text() in parser.cells for c in row.values())
-    assert out.count('class="paper"') == 2  # forgetting and utility; distances and cost
+    assert out.count('class="paper"') == 3  # forgetting; utility and distances; cost
     for header in ("UA (%) ≈ Retrain", "FT AUC (%) ≈ Retrain", "Avg Gap (pts) ↓", "time (s) ↓", "W1 (nats) ↓"):
         assert header in parser.cells
     green = sum(c.colour == "green" for row in cells.values() for c in row.values())

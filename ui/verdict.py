@@ -21,11 +21,7 @@ EVIDENCE = {
     "table": ("pages/7_Compare.py", "Evidence: the table judged against Retrain"),
 }
 GREEN, RED = "#d8f0d2", "#f8d7da"
-#: the two tables (split so that neither runs past the right edge of a laptop screen)
-GROUPS = {
-    "Forgetting and utility": ("ua", "ra", "ta", "ft_auc", "mia_efficacy", "simple_mia_acc", "tpr_at_1pct"),
-    "Distances to Retrain and cost": ("avg_gap", "phi_shift", "ks", "wasserstein", "seconds", "one_time_seconds"),
-}
+GROUPS = V.GROUPS
 
 
 def headline(cmp: Comparison, mia: str = "ft_auc", *, here: str | None = None) -> None:
@@ -60,7 +56,7 @@ def judged_frames(cmp: Comparison, mia: str = "ft_auc") -> dict[str, tuple[pd.Da
 
 
 def table(cmp: Comparison, mia: str = "ft_auc") -> None:
-    """The audit's table judged against Retrain, in two parts; every header with its unit and direction, a tooltip
+    """The audit's table judged against Retrain, in three parts; every header with its unit and direction, a tooltip
     in plain words; green: inside Retrain's interval, red: outside it on the bad side."""
     for title, (text, colours) in judged_frames(cmp, mia).items():
         st.markdown(f"**{title}**")

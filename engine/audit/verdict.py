@@ -107,6 +107,12 @@ MEASURES: tuple[Measure, ...] = (
             "adversarial set), charged to each such method."),
 )
 BY_KEY = {m.key: m for m in MEASURES}
+#: the judged table in three parts, so that none runs past the right edge of a laptop screen (the pages and the report)
+GROUPS = {
+    "Forgetting": ("ua", "ft_auc", "mia_efficacy", "simple_mia_acc", "tpr_at_1pct"),
+    "Utility and distance to Retrain": ("ra", "ta", "avg_gap", "phi_shift", "ks", "wasserstein"),
+    "Cost": ("seconds", "one_time_seconds"),
+}
 #: measures that say whether the forget set was forgotten (used for the verdict's first clause)
 FORGETTING = ("ft_auc", "ua", "mia_efficacy", "simple_mia_acc", "ks", "wasserstein", "tpr_at_1pct")
 
