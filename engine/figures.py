@@ -52,7 +52,9 @@ def confidence_histograms(
     Densities, not counts, so groups of different sizes compare. Every panel shares one x-axis and the same bins;
     each panel's density axis is autoscaled to its own bars (never a fixed range that would clip a tall bar).
     The x-range uses the 0.5–99.5 % quantiles of all values so a few extreme φ values do not squash the picture
-    (values outside it are drawn in the edge bins). ``loss`` is binned on a log10 scale (losses span many
+    (values outside it are drawn in the edge bins, and the x-axis title says how many). The forget set is drawn as
+    an outline over the filled remain and test histograms (filled, its dark red over orange blended to brown).
+    ``loss`` is binned on a log10 scale (losses span many
     orders of magnitude: on a linear scale nearly every sample falls in the first bin); its ticks show the
     losses themselves.
 
@@ -81,6 +83,11 @@ def confidence_histograms(
         if hi <= lo:
             hi = lo + 1.0
     size = (hi - lo) / bins
+    # values beyond the drawn range land in the edge bins: say how many, on the axis itself
+    outside = int(np.sum((values < lo) | (values > hi)))
+    axis_title = SIGNAL_LABELS.get(signal, signal) + (
+        f" — range: 0.5–99.5 % quantiles; {outside} of {len(values)} values beyond it counted in the edge bins"
+        if outside else "")
     ncols = cols or min(len(models), 3)
     nrows = -(-len(models) // ncols)
     titles = [titled(m, labels[m]) if m in labels else MODEL_TITLES.get(m, m) for m in models]
@@ -91,10 +98,14 @@ def confidence_histograms(
         row, col = i // ncols + 1, i % ncols + 1
         for group in groups:
             v = np.clip(values_of(model, group), lo, hi)
+            # the forget set as an outline over the filled remain and test: a dark red filled over orange blended
+            # to brown, a colour of neither
+            marker = ({"color": "rgba(0,0,0,0)", "line": {"color": GROUP_COLORS[group], "width": 2}}
+                      if group == "forget" else {"color": GROUP_COLORS[group]})
             fig.add_trace(
                 go.Histogram(
                     x=v, name=f"{group} (n={len(v)})", legendgroup=group, showlegend=i == 0,
-                    marker_color=GROUP_COLORS[group], opacity=0.55, histnorm="probability density",
+                    marker=marker, opacity=1.0 if group == "forget" else 0.5, histnorm="probability density",
                     xbins={"start": lo, "end": hi + 1e-9, "size": size},
                     hovertemplate=f"{group}<br>{unit} %{{x}}<br>density %{{y:.3f}}<extra>{labels.get(model, model)}"
                                   "</extra>",
@@ -102,7 +113,7 @@ def confidence_histograms(
                 row=row, col=col,
             )
         if row == nrows or i + ncols >= len(models):  # the bottom panel of each column carries the axis title
-            fig.update_xaxes(title_text=SIGNAL_LABELS.get(signal, signal), row=row, col=col)
+            fig.update_xaxes(title_text=axis_title, row=row, col=col)
         if col == 1:
             fig.update_yaxes(title_text="density", row=row, col=col)
     fig.update_xaxes(showticklabels=True, range=[lo, hi])
@@ -230,149 +241,37 @@ def bars(values: dict[str, tuple[str, float, float]], title: str, y_title: str, 
                  "visible": any(values[k][2] == values[k][2] for k in keys)},
         marker_color=[method_color(k) for k in keys]))
     if floor is not None and floor == floor:
-        fig.add_hline(y=floor, line_dash="dash", line_color=METHOD_COLORS["retrain"],
-                      annotation_text=f"{floor_label} {floor:.3g}", annotation_position="top left")
-    fig.update_layout(title=title, yaxis_title=y_title, height=360, margin={"l": 60, "r": 10, "t": 40, "b": 80})
+        # the floor's label in the legend, not on the plot, where it hid behind the first bar
+        fig.add_hline(y=floor, line_dash="dash", line_color=METHOD_COLORS["retrain"])
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"{floor_label} {floor:.3g}",
+                                 line={"dash": "dash", "color": METHOD_COLORS["retrain"]}))
+    fig.update_layout(title=title, yaxis_title=y_title, height=360, margin={"l": 60, "r": 10, "t": 40, "b": 80},
+                      showlegend=bool(floor is not None and floor == floor),
+                      legend={"orientation": "h", "y": -0.35, "x": 0})
     return fig
 
 
 def table_bars(table, col: str, title: str, y_title: str, *, with_reference: bool = False) -> go.Figure:
     """:func:`bars` of one column of :meth:`engine.audit.compare.Comparison.table` (mean, 95 % interval); the
-    dashed floor is Retrain's own value of it when Retrain has replicas (Avg Gap, Δφ: its noise floor)."""
+    dashed floor is Retrain's own value of it when Retrain has replicas (Avg Gap, Δφ: its noise floor). For
+    ``seconds``, the one-time work a method is charged (AMUN's D_A search) is stacked on its own time, hatched."""
     keys = [m for m in table.index if with_reference or m != "retrain"]
     values = {m: (table.loc[m, "label"], table.loc[m, f"{col}_mean"], table.loc[m, f"{col}_ci"]) for m in keys}
     has_floor = not with_reference and "retrain" in table.index and table.loc["retrain", "n_replicas"] > 1
-    return bars(values, title, y_title, floor=table.loc["retrain", f"{col}_mean"] if has_floor else None)
-
-
-# ------------------------------------------------------------------------------------------ class-level detail
-FORGET_BAND = "#F0E442"  # the yellow band behind forget classes (as the true-class band of probability_bars)
-
-
-def entities(text: object) -> str:
-    """A name from the data (a class or folder name) for plotly text and HTML: every character other than a letter,
-    a digit, a space, ``_``, ``-`` or ``.`` written as a numeric character reference. Plotly and browsers show the
-    name as it is; nothing in it can act as markup (plotly's <b>/<br>, HTML, Markdown or template syntax)."""
-    return "".join(c if c.isalnum() or c in " _-." else f"&#{ord(c)};" for c in str(text))
-
-
-def class_accuracy_bars(table, labels: dict[str, str], classes: list[str], marked: list[int] | tuple = (),
-                        title: str = "") -> go.Figure:
-    """Per-class accuracy of several models side by side: one group of bars per class, one bar per model (in its
-    colour), the ``marked`` (forget) classes behind a yellow band with their tick labels in bold.
-
-    Args:
-        table: index = class, one column of accuracies (%) per model key (extra columns are ignored).
-        labels: model key → display label (the models drawn, in order).
-        classes: class names.
-        marked: the forget classes.
-    """
-    fig = go.Figure()
-    for key, label in labels.items():
-        fig.add_trace(go.Bar(x=list(table.index), y=table[key], name=label, marker_color=method_color(key),
-                             marker_line={"color": "#333", "width": 1.5 if key == "retrain" else 0},
-                             hovertemplate=f"class %{{customdata}}: %{{y:.1f}} %<extra>{label}</extra>",
-                             customdata=[entities(classes[c]) for c in table.index]))
-    for c in marked:
-        fig.add_vrect(x0=c - 0.5, x1=c + 0.5, fillcolor=FORGET_BAND, opacity=0.45, line_width=0, layer="below")
-        fig.add_annotation(x=c, y=1.0, yref="paper", yanchor="bottom", text="forget ▾", showarrow=False,
-                           font={"color": TEXT_COLOR, "size": 11})
-    fig.update_xaxes(tickvals=list(table.index), title_text="class",
-                     ticktext=[f"<b>{entities(classes[c])}</b>" if c in marked else entities(classes[c])
-                               for c in table.index])
-    fig.update_layout(title=title, barmode="group", yaxis={"title": "accuracy (%)", "range": [0, 105]}, height=400,
-                      margin={"l": 60, "r": 10, "t": 60, "b": 50}, legend={"orientation": "h", "y": -0.2, "x": 0},
-                      bargap=0.25)
+    fig = bars(values, title, y_title, floor=table.loc["retrain", f"{col}_mean"] if has_floor else None)
+    if col == "seconds" and "one_time_seconds_mean" in table.columns:
+        once = [float(table.loc[m, "one_time_seconds_mean"]) for m in keys]
+        if any(v > 0 for v in once):
+            fig.data[0].name = "own work"
+            fig.add_trace(go.Bar(x=[values[k][0] for k in keys], y=once, name="one-time (AMUN's D_A search)",
+                                 marker={"color": "white", "line": {"color": [method_color(k) for k in keys],
+                                                                    "width": 1.5},
+                                         "pattern": {"shape": "/", "fgcolor": [method_color(k) for k in keys]}},
+                                 hovertemplate="%{x}: one-time %{y:.2f} s<extra></extra>"))
+            fig.update_layout(barmode="stack", showlegend=True, legend={"orientation": "h", "y": -0.35, "x": 0})
     return fig
 
 
-def confusion_heatmaps(a: np.ndarray, b: np.ndarray, classes: list[str], names: tuple[str, str],
-                       marked: list[int] | tuple = ()) -> go.Figure:
-    """Two row-normalised prediction matrices (row = true class, column = predicted; % of the row) and their
-    difference A − B, in three panels; ``marked`` (forget) classes are bold on both axes.
-
-    Args:
-        a, b: (C, C) fractions (NaN rows: no sample of that class), e.g. the unlearned model's and Retrain's.
-        names: the two models' labels.
-    """
-    gap = 0.09  # room between panels for the middle colour bar and the next panel's class labels
-    fig = make_subplots(rows=1, cols=3, horizontal_spacing=gap,
-                        subplot_titles=[names[0], names[1], f"{names[0]} − {names[1]}"])
-    width = (1 - 2 * gap) / 3
-    ticks = [f"<b>{entities(c)}</b>" if i in marked else entities(c) for i, c in enumerate(classes)]
-    diff = 100 * (a - b)
-    lim = float(np.nanmax(np.abs(diff))) if np.isfinite(diff).any() else 1.0
-    small = len(classes) <= 12
-    for col, (z, scale, lo, hi) in enumerate(((100 * a, "Blues", 0, 100), (100 * b, "Blues", 0, 100),
-                                              (diff, "RdBu_r", -max(lim, 1.0), max(lim, 1.0))), 1):
-        fig.add_trace(go.Heatmap(
-            z=z, x=ticks, y=ticks, colorscale=scale, zmin=lo, zmax=hi, showscale=col in (2, 3),
-            colorbar={"x": 2 * width + gap + 0.005 if col == 2 else 1.005, "xanchor": "left", "len": 0.9,
-                      "thickness": 10,
-                      "title": {"text": "%" if col == 2 else "Δ pts", "side": "top"}},
-            texttemplate="%{z:.0f}" if small else None, textfont={"size": 9},
-            hovertemplate="true %{y} → predicted %{x}: %{z:.1f}<extra></extra>"), row=1, col=col)
-        fig.update_xaxes(title_text="predicted class", type="category", row=1, col=col)
-        fig.update_yaxes(type="category", autorange="reversed", row=1, col=col,
-                         title_text="true class" if col == 1 else None)
-    for ann in fig.layout.annotations:
-        ann.font = {"color": TEXT_COLOR, "size": 13}
-    fig.update_layout(height=420, margin={"l": 60, "r": 10, "t": 40, "b": 50})
-    return fig
-
-
-def class_confidence_histograms(values: dict[str, tuple[str, np.ndarray]], reference: tuple[str, np.ndarray] | None,
-                                signal: str = "p_y", bins: int = 25, x_title: str = "") -> go.Figure:
-    """The forget classes' confidence under each model (a panel each, in the model's colour) against the reference
-    model's (Retrain: grey outline, drawn in every panel). Densities over shared bins.
-
-    Args:
-        values: model key → (label, values), e.g. p(y|x) of the forget-class training samples.
-        reference: (label, values) of the reference, or None.
-        signal: ``p_y`` (bins over [0, 1]), ``phi`` or ``entropy`` (bins over the pooled 0.5–99.5 % range).
-    """
-    keys = list(values)
-    allv = np.concatenate([np.asarray(v, float) for _, v in values.values()]
-                          + ([np.asarray(reference[1], float)] if reference is not None else []))
-    allv = allv[np.isfinite(allv)]
-    if signal == "p_y":
-        lo, hi = 0.0, 1.0
-    else:
-        lo, hi = np.quantile(allv, [0.005, 0.995]) if len(allv) else (0.0, 1.0)
-        hi = hi if hi > lo else lo + 1.0
-    size = (hi - lo) / bins
-    cols = min(len(keys), 3) or 1
-    rows = -(-len(keys) // cols) or 1
-    fig = make_subplots(rows=rows, cols=cols, shared_xaxes="all", horizontal_spacing=0.05,
-                        vertical_spacing=0.12 if rows > 1 else 0.0,
-                        subplot_titles=[titled(k, values[k][0]) for k in keys])
-    xbins = {"start": lo, "end": hi + 1e-9, "size": size}
-    for i, key in enumerate(keys):
-        r, c = i // cols + 1, i % cols + 1
-        label, v = values[key]
-        fig.add_trace(go.Histogram(x=np.clip(np.asarray(v, float), lo, hi), xbins=xbins, histnorm="probability density",
-                                   name=f"{label} (n={len(v)})", marker_color=method_color(key), opacity=0.7,
-                                   hovertemplate=f"%{{x}}: density %{{y:.3f}}<extra>{label}</extra>"), row=r, col=c)
-        if reference is not None:
-            fig.add_trace(go.Histogram(
-                x=np.clip(np.asarray(reference[1], float), lo, hi), xbins=xbins, histnorm="probability density",
-                name=f"{reference[0]} (n={len(reference[1])})", legendgroup="reference", showlegend=i == 0,
-                marker={"color": "rgba(0,0,0,0)", "line": {"color": METHOD_COLORS["retrain"], "width": 2}},
-                hovertemplate=f"%{{x}}: density %{{y:.3f}}<extra>{reference[0]}</extra>"), row=r, col=c)
-        if r == rows:
-            fig.update_xaxes(title_text=x_title or SIGNAL_LABELS.get(signal, signal), row=r, col=c)
-        if c == 1:
-            fig.update_yaxes(title_text="density", row=r, col=c)
-    fig.update_xaxes(range=[lo, hi], showticklabels=True)
-    for ann in fig.layout.annotations:
-        ann.font = {"color": TEXT_COLOR, "size": 13}
-    fig.update_layout(barmode="overlay", height=80 + 280 * rows, margin={"l": 50, "r": 10, "t": 60, "b": 50},
-                      legend={"orientation": "h", "y": 1.0 + 40 / (280 * rows), "yanchor": "bottom", "x": 1.0,
-                              "xanchor": "right"})
-    return fig
-
-
-#: SG-Unlearn's game log, by stored key (``GameLog`` in engine/unlearning/sg_unlearn.py): (panel title, y title)
 GAME_SERIES = {"auditor_acc": ("auditor held-out accuracy", "held-out accuracy"),
                "utility": ("auditor utility", "utility M·(n_s/N)")}
 #: readable column names of the stored game log (tables show these, never the stored keys)
@@ -412,100 +311,6 @@ def game_plot(game: dict[str, np.ndarray]) -> go.Figure:
     return fig
 
 
-# ------------------------------------------------------------------------------------ adversarial examples
-EPS_LABELS = {
-    "delta_norm": "‖δ‖₂ to flip (distance of the nearest adversarial example found)",
-    "eps": "ε to flip (radius of the L2 ball it was found in: ε_init·2ᵏ)",
-}
-
-
-def eps_to_flip(panels: dict[str, tuple[str, dict[str, np.ndarray]]], value: str = "delta_norm",
-                groups: tuple[str, ...] = ("forget", "remain", "test")) -> go.Figure:
-    """Empirical CDFs of the distance to the decision boundary per data group, one panel per model.
-
-    Args:
-        panels: ``{method_key: (label, {group: values})}`` with one value per attacked sample (0 for samples
-            the model already misclassifies; non-finite values, e.g. samples never flipped, are dropped).
-        value: ``"delta_norm"`` or ``"eps"`` (axis title only).
-        groups: the groups to draw, in this order, coloured by :data:`GROUP_COLORS`.
-
-    Returns:
-        A figure with one subplot per model, titled by its label after a swatch in the method's colour; one
-        legend entry per group, shared by the panels; each curve's size and median in its hover text.
-    """
-    keys = list(panels)
-    fig = make_subplots(rows=1, cols=len(keys), shared_yaxes=True, horizontal_spacing=0.04,
-                        subplot_titles=[titled(k, panels[k][0]) for k in keys])
-    hi = 0.0
-    for col, key in enumerate(keys, 1):
-        label, by_group = panels[key]
-        for group in groups:
-            v = np.asarray(by_group.get(group, []), dtype=float)
-            v = np.sort(v[np.isfinite(v)])
-            if not len(v):
-                continue
-            hi = max(hi, float(v[-1]))
-            line = {"color": GROUP_COLORS[group], "shape": "hv", "width": 2.5 if group == "forget" else 2}
-            fig.add_trace(go.Scatter(
-                x=v, y=np.arange(1, len(v) + 1) / len(v), mode="lines", line=line,
-                name=f"{group}", legendgroup=group, showlegend=col == 1,
-                hovertemplate=f"{group} (n={len(v)}, median {np.median(v):.3f})<br>%{{x:.3f}}: %{{y:.0%}}"
-                              f"<extra>{label}</extra>"), row=1, col=col)
-        fig.update_xaxes(title_text="‖δ‖₂" if value == "delta_norm" else "ε", row=1, col=col)
-    for ann in fig.layout.annotations:  # dark text; the method's colour is the swatch before it
-        ann.font = {"color": TEXT_COLOR, "size": 14}
-    fig.update_xaxes(range=[0, hi * 1.02 if hi > 0 else 1])
-    fig.update_yaxes(title_text="fraction of samples ≤ x", row=1, col=1, range=[0, 1.02])
-    fig.update_layout(height=360, margin={"l": 60, "r": 10, "t": 40, "b": 50},
-                      title={"text": EPS_LABELS.get(value, value), "font": {"size": 13}, "x": 0.01, "y": 0.99},
-                      legend={"orientation": "h", "y": -0.22, "x": 0})
-    return fig
-
-
-def probability_bars(models: dict[str, tuple[str, np.ndarray, np.ndarray]], classes: list[str],
-                     y: int | None = None) -> go.Figure:
-    """Class probabilities on a clean image and on its adversarial example, one panel per model.
-
-    Args:
-        models: ``{method_key: (label, p_clean, p_adv)}`` with probability vectors over ``classes``.
-        classes: class names (x axis).
-        y: the true class, marked by a shaded band behind its bars (wider than the bars, so no bar hides it),
-            a "true class" label above the plot area and its tick label in bold.
-
-    Returns:
-        Solid bars (clean) and hatched bars (adversarial) in the method's colour.
-    """
-    keys = list(models)
-    fig = make_subplots(rows=1, cols=len(keys), shared_yaxes=True, horizontal_spacing=0.05,
-                        subplot_titles=[titled(k, models[k][0]) for k in keys])
-    for col, key in enumerate(keys, 1):
-        label, clean, adv = models[key]
-        color = method_color(key)
-        for name, p, pattern in (("clean", clean, ""), ("adversarial", adv, "/")):
-            fig.add_trace(go.Bar(
-                x=classes, y=np.asarray(p), name=name, legendgroup=name, showlegend=col == 1,
-                marker={"color": color if name == "clean" else "white", "line": {"color": color, "width": 1.5},
-                        "pattern": {"shape": pattern, "fgcolor": color}},
-                hovertemplate=f"{name}<br>class %{{x}}: %{{y:.3f}}<extra>{label}</extra>"), row=1, col=col)
-        if y is not None:  # category positions are 0 … C−1: the band spans the true class's slot
-            fig.add_vrect(x0=y - 0.5, x1=y + 0.5, fillcolor="#F0E442", opacity=0.45, line_width=0, layer="below",
-                          row=1, col=col)
-            axis = "" if col == 1 else str(col)
-            fig.add_annotation(x=y, xref=f"x{axis}", y=1.0, yref=f"y{axis} domain", yanchor="bottom",
-                               text="true class ▾", showarrow=False, font={"color": TEXT_COLOR, "size": 11})
-            fig.update_xaxes(tickvals=list(range(len(classes))),
-                             ticktext=[f"<b>{c}</b>" if i == y else str(c) for i, c in enumerate(classes)],
-                             row=1, col=col)
-        fig.update_xaxes(title_text="class", type="category", row=1, col=col)
-    for ann in fig.layout.annotations[:len(keys)]:  # the panel titles (the band labels follow them)
-        ann.font = {"color": TEXT_COLOR, "size": 14}
-        ann.yshift = 16
-    fig.update_yaxes(title_text="p(class | x)", range=[0, 1.02], row=1, col=1)
-    fig.update_layout(barmode="group", height=340, margin={"l": 60, "r": 10, "t": 60, "b": 50},
-                      legend={"orientation": "h", "y": -0.3, "x": 0})
-    return fig
-
-
 def paired_bars(values: dict[str, tuple[str, float, float]], names: tuple[str, str], title: str,
                 y_title: str) -> go.Figure:
     """Two bars per method, one per audit: ``{key: (label, value in A, value in B)}`` — A solid, B hatched, both in
@@ -522,3 +327,14 @@ def paired_bars(values: dict[str, tuple[str, float, float]], names: tuple[str, s
     fig.update_layout(title=title, yaxis_title=y_title, barmode="group", height=380,
                       margin={"l": 60, "r": 10, "t": 40, "b": 80}, legend={"orientation": "h", "y": 1.08, "x": 0})
     return fig
+
+
+# the class-level and adversarial-example figures live in their own modules; every name stays importable from here
+from .figures_adversarial import EPS_LABELS, eps_to_flip, probability_bars  # noqa: E402, F401
+from .figures_classes import (  # noqa: E402, F401
+    FORGET_BAND,
+    class_accuracy_bars,
+    class_confidence_histograms,
+    confusion_heatmaps,
+    entities,
+)

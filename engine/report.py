@@ -30,7 +30,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import config, figures
-from .audit.compare import BASELINE, GLOSSARY, REFERENCE, Comparison
+from .audit import verdict as V
+from .audit.compare import BASELINE, REFERENCE, Comparison
 
 #: the note shown (and written into the zip) when PNG figures cannot be made
 PNG_HINT = ("PNG figures need kaleido (installed with this package) and a Chrome or Chromium browser on this machine "
@@ -145,7 +146,8 @@ def report_figures(cmp: Comparison) -> list[ReportFigure]:
 
 def class_figures(cmp: Comparison, seed: int) -> list[ReportFigure]:
     """The class-level detail of one seed (the Classes page): per-class test accuracy of every model, the prediction
-    matrix of the method closest to Retrain (lowest Avg Gap; without a retrain, the first method) against Retrain's
+    matrix of the method with the lowest Avg Gap on the seed (an example, not a winner; without a retrain, the first
+    method) against Retrain's
     (or the original's), and for class-wise forgetting the forget classes' p(y|x) under every model against
     Retrain's."""
     from .audit import classes as cl
@@ -179,7 +181,8 @@ def class_figures(cmp: Comparison, seed: int) -> list[ReportFigure]:
             figures.confusion_heatmaps(a, b, names, (cmp.labels[best], cmp.labels[reference]), marked),
             f"Test samples; row = true class, column = predicted, % of the row; the third panel is the difference in "
             f"points. {cmp.labels[best]} is the method "
-            + ("closest to Retrain (lowest Avg Gap); the Classes page shows any method. " if cmp.has_retrain else
+            + ("with the lowest Avg Gap on this seed — a point estimate, not a winner (the verdicts judge every method "
+               "against Retrain); the Classes page shows any method. " if cmp.has_retrain else
                "listed first; without a retrain the reference is the original model. ")
             + "What good looks like: a difference near 0 everywhere."))
     if marked and cmp.has_retrain:
@@ -217,13 +220,64 @@ def exposed_html(cmp: Comparison, seed: int | None = None, n: int = 10) -> str:
 
 
 # ------------------------------------------------------------------------------------------------- HTML
+#: the judged table in parts (as on the pages)
+TABLE_GROUPS = V.GROUPS
+#: the glossary of the judged columns: header (with unit and direction) → what it measures, in plain words
+GLOSSARY = {m.header: m.help for m in V.MEASURES}
+
+
 def table_html(cmp: Comparison, mia: str = "ft_auc") -> str:
-    """The paper's table as HTML, from the data: mean ± std cells, the "closest to Retrain" cells marked ``best``."""
-    cells = cmp.formatted(mia)
-    classes = pd.DataFrame("", index=cells.index, columns=cells.columns)
-    for row, col in cmp.best_cells(mia):
-        classes.loc[row, col] = "best"
-    return _escaped(cells.style.set_td_classes(classes).set_table_attributes('class="paper"'))
+    """The audit's table judged against Retrain, as HTML, in three parts: every header with its unit and direction,
+    cells "mean ± 95 % interval", class ``good`` inside Retrain's interval (green), ``bad`` outside it on the bad
+    side (red) — the same judgement as the pages (:mod:`engine.audit.verdict`)."""
+    cells = V.cells(cmp, mia)
+    t = cmp.table(mia)
+    labels = [str(t.loc[m, "label"]) for m in t.index]
+    parts = []
+    for title, keys in TABLE_GROUPS.items():
+        ms = [V.BY_KEY[k] for k in keys]
+        text = pd.DataFrame([[cells[m][k].text() for k in keys] for m in t.index], index=labels,
+                            columns=[x.header for x in ms])
+        classes = pd.DataFrame([[{"green": "good", "red": "bad"}.get(cells[m][k].colour, "") for k in keys]
+                                for m in t.index], index=labels, columns=text.columns)
+        text.index.name = "method"
+        parts.append(f"<h3>{title}</h3>" + _escaped(text.style.set_td_classes(classes)
+                                                     .set_table_attributes('class="paper"')))
+    return "\n".join(parts)
+
+
+def headline_html(cmp: Comparison, mia: str = "ft_auc") -> list[dict]:
+    """The headline's sentences, each with the anchor of the report section or figure that shows its evidence."""
+    seed = cmp.seeds[0]
+    anchors = {"membership": f"roc-rmia-linear-seed{seed}", "statistics": f"loss-cdf-seed{seed}",
+               "confidence": f"confidence-{BASELINE}-{REFERENCE}-seed{seed}" if cmp.has_retrain else "table",
+               "table": "table"}
+    labels = {"membership": "the membership attack's ROC curves", "statistics": "the forget-set loss CDFs",
+              "confidence": "the confidence histograms", "table": "the table judged against Retrain"}
+    return [{"text": s.text, "anchor": anchors.get(s.evidence, "table"), "evidence": labels.get(s.evidence, "")}
+            for s in V.headline(cmp, mia)]
+
+
+def compute_seconds(cmp: Comparison) -> float:
+    """Seconds the audited models took to build, as stored with them: training of every original and retrain
+    replica, each method's own work and its one-time work (counted once per seed) — not the RMIA reference
+    models. Loading the audit back from the store (``cmp.seconds``) takes far less."""
+    rows = cmp.rows
+    once = rows.groupby("seed")["one_time_seconds"].max().sum() if "one_time_seconds" in rows else 0.0
+    return float(np.nansum(rows["seconds"].to_numpy(dtype=float)) + once)
+
+
+def table_note(cmp: Comparison, mia: str = "ft_auc") -> str:
+    """What the judged table's cells and colours mean (the report's version of the pages' legend)."""
+    t = cmp.table(mia)
+    n, r = int(t["n_seeds"].max()), int(t["n_replicas"].max())
+    interval = (f"mean ± 95 % interval over {n} seeds" if n >= 2 else
+                "mean ± 95 % interval from a bootstrap over the samples of the one seed (UA, RA, TA, FT AUC, Avg Gap)")
+    return (f"Cells: {interval}. Each method is judged against Retrain alone, never against the other methods: green "
+            f"= inside Retrain's own interval (its interval over seeds and the spread of its {r} retrain(s) per seed "
+            "combined); red = outside it on the bad side; plain = outside on the harmless side or not judged. "
+            "≈ Retrain: good is Retrain's value; ↓: lower is better. Rates and AUCs in %, loss distances in nats, "
+            "confidence in logit units.")
 
 
 def _rows_html(cmp: Comparison) -> str:
@@ -255,7 +309,7 @@ def html_report(cmp: Comparison, figs: list[ReportFigure] | None = None, *, glos
     Args:
         cmp: the comparison to report.
         figs: the figures (default: :func:`report_figures`); extra ones, e.g. ε-to-flip, may be appended.
-        glossary: column label → "what good looks like" (default: :data:`engine.audit.compare.GLOSSARY`).
+        glossary: column label → "what good looks like" (default: :data:`GLOSSARY`, the judged columns).
         title: the document title (default: data set, model and forget spec).
         include_plotlyjs: ``True`` inlines plotly.js once, before the first figure (works offline);
             ``"cdn"`` links it instead (a small file that needs the network to render).
@@ -283,10 +337,13 @@ def html_report(cmp: Comparison, figs: list[ReportFigure] | None = None, *, glos
         created=time.strftime("%Y-%m-%d %H:%M"), methods=[cmp.labels.get(m, m) for m in cmp.methods],
         dataset=data.label if data else spec.data.dataset, spec=spec, seeds=cmp.seeds,
         setting=", ".join(sorted(set(cmp.rows["setting"]))) if "setting" in cmp.rows else "",
-        seconds=cmp.seconds, engine=config.ENGINE_VERSION, hyperparameters=params,
+        seconds=cmp.seconds, compute_seconds=compute_seconds(cmp), engine=config.ENGINE_VERSION,
+        hyperparameters=params, headline=headline_html(cmp),
+        verdicts=[(v.label, v.sentence, "good" if v.like_retrain else "bad" if v.clauses else "")
+                  for v in V.verdicts(cmp)],
         spec_json=json.dumps(shown_spec(spec), indent=2, sort_keys=True),  # no server path
         table=table_html(cmp), rows=_rows_html(cmp), glossary=GLOSSARY if glossary is None else glossary,
-        table_note=" ".join(filter(None, [cmp.note().replace("Marked:", "Green:"), cmp.failure_note()])),
+        table_note=" ".join(filter(None, [table_note(cmp), cmp.failure_note()])),
         signal=check.message, signal_ok=check.ok, uploaded=uploaded, has_retrain=cmp.has_retrain,
         exposed=exposed_html(cmp), exposed_seed=cmp.seeds[0],
         sections=[{"name": sec.name, "title": sec.title, "text": sec.text, "tables": sec.tables,

@@ -28,7 +28,9 @@ state.sync_view("show", shown, methods)
 names = GROUP_COLOR_NAMES
 st.caption(f"What good looks like: after unlearning, the **forget** histogram ({names['forget']}) sits on the "
            f"**test** histogram ({names['test']}), as it does for Retrain — not on the **remain** histogram "
-           f"({names['remain']}), as it does for the original model. Every panel shares the x-axis and its bins.")
+           f"({names['remain']}), as it does for the original model. Every panel shares the x-axis and its bins; the "
+           "forget histogram is drawn as an outline over the filled ones. The x-axis title says how many extreme "
+           "values fall outside the drawn range (the 0.5–99.5 % quantiles), counted in the edge bins.")
 
 reference = ["retrain"] if cmp.has_retrain else []  # an audit without a retrain has none
 models = ["original", *reference, *shown]

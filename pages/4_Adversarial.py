@@ -92,7 +92,9 @@ y_forget = prep.data.y_train[forget_idx].numpy()
 present = sorted(set(y_forget.tolist()))
 chosen = g2.multiselect("Classes", present, format_func=lambda c: classes[c], key="adv_classes",
                         placeholder="all classes", help="show forget samples of these true classes only")
-order = g3.selectbox("Order", ["index", "closest to the boundary", "farthest"], key="adv_order")
+ORDERS = ["index", "closest to the boundary", "farthest"]
+order = g3.selectbox("Order", ORDERS, **state.view("order", ORDERS, "index"))
+state.sync_view("order", order, "index")  # in the address: a shared link shows the same strips
 method = g4.selectbox("Attribution", ["integrated_gradients", "saliency"], key="adv_attr",
                       format_func=lambda k: {"integrated_gradients": "Integrated Gradients", "saliency": "Saliency"}[k],
                       help="captum; red pixels raise the explained class's logit, blue pixels lower it")
@@ -132,7 +134,17 @@ st.caption(f"Attacked model: **{cmp.labels[attacked]}**. Each strip: clean image
            "amplified (grey = unchanged) · attribution of the clean prediction · attribution of the adversarial "
            "prediction. What good looks like: AMUN fine-tunes on exactly these adversarial images with their wrong "
            "labels; after unlearning, forget samples need perturbations as small as unseen samples do.")
+STRIP_COLUMNS = ["clean", "adversarial", "δ amplified", "attribution (clean)", "attribution (adv.)"]
+legend_col, legend_text = st.columns([1, 4])
+legend_col.image(tiles.framed(tiles.upscale(tiles.heat(np.tile(np.linspace(-1, 1, 64), (6, 1))), 192)),
+                 width="stretch", caption="attribution colours")
+legend_text.caption("Attribution colours: **red** pixels raise the explained class's logit, **blue** pixels lower it, "
+                    "white ones do not matter; each map scaled to its own largest |attribution|. δ: grey = unchanged, "
+                    "lighter = brightened, darker = darkened.")
 cols = st.columns(2)
+for col in cols:  # column captions over the strips' five tiles
+    for head, name in zip(col.columns(len(STRIP_COLUMNS)), STRIP_COLUMNS):
+        head.caption(name)
 for j, i in enumerate(shown):
     tile = tiles.strip([tiles.to_rgb(x[i]), tiles.to_rgb(xa[i]), tiles.amplified(xa[i] - x[i]),
                          tiles.heat(attr_clean[j]), tiles.heat(attr_adv[j])], size=size)
@@ -149,14 +161,13 @@ picked = st.dataframe(table, hide_index=True, width="stretch", height=240, on_se
                       selection_mode="single-row", key="adv_table",
                       column_config={c: st.column_config.NumberColumn(format="%.3f") for c in table if "δ" in c})
 sel = list(picked.selection.rows) if picked is not None and hasattr(picked, "selection") else []
-if sel and sel != s.get("_adv_sel") and sel[0] < len(table):  # a row was clicked: open it in the detail panel
-    s["adv_detail"] = int(table["sample"].iloc[sel[0]])
-s["_adv_sel"] = sel
 options = [int(v) for v in forget_idx[pos]]
-if s.get("adv_detail") not in options:
-    s["adv_detail"] = options[0]
-sample = st.selectbox("Sample (or click a row above)", options, key="adv_detail",
+if sel and sel != s.get("_adv_sel") and sel[0] < len(table):  # a row was clicked: open it in the detail panel
+    s["view_detail"] = int(table["sample"].iloc[sel[0]])
+s["_adv_sel"] = sel
+sample = st.selectbox("Sample (or click a row above)", options, **state.view("detail", options, options[0]),
                       format_func=lambda v: f"#{v} · {classes[int(prep.data.y_train[v])]}")
+state.sync_view("detail", sample, options[0])  # in the address: a shared link opens the same detail
 i = int(np.flatnonzero(forget_idx == sample)[0])
 [a_clean] = cached.attributions(trained[attacked].key, net, x[i:i + 1], A.orig_pred.numpy()[i:i + 1], method)
 [a_adv] = cached.attributions(trained[attacked].key, net, xa[i:i + 1], A.y_adv.numpy()[i:i + 1], method)

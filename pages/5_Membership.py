@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from engine.audit.verdict import tpr_cell
 from engine.figures import roc_curves
 from ui import cached, drill, state, tiles
 from ui.text import md
@@ -44,13 +45,17 @@ rows = []
 for m in cmp.methods:
     res = cmp.audits[(m, seed)].attacks[attack]
     hw = cached.attack_halfwidths(res.member_scores, res.nonmember_scores)
-    rows.append({"model": cmp.labels[m], **{col: f"{100 * getattr(res, k):.2f} ± {100 * hw[k]:.2f}" for col, k in (
-        ("AUC %", "auc"), ("TPR at 1 % FPR (%)", "tpr_at_1pct"), ("TPR at 0.1 % FPR (%)", "tpr_at_01pct"))}})
+    n_test = len(res.nonmember_scores)  # below 1 / FPR unseen samples the FPR is not reachable: no interval
+    rows.append({"model": cmp.labels[m], "AUC (%) ≈ Retrain": f"{100 * res.auc:.2f} ± {100 * hw['auc']:.2f}",
+                 "TPR at 1 % FPR (%) ↓": tpr_cell(res.tpr_at_1pct, hw["tpr_at_1pct"], n_test, 0.01),
+                 "TPR at 0.1 % FPR (%) ↓": tpr_cell(res.tpr_at_01pct, hw["tpr_at_01pct"], n_test, 0.001)})
 table = pd.DataFrame(rows).set_index("model")
 st.markdown(f"**{attack}**, every model (seed {seed}):")
 st.dataframe(table, width="stretch", height="content",
              column_config={"_index": st.column_config.TextColumn("model", pinned=True)})
-st.caption("± 95 % interval of this seed from a bootstrap over its forget and test samples (200 draws). RMIA's AUC "
+st.caption("± 95 % interval of this seed from a bootstrap over its forget and test samples (200 draws); a TPR at an "
+           "FPR below one false positive (fewer than 1 / FPR test samples) is the TPR at zero false positives and "
+           "has no interval. AUC: good ≈ Retrain's (50 % = a coin flip); TPR: lower is better. RMIA's AUC "
            "here uses all forget and test samples; the table on the Compare page uses the AMUN paper's balanced "
            "subsamples (averaged over 3 draws), so the two can differ slightly.")
 

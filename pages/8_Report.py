@@ -8,7 +8,7 @@ import streamlit as st
 from engine import report
 from engine.errors import UnlearnError
 from engine.figures import eps_to_flip
-from ui import amun, cached, images, state, tables
+from ui import amun, cached, images, state, tables, verdict
 
 st.set_page_config(page_title="Report · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
@@ -69,7 +69,8 @@ c.caption(f"{len(figs)} figures · report {len(html) / 1e6:.1f} MB · zip {len(d
 for note in notes:
     st.info(note)
 
-st.subheader("Results table")
+st.subheader("Results judged against Retrain")
+verdict.headline(cmp, here="pages/8_Report.py")
 tables.comparison_table(cmp)
 with st.expander(f"Figures in the report ({len(figs)})"):
     st.markdown("\n".join(f"- **{f.title}** — {f.caption}" for f in [*figs, *(f for sec in sections

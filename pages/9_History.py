@@ -29,6 +29,13 @@ st.caption(f"{len(recs)} audit(s) in `{cached.store().root}`, newest first. Each
 
 by_key = {r.key: r for r in recs}
 keys = [r.key for r in recs]
+# a new audit since this session last looked: A and B go back to their defaults (the newest two) unless the address
+# names them — a selection made while there was one audit would otherwise pin both to that old one
+if st.session_state.get("history_newest") != keys[0]:
+    if st.session_state.get("history_newest") is not None:
+        for name in ("a", "b"):
+            st.session_state.pop(f"view_{name}", None)
+    st.session_state["history_newest"] = keys[0]
 
 
 def pick(col, title: str, name: str, default: str) -> history.Record:

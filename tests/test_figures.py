@@ -77,7 +77,8 @@ def test_confidence_histograms_one_panel_per_model_one_trace_per_group():
     assert [t.legendgroup for t in fig.data] == ["remain", "test", "forget"] * 2
     assert [t.name for t in fig.data[:3]] == ["remain (n=300)", "test (n=200)", "forget (n=100)"]
     assert [t.showlegend for t in fig.data] == [True] * 3 + [False] * 3  # one legend entry per group
-    assert [t.marker.color for t in fig.data[:3]] == [figures.GROUP_COLORS[g] for g in ("remain", "test", "forget")]
+    assert [t.marker.color for t in fig.data[:2]] == [figures.GROUP_COLORS[g] for g in ("remain", "test")]
+    assert fig.data[2].marker.line.color == figures.GROUP_COLORS["forget"]  # forget: an outline (issue 20)
     assert all(t.histnorm == "probability density" for t in fig.data)
     lo, hi = fig.data[0].xbins.start, fig.data[0].xbins.end
     assert all(t.xbins.start == lo and t.xbins.end == hi for t in fig.data)
@@ -86,7 +87,8 @@ def test_confidence_histograms_one_panel_per_model_one_trace_per_group():
         assert lo <= min(t.x) and max(t.x) <= hi
     assert max(fig.data[2].x) < 1e3 and abs(max(fig.data[2].x) - hi) < 1e-6  # clipped at the 99.5 % quantile
     np.testing.assert_allclose(fig.data[3].x, data["retrain"]["remain"]["phi"])  # in-range values untouched
-    assert fig.layout.xaxis.title.text == fig.layout.xaxis2.title.text == figures.SIGNAL_LABELS["phi"]
+    assert fig.layout.xaxis.title.text == fig.layout.xaxis2.title.text
+    assert fig.layout.xaxis.title.text.startswith(figures.SIGNAL_LABELS["phi"] + " — range: 0.5–99.5 % quantiles")
     assert fig.layout.yaxis.title.text == "density"
     assert fig.layout.xaxis2.matches == "x"  # shared x: the panels line up
 
@@ -127,7 +129,8 @@ def test_confidence_histograms_bin_losses_on_a_log_scale():
         counts, _ = np.histogram(np.asarray(t.x), bins=edges)
         assert (counts > 0).sum() >= 10, (t.name, counts)
         assert counts.max() <= 0.25 * len(t.x), (t.name, counts)
-    assert fig.layout.xaxis.title.text == figures.SIGNAL_LABELS["loss"] and "log" in figures.SIGNAL_LABELS["loss"]
+    assert fig.layout.xaxis.title.text.startswith(figures.SIGNAL_LABELS["loss"])
+    assert "log" in figures.SIGNAL_LABELS["loss"]
     assert "1e-05" in fig.layout.xaxis.ticktext and "1" in fig.layout.xaxis.ticktext  # ticks read as losses
 
 
@@ -383,3 +386,39 @@ def test_interval_bars_stop_at_the_smallest_possible_value():
     assert list(err.array) == [3.0, 2.0, 0.0] and list(err.arrayminus) == [1.0, 2.0, 0.0]
     free = bars({"a": ("A", 1.0, 3.0)}, "t", "y", lowest=None).data[0].error_y
     assert list(free.arrayminus) == [3.0]
+
+
+def test_confidence_histograms_say_what_they_clip_and_draw_forget_as_an_outline():
+    """Issue 20, defect 6: the 0.5–99.5 % quantile range was applied silently, and the forget histogram, filled dark
+    red over orange, blended to brown."""
+    rng = np.random.default_rng(0)
+    groups = {"m": {g: {"phi": rng.normal(size=400)} for g in ("remain", "test", "forget")}}
+    groups["m"]["forget"]["phi"][:3] = 1e6  # three extreme values
+    fig = figures.confidence_histograms(groups, signal="phi")
+    title = fig.layout.xaxis.title.text
+    assert "0.5–99.5 % quantiles" in title and "values beyond it counted in the edge bins" in title
+    n_out = int(title.split(" — range: 0.5–99.5 % quantiles; ")[1].split(" of ")[0])
+    assert n_out >= 3
+    forget = next(t for t in fig.data if t.name.startswith("forget"))
+    assert forget.marker.color == "rgba(0,0,0,0)" and forget.marker.line.color == figures.GROUP_COLORS["forget"]
+    assert all(t.marker.color == figures.GROUP_COLORS[t.name.split(" ")[0]] for t in fig.data
+               if not t.name.startswith("forget"))
+    p_y = figures.confidence_histograms({"m": {g: {"p_y": rng.uniform(size=50)} for g in ("remain", "test",
+                                                                                        "forget")}}, signal="p_y")
+    assert "quantiles" not in p_y.layout.xaxis.title.text  # p(y|x) is drawn over [0, 1]: nothing clipped
+
+
+def test_class_figures_fit_long_class_names():
+    """Issue 20, defect 8: Fashion-MNIST's tick labels were cut ("T-shirt/", "Ankle b"): plotly's automargin is off by
+    default, so long labels ran past a fixed margin."""
+    import pandas as pd
+
+    names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    table = pd.DataFrame({"original": np.linspace(50, 100, 10), "retrain": np.linspace(40, 90, 10)})
+    m = np.full((10, 10), 10.0)
+    p = np.full(10, 0.1)
+    for fig in (figures.class_accuracy_bars(table, {"original": "Original", "retrain": "Retrain"}, names, [9]),
+                figures.confusion_heatmaps(m, m, names, ("A", "B")),
+                figures.probability_bars({"original": ("Original", p, p)}, names, 0)):
+        axes = [a for k, a in fig.layout.to_plotly_json().items() if k.startswith(("xaxis", "yaxis"))]
+        assert axes and all(a.get("automargin") is True for a in axes)

@@ -54,7 +54,15 @@ def test_records_list_every_audit_newest_first_in_the_order_it_ran():
     assert [m.key for m in b.request.methods] == ["salun", "ft"]  # as run, not the record's sorted keys
     table = history.overview(recs)
     assert list(table.columns) == ["when", "data", "model", "forget set", "seeds", "methods", "K", "setting",
-                                   "lowest Avg Gap"]
+                                   "like Retrain"]
+    # the methods judged like Retrain on every measure (engine/audit/verdict.py), never one point-estimate winner
+    from engine.audit import verdict
+
+    for r, cell in zip(recs, table["like Retrain"]):
+        if r.request is None:
+            continue
+        like = [v.label for v in verdict.verdicts(cached.comparison(r.request)) if v.like_retrain]
+        assert cell == (", ".join(like) if like else f"none of {len(r.request.methods)}")
     assert set(table["data"]) >= {"digits · 300 images · 20 epochs", "digits · 300 images · 10 epochs"}
 
 
@@ -105,14 +113,31 @@ def test_history_page_lists_the_audits_and_compares_two_side_by_side():
     assert list(gaps.columns) == ["Avg Gap A", "Avg Gap B", "B − A"]
     assert gaps.loc["Random Label", "Avg Gap B"] != gaps.loc["Random Label", "Avg Gap B"]  # NaN: B did not run it
     assert at.get("plotly_chart")  # the paired Avg Gap bars
-    tables = [d.value for d in at.dataframe[2:]]
-    assert {"Fine-tune", "Random Label"} <= set(tables[0].index) and {"SalUn"} <= set(tables[1].index)
+    tables = [d.value for d in at.dataframe[2:]]  # per audit: forgetting; utility and distances; cost
+    assert len(tables) == 6
+    assert {"Fine-tune", "Random Label"} <= set(tables[0].index) and {"SalUn"} <= set(tables[3].index)
     # the comparison's view is in the address: a fresh session shows the same two
     a_key, b_key = at.query_params["a"], at.query_params["b"]
     a_key, b_key = (a_key if isinstance(a_key, str) else a_key[0]), (b_key if isinstance(b_key, str) else b_key[0])
     fresh = _history(a=a_key, b=b_key)
     assert fresh.selectbox(key="w_view_a").value == recs[1].key
     assert fresh.selectbox(key="w_view_b").value == recs[0].key
+
+
+def test_a_new_audit_moves_a_and_b_to_the_newest(home):
+    """Issue 20, defect 8: a session that looked at History with one audit kept A and B on that old audit after a
+    newer one was stored."""
+    from engine.run import AuditRequest, Runner
+    from ui import cached, history
+
+    at = _history()
+    before = at.selectbox(key="w_view_a").value
+    Runner(cached.store()).compare(AuditRequest.build(_spec(5), ["ft"], [0], k=2))
+    at.run()
+    assert not at.exception, at.exception
+    recs = history.records(cached.store())
+    assert at.selectbox(key="w_view_a").value == recs[0].key != before
+    assert at.selectbox(key="w_view_b").value == recs[1].key
 
 
 def test_history_opens_an_audit_on_the_compare_page():

@@ -108,7 +108,7 @@ def test_run_then_every_result_page():
     at = _run_audit(k="2")
     table = at.dataframe[0].value
     assert {"Original", "Retrain", "Fine-tune", "AMUN", "SG-Unlearn"} <= set(table.index)
-    assert "Avg Gap" in table.columns
+    assert "Avg Gap (pts) ↓" in at.dataframe[1].value.columns
 
     at.switch_page("pages/3_Confidence.py").run()
     assert not at.exception and len(at.get("plotly_chart")) == 2  # every model in one grid + the per-sample shift

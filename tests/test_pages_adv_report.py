@@ -63,7 +63,11 @@ def test_adversarial_page(audited):
     summary = at.dataframe[0].value
     assert list(summary.index) == ["Original", "Retrain", "AMUN"]
     assert (summary["not flipped"] == 0).all()
-    assert len(at.get("image")) == 12 + 5  # a page of the grid, and the detail's five tiles
+    assert len(at.get("image")) == 12 + 1 + 5  # a page of the grid, the attribution legend, the detail's five tiles
+    # issue 20, defect 6: the strips' columns are captioned and the attribution colours have a legend
+    heads = [c.value for c in at.caption]
+    assert heads.count("attribution (clean)") == 2 and heads.count("δ amplified") == 2
+    assert any("**red** pixels raise the explained class's logit" in c for c in heads)
     # filter the grid to one class: fewer strips, every caption of that class, the detail follows
     cls = at.multiselect(key="adv_classes").options[0]
     at.multiselect(key="adv_classes").set_value([int(cls)]).run()
@@ -71,8 +75,15 @@ def test_adversarial_page(audited):
     captions = [c for el in at.get("image") for c in el.captions]
     grid = [c for c in captions if c.startswith("#")]
     assert grid and all(f"y = {cls}" in c for c in grid)
-    detail = at.selectbox(key="adv_detail")
+    detail = at.selectbox(key="w_view_detail")
     assert detail.value in [int(c.split(" ")[0][1:]) for c in grid]
+    # issue 20, defect 8: the order and the detail sample are in the address (a shared link shows the same)
+    at.selectbox(key="w_view_order").set_value("farthest").run()
+    last = at.selectbox(key="w_view_detail").options[-1]
+    at.selectbox(key="w_view_detail").set_value(int(last.split(" ")[0][1:])).run()
+    assert not at.exception, at.exception
+    q = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+    assert q["order"] == "farthest" and q["detail"] == last.split(" ")[0][1:]
     # the FT model as "after": its sets are searched in the background, then the page renders again
     at.selectbox(key="w_view_after").set_value("ft")
     at = _poll(at, lambda a: len(a.get("plotly_chart")) == 2, "the FT view")
@@ -117,10 +128,10 @@ def test_adversarial_detail_draws_each_model_at_its_own_example(audited):
     for attacked in models:
         at.selectbox(key="w_view_attacked").set_value(attacked).run()
         assert not at.exception, at.exception
-        for sample in at.selectbox(key="adv_detail").options[:4]:
-            at.selectbox(key="adv_detail").set_value(int(sample.split(" ")[0][1:])).run()
+        for sample in at.selectbox(key="w_view_detail").options[:4]:
+            at.selectbox(key="w_view_detail").set_value(int(sample.split(" ")[0][1:])).run()
             assert not at.exception, at.exception
-            i = int(np.flatnonzero(forget_rows == at.selectbox(key="adv_detail").value)[0])
+            i = int(np.flatnonzero(forget_rows == at.selectbox(key="w_view_detail").value)[0])
             fig = json.loads(at.get("plotly_chart")[1].proto.spec)
             adversarial = [t for t in fig["data"] if t["name"] == "adversarial"]
             assert len(adversarial) == len(models)

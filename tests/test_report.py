@@ -73,12 +73,21 @@ def test_html_report_is_self_contained_and_complete(cmp):
     # plotly.js inline exactly once (offline), never from a CDN
     assert html.count("* plotly.js v") == 1 and 'src="https://cdn.plot.ly' not in html
     assert len(html) > 3_000_000
-    # the paper table's numbers and labels, as Comparison.to_markdown formats them
-    t, cells = cmp.table(), cmp.formatted()
+    # the judged table's numbers and labels (UA in %, one decimal, with its bootstrap interval)
+    t = cmp.table()
     for m in t.index:
-        assert cells.loc[t.loc[m, "label"], "UA"] in parser.cells
-        assert cells.loc[t.loc[m, "label"], "UA"].startswith(f"{t.loc[m, 'ua_mean']:.2f} ± ")  # a bootstrap interval
+        assert any(c.startswith(f"{t.loc[m, 'ua_mean']:.1f} ± ") for c in parser.cells)
         assert t.loc[m, "label"] in parser.cells
+    # the headline on top, each sentence linked to its evidence, which is in the document
+    from engine.audit.verdict import headline
+    head = report.headline_html(cmp)
+    assert [h["text"] for h in head] == [s.text for s in headline(cmp)] and len(head) >= 2
+    assert html.index('id="headline"') < html.index('id="config"')
+    for h in head:
+        assert h["anchor"] in parser.ids
+    # the time line: what the models took to build, not how long reading them back took
+    assert f"Compute time of the audited models {report.compute_seconds(cmp):.1f} s" in " ".join(html.split())
+    assert report.compute_seconds(cmp) > cmp.seconds or report.compute_seconds(cmp) > 0
     assert "accuracy on D_F — good: close to Retrain&#39;s" in html  # escaped
     assert '"forget": "random:0.1"' in unescape(html)
     # the drill-down as a table: the original's most exposed forget samples, each model's RMIA rank vs test
@@ -88,19 +97,27 @@ def test_html_report_is_self_contained_and_complete(cmp):
     assert f"#{first}" in parser.cells
 
 
-def test_table_html_is_built_from_the_data_and_marks_best_cells(cmp):
+def test_table_html_is_judged_against_retrain_with_units_and_directions(cmp):
+    from engine.audit import verdict as V
+
     out = report.table_html(cmp)
     parser = _Tags()
     parser.feed(out)
-    cells = cmp.formatted()
-    for label, row in cells.iterrows():
-        assert label in parser.cells and all(v in parser.cells for v in row.values)
-    assert out.count('class="paper"') == 1
-    best = cmp.best_cells()
-    assert best and out.count(" best") + out.count('"best') >= len(best)
-    # the glossary comes from the engine by default
+    cells = V.cells(cmp)
+    for m, row in cells.items():
+        assert cmp.labels[m] in parser.cells and all(c.text() in parser.cells for c in row.values())
+    assert out.count('class="paper"') == 3  # forgetting; utility and distances; cost
+    for header in ("UA (%) ≈ Retrain", "FT AUC (%) ≈ Retrain", "Avg Gap (pts) ↓", "time (s) ↓", "W1 (nats) ↓"):
+        assert header in parser.cells
+    green = sum(c.colour == "green" for row in cells.values() for c in row.values())
+    red = sum(c.colour == "red" for row in cells.values() for c in row.values())
+    assert out.count(" good") + out.count('"good') == green and out.count(" bad") + out.count('"bad') == red
+    # the glossary comes from the verdict's plain-language help by default; the verdicts are listed
     html = report.html_report(cmp, [], include_plotlyjs="cdn")
-    assert "RMIA AUC forget vs test" in html
+    assert "How well an attacker (RMIA) tells forget samples from unseen ones" in html
+    for v in V.verdicts(cmp):
+        assert v.sentence.replace("'", "&#39;") in html
+    assert "closest to Retrain" not in html
 
 
 def test_bundle_holds_every_table_and_per_sample_value(cmp):

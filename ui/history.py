@@ -69,7 +69,8 @@ def records(store: Store) -> list[Record]:
 
 def overview(recs: list[Record]) -> pd.DataFrame:
     """One row per audit, compact enough to read without scrolling sideways: when, data (key, size, epochs),
-    model, forget set, seeds, number of methods, K, setting, and the method with the lowest mean Avg Gap."""
+    model, forget set, seeds, number of methods, K, setting, and the methods judged like Retrain on every measure
+    (:mod:`engine.audit.verdict` — never a single "best" method picked from a point estimate)."""
     rows = []
     for r in recs:
         m = r.manifest
@@ -77,14 +78,10 @@ def overview(recs: list[Record]) -> pd.DataFrame:
         data, model, train = spec.get("data", {}), spec.get("model", {}), spec.get("train", {})
         ds = data.get("dataset", "?")
         size = data.get("train_size")
-        best = ""
-        table = r.rows()
-        if {"method", "avg_gap", "label"} <= set(table.columns):
-            cand = table[~table["method"].isin(["original", "retrain"])]
-            if len(cand):
-                gap = cand.groupby("label", sort=False)["avg_gap"].mean()
-                if gap.notna().any():
-                    best = f"{gap.idxmin()} ({gap.min():.2f})"
+        rows_r = r.rows()
+        like = ""
+        if {"method", "label", "seed", "replica"} <= set(rows_r.columns):
+            like = like_retrain(rows_r)
         rows.append({
             "when": r.created.replace("T", " ")[:16],
             "data": f"{ds} · {size or 'all'} images · {train.get('epochs', '?')} epochs",
@@ -94,9 +91,25 @@ def overview(recs: list[Record]) -> pd.DataFrame:
             "methods": len(m.get("methods") or {}),
             "K": m.get("k"),
             "setting": "with D_R" if m.get("use_remain", True) else "D_F only",
-            "lowest Avg Gap": best,
+            "like Retrain": like,
         })
     return pd.DataFrame(rows)
+
+
+def like_retrain(rows: pd.DataFrame) -> str:
+    """The methods of an audit's stored rows judged like Retrain on every measure ("none of N", "–" when it cannot
+    be judged: no retrain, or a record an older engine wrote)."""
+    from engine.audit import verdict
+    from engine.audit.compare import Comparison
+
+    try:
+        vs = verdict.verdicts(Comparison(None, rows, labels=dict(zip(rows["method"], rows["label"]))))
+    except (KeyError, ValueError, TypeError):
+        return "–"
+    if not vs or all(v.sentence.startswith("cannot") for v in vs):
+        return "–"
+    like = [v.label for v in vs if v.like_retrain]
+    return ", ".join(like) if like else f"none of {len(vs)}"
 
 
 def differences(a: AuditRequest, b: AuditRequest) -> list[str]:

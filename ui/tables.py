@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from engine.audit.compare import GLOSSARY, Comparison
+from engine.audit.compare import Comparison
 
 
 def guard(check) -> None:
@@ -17,20 +16,9 @@ def guard(check) -> None:
 
 
 def comparison_table(result: Comparison, mia: str = "ft_auc") -> None:
-    """The AMUN paper's table with 95 % intervals, the cells closest to Retrain (within noise) highlighted, and the
-    membership guard above it when the original model leaks nothing to unlearn."""
-    guard(result.membership_check())
-    if result.failures:
-        st.warning(result.failure_note(), icon=":material/error:")
-    df = result.formatted(mia)
-    best = set(result.best_cells(mia))
+    """The audit's table judged against Retrain (:mod:`ui.verdict`): the membership guard, failures, the cells with
+    units and directions, green inside Retrain's interval and red outside it on the bad side, and the verdict per
+    method in words."""
+    from ui import verdict
 
-    def highlight(col: pd.Series) -> list[str]:
-        return ["background-color: #d8f0d2; font-weight: 600" if (idx, col.name) in best else
-                ("color: #2CA02C; font-weight: 600" if idx == "Retrain" else "") for idx in col.index]
-
-    config = {lab: st.column_config.TextColumn(lab, help=GLOSSARY.get(lab)) for lab in df.columns}
-    st.dataframe(df.style.apply(highlight, axis=0), width="stretch", height="content",
-                 column_config={"_index": st.column_config.TextColumn("method", pinned=True), **config})
-    st.caption(result.note(mia).replace("Marked:", "Green cells:") + " Hover a column title for what good looks "
-               "like.")
+    verdict.comparison(result, mia)
