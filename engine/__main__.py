@@ -841,8 +841,6 @@ def _add_quality_parser(sub) -> None:
     p.add_argument("--runs", type=int, default=16, help="N: retrains and unlearning runs per method (default 16)")
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates of the interval (default 200)")
     p.add_argument("--k", type=int, default=0, help="RMIA reference models beside U-LiRA (default 0: no RMIA)")
-    p.add_argument("--training", choices=["auto", "ensemble", "single"], default="auto",
-                   help="retrains as one stacked ensemble or one by one (default auto: stacked where it pays)")
     p.add_argument("--no-remain", action="store_true", help="the D_F-only setting")
     p.add_argument("--paper-defaults", action="store_true", help="the papers' hyperparameters, not the tuned ones")
     p.add_argument("--out", default=None, metavar="FILE.csv", help="also write the table as CSV")
@@ -856,8 +854,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
     spec = _spec_from_args(args)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     req = QualityRequest.build(spec, methods, overrides=overrides, tuned=not args.paper_defaults, runs=args.runs,
-                               use_remain=not args.no_remain, bootstrap=args.bootstrap, k=args.k,
-                               training=args.training)
+                               use_remain=not args.no_remain, bootstrap=args.bootstrap, k=args.k)
     runner = _runner(args)
     print(estimate(runner, req).describe(), flush=True)
     result = run_quality(runner, req)

@@ -11,12 +11,12 @@ score with this N, the metric's own noise floor) and **Original** (the original 
 unlearns nothing: one model, so every example is separated and it scores 0).
 
 Everything goes through the :class:`~engine.run.Runner`'s public methods (prepare, original, retrain, unlearned,
-references, signals), so every model is a store artifact and a rerun trains nothing. The one exception is how the
-retrains are trained: where the model can be stacked (:func:`engine.ensemble.choose_training`: plain MLPs on the
-CPU, buffer-free models on CUDA) the missing ones train at once with :func:`engine.ensemble.train_ensemble` and are
-stored as kind ``retrain`` under keys that name ``training: ensemble`` (as the reference models do), so they never
-mix with the runner's single-trained retrains; elsewhere ``Runner.retrain(prep, replica=r)``. The unlearning runs
-go one by one (stacking them needs each method's update written for stacked models: not done, see the README).
+references, signals), so every model is a store artifact, shared with the audits (retrain replica 0 is the audit's
+Retrain of that seed) and a rerun trains nothing. Retrains and unlearning runs train one by one here: a stacked
+ensemble of retrains (:func:`engine.ensemble.train_ensemble`) would have to be stored by the runner — only
+``engine/run.py`` writes artifacts (tests/test_layers.py) — so it waits for the plan integration (a ``training``
+mode of ``Runner.retrain`` as ``Runner.references`` has); bench/results/quality.md measures what it would save.
+Stacking the unlearning runs is not done either: on digits they are a small share of the time (same file).
 
 ``memorized:0.1`` / ``memorized:K`` forget specs are resolved here (reference models' memorization scores,
 :func:`engine.forget.memorized_forget`) into an ``indices:`` spec before anything else runs.
@@ -31,28 +31,22 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-import torch
 
-from . import config
 from .audit.lowfpr import low_fpr_figures
 from .audit.quality import DELTA, MIN_MODELS, ForgettingQuality, epsilon_ceiling, forgetting_quality
 from .audit.rmia import rmia
 from .audit.ulira import UliraResult, ulira
 from .audit.uncertainty import auc
 from .config import RunSpec
-from .ensemble import ENSEMBLE_GROUP, choose_training, train_ensemble
 from .errors import Diverged, UnlearnError
 from .estimate import describe_seconds, seconds_per_step, training_steps
-from .forget import forget_fingerprint, indices_spec, is_memorized_spec, memorized_forget
-from .models import build_model
+from .forget import indices_spec, is_memorized_spec, memorized_forget
 from .run import NotStored, Prepared, Runner, TrainedModel
 from .signals import Signals
-from .training import check_cancel, seed_everything
+from .training import check_cancel
 from .unlearning import Unlearner, chosen_methods
 
 RETRAIN_ROW, ORIGINAL_ROW = "retrain", "original"
-#: how the retrains train: ``auto`` (stacked where it pays), ``ensemble`` or ``single``
-TRAINING = ("auto", "ensemble", "single")
 #: reference models for a ``memorized:`` forget spec
 MEMORIZED_K = 16
 
@@ -68,7 +62,6 @@ class QualityRequest:
         use_remain: the methods' setting (False: D_F only).
         bootstrap: bootstrap replicates of the score's interval.
         k: reference models for RMIA beside U-LiRA (0: no RMIA).
-        training: how the retrains train (:data:`TRAINING`).
     """
 
     spec: RunSpec
@@ -77,7 +70,6 @@ class QualityRequest:
     use_remain: bool = True
     bootstrap: int = 200
     k: int = 0
-    training: str = "auto"
 
     @classmethod
     def build(cls, spec: RunSpec, methods: Sequence[str], *, overrides: dict | None = None, tuned: bool = True,
@@ -92,8 +84,6 @@ class QualityRequest:
         if self.runs < max(MIN_MODELS, 4):
             raise UnlearnError(f"--runs {self.runs}: forgetting quality needs at least 4 models per side (ε's ceiling "
                                "is ln(N − 1); U-LiRA needs two shadows per fold)")
-        if self.training not in TRAINING:
-            raise UnlearnError(f"retrain training {self.training!r}: choose {', '.join(TRAINING)}")
 
 
 @dataclass
@@ -144,7 +134,6 @@ class QualityCost:
         original_seconds: the original model's training, if it is not stored (else 0).
         retrains: retrains still to train; ``seconds_per_retrain`` each.
         runs: per method, unlearning runs still to do; ``seconds_per_run`` each.
-        training: how the retrains train (``ensemble`` or ``single``).
     """
 
     original_seconds: float
@@ -152,7 +141,6 @@ class QualityCost:
     seconds_per_retrain: float
     runs: dict[str, int]
     seconds_per_run: dict[str, float]
-    training: str
 
     @property
     def models(self) -> int:
@@ -166,19 +154,19 @@ class QualityCost:
     def describe(self) -> str:
         parts = [f"the original ({self.original_seconds:.1f} s)"] if self.original_seconds else []
         if self.retrains:
-            parts.append(f"{self.retrains} retrains × {self.seconds_per_retrain:.2f} s ({self.training})")
+            parts.append(f"{self.retrains} retrains × {self.seconds_per_retrain:.2f} s")
         parts += [f"{n} {k} runs × {self.seconds_per_run[k]:.2f} s" for k, n in self.runs.items() if n]
         if not parts:
             return "everything is in the store: nothing to train"
-        return (f"to build: {', '.join(parts)} ≈ {describe_seconds(self.seconds)} (models × seconds per model "
-                "measured now; retrains at single-training speed, which a stacked ensemble beats)")
+        return (f"to build: {', '.join(parts)} ≈ {describe_seconds(self.seconds)} (models × seconds per model, "
+                "from SGD steps × seconds per step measured now)")
 
 
 def estimate(runner: Runner, req: QualityRequest) -> QualityCost:
     """What :func:`run_quality` still has to build and about how long: a training is its SGD steps × the seconds of
-    one step measured now on this machine (:func:`engine.estimate.seconds_per_step`; a stacked ensemble is faster,
-    so this is an upper bound there); an unlearning run is its epochs × samples passes at the same per-sample speed
-    (the runner's plan measure). Models already in the store cost nothing. Nothing is trained."""
+    one step measured now on this machine (:func:`engine.estimate.seconds_per_step`); an unlearning run is its
+    epochs × samples passes at the same per-sample speed (the runner's plan measure). Models already in the store cost
+    nothing. Nothing is trained."""
     spec = req.spec
     data = runner.data(spec)
     probe = Runner(runner.store, data_dir=runner.data_dir, device=runner.device, build=False)
@@ -189,8 +177,7 @@ def estimate(runner: Runner, req: QualityRequest) -> QualityCost:
             spec = replace(spec, forget="random:" + spec.forget.partition(":")[2])
     prep = runner.prepare(spec)
     per_step = seconds_per_step(spec.model, spec.train, data, runner.device)
-    training = _training(runner, req)
-    missing = sum(not _retrain_stored(probe, prep, r, training) for r in range(2 * req.runs))
+    missing = sum(not _retrain_stored(probe, prep, r) for r in range(2 * req.runs))
     per_sample = per_step / spec.train.batch_size
     original_missing = _missing(probe.original, spec)
     runs, per_run = {}, {}
@@ -201,8 +188,7 @@ def estimate(runner: Runner, req: QualityRequest) -> QualityCost:
             _missing(probe.unlearned, m, prep, probe.original(spec), use_remain=req.use_remain, seed=s)
             for s in range(req.runs))
     original_s = training_steps(spec.train, len(data.y_train)) * per_step if original_missing else 0.0
-    return QualityCost(original_s, missing, training_steps(spec.train, len(prep.remain)) * per_step, runs, per_run,
-                       training)
+    return QualityCost(original_s, missing, training_steps(spec.train, len(prep.remain)) * per_step, runs, per_run)
 
 
 def _missing(fn, *args, **kw) -> bool:
@@ -216,84 +202,19 @@ def _missing(fn, *args, **kw) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------ retrains
-def _training(runner: Runner, req: QualityRequest) -> str:
-    if req.training == "single":
-        return "single"
-    data = runner.data(req.spec)
-    with torch.device("meta"):
-        model = build_model(req.spec.model, data.shape, data.num_classes)
-    auto = choose_training(model, runner.device)
-    if req.training == "ensemble" and auto != "ensemble":
-        from .ensemble import supports_ensemble
-
-        if not supports_ensemble(model):
-            raise UnlearnError(f"{req.spec.model.arch} has batch norm (or dropout) and cannot train as a stacked "
-                               "ensemble; use --training single or auto")
-        return "ensemble"
-    return auto if req.training == "auto" else req.training
-
-
-def _replica_seed(seed: int, r: int) -> int:
-    """Replica r's training seed: the run's seed for 0, a derived one else (what ``Runner.retrain`` does)."""
-    return seed if r == 0 else int(config.stable_hash({"retrain-replica": seed, "r": r}), 16) % (2**31 - 1)
-
-
-def _ensemble_key(prep: Prepared, r: int) -> tuple[str, RunSpec]:
-    spec = replace(prep.spec, seed=_replica_seed(prep.spec.seed, r))
-    key = config.stable_hash({"kind": "retrain", "data": prep.data.fingerprint, "model": spec.model,
-                              "train": spec.train, "seed": spec.seed, "forget": forget_fingerprint(prep.forget),
-                              "training": "ensemble"})
-    return key, spec
-
-
-def _retrain_stored(probe: Runner, prep: Prepared, r: int, training: str) -> bool:
-    if training == "ensemble":
-        return probe.store.exists("retrain", _ensemble_key(prep, r)[0])
+def _retrain_stored(probe: Runner, prep: Prepared, r: int) -> bool:
     return not _missing(probe.retrain, prep, replica=r)
 
 
-def retrains(runner: Runner, prep: Prepared, n: int, training: str = "single") -> tuple[list[TrainedModel], int]:
-    """``n`` retrains of ``prep`` (replicas 0…n−1), from the store or trained (stacked where ``training`` is
-    ``ensemble``, in groups of :data:`~engine.ensemble.ENSEMBLE_GROUP`). Returns them and how many were trained."""
-    if training != "ensemble":
-        out, built = [], 0
-        for r in range(n):
-            check_cancel(runner.cancel)
-            tm = runner.retrain(prep, replica=r)
-            built += not tm.artifact.from_cache
-            out.append(tm)
-        return out, built
-    keyed = [_ensemble_key(prep, r) for r in range(n)]
-    store, data = runner.store, prep.data
-    missing = [r for r in range(n) if not store.exists("retrain", keyed[r][0])]
-    if missing and not runner.build:
-        raise NotStored(f"{len(missing)} ensemble-trained retrains are not in the store {store.root}")
-    for g in range(0, len(missing), ENSEMBLE_GROUP):
+def retrains(runner: Runner, prep: Prepared, n: int) -> tuple[list[TrainedModel], int]:
+    """Retrain replicas 0…n−1 of ``prep`` (``Runner.retrain``), from the store or trained; and how many were trained."""
+    out, built = [], 0
+    for r in range(n):
         check_cancel(runner.cancel)
-        group = missing[g: g + ENSEMBLE_GROUP]
-        models = []
-        for r in group:
-            seed_everything(keyed[r][1].seed)  # the initialisation a single training of that seed would get
-            models.append(build_model(prep.spec.model, data.shape, data.num_classes).to(runner.device))
-        subsets = [prep.remain] * len(group)
-        hists = train_ensemble(models, data.x_train, data.y_train, subsets, prep.spec.train,
-                               [keyed[r][1].seed for r in group], device=runner.device, progress=runner.progress,
-                               cancel=runner.cancel, stage=f"retrain ensemble of {len(group)}")
-        check_cancel(runner.cancel)
-        for r, model, hist in zip(group, models, hists):
-            key, spec = keyed[r]
-            manifest = {"spec": spec, "model_kind": "retrain", "data_fingerprint": data.fingerprint,
-                        "forget_fingerprint": forget_fingerprint(prep.forget), "n_train": int(len(prep.remain)),
-                        "device": str(runner.device), "seconds": hist.seconds, "history": hist.epochs,
-                        "training": "ensemble", "ensemble_size": len(group), "replica": r}
-            store.save("retrain", key, manifest, tensors=model.state_dict(), arrays={"forget": prep.forget})
-    out = []
-    for key, spec in keyed:
-        art = store.load("retrain", key)
-        if art is None:
-            raise NotStored(f"retrain {key} is not in the store {store.root}")
-        out.append(TrainedModel("retrain", art, spec, data, runner.device))
-    return out, len(missing)
+        tm = runner.retrain(prep, replica=r)
+        built += not tm.artifact.from_cache
+        out.append(tm)
+    return out, built
 
 
 # ------------------------------------------------------------------------------------------------ memorized
@@ -337,8 +258,7 @@ def run_quality(runner: Runner, req: QualityRequest) -> QualityResult:
     prep = runner.prepare(spec)
     original = runner.original(spec)
     built = int(not original.artifact.from_cache)
-    training = _training(runner, req)
-    reps, b = retrains(runner, prep, 2 * req.runs, training)
+    reps, b = retrains(runner, prep, 2 * req.runs)
     built += b
     ref_sigs = [runner.signals(tm, prep) for tm in reps[: req.runs]]
     fresh_sigs = [runner.signals(tm, prep) for tm in reps[req.runs:]]
@@ -404,5 +324,5 @@ def format_table(result: QualityResult) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["ORIGINAL_ROW", "RETRAIN_ROW", "TRAINING", "MethodQuality", "QualityCost", "QualityRequest",
+__all__ = ["ORIGINAL_ROW", "RETRAIN_ROW", "MethodQuality", "QualityCost", "QualityRequest",
            "QualityResult", "estimate", "format_table", "resolve_memorized", "retrains", "run_quality"]
