@@ -246,7 +246,7 @@ def _rmia_pairs(ref, unlearned: list[Signals], retrained: list[Signals], forget:
     pos = np.concatenate([rmia(s.pool_logits(), ref, forget).member_scores for s in unlearned])
     neg = np.concatenate([rmia(s.pool_logits(), ref, forget).member_scores for s in retrained])
     low = low_fpr_figures(pos, neg)
-    return {"rmia_auc": auc(pos, neg), "rmia_tpr_1pct": low[0.01].text, "rmia_tpr_01pct": low[0.001].text}
+    return {"rmia_auc": auc(pos, neg), "rmia_tpr_1pct": low[0.01].short, "rmia_tpr_01pct": low[0.001].short}
 
 
 def run_quality(runner: Runner, req: QualityRequest) -> QualityResult:
@@ -306,12 +306,15 @@ def format_table(result: QualityResult) -> str:
              f"ε ≤ ln(N−1) = {epsilon_ceiling(n):.2f} can be shown, ε past ⌈ln(N−1)⌉ scores 0; "
              f"{len(result.forget)} forget examples",
              f"{'method':<28} {'score':>7} {'95% interval':>15} {'F':>6} {'RA/RA_R':>7} {'TA/TA_R':>7} "
-             f"{'med ε':>6} {'sep.':>5} {'U-LiRA AUC':>10}  U-LiRA TPR@1% FPR"]
+             f"{'med ε':>6} {'sep.':>5}"]
     for _, r in t.iterrows():
         iv = f"[{r['low']:.3f}, {r['high']:.3f}]" if math.isfinite(r["low"]) else "—"
         lines.append(f"{r['label'][:28]:<28} {r['score']:>7.3f} {iv:>15} {r['forget_score']:>6.3f} "
-                     f"{r['ra_ratio']:>7.3f} {r['ta_ratio']:>7.3f} {r['eps_median']:>6.2f} {r['separated']:>5.2f} "
-                     f"{r['ulira_auc']:>10.3f}  {r['ulira_tpr_1pct']}")
+                     f"{r['ra_ratio']:>7.3f} {r['ta_ratio']:>7.3f} {r['eps_median']:>6.2f} {r['separated']:>5.2f}")
+    lines.append("U-LiRA (per-example likelihood ratio; unlearned vs retrained models' forget examples; TPR with exact "
+                 "95 % intervals):")
+    lines += [f"  {r['label'][:28]:<28} AUC {r['ulira_auc']:.3f}  TPR@1% FPR {r['ulira_tpr_1pct']}  "
+              f"TPR@0.1% FPR {r['ulira_tpr_01pct']}" for _, r in t.iterrows()]
     if "rmia_auc" in t:
         lines.append("RMIA on the same pairs (unlearned vs retrained models' forget examples):")
         lines += [f"  {r['label'][:28]:<28} AUC {r['rmia_auc']:.3f}  TPR@1% FPR {r['rmia_tpr_1pct']}  "

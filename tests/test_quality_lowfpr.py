@@ -49,3 +49,5 @@ def test_withheld_where_the_data_cannot_show_the_fpr():
     assert figs[0.01].withheld is None  # 100 ≤ 480 non-members
     assert figs[0.001].withheld is not None and math.isnan(figs[0.001].tpr)
     assert "1,000 non-members" in figs[0.001].text and "480" in figs[0.001].text
+    assert figs[0.001].short == "— (1,000 non-members needed, 480 here)"
+    assert figs[0.01].short == figs[0.01].text

@@ -67,6 +67,13 @@ class LowFprFigure:
             return f"withheld: {self.withheld}"
         return f"{100 * self.tpr:.1f} % [{100 * self.low:.1f}, {100 * self.high:.1f}]"
 
+    @property
+    def short(self) -> str:
+        """The figure as :attr:`text`, or a short reason: ``"— (1,000 non-members needed, 80 here)"``."""
+        if self.withheld:
+            return f"— ({math.ceil(1 / self.fpr - 1e-9):,} non-members needed, {self.n_nonmembers:,} here)"
+        return self.text
+
 
 def _fpr_label(fpr: float) -> str:
     return f"{100 * fpr:g} %"

@@ -61,8 +61,8 @@ class UliraResult:
     variance: str = "global"
 
     def summary(self) -> dict[str, object]:
-        return {"ulira_auc": self.auc, "ulira_tpr_1pct": self.low_fpr[0.01].text,
-                "ulira_tpr_01pct": self.low_fpr[0.001].text,
+        return {"ulira_auc": self.auc, "ulira_tpr_1pct": self.low_fpr[0.01].short,
+                "ulira_tpr_01pct": self.low_fpr[0.001].short,
                 "ulira_example_acc_median": float(np.median(self.example_accuracy)),
                 "ulira_examples_over_90pct": float(np.mean(self.example_accuracy > 0.9))}
 
