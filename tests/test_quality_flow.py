@@ -83,3 +83,14 @@ def test_cli_quality_prints_the_estimate_and_the_table(capsys, tmp_path):
     assert text.index("Retrain (N other retrains)") < text.index("Original (no unlearning)")
     assert out.exists()
     assert cli.main(["quality", "--runs", "2"]) == 2
+
+
+@pytest.mark.slow
+def test_digits_preset_retrain_on_top_original_at_the_bottom():
+    # the preset's own recipe (200 epochs, MLP 512) with N = 6: about a minute on a free core
+    from engine.presets import default_spec
+
+    req = QualityRequest.build(default_spec("digits"), ["ft", "amun"], runs=6, bootstrap=50)
+    table = run_quality(Runner(device=torch.device("cpu")), req).table()
+    assert table["method"].iloc[0] == RETRAIN_ROW and table["method"].iloc[-1] == ORIGINAL_ROW
+    assert table["score"].iloc[0] > table["score"].iloc[1]
