@@ -240,13 +240,24 @@ def _acc(sigs: list[Signals], group: str) -> np.ndarray:
     return np.array([s.accuracy(group) for s in sigs])
 
 
-def _rmia_pairs(ref, unlearned: list[Signals], retrained: list[Signals], forget: np.ndarray) -> dict:
-    """RMIA (the population attack the audit uses) on the same game as U-LiRA: each model's RMIA score of each
-    forget example; unlearned-model pairs are members, retrained-model pairs non-members."""
-    pos = np.concatenate([rmia(s.pool_logits(), ref, forget).member_scores for s in unlearned])
-    neg = np.concatenate([rmia(s.pool_logits(), ref, forget).member_scores for s in retrained])
-    low = low_fpr_figures(pos, neg)
-    return {"rmia_auc": auc(pos, neg), "rmia_tpr_1pct": low[0.01].short, "rmia_tpr_01pct": low[0.001].short}
+def _rmia_scores(ref, sigs: list[Signals], forget: np.ndarray, remain: np.ndarray) -> tuple[np.ndarray, float]:
+    """Each model's RMIA scores of the forget examples (concatenated over models), and the mean over models of the
+    retained examples' RMIA AUC (remain vs test: how exposed the examples that stay in are)."""
+    done: dict[int, object] = {}
+    for s in sigs:  # the original's row repeats one model: score it once
+        if id(s) not in done:
+            done[id(s)] = rmia(s.pool_logits(), ref, forget, remain=remain)
+    res = [done[id(s)] for s in sigs]
+    return (np.concatenate([r.member_scores for r in res]),
+            float(np.mean([auc(r.remain_scores, r.nonmember_scores) for r in res])))
+
+
+def _rmia_row(pos: tuple[np.ndarray, float], neg: np.ndarray) -> dict:
+    """RMIA (the population attack the audit uses) on the same game as U-LiRA: unlearned-model (forget example)
+    pairs are members, retrained-model pairs non-members; beside it the retained examples' exposure."""
+    low = low_fpr_figures(pos[0], neg)
+    return {"rmia_auc": auc(pos[0], neg), "rmia_tpr_1pct": low[0.01].short, "rmia_tpr_01pct": low[0.001].short,
+            "retained_rmia_auc": pos[1]}
 
 
 def run_quality(runner: Runner, req: QualityRequest) -> QualityResult:
@@ -264,13 +275,14 @@ def run_quality(runner: Runner, req: QualityRequest) -> QualityResult:
     fresh_sigs = [runner.signals(tm, prep) for tm in reps[req.runs:]]
     ref = runner.references(spec, req.k) if req.k else None
     phi_r = _phi(ref_sigs)
+    rmia_neg = _rmia_scores(ref, ref_sigs, prep.forget, prep.remain)[0] if ref is not None else None
     base = {"ra_retrained": _acc(ref_sigs, "remain"), "ta_retrained": _acc(ref_sigs, "test")}
 
     def row(key: str, label: str, sigs: list[Signals], seconds: float) -> MethodQuality:
         phi = _phi(sigs)
         qual = forgetting_quality(phi, phi_r, ra_unlearned=_acc(sigs, "remain"), ta_unlearned=_acc(sigs, "test"),
                                   n_boot=req.bootstrap, seed=spec.seed, **base)
-        rm = _rmia_pairs(ref, sigs, ref_sigs, prep.forget) if ref is not None else None
+        rm = _rmia_row(_rmia_scores(ref, sigs, prep.forget, prep.remain), rmia_neg) if ref is not None else None
         return MethodQuality(key, label, qual, ulira(phi, phi_r, seed=spec.seed), rm,
                              float(_acc(sigs, "forget").mean()), float(_acc(sigs, "remain").mean()),
                              float(_acc(sigs, "test").mean()), seconds)
@@ -318,7 +330,8 @@ def format_table(result: QualityResult) -> str:
     if "rmia_auc" in t:
         lines.append("RMIA on the same pairs (unlearned vs retrained models' forget examples):")
         lines += [f"  {r['label'][:28]:<28} AUC {r['rmia_auc']:.3f}  TPR@1% FPR {r['rmia_tpr_1pct']}  "
-                  f"TPR@0.1% FPR {r['rmia_tpr_01pct']}" for _, r in t.iterrows()]
+                  f"TPR@0.1% FPR {r['rmia_tpr_01pct']}  retained examples' RMIA AUC (remain vs test) "
+                  f"{r['retained_rmia_auc']:.3f}" for _, r in t.iterrows()]
     lines.append("score = F × RA/RA_R × TA/TA_R; F = mean over forget examples of 2^−(bucket of ε); 'sep.' = share "
                  "of examples the N models separate completely; the interval is score ± 1.96 bootstrap SE over "
                  "models. The Retrain row is N other retrains: the best score this N allows.")

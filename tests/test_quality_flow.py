@@ -58,7 +58,7 @@ def test_flow_orders_retrain_first_original_last_and_reruns_from_the_store(tiny_
     table = res.table()
     assert table["method"].iloc[0] == RETRAIN_ROW and table["method"].iloc[-1] == ORIGINAL_ROW
     assert table.set_index("method").loc[ORIGINAL_ROW, "score"] == 0.0
-    assert {"rmia_auc", "ulira_auc", "eps_ceiling"} <= set(table.columns)
+    assert {"rmia_auc", "retained_rmia_auc", "ulira_auc", "eps_ceiling"} <= set(table.columns)
     assert res.built == 1 + 8 + 8
     assert estimate(runner, req).models == 0
     again = run_quality(runner, req)
