@@ -318,11 +318,12 @@ def format_table(result: QualityResult) -> str:
              f"ε ≤ ln(N−1) = {epsilon_ceiling(n):.2f} can be shown, ε past ⌈ln(N−1)⌉ scores 0; "
              f"{len(result.forget)} forget examples",
              f"{'method':<28} {'score':>7} {'95% interval':>15} {'F':>6} {'RA/RA_R':>7} {'TA/TA_R':>7} "
-             f"{'med ε':>6} {'sep.':>5}"]
+             f"{'med ε':>6} {'sep.':>5} {'UA':>6} {'s/model':>7}"]
     for _, r in t.iterrows():
         iv = f"[{r['low']:.3f}, {r['high']:.3f}]" if math.isfinite(r["low"]) else "—"
         lines.append(f"{r['label'][:28]:<28} {r['score']:>7.3f} {iv:>15} {r['forget_score']:>6.3f} "
-                     f"{r['ra_ratio']:>7.3f} {r['ta_ratio']:>7.3f} {r['eps_median']:>6.2f} {r['separated']:>5.2f}")
+                     f"{r['ra_ratio']:>7.3f} {r['ta_ratio']:>7.3f} {r['eps_median']:>6.2f} {r['separated']:>5.2f} "
+                     f"{100 * r['ua']:>6.1f} {r['seconds_per_model']:>7.2f}")
     lines.append("U-LiRA (per-example likelihood ratio; unlearned vs retrained models' forget examples; TPR with exact "
                  "95 % intervals):")
     lines += [f"  {r['label'][:28]:<28} AUC {r['ulira_auc']:.3f}  TPR@1% FPR {r['ulira_tpr_1pct']}  "
@@ -333,8 +334,9 @@ def format_table(result: QualityResult) -> str:
                   f"TPR@0.1% FPR {r['rmia_tpr_01pct']}  retained examples' RMIA AUC (remain vs test) "
                   f"{r['retained_rmia_auc']:.3f}" for _, r in t.iterrows()]
     lines.append("score = F × RA/RA_R × TA/TA_R; F = mean over forget examples of 2^−(bucket of ε); 'sep.' = share "
-                 "of examples the N models separate completely; the interval is score ± 1.96 bootstrap SE over "
-                 "models. The Retrain row is N other retrains: the best score this N allows.")
+                 "of examples the N models separate completely; UA = forget accuracy; s/model = mean seconds per "
+                 "training or unlearning run as stored; the interval is score ± 1.96 bootstrap SE over models. The "
+                 "Retrain row is N other retrains: the best score this N allows.")
     for k, msg in result.failures.items():
         lines.append(f"{k}: failed — {msg}")
     return "\n".join(lines)
