@@ -173,7 +173,7 @@ def estimate(runner: Runner, req: QualityRequest) -> QualityCost:
     if is_memorized_spec(spec.forget):
         try:
             spec = resolve_memorized(probe, spec)
-        except NotStored:  # the reference models are missing too: size the forget set like a random one
+        except NotStored:  # no reference models yet: sized like a random set (their training is not counted)
             spec = replace(spec, forget="random:" + spec.forget.partition(":")[2])
     prep = runner.prepare(spec)
     per_step = seconds_per_step(spec.model, spec.train, data, runner.device)
