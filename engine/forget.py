@@ -277,3 +277,67 @@ def indices_from_bytes(data: bytes, name: str = "the index file") -> list[int]:
             raise UnlearnError(f"{name}: line {lineno} is not an integer index; an index file holds one training "
                                "index per line (# starts a comment)") from None
     return values
+
+
+# --------------------------------------------------------------------------------------------- memorized (issue 17)
+def is_memorized_spec(spec: str) -> bool:
+    """True for a ``memorized:0.1`` / ``memorized:K`` spec (resolved by :func:`memorized_forget`, which needs
+    reference models; :func:`select_forget` does not read it)."""
+    return str(spec).strip().lower().startswith("memorized:")
+
+
+def memorization_scores(keep: np.ndarray, correct: np.ndarray) -> np.ndarray:
+    """Per training example, Feldman's memorization estimate from reference models: the accuracy on it of the
+    models trained with it minus that of the models trained without it.
+
+    Args:
+        keep: (K, N) bool, True where the example was in that reference model's training set (RMIA's keep matrix).
+        correct: (K, N) bool, whether that model classifies the example correctly.
+
+    Returns:
+        (N,) scores in [−1, 1]; NaN where an example has no model on one side.
+    """
+    keep, correct = np.asarray(keep, bool), np.asarray(correct, bool)
+    n_in, n_out = keep.sum(0), (~keep).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc_in = (correct & keep).sum(0) / n_in
+        acc_out = (correct & ~keep).sum(0) / n_out
+    return np.where((n_in > 0) & (n_out > 0), acc_in - acc_out, np.nan)
+
+
+def memorized_forget(spec: str, keep: np.ndarray, correct: np.ndarray, y_train: np.ndarray | torch.Tensor,
+                     num_classes: int) -> np.ndarray:
+    """The training examples of a ``memorized:0.1`` (fraction) or ``memorized:K`` (count) spec: those with the
+    highest :func:`memorization_scores` (ties broken by the lower index), sorted and validated.
+
+    ``keep`` and ``correct`` are (K, N_train): the reference models' keep rows and correctness on the training
+    split (the first N_train columns of RMIA's pool).
+    """
+    y = np.asarray(y_train)
+    n = len(y)
+    kind, _, arg = str(spec).strip().partition(":")
+    label = _short(spec)
+    if kind.strip().lower() != "memorized" or not arg.strip():
+        raise UnlearnError(f"forget spec {label!r}: expected memorized:FRACTION or memorized:COUNT, e.g. "
+                           "memorized:0.1")
+    arg = arg.strip()
+    try:
+        value = float(arg)
+    except ValueError:
+        raise UnlearnError(f"forget spec {label!r}: {_short(arg)!r} is not a number") from None
+    if not math.isfinite(value):
+        raise UnlearnError(f"forget spec {label!r}: {_short(arg)!r} is not a number")
+    if "." in arg or "e" in arg.lower():
+        if not 0.0 < value < 1.0:
+            raise UnlearnError(f"forget spec {label!r}: a fraction must lie strictly between 0 and 1")
+        count = int(round(value * n))
+    else:
+        count = int(value)
+    if not 0 < count < n:
+        raise UnlearnError(f"forget spec {label!r}: choose between 1 and {n - 1} examples")
+    keep, correct = np.asarray(keep)[:, :n], np.asarray(correct)[:, :n]
+    if keep.shape != (keep.shape[0], n) or correct.shape != keep.shape:
+        raise UnlearnError(f"memorized: the reference models cover {keep.shape[1]} training examples, not {n}")
+    score = np.nan_to_num(memorization_scores(keep, correct), nan=-np.inf)
+    chosen = np.sort(np.argsort(-score, kind="stable")[:count])
+    return validate_forget(chosen, y, num_classes)
