@@ -14,6 +14,7 @@ import sys
 from .cli.basic import cmd_audit, cmd_datasets, cmd_methods, cmd_signals, cmd_train, cmd_unlearn
 from .cli.common import DOWNLOAD_HINT, _add_audit_options, _add_run_options, _check_paths
 from .cli.grid import cmd_continual, cmd_sweep, cmd_theorem, sweep_requests
+from .cli.quality import add_quality_parser
 from .cli.study import cmd_report, cmd_reproduce, cmd_sample, cmd_tune
 from .errors import DataMissing, UnlearnError
 
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gpus-per-task", type=float, default=0.25, help="GPU share per task where GPUs exist")
     p.add_argument("--out", default="sweep-out", help="output folder for metrics.csv and summary.csv")
     p.set_defaults(func=cmd_sweep)
-    _add_quality_parser(sub)
+    add_quality_parser(sub)
     args = parser.parse_args(argv)
     try:
         _check_paths(args)
@@ -175,40 +176,6 @@ def main(argv: list[str] | None = None) -> int:
 __all__ = ["DOWNLOAD_HINT", "cmd_audit", "cmd_continual", "cmd_datasets", "cmd_methods", "cmd_report", "cmd_reproduce",
            "cmd_sample", "cmd_signals", "cmd_sweep", "cmd_theorem", "cmd_train", "cmd_tune", "cmd_unlearn", "main",
            "sweep_requests", "_add_audit_options", "_add_run_options", "_check_paths"]
-
-
-# ------------------------------------------------------------------------------------------------ quality (issue 17)
-def _add_quality_parser(sub) -> None:
-    p = sub.add_parser("quality", help="forgetting quality as the NeurIPS 2023 challenge scores it: N unlearning runs "
-                                       "per method vs N retrains, per forget example (score ± interval, U-LiRA)")
-    _add_run_options(p)
-    p.add_argument("--methods", default="ft,rl,salun,amun", help="comma-separated method keys")
-    p.add_argument("--runs", type=int, default=16, help="N: retrains and unlearning runs per method (default 16)")
-    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates of the interval (default 200)")
-    p.add_argument("--k", type=int, default=0, help="RMIA reference models beside U-LiRA (default 0: no RMIA)")
-    p.add_argument("--no-remain", action="store_true", help="the D_F-only setting")
-    p.add_argument("--paper-defaults", action="store_true", help="the papers' hyperparameters, not the tuned ones")
-    p.add_argument("--out", default=None, metavar="FILE.csv", help="also write the table as CSV")
-    p.set_defaults(func=cmd_quality)
-
-
-def cmd_quality(args: argparse.Namespace) -> int:
-    from .quality import QualityRequest, estimate, format_table, run_quality
-
-    args.set, overrides = _method_sets(args.set)
-    spec = _spec_from_args(args)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    req = QualityRequest.build(spec, methods, overrides=overrides, tuned=not args.paper_defaults, runs=args.runs,
-                               use_remain=not args.no_remain, bootstrap=args.bootstrap, k=args.k)
-    runner = _runner(args)
-    print(estimate(runner, req).describe(), flush=True)
-    result = run_quality(runner, req)
-    print(format_table(result))
-    print(f"{result.built} models built this call; {result.seconds:.1f} s")
-    if args.out:
-        result.table().to_csv(args.out, index=False)
-        print(f"wrote {args.out}")
-    return 0
 
 
 if __name__ == "__main__":
