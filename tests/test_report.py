@@ -98,6 +98,8 @@ def test_html_report_is_self_contained_and_complete(cmp):
 
 
 def test_table_html_is_judged_against_retrain_with_units_and_directions(cmp):
+    from markupsafe import escape
+
     from engine.audit import verdict as V
 
     out = report.table_html(cmp)
@@ -116,7 +118,7 @@ def test_table_html_is_judged_against_retrain_with_units_and_directions(cmp):
     html = report.html_report(cmp, [], include_plotlyjs="cdn")
     assert "How well an attacker (RMIA) tells forget samples from unseen ones" in html
     for v in V.verdicts(cmp):
-        assert v.sentence.replace("'", "&#39;") in html
+        assert str(escape(v.sentence)) in html  # as the template escapes it (', >, <, &)
     assert "closest to Retrain" not in html
 
 

@@ -22,7 +22,7 @@ def add_quality_parser(sub) -> None:
 
 
 def cmd_quality(args: argparse.Namespace) -> int:
-    from .quality import QualityRequest, estimate, format_table, run_quality
+    from ..quality import QualityRequest, estimate, format_table, run_quality
 
     args.set, overrides = _method_sets(args.set)
     spec = _spec_from_args(args)
