@@ -95,8 +95,8 @@ class TrainConfig:
                           why="0 epochs would store an untrained model; the step budget bounds long recipes")
     batch_size: int = setting(128, "samples per step (AMUN/SalUn: 128)", min=1, max=65_536,
                               why="a step needs at least one sample")
-    lr: float = setting(0.1, "initial learning rate (AMUN train_vanilla: 0.1)", gt=0.0, max=10.0,
-                        why="a learning rate of 0 trains nothing; above 10 SGD diverges")
+    lr: float = setting(0.1, "initial learning rate (AMUN train_vanilla: 0.1)", gt=0.0,
+                        why="a learning rate of 0 trains nothing (a diverging one stops with a clear error)")
     momentum: float = setting(0.9, "SGD momentum (AMUN: 0.9)", min=0.0, max=0.999,
                               why="SGD momentum is a fraction below 1")
     weight_decay: float = setting(5e-4, "L2 penalty (AMUN: 5e-4)", min=0.0, max=1.0,

@@ -99,7 +99,8 @@ def check_value(owner: str, name: str, value: Any, meta: dict, kind: type | None
         if (lo is not None and value < lo) or (hi is not None and value > hi) or (gt is not None and value <= gt):
             low = f"({gt}" if gt is not None else (f"[{lo}" if lo is not None else "(-inf")
             why = f" ({meta['why']})" if meta.get("why") else ""
-            raise UnlearnError(f"{where} = {value} is outside {low}, {hi if hi is not None else 'inf'}]{why}")
+            high = f"{hi}]" if hi is not None else "inf)"
+            raise UnlearnError(f"{where} = {value} is outside {low}, {high}{why}")
     if "choices" in meta and value not in meta["choices"]:
         raise UnlearnError(f"{where} = {_show(value)}; choose one of {', '.join(map(str, meta['choices']))}")
     return value

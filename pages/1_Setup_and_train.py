@@ -26,6 +26,9 @@ try:
 except UnlearnError as exc:
     state.show_error(exc)
     st.stop()
+except Exception as exc:  # a bug, not the user's: one line, the details in the server's log
+    state.show_failure("Reading the data and drawing the forget set", exc)
+    st.stop()
 
 d = prep.data
 c = st.columns(5)

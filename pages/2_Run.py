@@ -86,6 +86,9 @@ try:  # every hyperparameter is checked here, before anything trains
 except UnlearnError as exc:
     state.show_error(exc)
     st.stop()
+except Exception as exc:  # a bug, not the user's: one line, the details in the server's log
+    state.show_failure("Checking the audit's settings", exc)
+    st.stop()
 state.sync_audit_url(req)
 
 key = req.key()

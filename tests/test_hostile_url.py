@@ -172,3 +172,42 @@ def test_no_page_visit_stores_anything():
         assert not _page(RUN, methods="ft", **query).exception
     root = Store().root
     assert not [p for kind in root.iterdir() if not kind.name.startswith(".") for p in kind.iterdir()]
+
+
+# ------------------------------------------------------------------------------------------ unexpected errors
+def test_an_unexpected_error_is_one_line_without_a_traceback_or_a_server_path(monkeypatch):
+    from engine import run
+
+    def broken(self, spec):
+        raise RuntimeError("/srv/secret/path/file.py line 3 went wrong")
+
+    monkeypatch.setattr(run.Runner, "prepare", broken)
+    at = _page(SETUP)
+    assert not at.exception, at.exception
+    shown = " ".join(e.value for e in at.error)
+    assert "failed unexpectedly" in shown and "server" in shown and "secret" not in shown
+
+
+def test_a_job_that_failed_unexpectedly_shows_no_traceback():
+    from engine.jobs import FAILED, JobManager
+
+    def work(progress, cancel):
+        raise KeyError("/srv/secret/path")
+
+    jm = JobManager()
+    job = jm.wait(jm.submit("Audit", work), 60)
+    assert job.state == FAILED and "\n" in job.error  # the engine keeps the stack for the log
+
+    def page():
+        import streamlit as st
+
+        from ui import jobs
+
+        jobs.show_outcome(st.session_state["job"])
+
+    at = AppTest.from_function(page)
+    at.session_state["job"] = job
+    at.run()
+    assert not at.exception
+    shown = " ".join(e.value for e in at.error)
+    assert "failed unexpectedly" in shown and "secret" not in shown and "Traceback" not in shown

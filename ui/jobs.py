@@ -10,6 +10,7 @@ loaded one full collection took 0.35 s).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from engine.progress import overall_eta, stage_label
 from engine.unlearning import METHODS
 
 from . import cached
+from .text import md
 
 #: seconds between progress updates of a watched job
 POLL_S = 1.0
@@ -140,6 +142,16 @@ def show_outcome(job: Job | None) -> None:
     if job is None:
         return
     if job.state == FAILED:
-        st.error(f"{job.label} failed: {job.error}", icon=":material/error:")
+        error = str(job.error or "")
+        if "\n" in error:  # an unexpected error (its traceback follows): what failed, never the stack or its paths
+            logged = st.session_state.setdefault("_logged_jobs", set())
+            if id(job) not in logged:
+                logged.add(id(job))
+                logging.getLogger("ui.jobs").error("%s failed: %s", job.label, error)
+            kind = error.split(":", 1)[0].strip() or "an error"
+            st.error(md(f"{job.label} failed unexpectedly ({kind}); the details are in the server's log."),
+                     icon=":material/error:")
+        else:
+            st.error(md(f"{job.label} failed: {error}"), icon=":material/error:")
     elif job.state == CANCELLED:
         st.warning(f"{job.label} was cancelled; nothing was stored.")
