@@ -46,7 +46,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ import torch
 from . import config
 from .audit.compare import Comparison
 from .errors import Cancelled, UnlearnError
-from .run import HELDOUT, AuditRequest, NotStored, Runner
+from .run import AuditRequest, NotStored, Runner
 from .store import Store
 from .training import CancelToken, Progress
 from .unlearning import Unlearner
@@ -139,10 +139,11 @@ def plan(requests: Sequence[AuditRequest]) -> list[Node]:
         if req.original:  # the grid trains every original; an uploaded one lives in the driver's store only
             raise UnlearnError("a sweep trains its original models; audit an uploaded model with Runner.compare "
                                "(the Run page without Ray, or `engine audit --weights`)")
-        add(Node("references", req.reference_spec(req.spec), k=req.k))
+        # as Runner.compare draws each seed (a held-out request: seeds + HELDOUT on tuning's own data part, whose
+        # reference models are its own too)
+        add(Node("references", req.reference_spec(Runner._seed_spec(req, req.seeds[0])), k=req.k))
         for seed in req.seeds:
-            # as Runner.compare draws each seed (a held-out request: its forget draws from seed + HELDOUT)
-            spec = replace(req.spec, seed=seed, forget_seed=seed + (HELDOUT if req.heldout else 0))
+            spec = Runner._seed_spec(req, seed)
             original = add(Node("original", spec))
             for r in range(req.retrains):
                 add(Node("retrain", spec, replica=r))
