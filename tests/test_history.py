@@ -68,16 +68,16 @@ def test_records_list_every_audit_newest_first_in_the_order_it_ran():
 
 def test_differences_name_what_changed():
     from engine.run import AuditRequest
+    from engine.unlearning import get_method
     from ui import history
 
+    tuned = get_method("ft", dataset="digits").lr
+    other = 0.005 if tuned != 0.005 else 0.05  # an lr that differs from the tuned one, whatever tuning chose
     a = AuditRequest.build(_spec(20), ["ft", "rl"], [0], k=2)
-    b = AuditRequest.build(_spec(10), ["ft"], [0, 1], k=4, overrides={"ft": {"lr": 0.05}})
+    b = AuditRequest.build(_spec(10), ["ft"], [0, 1], k=4, overrides={"ft": {"lr": other}})
     diff = history.differences(a, b)
     assert "train.epochs: 20 → 10" in diff and "seeds: [0] → [0, 1]" in diff
-    from engine.unlearning import get_method
-
-    tuned = get_method("ft", dataset="digits").lr
-    assert "K (RMIA reference models): 2 → 4" in diff and f"Fine-tune lr: {tuned:g} → 0.05" in diff
+    assert "K (RMIA reference models): 2 → 4" in diff and f"Fine-tune lr: {tuned:g} → {other:g}" in diff
     assert history.differences(a, AuditRequest.build(_spec(20), ["ft"], [0], k=2)) == []
 
 

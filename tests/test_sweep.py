@@ -44,7 +44,9 @@ def test_plan_merges_shared_prerequisites(tiny_spec):
     held = plan([AuditRequest(tiny_spec, (get_method("ft"),), (0,), True, 2, retrains=3, heldout=True)])
     retrains = [n for n in held if n.kind == "retrain"]
     assert [n.piece.replica for n in retrains] == [0, 1, 2] and len({n.id for n in retrains}) == 3
-    assert all(n.spec.forget_seed == 1000 for n in held if n.kind in ("retrain", "unlearned"))
+    assert all(n.spec.forget_seed == n.spec.seed == 1000 and n.spec.data.tuning
+               for n in held if n.kind in ("retrain", "unlearned"))
+    assert all(n.spec.data.tuning for n in held if n.kind == "references")  # tuning's own reference models
 
 
 def test_execute_runs_on_a_private_store_and_returns_bytes(tiny_spec, _isolated_home):
