@@ -9,7 +9,7 @@ from engine.run import Runner
 from engine.sweep import run_grid
 from engine.unlearning import METHODS
 from ui import cached, forms, jobs, state, tables
-from ui.text import md
+from ui.text import literal
 
 st.set_page_config(page_title="Run · Unlearning audit", page_icon="🧹", layout="wide")
 spec = state.sidebar()
@@ -62,7 +62,7 @@ with st.expander("Hyperparameters (defaults tuned for this data set; the papers'
         try:
             got = forms.method_form(key, spec.data.dataset, audit["overrides"].get(key, {}), tuned=s["audit_tuned"])
         except UnlearnError as exc:  # a value from a shared address that does not fit the field
-            st.error(md(f"{exc} — the address's values for {METHODS[key].label} are ignored; the defaults are "
+            st.error(literal(f"{exc} — the address's values for {METHODS[key].label} are ignored; the defaults are "
                         "shown."), icon=":material/error:")
             s["audit_overrides"].pop(key, None)
             got = forms.method_form(key, spec.data.dataset, {}, tuned=s["audit_tuned"])

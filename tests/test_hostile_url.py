@@ -7,6 +7,7 @@ Pages run under Streamlit's AppTest with the hostile query parameters; every ass
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -196,6 +197,10 @@ def test_a_job_that_failed_unexpectedly_shows_no_traceback():
 
     jm = JobManager()
     job = jm.wait(jm.submit("Audit", work), 60)
+    for _ in range(500):  # the worker sets the state a moment before the error text
+        if job.error:
+            break
+        time.sleep(0.01)
     assert job.state == FAILED and "\n" in job.error  # the engine keeps the stack for the log
 
     def page():

@@ -23,7 +23,7 @@ from engine.progress import overall_eta, stage_label
 from engine.unlearning import METHODS
 
 from . import cached
-from .text import md
+from .text import literal
 
 #: seconds between progress updates of a watched job
 POLL_S = 1.0
@@ -149,9 +149,9 @@ def show_outcome(job: Job | None) -> None:
                 logged.add(id(job))
                 logging.getLogger("ui.jobs").error("%s failed: %s", job.label, error)
             kind = error.split(":", 1)[0].strip() or "an error"
-            st.error(md(f"{job.label} failed unexpectedly ({kind}); the details are in the server's log."),
+            st.error(literal(f"{job.label} failed unexpectedly ({kind}); the details are in the server's log."),
                      icon=":material/error:")
         else:
-            st.error(md(f"{job.label} failed: {error}"), icon=":material/error:")
+            st.error(literal(f"{job.label} failed: {error}"), icon=":material/error:")
     elif job.state == CANCELLED:
         st.warning(f"{job.label} was cancelled; nothing was stored.")

@@ -16,7 +16,7 @@ from engine.models import MODELS
 from engine.presets import default_retrains, default_spec
 from engine.settings import check_spec, check_value, field_kind
 
-from .text import md
+from .text import literal
 
 # canonical settings live under cfg_* (survive page switches); widgets use w_* keys
 FIELDS = {"dataset": "digits", "model": "", "forget": "", "seed": 0, "forget_seed": 0}
@@ -50,7 +50,7 @@ def notice(text: str) -> None:
 def show_notices() -> None:
     """The queued address notices, once each, as literal text (the values in them come from a link)."""
     for text in st.session_state.pop("_url_notices", []):
-        st.warning(md(text), icon=":material/link_off:")
+        st.warning(literal(text), icon=":material/link_off:")
 
 
 def _from_url(name: str, raw: str):
@@ -317,7 +317,7 @@ def code(text: str) -> str:
 def show_error(exc: UnlearnError) -> None:
     """A user-caused error, one line of literal text (it may quote a value from a link or a file); for missing data
     files, what to do here in the dashboard (the engine's message names the files and the folder)."""
-    text = md(exc)
+    text = literal(exc)
     if isinstance(exc, DataMissing):
         text += (" Put the files there and reload this page (the data set list in the sidebar says when they are "
                  "found), or choose another data set in the sidebar — the bundled digits always works.")
@@ -330,7 +330,7 @@ def show_failure(what: str, exc: BaseException) -> None:
     import logging
 
     logging.getLogger("ui").exception("%s failed", what)
-    st.error(md(f"{what} failed unexpectedly ({type(exc).__name__}). The details are in the server's log."),
+    st.error(literal(f"{what} failed unexpectedly ({type(exc).__name__}). The details are in the server's log."),
              icon=":material/error:")
 
 
