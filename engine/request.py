@@ -22,8 +22,12 @@ from .unlearning import Unlearner, chosen_methods, get_method
 HELDOUT = 1000
 
 
-def refuse_tuning_seeds(seeds: Sequence[int]) -> None:
-    """An audit's seeds must stay below :data:`HELDOUT`: the seeds from there on are tuning's (``engine tune``)."""
+def refuse_tuning_seeds(seeds: Sequence[int], spec: RunSpec | None = None) -> None:
+    """An audit's seeds must stay below :data:`HELDOUT`: the seeds from there on are tuning's (``engine tune``), as
+    is the data part ``data.tuning``."""
+    if spec is not None and spec.data.tuning:
+        raise UnlearnError("data.tuning is engine tune's own part of the data; an audit runs on the audit part "
+                           "(leave data.tuning unset)")
     bad = sorted(int(s) for s in seeds if int(s) >= HELDOUT or int(s) < 0)
     if bad:
         raise UnlearnError(f"seed(s) {', '.join(map(str, bad))} are not audit seeds: audits use seeds 0 to "
@@ -82,7 +86,7 @@ class AuditRequest:
                                 forget=spec.forget)
         if not seeds:
             raise UnlearnError("give at least one seed")
-        refuse_tuning_seeds(seeds)
+        refuse_tuning_seeds(seeds, spec)
         if k < 2:
             raise UnlearnError(f"RMIA needs at least 2 reference models, got K = {k}")
         retrains = default_retrains(spec.data.dataset) if retrains is None else int(retrains)
