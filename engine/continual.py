@@ -87,7 +87,7 @@ class ContinualRequest:
                                      use_remain=use_remain))
         if not seeds:
             raise UnlearnError("give at least one seed")
-        refuse_tuning_seeds(seeds)
+        refuse_tuning_seeds(seeds, spec)
         if not 1 <= int(requests) <= 50:
             raise UnlearnError(f"the number of requests must be between 1 and 50, got {requests}")
         if not size > 0 or (size >= 1 and size != int(size)):

@@ -23,8 +23,12 @@ from .unlearning import Unlearner, chosen_methods, get_method
 HELDOUT = 1000
 
 
-def refuse_tuning_seeds(seeds: Sequence[int]) -> None:
-    """An audit's seeds must stay below :data:`HELDOUT`: the seeds from there on are tuning's (``engine tune``)."""
+def refuse_tuning_seeds(seeds: Sequence[int], spec: RunSpec | None = None) -> None:
+    """An audit's seeds must stay below :data:`HELDOUT`: the seeds from there on are tuning's (``engine tune``), as
+    is the data part ``data.tuning``."""
+    if spec is not None and spec.data.tuning:
+        raise UnlearnError("data.tuning is engine tune's own part of the data; an audit runs on the audit part "
+                           "(leave data.tuning unset)")
     bad = sorted(int(s) for s in seeds if int(s) >= HELDOUT or int(s) < 0)
     if bad:
         raise UnlearnError(f"seed(s) {', '.join(map(str, bad))} are not audit seeds: audits use seeds 0 to "
@@ -131,7 +135,7 @@ class AuditRequest:
         from .settings import check_spec
 
         check_spec(spec, budget)
-        refuse_tuning_seeds(seeds)
+        refuse_tuning_seeds(seeds, spec)
         chosen = chosen_methods(spec.data.dataset if tuned else None, methods, overrides, use_remain=use_remain,
                                 forget=spec.forget)
         retrains = default_retrains(spec.data.dataset) if retrains is None else retrains

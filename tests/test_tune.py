@@ -111,6 +111,10 @@ def test_audits_refuse_tuning_seeds(tiny_spec):
     with pytest.raises(UnlearnError, match="belong to tuning"):
         ContinualRequest.build(tiny_spec, ["ft"], [HELDOUT + 1])
     assert AuditRequest.build(tiny_spec, ["ft"], [HELDOUT - 1]).seeds == (HELDOUT - 1,)
+    from dataclasses import replace
+
+    with pytest.raises(UnlearnError, match="data.tuning"):
+        AuditRequest.build(replace(tiny_spec, data=replace(tiny_spec.data, tuning=True)), ["ft"], [0])
 
 
 def test_tune_refuses_nothing_to_tune(tiny_spec, tmp_path):
