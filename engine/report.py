@@ -261,7 +261,8 @@ def headline_html(cmp: Comparison, mia: str = "ft_auc") -> list[dict]:
 def compute_seconds(cmp: Comparison) -> float:
     """Seconds the audited models took to build, as stored with them: training of every original and retrain
     replica, each method's own work and its one-time work (counted once per seed) — not the RMIA reference
-    models. Loading the audit back from the store (``cmp.seconds``) takes far less."""
+    models. ``cmp.seconds`` is something else: how long this session's comparison took (audits computed from the
+    stored models and signals; the whole training only when nothing was stored)."""
     rows = cmp.rows
     once = rows.groupby("seed")["one_time_seconds"].max().sum() if "one_time_seconds" in rows else 0.0
     return float(np.nansum(rows["seconds"].to_numpy(dtype=float)) + once)
