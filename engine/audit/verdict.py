@@ -145,7 +145,8 @@ class Cell:
 
     def retrain_text(self) -> str:
         d = self.measure.decimals
-        return f"{self.retrain:.{d}f}" + (f" ± {self.retrain_half:.{d}f}" if np.isfinite(self.retrain_half) else "")
+        return f"{self.retrain:.{d}f}" + (f" ± {self.retrain_half:.{d}f}" if np.isfinite(self.retrain_half)
+                                          and self.retrain_half > 0 else "")
 
 
 def judge(value: float, retrain: float, half: float, direction: str) -> tuple[str, bool]:
@@ -207,6 +208,11 @@ def cells(cmp: Comparison, mia: str = "ft_auc") -> dict[str, dict[str, Cell]]:
                 continue
             r = ms.scale * float(t.loc[REFERENCE, f"{ms.key}_mean"])
             h = ms.scale * retrain_interval(t, ms.key)
+            if ms.direction == "distance":
+                # Retrain's own value is already its replica spread (a floor of a floor is no interval): its
+                # interval over seeds on top where there is one; with one retrain there is no floor to judge by
+                ci_r = ms.scale * float(t.loc[REFERENCE, f"{ms.key}_ci"])
+                h = (ci_r if np.isfinite(ci_r) else 0.0) if int(t.loc[REFERENCE, "n_replicas"]) >= 2 else float("nan")
             if m == REFERENCE:
                 row[ms.key] = Cell(ms, v, ci, r, h, "reference", False)
                 continue
