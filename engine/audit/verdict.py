@@ -214,7 +214,7 @@ def cells(cmp: Comparison, mia: str = "ft_auc") -> dict[str, dict[str, Cell]]:
                 ci_r = ms.scale * float(t.loc[REFERENCE, f"{ms.key}_ci"])
                 h = (ci_r if np.isfinite(ci_r) else 0.0) if int(t.loc[REFERENCE, "n_replicas"]) >= 2 else float("nan")
             if m == REFERENCE:  # its row shows the interval the others are judged by (seeds and replicas combined)
-                row[ms.key] = Cell(ms, v, h if np.isfinite(h) else ci, r, h, "reference", False)
+                row[ms.key] = Cell(ms, v, h if np.isfinite(h) and h > 0 else ci, r, h, "reference", False)
                 continue
             status, bad = judge(v, r, h, ms.direction)
             row[ms.key] = Cell(ms, v, ci, r, h, status, bad)
