@@ -223,6 +223,10 @@ def loss_cdfs(losses: dict[str, tuple[str, np.ndarray]], test: np.ndarray | None
     return fig
 
 
+#: a legend above the plot area, right-aligned: below it took a third of a short chart's height
+_TOP_LEGEND = {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1.0, "xanchor": "right"}
+
+
 def bars(values: dict[str, tuple[str, float, float]], title: str, y_title: str, *,
          floor: float | None = None, floor_label: str = "noise floor", lowest: float | None = 0.0) -> go.Figure:
     """A bar per method with an error bar: ``{key: (label, value, half-width)}`` (NaN half-widths: no bar).
@@ -246,8 +250,7 @@ def bars(values: dict[str, tuple[str, float, float]], title: str, y_title: str, 
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"{floor_label} {floor:.3g}",
                                  line={"dash": "dash", "color": METHOD_COLORS["retrain"]}))
     fig.update_layout(title=title, yaxis_title=y_title, height=360, margin={"l": 60, "r": 10, "t": 40, "b": 80},
-                      showlegend=bool(floor is not None and floor == floor),
-                      legend={"orientation": "h", "y": -0.35, "x": 0})
+                      showlegend=bool(floor is not None and floor == floor), legend=_TOP_LEGEND)
     return fig
 
 
@@ -268,7 +271,7 @@ def table_bars(table, col: str, title: str, y_title: str, *, with_reference: boo
                                                                     "width": 1.5},
                                          "pattern": {"shape": "/", "fgcolor": [method_color(k) for k in keys]}},
                                  hovertemplate="%{x}: one-time %{y:.2f} s<extra></extra>"))
-            fig.update_layout(barmode="stack", showlegend=True, legend={"orientation": "h", "y": -0.35, "x": 0})
+            fig.update_layout(barmode="stack", showlegend=True, legend=_TOP_LEGEND)
     return fig
 
 

@@ -261,7 +261,8 @@ def headline_html(cmp: Comparison, mia: str = "ft_auc") -> list[dict]:
 def compute_seconds(cmp: Comparison) -> float:
     """Seconds the audited models took to build, as stored with them: training of every original and retrain
     replica, each method's own work and its one-time work (counted once per seed) — not the RMIA reference
-    models. Loading the audit back from the store (``cmp.seconds``) takes far less."""
+    models. ``cmp.seconds`` is something else: how long this session's comparison took (audits computed from the
+    stored models and signals; the whole training only when nothing was stored)."""
     rows = cmp.rows
     once = rows.groupby("seed")["one_time_seconds"].max().sum() if "one_time_seconds" in rows else 0.0
     return float(np.nansum(rows["seconds"].to_numpy(dtype=float)) + once)
@@ -273,7 +274,8 @@ def table_note(cmp: Comparison, mia: str = "ft_auc") -> str:
     n, r = int(t["n_seeds"].max()), int(t["n_replicas"].max())
     interval = (f"mean ± 95 % interval over {n} seeds" if n >= 2 else
                 "mean ± 95 % interval from a bootstrap over the samples of the one seed (UA, RA, TA, FT AUC, Avg Gap)")
-    return (f"Cells: {interval}. Each method is judged against Retrain alone, never against the other methods: green "
+    return (f"Cells: {interval}; Retrain's row: the interval every method is judged by. Each method is judged "
+            "against Retrain alone, never against the other methods: green "
             f"= inside Retrain's own interval (its interval over seeds and the spread of its {r} retrain(s) per seed "
             "combined); red = outside it on the bad side; plain = outside on the harmless side or not judged. "
             "≈ Retrain: good is Retrain's value; ↓: lower is better. Rates and AUCs in %, loss distances in nats, "

@@ -57,7 +57,7 @@ elif n == 1:
     curves = {m: (cmp.labels[m], cmp.audits[(m, seed)].attacks["RMIA"]) for m in ("original", "retrain")
               if (m, seed) in cmp.audits}
     fig = roc_curves(curves, title=f"Membership attack (RMIA), seed {seed}")
-    fig.update_layout(height=400)
+    fig.update_layout(height=380)
     a.plotly_chart(fig, width="stretch", key="story_roc")
     b.metric("Attack AUC on the original (%) ↓", f"{check.original:.1f}",
              help="how well an attacker tells the forget samples from unseen ones; 50 % = a coin flip")
@@ -117,7 +117,7 @@ else:
         f"**{md(v.label)}** {v.cells['ta'].retrain - v.cells['ta'].value:.1f} points" for v in cost) + ".")
         if cost else "No method lost test accuracy beyond Retrain's own interval.")
     fig = table_bars(t, "seconds", "Wall time per seed (s) ↓", "seconds", with_reference=True)
-    fig.update_layout(height=380)
+    fig.update_layout(height=320)
     st.plotly_chart(fig, width="stretch", key="story_time")
 
 prev, _, nxt = st.columns([1, 6, 1])

@@ -73,6 +73,12 @@ def test_retrains_interval_is_its_seed_interval_and_replica_spread_combined():
     assert c.retrain == 51.5 and c.retrain_half == pytest.approx(math.hypot(ci, 1.0))
     assert c.value == 64.0 and c.status == "above" and c.colour == "red"
     assert cells["retrain"]["ft_auc"].status == "reference"
+    assert cells["retrain"]["ft_auc"].ci == pytest.approx(math.hypot(ci, 1.0))  # its row shows what it judges by
+    # a distance (Avg Gap): Retrain's own value is its replica spread; its interval over seeds alone sits on top
+    gap = cells["ft"]["avg_gap"]
+    assert gap.retrain == 0.75 and gap.retrain_half == pytest.approx(stats.t.ppf(0.975, 1) * np.std([1.0, 0.5], ddof=1)
+                                                                     / np.sqrt(2))
+    assert gap.value == pytest.approx(5.375) and gap.status == "above"
     # simple MIA and KS are shown in % (one unit per kind), like the accuracies and the AUC
     assert cells["ft"]["simple_mia_acc"].value == pytest.approx(50.0) and cells["ft"]["ks"].value == pytest.approx(10)
 

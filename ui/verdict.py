@@ -77,7 +77,8 @@ def legend(cmp: Comparison, mia: str = "ft_auc") -> str:
     n, r = int(t["n_seeds"].max()), int(t["n_replicas"].max())
     interval = (f"mean ± 95 % interval over {n} seeds" if n >= 2 else
                 "mean ± 95 % interval from a bootstrap over the samples of the one seed (UA, RA, TA, FT AUC, Avg Gap)")
-    return (f"Cells: {interval}. Each method is judged against **Retrain** alone, never against the other methods: "
+    return (f"Cells: {interval}; Retrain's row: the interval every method is judged by. Each method is judged "
+            "against **Retrain** alone, never against the other methods: "
             f"green = inside Retrain's own interval (its interval over seeds and the spread of its {r} retrain(s) per "
             "seed combined — indistinguishable from retraining); red = outside it on the bad side; plain = outside on "
             "the harmless side (e.g. higher test accuracy) or not judged. ≈ Retrain: good is Retrain's value; ↓: "

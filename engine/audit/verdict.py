@@ -145,7 +145,8 @@ class Cell:
 
     def retrain_text(self) -> str:
         d = self.measure.decimals
-        return f"{self.retrain:.{d}f}" + (f" ± {self.retrain_half:.{d}f}" if np.isfinite(self.retrain_half) else "")
+        return f"{self.retrain:.{d}f}" + (f" ± {self.retrain_half:.{d}f}" if np.isfinite(self.retrain_half)
+                                          and self.retrain_half > 0 else "")
 
 
 def judge(value: float, retrain: float, half: float, direction: str) -> tuple[str, bool]:
@@ -207,8 +208,13 @@ def cells(cmp: Comparison, mia: str = "ft_auc") -> dict[str, dict[str, Cell]]:
                 continue
             r = ms.scale * float(t.loc[REFERENCE, f"{ms.key}_mean"])
             h = ms.scale * retrain_interval(t, ms.key)
-            if m == REFERENCE:
-                row[ms.key] = Cell(ms, v, ci, r, h, "reference", False)
+            if ms.direction == "distance":
+                # Retrain's own value is already its replica spread (a floor of a floor is no interval): its
+                # interval over seeds on top where there is one; with one retrain there is no floor to judge by
+                ci_r = ms.scale * float(t.loc[REFERENCE, f"{ms.key}_ci"])
+                h = (ci_r if np.isfinite(ci_r) else 0.0) if int(t.loc[REFERENCE, "n_replicas"]) >= 2 else float("nan")
+            if m == REFERENCE:  # its row shows the interval the others are judged by (seeds and replicas combined)
+                row[ms.key] = Cell(ms, v, h if np.isfinite(h) and h > 0 else ci, r, h, "reference", False)
                 continue
             status, bad = judge(v, r, h, ms.direction)
             row[ms.key] = Cell(ms, v, ci, r, h, status, bad)
@@ -382,34 +388,5 @@ def headline_text(cmp: Comparison, mia: str = "ft_auc") -> str:
     return " ".join(s.text for s in headline(cmp, mia))
 
 
-def membership_ranks(cmp: Comparison, model: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per forget sample of ``seed``: its training index and its RMIA rank under ``model`` against the test samples,
-    in % (50: scored like an unseen sample; near 100: still scored like a member), highest first."""
-    ps = cmp.audits[(model, seed)].per_sample
-    score, test = np.asarray(ps["forget_rmia_score"], float), np.sort(np.asarray(ps["test_rmia_score"], float))
-    rank = 100 * (np.searchsorted(test, score, "left") + np.searchsorted(test, score, "right")) / (2 * len(test))
-    order = np.argsort(-rank, kind="stable")
-    return np.asarray(ps["forget_index"])[order], rank[order]
-
-
-def still_remembered(cmp: Comparison, model: str, seed: int, threshold: float = 95.0) -> dict:
-    """How many forget samples ``model`` still scores like members — RMIA rank against the test samples of at least
-    ``threshold`` % — next to the same count under Retrain (which never saw them: its count is what chance gives)
-    and the original. Returns ``indices``/``ranks`` (highest first), ``n``, ``count``, ``retrain`` and
-    ``original`` (counts; None when that model is not in the audit)."""
-    idx, rank = membership_ranks(cmp, model, seed)
-
-    def count(m: str) -> int | None:
-        return int((membership_ranks(cmp, m, seed)[1] >= threshold).sum()) if (m, seed) in cmp.audits else None
-
-    return {"indices": idx, "ranks": rank, "n": len(idx), "count": int((rank >= threshold).sum()),
-            "retrain": count(REFERENCE), "original": count(BASELINE), "threshold": threshold}
-
-
-def tpr_cell(tpr: float, halfwidth: float, n_nonmembers: int, fpr: float) -> str:
-    """A TPR at a fixed FPR as a table cell, in %: "value ± interval" only when the FPR is at least one false
-    positive (n_nonmembers ≥ 1 / fpr). With fewer unseen samples the FPR cannot be reached: the value is the TPR at
-    zero false positives, and an interval around it would pretend a precision the test set does not have."""
-    if n_nonmembers * fpr < 1:
-        return f"{100 * tpr:.2f} (at 0 false positives: {n_nonmembers} < {round(1 / fpr):,} unseen samples)"
-    return f"{100 * tpr:.2f} ± {100 * halfwidth:.2f}"
+# the presentation's and the Membership page's per-sample helpers live beside it; importable from here too
+from .exposure import membership_ranks, still_remembered, tpr_cell  # noqa: E402, F401
