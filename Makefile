@@ -22,7 +22,7 @@ install-dev: $(VENV)/.installed-dev
 
 ## Install everything and start the dashboard on the bundled digits data (http://$(HOST):$(PORT)).
 run: $(VENV)/.installed
-	$(PY) -m streamlit run Home.py --server.address $(HOST) --server.port $(PORT) \
+	$(PY) -m streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
 ## Install everything, check the code style and run the test suite (browser tests run when Debian's chromium is there).

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest import APP
 from engine.unlearning import get_method
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "Home.py")
 PAGE = str(ROOT / "pages" / "1_Setup_and_train.py")
 
 

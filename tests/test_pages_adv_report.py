@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest import APP
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -37,7 +39,7 @@ def audited(audit_home):
     """An AppTest session whose Run page finished an audit of FT and AMUN on seed 0 (2 RMIA reference models)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("UNLEARN_HOME", str(audit_home))
-        at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120)
+        at = AppTest.from_file(APP, default_timeout=120)
         at.query_params["methods"] = "ft,amun"
         at.query_params["seeds"] = "0"
         at.run()

@@ -14,6 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from apptest import APP
 from engine import report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +75,7 @@ def test_report_page_png_toggle_puts_pngs_in_the_zip(reported, monkeypatch):
 
     _, home, _, _ = reported
     monkeypatch.setenv("UNLEARN_HOME", str(home))
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=180)
+    at = AppTest.from_file(APP, default_timeout=180)
     for key, value in ADDRESS.items():
         at.query_params[key] = value
     at.run()
