@@ -54,6 +54,7 @@ MAIN_HEIGHT = ("() => Math.max(...['stMain', 'stAppViewContainer', 'stMainBlockC
 def page_paths() -> list[str]:
     """URL paths of every page in the sidebar's order (``ui/nav.py``; the overview is "", ``pages/3_Confidence.py`` →
     ``Confidence``)."""
+    sys.path.insert(0, str(ROOT))  # ui/ is not an installed package in a source checkout
     from ui.nav import OVERVIEW, all_pages
 
     return ["" if p is OVERVIEW else Path(p.path).stem.split("_", 1)[1] for p in all_pages()]

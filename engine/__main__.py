@@ -691,6 +691,14 @@ def _add_audit_options(p: argparse.ArgumentParser) -> None:
                    help="no retrained model: audit against the reference models alone (no Retrain row, no Avg Gap)")
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The dashboard (app.py) on host:port, from a source checkout or an installed package (engine/serve.py)."""
+    from .serve import serve
+
+    extra = args.streamlit_args[1:] if args.streamlit_args[:1] == ["--"] else args.streamlit_args
+    return serve(args.host, args.port, extra)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine", description="Unlearning audit engine")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -819,6 +827,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gpus-per-task", type=float, default=0.25, help="GPU share per task where GPUs exist")
     p.add_argument("--out", default="sweep-out", help="output folder for metrics.csv and summary.csv")
     p.set_defaults(func=cmd_sweep)
+    p = sub.add_parser("serve", help="start the dashboard (Streamlit) on http://HOST:PORT")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("streamlit_args", nargs=argparse.REMAINDER, help="more Streamlit options after --")
+    p.set_defaults(func=cmd_serve)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -1,0 +1,387 @@
+"""The comparison: every model's audit (a pure function of its signals) and the AMUN paper's table.
+
+:meth:`engine.run.Runner.compare` runs the flow — per seed s an original model, a forget draw with forget-seed
+s, its retrain (the gold standard of that run) and every method — and hands each model's
+:class:`~engine.signals.Signals` to :func:`audit_model`:
+
+* UA / RA / TA — accuracy on D_F, D_R, D_T (no augmentation), in %;
+* FT AUC — RMIA, forget vs test (the AMUN paper's main MIA; 50 is ideal), ×100;
+* MIA-efficacy (MIS) — % of D_F an SVC on p_y calls a non-member;
+* simple MIA — SG-Unlearn's logistic regression on the loss, forget vs test, accuracy (0.5 is ideal);
+* loss-threshold AUC, TPR at 1 % / 0.1 % FPR of RMIA;
+* KS and W1 between forget and test losses, and between the method's and the retrained model's forget losses;
+* Δφ — how far the model's confidence on test and remain moved from Retrain's (W1 of φ): it catches a method
+  that hides membership by flattening its confidence everywhere, which FT AUC and Avg Gap reward;
+* Avg Gap — mean |Δ| of UA, RA, TA and the MIA to the mean of that seed's R retrains (per run, then averaged);
+* wall time of the method.
+
+Every seed retrains R times (replicas with their own training seeds): the table's Retrain row is their mean, and
+its Avg Gap and Δφ are Retrain's own leave-one-out spread — the noise floor below which a difference means
+nothing. Cells carry 95 % intervals: over seeds, or a paired bootstrap over samples for one seed
+(:mod:`engine.audit.uncertainty`); the "closest to Retrain" mark goes to every method within noise of the best.
+
+Nothing here trains or reads the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import RunSpec
+from ..signals import Signals
+from .guard import SignalCheck, membership_check
+from .mia import AttackResult, loss_threshold, mia_efficacy, simple_mia
+from .rmia import ReferenceSet, RmiaResult, rmia
+from .stats import distribution_stats, wasserstein1
+from .uncertainty import BOOTSTRAP_METRICS, Z95, bootstrap_se, noise_floor, t_factor, t_halfwidth
+
+REFERENCE = "retrain"
+BASELINE = "original"
+#: columns of metrics.csv, in order
+COLUMNS = ["method", "label", "seed", "replica", "setting", "ua", "ra", "ta", "train_acc", "ft_auc", "mia_efficacy",
+           "simple_mia_acc", "simple_mia_auc", "loss_auc", "tpr_at_1pct", "tpr_at_01pct", "ks", "ks_p", "wasserstein",
+           "ks_vs_retrain", "w1_vs_retrain", "phi_shift", "avg_gap", "avg_gap_mis", "seconds", "one_time_seconds",
+           *(f"{m}_se" for m in BOOTSTRAP_METRICS)]
+#: the paper's table: column → (label, how "best" is judged)
+TABLE = {"ua": ("UA", "retrain"), "ra": ("RA", "retrain"), "ta": ("TA", "retrain"),
+         "ft_auc": ("MIA (FT AUC)", "retrain"),
+         "avg_gap": ("Avg Gap", "min"), "phi_shift": ("Δφ vs Retrain", "min"),
+         "mia_efficacy": ("MIA-efficacy", "retrain"),
+         "simple_mia_acc": ("simple MIA acc", "retrain"), "ks": ("KS", "retrain"), "wasserstein": ("W1", "retrain"),
+         "tpr_at_1pct": ("TPR@1%FPR (%)", "retrain"), "seconds": ("time (s)", "min"),
+         "one_time_seconds": ("one-time (s)", "none")}
+
+#: decimal places per table column (the one rule for the CLI, the pages and the report); default 2
+DECIMALS = {"simple_mia_acc": 3, "ks": 3, "wasserstein": 3, "phi_shift": 3}
+
+#: per table column label: what it measures and what good looks like (shown in the UI and the report)
+GLOSSARY = {
+    "UA": "accuracy on the forget set D_F — good: close to Retrain's (not 0: unseen data is still mostly "
+          "classified right)",
+    "RA": "accuracy on the remain set D_R — good: close to Retrain's",
+    "TA": "test accuracy — good: close to Retrain's (utility kept)",
+    "MIA (FT AUC)": "RMIA AUC forget vs test ×100 — good: ≈ 50 like Retrain (an attacker can't tell D_F from "
+                    "unseen data). Below 50 is over-unlearning: the forget samples now look less like members than "
+                    "unseen data do, which an attacker can read too. With a small forget set the AUC is noisy: read "
+                    "its interval",
+    "Avg Gap": "mean |Δ| of UA, RA, TA and MIA to the mean of the same seed's retrains — good: small (the AMUN "
+               "paper's headline); Retrain's own row is its retrain-vs-retrain spread, the noise floor",
+    "Δφ vs Retrain": "Wasserstein-1 between the model's and Retrain's confidence φ = log(p_y/(1−p_y)) on test and on "
+                     "remain (mean of the two) — good: small, like Retrain's own spread. FT AUC and Avg Gap alone "
+                     "reward flattening: a model that lowers its confidence everywhere hides membership (FT AUC ≈ "
+                     "50) while no longer behaving like Retrain; this column shows it",
+    "MIA-efficacy": "% of D_F an SVC on p_y calls non-member — good: close to Retrain's",
+    "simple MIA acc": "logistic regression on the loss, forget vs test — good: ≈ Retrain's, ideally 0.5 (its "
+                      "ranking is the loss threshold's, so its ROC is not drawn twice)",
+    "KS": "KS statistic of forget vs test losses — good: close to Retrain's (0 = same distribution)",
+    "W1": "Wasserstein-1 of forget vs test losses — good: close to Retrain's",
+    "TPR@1%FPR (%)": "RMIA true-positive rate at 1 % false positives, in % — good: close to Retrain's (low). With "
+                     "fewer than 100 test samples 1 % FPR is less than one false positive: it is then the TPR at "
+                     "zero false positives",
+    "time (s)": "wall time of the unlearning method's own work (Retrain and Original: training from scratch)",
+    "one-time (s)": "work done once per original model and shared by every method that uses it (AMUN's D_A search), "
+                    "charged the same to each: the stored cost of that work",
+}
+
+@dataclass
+class ModelAudit:
+    """Every audit of one model: the table row, the attacks (for ROC views) and per-sample values."""
+
+    row: dict[str, Any]
+    attacks: dict[str, AttackResult]
+    rmia: RmiaResult
+    per_sample: dict[str, np.ndarray]
+
+
+def audit_model(sig: Signals, ref: ReferenceSet, *, labels: np.ndarray, seed: int,
+                retrains: Sequence[Signals] = ()) -> ModelAudit:
+    """Every audit of one model from its signals: accuracies, RMIA, MIA-efficacy, simple MIA, loss attack, KS/W1,
+    and the distances to Retrain.
+
+    Args:
+        sig: the model's signals (with the forget / remain split).
+        ref: the RMIA reference set on the same pool.
+        labels: the training split's labels (per-sample output).
+        seed: seed of the attacks' subsampling and folds.
+        retrains: the signals of the retrains to compare with (a retrain replica: the other replicas). KS / W1
+            to Retrain use the mean forget loss over them per sample; Δφ the W1 to their pooled φ on test and
+            on remain. None given: those columns are NaN.
+    """
+    f, r, t = sig["forget"], sig["remain"], sig["test"]
+    rm = rmia(sig.pool_logits(), ref, sig.forget, remain=sig.remain)
+    mis = mia_efficacy(r["p_y"], t["p_y"], f["p_y"], seed=seed)
+    sm = simple_mia(f["loss"], t["loss"], seed=seed)
+    lt = loss_threshold(f["loss"], t["loss"])
+    rt_loss = np.mean([s["forget"]["loss"] for s in retrains], axis=0) if retrains else None
+    ds = distribution_stats(f["loss"], t["loss"], rt_loss, seed)
+    phi_shift = float(np.mean([wasserstein1(sig[g]["phi"], np.concatenate([s[g]["phi"] for s in retrains]))
+                               for g in ("test", "remain")])) if retrains else float("nan")
+    row = {
+        "ua": 100 * float(np.mean(f["correct"])), "ra": 100 * float(np.mean(r["correct"])),
+        "ta": 100 * float(np.mean(t["correct"])), "train_acc": 100 * float(np.mean(sig.splits["train"]["correct"])),
+        "ft_auc": 100 * rm.auc, "mia_efficacy": mis.percent,
+        "simple_mia_acc": sm.accuracy, "simple_mia_auc": sm.auc, "loss_auc": lt.auc,
+        "tpr_at_1pct": 100 * rm.tpr_at_1pct, "tpr_at_01pct": 100 * rm.tpr_at_01pct, "ks": ds.ks_forget_test,
+        "ks_p": ds.p_forget_test, "wasserstein": ds.w1_forget_test, "ks_vs_retrain": ds.ks_vs_retrain,
+        "w1_vs_retrain": ds.w1_vs_retrain, "phi_shift": phi_shift,
+    }
+    per_sample = {
+        "forget_index": sig.forget, "forget_label": np.asarray(labels)[sig.forget],
+        "forget_loss": f["loss"], "forget_p_y": f["p_y"], "forget_phi": f["phi"], "forget_correct": f["correct"],
+        "forget_rmia_score": rm.member_scores, "forget_mis_member": mis.forget_pred,
+        "test_loss": t["loss"], "test_rmia_score": rm.nonmember_scores,
+        "remain_correct": r["correct"], "test_correct": t["correct"],
+    }
+    if ds.loss_gap is not None:
+        per_sample["forget_loss_minus_retrain"] = ds.loss_gap
+    # SG-Unlearn's simple MIA is a 1-D logistic regression on the loss: monotone in it, so its ROC is the loss
+    # threshold's by construction — its accuracy is a table column, its curve would repeat the loss attack's
+    attacks = {"RMIA": rm, "loss threshold": lt}
+    return ModelAudit(row, attacks, rm, per_sample)
+
+
+def avg_gap(row: dict, ref: dict, mia: str = "ft_auc") -> float:
+    """Mean |Δ| of UA, RA, TA and the chosen MIA column to the reference row (AMUN §5.2)."""
+    return float(np.mean([abs(row[k] - ref[k]) for k in ("ua", "ra", "ta", mia)]))
+
+
+def seed_rows(audits: dict[str, ModelAudit], replicas: Sequence[ModelAudit], labels: dict[str, str],
+              seconds: dict[str, float], *, seed: int, setting: str, n_boot: int = 200,
+              one_time: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """The metrics rows of one seed (one per model and retrain replica, :data:`COLUMNS`).
+
+    Avg Gap of a model is taken against the mean of the seed's retrain ``replicas``; a replica's against the mean
+    of the other replicas (0 with one replica). ``audits[REFERENCE]`` is replica 0. Bootstrap standard errors
+    (``*_se``) come from :func:`engine.audit.uncertainty.bootstrap_se` over this seed's samples. Without a retrain
+    (no ``audits[REFERENCE]``, no ``replicas``: an audit against the reference models alone) Avg Gap is NaN.
+    """
+    def row(name: str, audit: ModelAudit, replica: int) -> dict[str, Any]:
+        return {"method": name, "label": labels[name], "seed": seed, "replica": replica, "setting": setting,
+                **audit.row, "seconds": seconds.get(name if replica == 0 else f"{name}#{replica}", float("nan")),
+                "one_time_seconds": (one_time or {}).get(name, 0.0) if replica == 0 else 0.0}
+
+    rows = {name: row(name, a, 0) for name, a in audits.items()}
+    reps = [rows[REFERENCE]] + [row(REFERENCE, a, r) for r, a in enumerate(replicas[1:], 1)] if replicas else []
+    keys = ("ua", "ra", "ta", "ft_auc", "mia_efficacy")
+    mean_ref = {k: float(np.mean([x[k] for x in reps])) if reps else float("nan") for k in keys}
+    for name, x in rows.items():
+        if name != REFERENCE:
+            x["avg_gap"], x["avg_gap_mis"] = avg_gap(x, mean_ref, "ft_auc"), avg_gap(x, mean_ref, "mia_efficacy")
+    for r, x in enumerate(reps):
+        others = [y for q, y in enumerate(reps) if q != r] or [x]
+        ref = {k: float(np.mean([y[k] for y in others])) for k in keys}
+        x["avg_gap"], x["avg_gap_mis"] = avg_gap(x, ref, "ft_auc"), avg_gap(x, ref, "mia_efficacy")
+    samples = {name: _samples(a) for name, a in audits.items()}
+    samples.update({f"{REFERENCE}#{r}": _samples(a) for r, a in enumerate(replicas[1:], 1)})
+    se = bootstrap_se(samples, [REFERENCE] + [f"{REFERENCE}#{r}" for r in range(1, len(replicas))] if replicas else [],
+                      n_boot=n_boot, seed=seed)
+    for name, x in rows.items():
+        x.update({f"{m}_se": v for m, v in se[name].items()})
+    for r, x in enumerate(reps[1:], 1):
+        x.update({f"{m}_se": v for m, v in se[f"{REFERENCE}#{r}"].items()})
+    return [{c: x[c] for c in COLUMNS} for x in [*rows.values(), *reps[1:]]]
+
+
+def _samples(a: ModelAudit) -> dict[str, np.ndarray]:
+    p = a.per_sample
+    return {"forget_correct": p["forget_correct"], "remain_correct": p["remain_correct"],
+            "test_correct": p["test_correct"], "forget_score": p["forget_rmia_score"],
+            "test_score": p["test_rmia_score"]}
+
+
+@dataclass
+class Comparison:
+    spec: RunSpec
+    rows: pd.DataFrame  # one row per model × seed, COLUMNS
+    audits: dict[tuple[str, int], ModelAudit] = field(default_factory=dict)
+    seconds: float = 0.0
+    signals: dict[tuple[str, int], Signals] = field(default_factory=dict)  # per model and seed
+    models: dict[tuple[str, int], Any] = field(default_factory=dict)  # engine.run.TrainedModel per model, seed
+    labels: dict[str, str] = field(default_factory=dict)  # method key -> display label
+    failures: dict[tuple[str, int], str] = field(default_factory=dict)  # (method, seed) -> why it has no row
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({s for _, s in self.audits})
+
+    @property
+    def methods(self) -> list[str]:
+        return list(dict.fromkeys(m for m, _ in self.audits))
+
+    def table(self, mia: str = "ft_auc") -> pd.DataFrame:
+        """The paper's table: per model the mean of every :data:`TABLE` column, Original and Retrain first.
+
+        Per column ``c``: ``c_mean`` (over seeds, and over replicas for Retrain), ``c_std`` (population std of the
+        per-seed values), ``c_ci`` (half-width of a 95 % interval: Student-t over seeds when there are two or
+        more, else 1.96 × the bootstrap standard error of the one seed where the metric has one, else NaN) and
+        ``c_noise`` (Retrain's leave-one-out spread over its replicas, averaged over seeds; NaN with one
+        replica). ``ci_kind`` says which interval the cells carry; ``n_seeds`` and ``n_replicas`` the counts.
+        """
+        df = self.rows.copy()
+        if mia != "ft_auc":
+            df["avg_gap"], df["avg_gap_se"] = df["avg_gap_mis"], np.nan
+        order = [m for m in [BASELINE, REFERENCE] if m in set(df["method"])] + \
+            [m for m in dict.fromkeys(df["method"]) if m not in (BASELINE, REFERENCE)]
+        cols = list(TABLE)
+        per_seed = df.groupby(["method", "seed"], sort=False)[cols].mean()
+        n_seeds = df.groupby("method", sort=False)["seed"].nunique()
+        out = pd.DataFrame(index=pd.Index(order, name="method"))
+        labels = df.drop_duplicates("method").set_index("method")["label"]
+        out.insert(0, "label", labels.loc[order])
+        retrain = df[df["method"] == REFERENCE]
+        for c in cols:
+            seeds_c = per_seed[c]
+            out[f"{c}_mean"] = [float(seeds_c.loc[m].mean()) for m in order]
+            out[f"{c}_std"] = [float(seeds_c.loc[m].std(ddof=0)) for m in order]
+            if c in BOOTSTRAP_METRICS:
+                boot = df.groupby("method", sort=False)[f"{c}_se"].mean()
+                ci1 = [Z95 * float(boot.loc[m]) for m in order]
+            else:
+                ci1 = [float("nan")] * len(order)
+            out[f"{c}_ci"] = [t_halfwidth(seeds_c.loc[m].tolist()) if n_seeds.loc[m] >= 2 else ci1[k]
+                              for k, m in enumerate(order)]
+            floors = [noise_floor(g[c].tolist()) for _, g in retrain.groupby("seed")] if len(retrain) else []
+            out[f"{c}_noise"] = float(np.nanmean(floors)) if floors and np.isfinite(floors).any() else float("nan")
+        out["n_seeds"] = n_seeds.loc[order].astype(int)
+        out["n_replicas"] = df.groupby("method", sort=False)["replica"].nunique().loc[order].astype(int)
+        out["ci_kind"] = ["seeds" if n >= 2 else "bootstrap" for n in out["n_seeds"]]
+        return out
+
+    def best(self, mia: str = "ft_auc") -> dict[str, list[str]]:
+        """Per table column, every method that is "closest to Retrain" (or lowest, for Avg Gap, Δφ and time)
+        within noise: the best one, every method whose distance exceeds the best's by less than their combined
+        95 % interval, and every method within Retrain's own spread of Retrain. Exact ties are all marked.
+        Retrain and the original model are never "best"."""
+        t = self.table(mia)
+        cand = t.drop(index=[m for m in (BASELINE, REFERENCE) if m in t.index])
+        out: dict[str, list[str]] = {}
+        if cand.empty:
+            return out
+        for c, (_, rule) in TABLE.items():
+            if rule == "none":
+                continue
+            v = cand[f"{c}_mean"]
+            if rule == "retrain":
+                if REFERENCE not in t.index:  # no retrain in this audit: "closest to Retrain" is not defined
+                    continue
+                v = (v - t.loc[REFERENCE, f"{c}_mean"]).abs()
+            if not v.notna().any():
+                continue
+            ci = cand[f"{c}_ci"].fillna(0.0)
+            top = v.idxmin()
+            noise = t[f"{c}_noise"].iloc[0] if rule == "retrain" else float("nan")
+            tol = np.sqrt(ci ** 2 + ci.loc[top] ** 2)
+            tied = (v - v.loc[top] <= tol + 1e-9) | (v <= (noise if np.isfinite(noise) else -1.0))
+            out[c] = [m for m in cand.index if bool(tied.loc[m]) and pd.notna(v.loc[m])]
+        return out
+
+    def formatted(self, mia: str = "ft_auc") -> pd.DataFrame:
+        """The paper's table as text cells, "mean ± 95 % interval" with :data:`DECIMALS` (the mean alone where no
+        interval exists), indexed by label, columns labelled (the CLI, the pages and the report all show this)."""
+        t = self.table(mia)
+        out = pd.DataFrame(index=pd.Index(t["label"].tolist(), name="method"))
+        for c, (label, _) in TABLE.items():
+            d = DECIMALS.get(c, 2)
+            out[label] = ["–" if pd.isna(m) else f"{m:.{d}f}" + (f" ± {ci:.{d}f}" if pd.notna(ci) else "")
+                          for m, ci in zip(t[f"{c}_mean"], t[f"{c}_ci"])]
+        return out
+
+    def interval_cells(self, columns: dict[str, str], decimals: int = 4, bare: tuple[str, ...] = ()) -> pd.DataFrame:
+        """Any :data:`COLUMNS` as text cells "mean ± 95 % interval over seeds" (Student t; Retrain's replicas
+        averaged per seed first; one seed: the mean alone), indexed by label, columns renamed by ``columns``.
+        Columns in ``bare`` show the mean alone (a p-value is its own statement of noise; an interval of
+        averaged p-values would leave [0, 1])."""
+        per_seed = self.rows.groupby(["method", "label", "seed"], sort=False)[list(columns)].mean().reset_index()
+        cells = {}
+        for (_, label), g in per_seed.groupby(["method", "label"], sort=False):
+            row = []
+            for c in columns:
+                v = g[c].dropna().to_numpy(dtype=float)
+                row.append("–" if not len(v) else f"{v.mean():.{decimals}f}" +
+                           (f" ± {t_halfwidth(v):.{decimals}f}" if len(v) >= 2 and c not in bare else ""))
+            cells[label] = row
+        out = pd.DataFrame.from_dict(cells, orient="index", columns=list(columns.values()))
+        out.index.name = "model"
+        return out
+
+    def best_cells(self, mia: str = "ft_auc") -> list[tuple[str, str]]:
+        """(row label, column label) of every "closest to Retrain" cell of :meth:`formatted` (ties within noise)."""
+        t = self.table(mia)
+        return [(t.loc[m, "label"], TABLE[c][0]) for c, ms in self.best(mia).items() for m in ms]
+
+    @property
+    def has_retrain(self) -> bool:
+        """Whether the audit has a Retrain (without one: the reference models alone, no Avg Gap)."""
+        return bool((self.rows["method"] == REFERENCE).any())
+
+    def membership_check(self) -> SignalCheck:
+        """The guard (:mod:`engine.audit.guard`) on this audit: the original model's train accuracy and FT AUC
+        against Retrain's, with their 95 % uncertainty and Retrain's noise floor (without a Retrain: against chance,
+        50, with the original's own interval)."""
+        t = self.table()
+        o = self.rows[self.rows.method == BASELINE].set_index("seed")
+        if not self.has_retrain:
+            return membership_check(float(o["train_acc"].mean()) / 100, float(o["ft_auc"].mean()), 50.0,
+                                    halfwidth=float(t.loc[BASELINE, "ft_auc_ci"]), against="chance")
+        r = self.rows[self.rows.method == REFERENCE].groupby("seed")["ft_auc"].mean()
+        diff = (o["ft_auc"] - r.loc[o.index]).tolist()
+        if len(diff) >= 2:  # paired over seeds
+            half = t_halfwidth(diff)
+        else:  # one seed: the two bootstrap errors, combined as if independent (conservative)
+            half = float(np.hypot(*(t.loc[m, "ft_auc_ci"] for m in (BASELINE, REFERENCE))))
+        return membership_check(float(o["train_acc"].mean()) / 100, float(o["ft_auc"].mean()), float(r.mean()),
+                                halfwidth=half, noise=float(t.loc[REFERENCE, "ft_auc_noise"]))
+
+    def failure_note(self) -> str:
+        """Which runs have no row and why (a method that diverged on a seed), or an empty string."""
+        if not self.failures:
+            return ""
+        parts = [f"{self.labels.get(m, m)} on seed {s}: {msg}" for (m, s), msg in sorted(self.failures.items())]
+        return "Not in the table (the run failed): " + "; ".join(parts) + "."
+
+    def note(self, mia: str = "ft_auc") -> str:
+        """One sentence on what the table's numbers and marks mean (under every rendering of it)."""
+        t = self.table(mia)
+        n, r = int(t["n_seeds"].max()) if len(t) else 0, int(t["n_replicas"].max()) if len(t) else 0
+        interval = (f"± 95 % interval over {n} seeds (Student t)" if n >= 2 else
+                    "± 95 % interval from a paired bootstrap over the samples of the one seed (UA, RA, TA, FT AUC, "
+                    "Avg Gap only)")
+        mia_name = "FT AUC (RMIA)" if mia == "ft_auc" else "MIA-efficacy"
+        if not self.has_retrain:
+            return (f"Mean {interval}. No retrain in this audit (it was not allowed): no Retrain row, and Avg Gap, Δφ "
+                    "and the distances to Retrain are not defined (–); FT AUC, MIA-efficacy, the simple MIA and KS / "
+                    "W1 forget vs test are measured against the reference models alone — FT AUC's ideal is ≈ 50.")
+        floor = (f"Retrain is the mean of {r} retrains per seed; its Avg Gap and Δφ are its own leave-one-out "
+                 "spread, the noise floor" if r >= 2 else "one retrain per seed: no noise floor (set retrains ≥ 2)")
+        few = (f" With {n} seeds the interval is {t_factor(n):.1f} standard errors on each side, so few methods "
+               "can be told apart: add seeds to separate them." if n == 2 else "")
+        return (f"Mean {interval}; Avg Gap uses {mia_name}; {floor}. Marked: closest to Retrain (lowest for Avg "
+                f"Gap, Δφ and time), every method within noise of the best marked alike.{few}")
+
+    def to_markdown(self, mia: str = "ft_auc") -> str:
+        cells, best = self.formatted(mia), set(self.best_cells(mia))
+        lines = ["| method | " + " | ".join(cells.columns) + " |", "|" + "---|" * (len(cells.columns) + 1)]
+        for label, row in cells.iterrows():
+            shown = [f"**{v}**" if (label, col) in best else v for col, v in row.items()]
+            lines.append(f"| {label} | " + " | ".join(shown) + " |")
+        lines += ["", self.note(mia).replace("Marked:", "Bold:")]
+        if self.failures:
+            lines += ["", self.failure_note()]
+        return "\n".join(lines)
+
+    def write(self, out: str | Path) -> Path:
+        """metrics.csv (one row per model × seed), table.md, table.csv and per-sample values."""
+        out = Path(out)
+        (out / "per_sample").mkdir(parents=True, exist_ok=True)
+        self.rows.to_csv(out / "metrics.csv", index=False)
+        self.table().to_csv(out / "table.csv")
+        (out / "table.md").write_text(self.to_markdown() + "\n")
+        for (method, seed), audit in self.audits.items():
+            np.savez(out / "per_sample" / f"{method}_seed{seed}.npz", **audit.per_sample)
+        return out
