@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8501
 HOST   ?= 127.0.0.1
 
-.PHONY: run test lint test-slow bench install install-dev clean
+.PHONY: run test lint test-slow bench install install-dev requirements clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ test: $(VENV)/.installed-dev
 ## The long integration runs (minutes each), not part of `make test`.
 test-slow: $(VENV)/.installed-dev
 	$(PY) -m pytest -q -m slow
+
+## requirements.txt from pyproject.toml (pip-compile; needs the package index). tests/test_requirements.py checks,
+## offline, that the two agree.
+requirements: $(VENV)/.installed-dev
+	$(VENV)/bin/pip-compile -q --no-emit-index-url --no-emit-find-links --strip-extras \
+		--output-file requirements.txt pyproject.toml
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
