@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import clirun
 from apptest import APP
 from engine.unlearning import METHODS, hyperparameters
 from ui import forms, state
@@ -151,9 +152,6 @@ def test_missing_data_says_what_to_do_in_the_dashboard(tmp_path, monkeypatch):
 
 
 def test_missing_data_is_a_data_error_and_the_cli_offers_download(tmp_path):
-    import os
-    import subprocess
-    import sys
 
     from engine.config import DataSpec
     from engine.data import load_dataset
@@ -162,8 +160,7 @@ def test_missing_data_is_a_data_error_and_the_cli_offers_download(tmp_path):
     with pytest.raises(DataMissing) as err:
         load_dataset(DataSpec("mnist"), data_dir=tmp_path)
     assert err.value.downloadable and "--download" not in str(err.value)
-    out = subprocess.run([sys.executable, "-m", "engine", "train", "--dataset", "mnist", "--data-dir", str(tmp_path)],
-                         cwd=ROOT, capture_output=True, text=True, env={**os.environ}, timeout=300)
+    out = clirun.run("train", "--dataset", "mnist", "--data-dir", str(tmp_path))
     assert out.returncode == 2 and "--download" in out.stderr and out.stderr.count("\n") == 1
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 
+import clirun
 from engine.config import DataSpec, ModelSpec, RunSpec, TrainConfig
 from engine.errors import Diverged, UnlearnError
 from engine.jobs import CANCELLED, DONE, FAILED, JobManager
@@ -289,9 +290,8 @@ def test_a_huge_unlearning_rate_is_refused_before_anything_runs_and_stores_nothi
 
 
 def test_a_diverging_training_from_the_cli_is_one_line(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "engine", "train", "--kind", "original", "--store", str(tmp_path),
-                          "--set", "train.lr=1e8", "--set", "train.momentum=0.9", "--set", "train.epochs=3"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=240)
+    out = clirun.run("train", "--kind", "original", "--store", str(tmp_path), "--set", "train.lr=1e8", "--set",
+                     "train.momentum=0.9", "--set", "train.epochs=3")
     assert out.returncode == 2
     err = out.stderr.strip().splitlines()
     assert len(err) == 1 and "lower the learning rate" in err[0] and "Traceback" not in out.stderr
