@@ -69,6 +69,14 @@ def test_default_flow_in_chromium(server, tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(server)
         page.get_by_text("Unlearning audit dashboard").first.wait_for(timeout=60_000)
+        # the sidebar: every page under its section title, none folded under "View more"
+        from ui.nav import SECTIONS, all_pages
+
+        headers = [h.strip() for h in page.locator('[data-testid="stNavSectionHeader"]').all_inner_texts()]
+        assert headers == list(SECTIONS), headers
+        links = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+        assert [t.strip().splitlines()[-1] for t in links] == [p.title for p in all_pages()], links
+        page.screenshot(path=str(tmp_path / "overview.png"))
         page.get_by_role("link", name="Setup and train").first.click()
         page.get_by_role("button", name="Train original and retrain").click(timeout=60_000)
         page.get_by_text("Accuracy and membership signal").wait_for(timeout=180_000)
