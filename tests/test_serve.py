@@ -44,7 +44,11 @@ def _serve(cmd: list[str], cwd: Path, port: int, pythonpath: str = "") -> str:
             assert page.status == 200 and b"<html" in page.read().lower()
     finally:
         proc.terminate()
-        out = proc.communicate(timeout=20)[0]
+        try:
+            out = proc.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:  # never leave a server behind
+            proc.kill()
+            out = proc.communicate()[0]
     return out.splitlines()[0]
 
 
