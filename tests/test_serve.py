@@ -116,3 +116,13 @@ def test_an_installed_wheel_serves_the_dashboard_without_the_source_tree(tmp_pat
     port = _free_port()
     first = _serve([str(venv / "bin" / "unlearn-audit"), "serve", "--port", str(port)], tmp_path, port)
     assert str(venv / "share" / "unlearn-audit" / "app.py") in first
+
+
+def test_the_cli_passes_host_port_and_further_streamlit_options(monkeypatch):
+    from engine.__main__ import main
+
+    calls = []
+    monkeypatch.setattr(serve, "serve", lambda host, port, extra: calls.append((host, port, extra)) or 0)
+    assert main(["serve", "--port", "9000", "--", "--server.runOnSave=true"]) == 0
+    assert main(["serve", "--host", "0.0.0.0"]) == 0
+    assert calls == [("127.0.0.1", 9000, ["--server.runOnSave=true"]), ("0.0.0.0", 8501, [])]
