@@ -2,6 +2,7 @@
 carries app.py, pages/, ui/ and the Streamlit settings."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -82,9 +83,14 @@ def test_without_the_dashboards_files_serve_says_what_to_do(monkeypatch, tmp_pat
 def test_an_installed_wheel_serves_the_dashboard_without_the_source_tree(tmp_path):
     """Build the wheel, install it (no dependencies: they come from this environment) into a fresh venv, and run
     its app.py under AppTest and `unlearn-audit serve` from a folder that is not the checkout."""
-    wheels = tmp_path / "wheels"
+    wheels, src = tmp_path / "wheels", tmp_path / "src"  # built from a copy: a build leaves build/ in its folder
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "app.py"):
+        shutil.copy(ROOT / name, src / name)
+    for name in ("engine", "ui", "pages", ".streamlit"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels),
-                    str(ROOT)], check=True, cwd=tmp_path, timeout=300)
+                    str(src)], check=True, cwd=tmp_path, timeout=300)
     (wheel,) = wheels.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     share = next(n.rsplit("app.py", 1)[0] for n in names if n.endswith("share/unlearn-audit/app.py"))

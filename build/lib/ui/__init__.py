@@ -1,1 +1,0 @@
-"""Streamlit glue shared by the pages: session state, sidebar, cached engine calls, job polling."""
