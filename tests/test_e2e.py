@@ -50,8 +50,13 @@ def _start(home: Path) -> tuple[subprocess.Popen, str]:
 
 
 def _stop(proc: subprocess.Popen) -> None:
+    """Stop the server; one that has not exited 30 s after SIGTERM (a loaded machine) is killed, never left behind."""
     proc.terminate()
-    proc.wait(10)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
 
 
 @pytest.fixture
