@@ -41,7 +41,7 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     t_start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
                             cwd=ROOT, env={**os.environ, "UNLEARN_HOME": home},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

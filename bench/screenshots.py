@@ -59,7 +59,7 @@ def serve(home: str, *extra: str) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.address", "127.0.0.1",
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false", *extra],
         cwd=ROOT, env={**os.environ, "UNLEARN_HOME": home}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):

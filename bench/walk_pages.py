@@ -52,9 +52,12 @@ MAIN_HEIGHT = ("() => Math.max(...['stMain', 'stAppViewContainer', 'stMainBlockC
 
 
 def page_paths() -> list[str]:
-    """URL paths of Home and every page file, in the sidebar's order (``pages/3_Confidence.py`` → ``Confidence``)."""
-    files = sorted((ROOT / "pages").glob("*.py"), key=lambda p: int(p.name.split("_", 1)[0]))
-    return [""] + [p.stem.split("_", 1)[1] for p in files]
+    """URL paths of every page in the sidebar's order (``ui/nav.py``; the overview is "", ``pages/3_Confidence.py`` →
+    ``Confidence``)."""
+    sys.path.insert(0, str(ROOT))  # ui/ is not an installed package in a source checkout
+    from ui.nav import OVERVIEW, all_pages
+
+    return ["" if p is OVERVIEW else Path(p.path).stem.split("_", 1)[1] for p in all_pages()]
 
 
 def main() -> None:

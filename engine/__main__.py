@@ -19,6 +19,14 @@ from .cli.study import cmd_report, cmd_reproduce, cmd_sample, cmd_tune
 from .errors import DataMissing, UnlearnError
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The dashboard (app.py) on host:port, from a source checkout or an installed package (engine/serve.py)."""
+    from .serve import serve
+
+    extra = args.streamlit_args[1:] if args.streamlit_args[:1] == ["--"] else args.streamlit_args
+    return serve(args.host, args.port, extra)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine", description="Unlearning audit engine")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -150,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="sweep-out", help="output folder for metrics.csv and summary.csv")
     p.set_defaults(func=cmd_sweep)
     add_quality_parser(sub)
+    p = sub.add_parser("serve", help="start the dashboard (Streamlit) on http://HOST:PORT")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("streamlit_args", nargs=argparse.REMAINDER, help="more Streamlit options after --")
+    p.set_defaults(func=cmd_serve)
     args = parser.parse_args(argv)
     try:
         _check_paths(args)

@@ -1,20 +1,19 @@
-"""The command line, run as a user would (a subprocess)."""
+"""The command line: ``python -m engine`` as a user runs it (one subprocess here), the rest in this process
+(tests/clirun.py: the same main(), the same output and exit status, without a fresh interpreter per call)."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from clirun import run
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "engine", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300)
+def cli(*args, env=None, subprocess_=False):
+    return run(*args, env=env, subprocess_=subprocess_)
 
 
 def test_datasets_lists_all_seven():
-    out = cli("datasets")
+    out = cli("datasets", subprocess_=True)  # the real entry point, in a fresh interpreter
     assert out.returncode == 0
     keys = [line.split("\t")[0] for line in out.stdout.strip().splitlines()]
     assert keys == ["digits", "mnist", "fashion-mnist", "cifar10", "cifar100", "svhn", "imagefolder"]

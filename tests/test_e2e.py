@@ -31,7 +31,7 @@ def _start(home: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "UNLEARN_HOME": str(home)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.address", "127.0.0.1", "--server.port",
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port",
          str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
@@ -50,8 +50,13 @@ def _start(home: Path) -> tuple[subprocess.Popen, str]:
 
 
 def _stop(proc: subprocess.Popen) -> None:
+    """Stop the server; one that has not exited 30 s after SIGTERM (a loaded machine) is killed, never left behind."""
     proc.terminate()
-    proc.wait(10)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
 
 
 @pytest.fixture
@@ -69,6 +74,14 @@ def test_default_flow_in_chromium(server, tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(server)
         page.get_by_text("Unlearning audit dashboard").first.wait_for(timeout=60_000)
+        # the sidebar: every page under its section title, none folded under "View more"
+        from ui.nav import SECTIONS, all_pages
+
+        headers = [h.strip() for h in page.locator('[data-testid="stNavSectionHeader"]').all_inner_texts()]
+        assert headers == list(SECTIONS), headers
+        links = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+        assert [t.strip().splitlines()[-1] for t in links] == [p.title for p in all_pages()], links
+        page.screenshot(path=str(tmp_path / "overview.png"))
         page.get_by_role("link", name="Setup and train").first.click()
         page.get_by_role("button", name="Train original and retrain").click(timeout=60_000)
         page.get_by_text("Accuracy and membership signal").wait_for(timeout=180_000)
@@ -115,18 +128,26 @@ def _open(page, link: str, title: str) -> None:
 
 def test_audit_flow_in_chromium(server, tmp_path):
     """The default flow: Setup → Run (the default methods FT, RL, GA, SalUn, AMUN, SG-Unlearn, with Retrain as
-    the reference, seed 0) → every audit page renders its charts → the report downloads."""
+    the reference, seed 0) → every audit page renders its charts → the report downloads. On the digits preset
+    trained for 20 epochs instead of 200 (``epochs=20`` in the address, as a user sets it on the Setup page): the
+    same pages and pieces, a tenth of the training."""
     from playwright.sync_api import sync_playwright
 
     t0 = time.time()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        page.goto(f"{server}/Setup_and_train")
-        page.get_by_role("button", name="Train original and retrain").click(timeout=60_000)
+        page.goto(f"{server}/Setup_and_train?epochs=20")  # a page's address first on a fresh server (a shared link)
+        train = page.get_by_role("button", name="Train original and retrain")
+        train.wait_for(timeout=60_000)
+        from ui.nav import SECTIONS  # still app.py's sections, not the pages/ folder's file names
+
+        headers = [h.strip() for h in page.locator('[data-testid="stNavSectionHeader"]').all_inner_texts()]
+        assert headers == list(SECTIONS), headers
+        train.click(timeout=60_000)
         page.get_by_text("Accuracy and membership signal").wait_for(timeout=180_000)
 
-        page.goto(f"{server}/Run?seeds=0")  # no methods in the URL: the page's default selection
+        page.goto(f"{server}/Run?seeds=0&epochs=20")  # no methods in the URL: the page's default selection
         # 2 RMIA reference models instead of 8: the same flow, a shorter audit on a shared CPU
         page.get_by_text("Hyperparameters (defaults").click(timeout=60_000)
         k = page.get_by_role("spinbutton", name="RMIA reference models (K)")
@@ -156,7 +177,7 @@ def test_audit_flow_in_chromium(server, tmp_path):
         # store, without running anything
         _open(page, "Compare", AUDIT_PAGES["Compare"])
         shared = page.url
-        assert "methods=" in shared and "seeds=0" in shared and "k=2" in shared
+        assert "methods=" in shared and "seeds=0" in shared and "k=2" in shared and "epochs=20" in shared
         before = page.locator('[data-testid="stDataFrame"]').first.inner_text()
         proc, url = _start(tmp_path / "home")
         try:

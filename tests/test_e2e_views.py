@@ -1,5 +1,6 @@
 """End to end in headless Chromium (issue 12): the History page comparing two stored audits, the shared view of
-the Confidence page, and the finish (the first sidebar entry is "Home", no Deploy button). Screenshots go to the
+the Confidence page, and the finish (the sidebar: every page under its section, the first "Overview"; no Deploy
+button). Screenshots go to the
 test's folder, and to $UNLEARN_SHOTS when set (for a person to look at)."""
 
 import os
@@ -55,8 +56,12 @@ def test_history_and_shared_views_in_chromium(home, tmp_path):
             _settle(page)
             page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
             nav = page.locator('[data-testid="stSidebarNav"] a')
-            assert nav.first.inner_text().strip() == "Home"
-            assert any("History" in t for t in nav.all_inner_texts())  # pages after it: Continual, Theorem, …
+            from ui.nav import SECTIONS, all_pages
+
+            titles = [t.strip().splitlines()[-1] for t in nav.all_inner_texts()]  # after the icon's name
+            assert titles == [p.title for p in all_pages()]  # every page, no "View more"
+            headers = page.locator('[data-testid="stNavSectionHeader"]').all_inner_texts()
+            assert [h.strip() for h in headers] == list(SECTIONS), headers
             assert page.get_by_text("Deploy", exact=True).count() == 0
             assert page.get_by_text("ran on different settings").count() == 1
             assert page.get_by_text("train.epochs: 10 → 20").count() + page.get_by_text("train.epochs: 20 → 10").count()

@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import clirun
+from apptest import APP
 from engine.unlearning import METHODS, hyperparameters
 from ui import forms, state
 
 ROOT = Path(__file__).resolve().parents[1]
-HOME = str(ROOT / "Home.py")
 
 
 def _page(page: str, **params: str) -> AppTest:
-    at = AppTest.from_file(HOME, default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=120)
     for key, value in params.items():
         at.query_params[key] = value
     at.run()
@@ -151,9 +152,6 @@ def test_missing_data_says_what_to_do_in_the_dashboard(tmp_path, monkeypatch):
 
 
 def test_missing_data_is_a_data_error_and_the_cli_offers_download(tmp_path):
-    import os
-    import subprocess
-    import sys
 
     from engine.config import DataSpec
     from engine.data import load_dataset
@@ -162,26 +160,56 @@ def test_missing_data_is_a_data_error_and_the_cli_offers_download(tmp_path):
     with pytest.raises(DataMissing) as err:
         load_dataset(DataSpec("mnist"), data_dir=tmp_path)
     assert err.value.downloadable and "--download" not in str(err.value)
-    out = subprocess.run([sys.executable, "-m", "engine", "train", "--dataset", "mnist", "--data-dir", str(tmp_path)],
-                         cwd=ROOT, capture_output=True, text=True, env={**os.environ}, timeout=300)
+    out = clirun.run("train", "--dataset", "mnist", "--data-dir", str(tmp_path))
     assert out.returncode == 2 and "--download" in out.stderr and out.stderr.count("\n") == 1
 
 
 # ------------------------------------------------------------------------------------------ home and finish
-def test_home_page_is_named_home_and_lists_every_page():
-    assert (ROOT / "Home.py").exists() and not (ROOT / "app.py").exists()  # the sidebar's first entry: "Home"
-    assert "streamlit run Home.py" in (ROOT / "Makefile").read_text()
-    at = AppTest.from_file(HOME, default_timeout=60).run()
+def test_app_registers_every_page_under_a_section_and_the_overview_lists_them():
+    """app.py is the entry point (make run); st.navigation lists every file of pages/ under a section title, all
+    shown (no "View more"); the first entry is the overview, titled "Overview", not a file name."""
+    from ui.nav import SECTIONS, all_pages
+
+    assert "streamlit run app.py" in (ROOT / "Makefile").read_text() and not (ROOT / "Home.py").exists()
+    pages = all_pages()
+    assert sorted(p.path for p in pages) == sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
+    assert all(SECTIONS) and len({p.title for p in pages}) == len(pages)
+    assert pages[0].title == "Overview"
+    at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
+    assert at.title[0].value == "Unlearning audit dashboard"  # "/" opens the overview
     links = [el.proto.label for el in at.get("page_link")]
-    assert links == ["Setup and train", "Run", "Confidence", "Adversarial examples", "Membership inference",
-                     "Statistics & game", "Compare", "Report", "History", "Continual requests", "AMUN's theorem",
-                     "Classes", "Your model", "Sample"]
-    pages = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
-    assert len(pages) == len(links)
+    assert links == [p.title for p in pages[1:]]
+    assert [h.value for h in at.subheader][:len(SECTIONS)] == list(SECTIONS)
+    for p in pages:  # every registered page is reachable by its file, as the tests and page_link address it
+        at.switch_page(p.path)
     # the model dropdown fits the sidebar: short labels, the notes in the help
     models = at.sidebar.selectbox(key="w_model")
     assert max(len(label) for label in models.options) <= 24, models.options
+
+
+def test_navigation_shows_every_page_under_its_section(monkeypatch):
+    """The navigation message app.py sends: sections in order, every page once, expanded (no "View N more")."""
+    import streamlit as st
+
+    seen = {}
+
+    def navigation(pages, **kwargs):
+        seen.update(pages=pages, **kwargs)
+        return type("P", (), {"run": lambda self: None})()
+
+    monkeypatch.setattr(st, "navigation", navigation)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception, at.exception
+    from ui.nav import SECTIONS
+
+    assert seen["expanded"] is True
+    assert list(seen["pages"]) == list(SECTIONS)
+    titles = [[p.title for p in ps] for ps in seen["pages"].values()]
+    assert titles == [[p.title for p in ps] for ps in SECTIONS.values()]
+    assert [p.url_path for ps in seen["pages"].values() for p in ps][1:] == [
+        "Setup_and_train", "Run", "Compare", "Report", "Confidence", "Adversarial", "Membership", "Statistics",
+        "Classes", "Sample", "Continual", "Theorem", "Your_model", "History"]  # the addresses links already carry
 
 
 def test_streamlit_toolbar_hides_the_deploy_button():

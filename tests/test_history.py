@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest import APP
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -82,7 +84,7 @@ def test_differences_name_what_changed():
 
 
 def _history(**params: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=120)
     for key, value in params.items():
         at.query_params[key] = value
     at.run()

@@ -52,13 +52,13 @@ def test_the_runner_is_the_only_place_that_writes_artifacts():
     (engine/artifacts.py, engine/reference_models.py), a comparison record by engine/run.py and the Theorem 4.1 view's
     logits by engine/theorem.py: the UI, the CLI and the report only call the runner."""
     writers = []
-    for p in _modules("engine", "ui", "pages") + [ROOT / "Home.py"]:
+    for p in _modules("engine", "ui", "pages") + [ROOT / "app.py"]:
         text = p.read_text()
         if p.name != "store.py" and (".save(" in text and "store" in text or ".cached(" in text):
             writers.append(str(p.relative_to(ROOT)))
     assert writers == ["engine/artifacts.py", "engine/reference_models.py", "engine/run.py", "engine/theorem.py"]
     flow_words = ("train_model(", "NearestAdversarial(", "audit_model(")
-    for p in _modules("ui", "pages") + [ROOT / "Home.py", ENGINE / "__main__.py", ENGINE / "report.py"]:
+    for p in _modules("ui", "pages") + [ROOT / "app.py", ENGINE / "__main__.py", ENGINE / "report.py"]:
         assert not any(w in p.read_text() for w in flow_words), p
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest import APP
 from engine.unlearning import get_method
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "Home.py")
 PAGE = str(ROOT / "pages" / "1_Setup_and_train.py")
 
 
@@ -78,10 +78,12 @@ def _param(at: AppTest, key: str) -> str:
 
 
 def _run_audit(methods: str = "ft,amun,sg_unlearn", k: str | None = None) -> AppTest:
-    """Drive the Run page until the audit for ``methods`` (seed 0) is ready; returns the AppTest."""
+    """Drive the Run page until the audit for ``methods`` (seed 0) is ready; returns the AppTest. The digits preset
+    at 20 epochs (the address's ``epochs``): every piece of an audit, a tenth of the training."""
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params["methods"] = methods
     at.query_params["seeds"] = "0"
+    at.query_params["epochs"] = "20"
     if k:
         at.query_params["k"] = k
     at.run()
@@ -133,8 +135,8 @@ def test_run_then_every_result_page():
 def test_a_finished_audit_is_shown_from_the_store_in_a_fresh_session():
     """A restart or a shared link: the same address shows the results without running anything."""
     at = _run_audit("ft,rl", k="2")
-    address = {k: _param(at, k) for k in ("methods", "seeds", "k")}
-    assert address == {"methods": "ft,rl", "seeds": "0", "k": "2"}
+    address = {k: _param(at, k) for k in ("methods", "seeds", "k", "epochs")}
+    assert address == {"methods": "ft,rl", "seeds": "0", "k": "2", "epochs": "20"}
     fresh = AppTest.from_file(APP, default_timeout=60)
     for key, value in address.items():
         fresh.query_params[key] = value
@@ -154,7 +156,9 @@ def test_run_page_rejects_empty_method_list():
 
 
 def test_setup_page_selects_the_hardest_samples():
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params["epochs"] = "20"  # the original it ranks by: trained for a tenth of the preset's epochs
+    at.run()
     at.number_input(key="hard_n").set_value(25).run()
     at.button(key="hard_go").click().run()
     deadline = time.time() + 120

@@ -1,11 +1,14 @@
 """The Adversarial examples and Report pages under AppTest, after an audit run through the Run page's UI."""
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from apptest import APP
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,12 +37,14 @@ def _pages_see_the_audit_home(audit_home, monkeypatch):
 
 @pytest.fixture(scope="module")
 def audited(audit_home):
-    """An AppTest session whose Run page finished an audit of FT and AMUN on seed 0 (2 RMIA reference models)."""
+    """An AppTest session whose Run page finished an audit of FT and AMUN on seed 0 (2 RMIA reference models), on
+    the digits preset trained for 20 epochs (``epochs=20`` in the address; the preset's 200 change nothing here)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("UNLEARN_HOME", str(audit_home))
-        at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120)
+        at = AppTest.from_file(APP, default_timeout=120)
         at.query_params["methods"] = "ft,amun"
         at.query_params["seeds"] = "0"
+        at.query_params["epochs"] = "20"
         at.run()
         at.switch_page("pages/2_Run.py").run()
         assert not at.exception, at.exception
@@ -91,12 +96,14 @@ def test_adversarial_page(audited):
 
 
 def _page_comparison():
-    """The comparison the pages of this module show (the digits preset, FT and AMUN, seed 0, K = 2), from the store."""
+    """The comparison the pages of this module show (the digits preset at 20 epochs, FT and AMUN, seed 0, K = 2),
+    from the store."""
     from engine.presets import default_spec
     from engine.run import AuditRequest, Runner
     from ui import cached
 
-    req = AuditRequest.build(default_spec("digits"), ["ft", "amun"], [0], k=2)
+    spec = default_spec("digits")
+    req = AuditRequest.build(replace(spec, train=replace(spec.train, epochs=20)), ["ft", "amun"], [0], k=2)
     return Runner(cached.store(), build=False).compare(req)
 
 

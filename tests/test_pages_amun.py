@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest import APP
+
 ROOT = Path(__file__).resolve().parents[1]
 AUDIT = {"epochs": "20", "methods": "ft,amun", "seeds": "0", "k": "2", "r": "1"}
 
@@ -39,7 +41,7 @@ def _pages_see_the_store(home, monkeypatch):
 
 
 def _open(page: str, **extra: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=120)
     for key, value in {**AUDIT, **extra}.items():
         at.query_params[key] = value
     at.run()

@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import save
 from streamlit.testing.v1 import AppTest
 
+from apptest import APP
 from engine.config import ModelSpec
 from engine.models import build_model
 
@@ -51,7 +52,7 @@ def _pages_see_the_audit(home, monkeypatch):
 
 
 def _open(page: str, **extra: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=120)
     for key, value in {**ADDRESS, **extra}.items():
         at.query_params[key] = value
     at.run()

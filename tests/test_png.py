@@ -3,9 +3,6 @@ page (issue 12, item 10). Skipped, with the reason, where kaleido or a browser i
 then is tested in tests/test_report.py."""
 
 import io
-import os
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -14,6 +11,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+import clirun
+from apptest import APP
 from engine import report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,9 +49,8 @@ def reported(tmp_path_factory):
     """``python -m engine report --png --compute`` on a tiny audit: its output folder and UNLEARN_HOME."""
     home, out = tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("report")
     t0 = time.time()
-    run = subprocess.run([sys.executable, "-m", "engine", "report", "--methods", "ft", "--seeds", "0", "--k", "2",
-                          *SETS, "--compute", "--png", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                         env={**os.environ, "UNLEARN_HOME": str(home)}, timeout=600)
+    run = clirun.run("report", "--methods", "ft", "--seeds", "0", "--k", "2", *SETS, "--compute", "--png", "--out",
+                     str(out), env={"UNLEARN_HOME": str(home)})
     assert run.returncode == 0, run.stderr[-2000:]
     return out, home, run, time.time() - t0
 
@@ -74,7 +72,7 @@ def test_report_page_png_toggle_puts_pngs_in_the_zip(reported, monkeypatch):
 
     _, home, _, _ = reported
     monkeypatch.setenv("UNLEARN_HOME", str(home))
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=180)
+    at = AppTest.from_file(APP, default_timeout=180)
     for key, value in ADDRESS.items():
         at.query_params[key] = value
     at.run()

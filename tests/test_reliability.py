@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 
+import clirun
 from engine.config import DataSpec, ModelSpec, RunSpec, TrainConfig
 from engine.errors import Diverged, UnlearnError
 from engine.jobs import CANCELLED, DONE, FAILED, JobManager
@@ -289,9 +290,8 @@ def test_a_huge_unlearning_rate_is_refused_before_anything_runs_and_stores_nothi
 
 
 def test_a_diverging_training_from_the_cli_is_one_line(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "engine", "train", "--kind", "original", "--store", str(tmp_path),
-                          "--set", "train.lr=1e8", "--set", "train.momentum=0.9", "--set", "train.epochs=3"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=240)
+    out = clirun.run("train", "--kind", "original", "--store", str(tmp_path), "--set", "train.lr=1e8", "--set",
+                     "train.momentum=0.9", "--set", "train.epochs=3")
     assert out.returncode == 2
     err = out.stderr.strip().splitlines()
     assert len(err) == 1 and "lower the learning rate" in err[0] and "Traceback" not in out.stderr
@@ -440,7 +440,8 @@ def test_hostile_class_names_reach_the_pages_escaped(tmp_path):
     home = Path(os.environ["UNLEARN_HOME"])
     (home / "data").mkdir(parents=True, exist_ok=True)
     os.symlink(_hostile_imagefolder(tmp_path), home / "data" / "imagefolder")  # "your own image folder"
-    params = {"ds": "imagefolder", "model": "mlp", "forget": "random:0.25", "methods": "ft", "seeds": "0", "k": "2"}
+    params = {"ds": "imagefolder", "model": "mlp", "forget": "random:0.25", "methods": "ft", "seeds": "0", "k": "2",
+              "epochs": "5"}  # the preset's 50 epochs are not what this test is about
 
     setup = AppTest.from_file(str(ROOT / "pages" / "1_Setup_and_train.py"), default_timeout=120)
     setup.query_params.update(params)
@@ -454,7 +455,8 @@ def test_hostile_class_names_reach_the_pages_escaped(tmp_path):
     from engine.models import MODELS
 
     spec = default_spec("imagefolder")  # as the sidebar builds it from the address
-    spec = replace(spec, forget="random:0.25", model=replace(spec.model, arch="mlp", width=MODELS["mlp"].default_width))
+    spec = replace(spec, forget="random:0.25", model=replace(spec.model, arch="mlp", width=MODELS["mlp"].default_width),
+                   train=replace(spec.train, epochs=5))
     Runner(Store(home / "store")).compare(AuditRequest.build(spec, ["ft"], [0], k=2))
     adv = AppTest.from_file(str(ROOT / "pages" / "4_Adversarial.py"), default_timeout=120)
     adv.query_params.update(params)

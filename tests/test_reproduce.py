@@ -1,12 +1,10 @@
 """engine reproduce amun: the paper's Tables 1-2 protocol, beside the paper's numbers."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
+import clirun
 from engine.reproduce import PAPER, SEEDS, cpu_spec, protocol, reproduce
 from engine.run import Runner
 from engine.store import Store
@@ -45,14 +43,11 @@ def test_reproduction_table_puts_the_papers_numbers_beside_ours(tiny_spec, tmp_p
 
 
 def test_cli_reproduce_prints_the_table(tmp_path):
-    out = subprocess.run(
-        [sys.executable, "-m", "engine", "reproduce", "amun", "--scale", "cpu", "--set", "train.epochs=3",
-         "--set", "data.train_size=200", "--seeds", "1", "--forgets", "50%", "--k", "2", "--retrains", "1",
-         "--store", str(tmp_path / "s"), "--out", str(tmp_path / "o")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ})
+    out = clirun.run("reproduce", "amun", "--scale", "cpu", "--set", "train.epochs=3", "--set", "data.train_size=200",
+                     "--seeds", "1", "--forgets", "50%", "--k", "2", "--retrains", "1", "--store", str(tmp_path / "s"),
+                     "--out", str(tmp_path / "o"))
     assert out.returncode == 0, out.stderr
     assert "### Table 2 (D_F only), forget 50%" in out.stdout and "/ 93.50 (" in out.stdout
     assert (tmp_path / "o" / "reproduce.md").is_file() and (tmp_path / "o" / "reproduce.csv").is_file()
-    bad = subprocess.run([sys.executable, "-m", "engine", "reproduce", "amun", "--forgets", "20%"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    bad = clirun.run("reproduce", "amun", "--forgets", "20%")
     assert bad.returncode == 2 and bad.stderr.startswith("error: ")

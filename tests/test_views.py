@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest import APP
 from engine.unlearning import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +43,7 @@ def _pages_see_the_audit(home, monkeypatch):
 
 def _open(page: str, **extra: str) -> AppTest:
     """A fresh session (a new browser) opening ``page`` by an address with the audit's settings and ``extra``."""
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=120)
     for key, value in {**ADDRESS, **extra}.items():
         at.query_params[key] = value
     at.run()
