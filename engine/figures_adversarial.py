@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .figures import GROUP_COLORS, TEXT_COLOR, method_color, titled
+from .figure_style import GROUP_COLORS, TEXT_COLOR, method_color, titled
 from .figures_classes import fit_labels
 
 EPS_LABELS = {

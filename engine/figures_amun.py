@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 
 from .audit.continual import METRICS
 from .audit.theorem import FACTORS, MEASURES
-from .figures import GROUP_COLORS, TEXT_COLOR, method_color
+from .figure_style import GROUP_COLORS, TEXT_COLOR, method_color
 
 #: the transfer groups, colour-blind safe (Okabe–Ito blue / orange, as remain / test elsewhere)
 TRANSFER_COLORS = {True: GROUP_COLORS["remain"], False: GROUP_COLORS["test"]}

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .figures import METHOD_COLORS, SIGNAL_LABELS, TEXT_COLOR, method_color, titled
+from .figure_style import METHOD_COLORS, SIGNAL_LABELS, TEXT_COLOR, method_color, titled
 
 
 def fit_labels(fig: go.Figure) -> go.Figure:
