@@ -4,11 +4,12 @@ import streamlit as st
 
 from engine.errors import UnlearnError
 from engine.presets import default_retrains, tuned_provenance
+from engine.report import compute_seconds
 from engine.request import AuditRequest
 from engine.run import Runner
 from engine.sweep import run_grid
 from engine.unlearning import METHODS
-from ui import cached, forms, jobs, state, tables
+from ui import cached, forms, jobs, state, tables, verdict
 from ui.text import literal
 
 st.set_page_config(page_title="Run · Unlearning audit", page_icon="🧹", layout="wide")
@@ -107,8 +108,10 @@ if result is None:
         jobs.watch(jobs.submit(key, "Audit", work))
     st.stop()
 
-st.success(f"Audit of {len(req.methods)} method(s) × {len(req.seeds)} seed(s) ready "
-           f"(loaded from the run store in {result.seconds:.1f} s).")
+st.success(f"Audit of {len(req.methods)} method(s) × {len(req.seeds)} seed(s) ready: its models took "
+           f"{compute_seconds(result):.0f} s to train and unlearn; this view was computed from the stored models in "
+           f"{result.seconds:.1f} s.")
+verdict.headline(result, here="pages/2_Run.py")
 tables.comparison_table(result)
 st.page_link("pages/3_Confidence.py", label="Confidence histograms", icon=":material/bar_chart:")
 st.page_link("pages/4_Adversarial.py", label="Adversarial examples", icon=":material/grid_view:")
