@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size-methods", default="amun,ft", help="methods of the size effect (from --methods)")
     p.add_argument("--out", default="theorem-out", help="folder for per_sample.csv and forget_sizes.csv")
     p.set_defaults(func=cmd_theorem)
-    p = sub.add_parser("tune", help="tune methods on a held-out forget split (RMIA Avg Gap); write the grid table")
+    p = sub.add_parser("tune", help="tune methods on tuning's own held-out data and seeds (RMIA Avg Gap); write the "
+                       "grid table")
     _add_run_options(p)
     p.add_argument("--methods", default="ft,rl,ga,bs,l1_sparse,salun,amun,amun_salun,sg_unlearn",
                    help="comma-separated method keys")

@@ -1,5 +1,6 @@
-"""Tuning as a product feature: each method's hyperparameters chosen on a held-out forget split, scored by the
-audit's own Avg Gap (RMIA FT AUC), the winners stored as the preset's tuned defaults with their provenance.
+"""Tuning as a product feature: each method's hyperparameters chosen on held-out data, models and forget sets,
+scored by the audit's own Avg Gap (RMIA FT AUC), the winners stored as the preset's tuned defaults with their
+provenance.
 
 Protocol (AMUN §5.2 / App. C: "tuned on a separate random subset of the same size"):
 
@@ -170,7 +171,7 @@ def tune(spec: RunSpec, methods: Sequence[str], runner: Runner, *, seeds: Sequen
         spec: the preset (data, model, recipe, forget spec) to tune for.
         methods: method keys (Retrain is the reference, never tuned).
         runner: the runner (its store keeps every model; a repeated tune is served from it).
-        seeds: original models (and the held-out forget draws ``seed + HELDOUT``).
+        seeds: tuning's seeds: model and forget seeds ``seed + HELDOUT`` on tuning's own data part.
         k: RMIA reference models.
         retrains: retrain replicas per seed (Avg Gap against their mean).
         grids: per method the values searched (default :data:`GRIDS`).

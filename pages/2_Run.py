@@ -8,6 +8,7 @@ from engine.report import compute_seconds
 from engine.request import AuditRequest
 from engine.run import Runner
 from engine.sweep import run_grid
+from engine.tune import setting_key
 from engine.unlearning import METHODS
 from ui import cached, forms, jobs, state, tables, verdict
 from ui.text import literal
@@ -57,7 +58,8 @@ with st.expander("Hyperparameters (defaults tuned for this data set; the papers'
     overrides = {}
     for key in s["audit_methods"]:
         st.markdown(f"**{METHODS[key].label}** — {METHODS[key].paper}")
-        prov = tuned_provenance(spec.data.dataset, key, METHODS[key].tuned_as) if s["audit_tuned"] else None
+        prov = tuned_provenance(spec.data.dataset, key, METHODS[key].tuned_as,  # this run's setting's winners
+                                setting_key(spec.forget, s["audit_use_remain"])) if s["audit_tuned"] else None
         st.caption("Defaults " + (prov or "from the paper's code" + (" (not tuned for this data set; `python -m "
                                                                       "engine tune`)" if s["audit_tuned"] else "")))
         try:
