@@ -246,6 +246,35 @@ def table_html(cmp: Comparison, mia: str = "ft_auc") -> str:
     return "\n".join(parts)
 
 
+def table_markdown(cmp: Comparison, mia: str = "ft_auc") -> str:
+    """The audit for a terminal and table.md: the headline, the table judged against Retrain (the same judgement as
+    the pages and :func:`table_html`; ✓ inside Retrain's interval, ✗ outside it on the bad side, units and
+    directions in the headers) and the verdict per method — no method marked "best" from a point estimate."""
+    cells = V.cells(cmp, mia)
+    t = cmp.table(mia)
+    mark = {"green": " ✓", "red": " ✗"}
+    lines = [V.headline_text(cmp, mia), ""]
+    for title, keys in TABLE_GROUPS.items():
+        ms = [V.BY_KEY[k] for k in keys]
+        lines += [f"**{title}**", "", "| method | " + " | ".join(x.header for x in ms) + " |",
+                  "|" + "---|" * (len(ms) + 1)]
+        for m in t.index:
+            row = [cells[m][k].text() + mark.get(cells[m][k].colour, "") for k in keys]
+            lines.append(f"| {t.loc[m, 'label']} | " + " | ".join(row) + " |")
+        lines.append("")
+    lines.append("✓ inside Retrain's interval (indistinguishable from retraining); ✗ outside it on the bad side. "
+                 "Retrain's row shows the interval every method is judged by.")
+    lines += ["", "Verdicts:"] + [f"- {v.label}: {v.sentence}" for v in V.verdicts(cmp, mia)]
+    from .unlearning.sg_unlearn import blind_note  # SG-Unlearn's auditor blind: its row says nothing of a game
+
+    blind = blind_note(cmp.models)
+    if blind:
+        lines += ["", blind]
+    if cmp.failures:
+        lines += ["", cmp.failure_note()]
+    return "\n".join(lines)
+
+
 def headline_html(cmp: Comparison, mia: str = "ft_auc") -> list[dict]:
     """The headline's sentences, each with the anchor of the report section or figure that shows its evidence."""
     seed = cmp.seeds[0]

@@ -192,3 +192,18 @@ def test_hostile_strings_are_escaped(cmp):
     hostile.rows = cmp.rows.assign(label=cmp.rows["label"].replace("Fine-tune", evil))
     html = report.html_report(hostile, [], title=evil, include_plotlyjs="cdn")
     assert evil not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_cli_table_markdown_is_judged_against_retrain(cmp):
+    """Issue 20: the CLI's table (table.md) marks cells as the pages do — ✓ inside Retrain's interval, ✗ outside it
+    on the bad side — with the headline and the verdicts, and names no "closest to Retrain" winner."""
+    from engine.audit import verdict as V
+
+    text = report.table_markdown(cmp)
+    cells = V.cells(cmp)
+    green = sum(c.colour == "green" for row in cells.values() for c in row.values())
+    red = sum(c.colour == "red" for row in cells.values() for c in row.values())
+    assert text.count(" ✓ |") + text.count(" ✓\n") == green and text.count(" ✗ |") + text.count(" ✗\n") == red
+    assert text.startswith(V.headline_text(cmp)) and "closest to Retrain" not in text
+    assert all(f"- {v.label}: {v.sentence}" in text for v in V.verdicts(cmp))
+    assert "Avg Gap (pts) ↓" in text and "FT AUC (%) ≈ Retrain" in text

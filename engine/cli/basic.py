@@ -107,7 +107,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     req = _request(args)
     result = _runner(args).compare(req)
     out = result.write(args.out)
-    print(result.to_markdown())
+    from ..report import table_markdown
+
+    text = table_markdown(result)  # judged against Retrain, as the pages and the report judge it (issue 20)
+    (out / "table.md").write_text(text + "\n")
+    print(text)
     print()
     _guard(result.membership_check())
     if args.classes:
