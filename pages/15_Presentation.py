@@ -120,10 +120,13 @@ else:
     fig.update_layout(height=320)
     st.plotly_chart(fig, width="stretch", key="story_time")
 
+def _go(to: int) -> None:
+    """Back / Next: the step set before the page runs again (a callback, so no second run is needed)."""
+    st.session_state["view_step"] = STEPS[to]
+
+
 prev, _, nxt = st.columns([1, 6, 1])
-if n > 0 and prev.button("← Back", key="story_prev", width="stretch"):
-    st.session_state["view_step"] = STEPS[n - 1]
-    st.rerun()
-if n < len(STEPS) - 1 and nxt.button("Next →", key="story_next", width="stretch", type="primary"):
-    st.session_state["view_step"] = STEPS[n + 1]
-    st.rerun()
+if n > 0:
+    prev.button("← Back", key="story_prev", width="stretch", on_click=_go, args=(n - 1,))
+if n < len(STEPS) - 1:
+    nxt.button("Next →", key="story_next", width="stretch", type="primary", on_click=_go, args=(n + 1,))

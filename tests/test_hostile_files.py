@@ -417,10 +417,11 @@ def test_pages_never_show_the_image_folders_server_path(tmp_path, page, monkeypa
 
     _audited_folder(tmp_path, "birds")  # a second audit: History compares the two and lists what differs
     root, cfg, req, _ = _audited_folder(tmp_path)
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / page), default_timeout=180)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=180)
     at.query_params.update({"ds": "imagefolder", "model": "mlp", "forget": "random:0.25", "epochs": "2",
                             "width": "16", "methods": "ft", "seeds": "0", "k": "2", "r": "1"})
     at.run()
+    at.switch_page(page).run()  # as a browser opens it: through app.py's navigation
     at.text_input(key="w_path").input(str(root)).run()
     assert not at.exception, at.exception
     texts = _texts(at)

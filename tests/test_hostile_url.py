@@ -201,7 +201,7 @@ def test_a_job_that_failed_unexpectedly_shows_no_traceback():
         if job.error:
             break
         time.sleep(0.01)
-    assert job.state == FAILED and "\n" in job.error  # the engine keeps the stack for the log
+    assert job.state == FAILED and "Traceback" not in job.error  # one line; the stack went to the server's log
 
     def page():
         import streamlit as st
@@ -215,4 +215,4 @@ def test_a_job_that_failed_unexpectedly_shows_no_traceback():
     at.run()
     assert not at.exception
     shown = " ".join(e.value for e in at.error)
-    assert "failed unexpectedly" in shown and "secret" not in shown and "Traceback" not in shown
+    assert "failed" in shown and "unexpected" in shown and "secret" not in shown and "Traceback" not in shown

@@ -10,6 +10,8 @@ import plotly.io as pio
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest import APP
+
 ROOT = Path(__file__).resolve().parents[1]
 ADDRESS = {"ntrain": "200", "epochs": "5", "width": "32", "forget": "random:20", "methods": "ft,rl,amun",
            "seeds": "0,1", "k": "2", "r": "2"}
@@ -42,7 +44,7 @@ def _pages_see_the_audit(home, monkeypatch):
 
 
 def _open(page: str, **extra: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=120)
     for key, value in {**ADDRESS, **extra}.items():
         at.query_params[key] = value
     at.run()

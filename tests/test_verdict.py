@@ -65,15 +65,17 @@ def test_judge_by_hand():
 
 def test_retrains_interval_is_its_seed_interval_and_replica_spread_combined():
     t = _comparison().table()
-    # FT AUC of Retrain per seed: 51, 52 → t interval; replica spread: seed 0: |50 − 52| = 2, seed 1: 0 → 1.0
+    # FT AUC of Retrain per seed: 51, 52 → t interval; replica spread: seed 0: |50 − 52| = 2, seed 1: 0 → 1.0, times
+    # the leave-one-out correction √(1 − 1/R²) at R = 2 (engine.audit.uncertainty.loo_factor: the unbiased floor)
     ci = stats.t.ppf(0.975, 1) * np.std([51, 52], ddof=1) / np.sqrt(2)
-    assert V.retrain_interval(t, "ft_auc") == pytest.approx(math.hypot(ci, 1.0))
+    assert V.retrain_interval(t, "ft_auc") == pytest.approx(math.hypot(ci, 1.0 * math.sqrt(1 - 1 / 4)))
     cells = V.cells(_comparison())
     c = cells["ft"]["ft_auc"]
-    assert c.retrain == 51.5 and c.retrain_half == pytest.approx(math.hypot(ci, 1.0))
+    half = math.hypot(ci, 1.0 * math.sqrt(1 - 1 / 4))
+    assert c.retrain == 51.5 and c.retrain_half == pytest.approx(half)
     assert c.value == 64.0 and c.status == "above" and c.colour == "red"
     assert cells["retrain"]["ft_auc"].status == "reference"
-    assert cells["retrain"]["ft_auc"].ci == pytest.approx(math.hypot(ci, 1.0))  # its row shows what it judges by
+    assert cells["retrain"]["ft_auc"].ci == pytest.approx(half)  # its row shows what it judges by
     # a distance (Avg Gap): Retrain's own value is its replica spread; its interval over seeds alone sits on top
     gap = cells["ft"]["avg_gap"]
     assert gap.retrain == 0.75 and gap.retrain_half == pytest.approx(stats.t.ppf(0.975, 1) * np.std([1.0, 0.5], ddof=1)
