@@ -95,3 +95,7 @@ def ensure_sections() -> None:
 
     if PagesManager.uses_pages_directory:
         st.navigation(pages(st), expanded=True)
+        # run the page again, now through app.py's navigation: a widget's identity includes the page it runs under,
+        # so a click on this first run's widgets would otherwise be lost (seen in Chromium: the first "Train" did
+        # nothing after a shared link opened a page on a fresh server)
+        st.rerun()
