@@ -67,6 +67,17 @@ def test_progress_text_before_the_first_report_and_for_a_method():
     assert text.startswith("Audit — Boundary Shrink: 2/10 epochs · loss 0.5") and " bs" not in text
 
 
+def test_progress_text_counts_a_trainings_epochs_not_its_steps():
+    """Issue 20 defect 7: "Retrain: 24/1200 epochs" counted SGD steps as epochs; and "models done, auditing" was
+    shown while a method still trained (the plan's estimate of the work used up)."""
+    job = Job(3, "Audit", lambda: None, state=RUNNING, started=time.time() - 5.0)
+    job.progress("retrain", 24, 1200, {"epoch": 4, "loss": 0.3})  # 6 steps per epoch, 200 epochs
+    assert "Retrain: epoch 4/200" in progress_text(job)
+    job.progress("amun", 3, 10, {"epoch": 3, "piece": 5, "pieces": 9, "work_done": 1000.0, "work_total": 1000.0})
+    text = progress_text(job)
+    assert "AMUN: epoch 3/10" in text and "models done" not in text
+
+
 def test_runner_plans_what_the_store_lacks_and_reports_where_it_is(tiny_spec, tmp_path):
     store = Store(tmp_path)
     req = AuditRequest.build(tiny_spec, ["ft", "amun"], [0, 1], k=2, retrains=2)

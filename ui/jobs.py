@@ -85,15 +85,20 @@ def progress_text(job: Job) -> str:
         return f"{job.label}: starting…"
     shown = [f"{k} {v:.4g}" for k, v in m.items() if k in ("loss", "acc", "eps") and isinstance(v, (int, float))]
     detail = (" · " + " · ".join(shown)) if shown else ""
-    unit = "samples" if job.stage == "adversarial" else "epochs" if job.stage in METHODS else "steps"
+    if "epoch" in m and job.done and job.stage != "adversarial":  # a training reports steps and its epoch
+        count = f"epoch {m['epoch']}/{round(job.total * m['epoch'] / job.done)}"
+    else:
+        unit = "samples" if job.stage == "adversarial" else "epochs" if job.stage in METHODS else "steps"
+        count = f"{job.done}/{job.total} {unit}"
     where = f" · piece {m['piece']} of {m['pieces']}" if m.get("pieces") and m.get("piece") else ""
     overall = m.get("pieces") and overall_eta(m, time.time() - (job.started or time.time())) is not None
     eta = job.overall_eta_seconds if overall else job.eta_seconds
-    if overall and m["work_done"] >= m["work_total"]:  # the plan counts training work; audits come last
-        left = "models done, auditing"
+    if overall and m["work_done"] >= m["work_total"]:  # the plan's estimate of the training work is used up
+        # audits come last; a model still training (the estimate fell short) says its own stage's time left
+        left = _fmt_eta(job.eta_seconds) if "epoch" in m else "models done, auditing"
     else:
         left = _fmt_eta(eta) + (" in all" if overall and eta is not None else "")
-    return f"{job.label} — {stage_label(job.stage, m)}: {job.done}/{job.total} {unit}{detail}{where} · {left}"
+    return f"{job.label} — {stage_label(job.stage, m)}: {count}{detail}{where} · {left}"
 
 
 def queue_text(job: Job) -> str:
