@@ -105,6 +105,10 @@ def test_continual_runs_in_the_background_then_shows_curves_and_the_claim():
     # a fresh session with the same address loads it from the store: no button, the curves at once
     fresh = _open("pages/10_Continual.py", **CONTINUAL)
     assert fresh.get("plotly_chart") and not [b for b in fresh.button if b.key == "run_continual"]
+    # issue 20: the models' own compute time, not the seconds it took to read them back; one seed: said in words
+    assert any("s to train and unlearn" in c.value for c in fresh.caption)
+    claim = fresh.dataframe[0].value
+    assert not claim.isna().any().any() and (claim["± (95 %)"] == "one seed — no interval").all()
 
 
 def test_continual_without_amun_says_what_the_claim_needs():
