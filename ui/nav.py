@@ -93,7 +93,4 @@ def ensure_sections() -> None:
 
     if PagesManager.uses_pages_directory:
         page = st.navigation(pages(st), expanded=True)  # the page the address names, as app.py registers it
-        # AppTest resets Streamlit's flag before every run, so there this branch runs again and again: registering
-        # the navigation is enough (its switch_page is the test's own); on a server, rerun through app.py
-        if not st.get_option("global.appTest"):
-            st.switch_page(page, query_params=st.query_params.to_dict())
+        st.switch_page(page, query_params=st.query_params.to_dict())  # rerun it through app.py, the address kept
