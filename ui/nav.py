@@ -82,15 +82,13 @@ def ensure_sections() -> None:
 
     On a fresh server, until some session has run app.py, Streamlit treats an address such as ``/History`` (a shared
     link, the first request after a restart) the old way: it runs ``pages/9_History.py`` through its discovery of the
-    ``pages/`` folder, app.py never runs, the sidebar lists file names without sections, folded under "View more",
-    and a rerun (a click) would not find the page again. Calling ``st.navigation`` here ends that mode for every
-    later session, and switching to the page the address names reruns it through app.py, the address kept.
-    ``PagesManager.uses_pages_directory`` is Streamlit's own flag for that mode (not public API; the Chromium audit
-    flow in tests/test_e2e.py opens a page first on a fresh server and clicks on it, to hold this to account).
+    ``pages/`` folder, app.py never runs, and the sidebar lists file names without sections, folded under "View
+    more". Calling ``st.navigation`` here, without running a page (this page is the one running), sends the sections
+    and ends that mode for every later session. ``PagesManager.uses_pages_directory`` is Streamlit's own flag for that
+    mode (not public API; tests/test_e2e.py opens a page first on a fresh server to hold this to account).
     """
     import streamlit as st
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:
-        page = st.navigation(pages(st), expanded=True)  # the page the address names, as app.py registers it
-        st.switch_page(page, query_params=st.query_params.to_dict())  # rerun it through app.py, the address kept
+        st.navigation(pages(st), expanded=True)
