@@ -69,26 +69,3 @@ SECTIONS: dict[str, list[PageInfo]] = {
 def all_pages() -> list[PageInfo]:
     """Every page, in the sidebar's order."""
     return [p for pages in SECTIONS.values() for p in pages]
-
-
-def pages(st) -> dict[str, list]:
-    """The sections as ``st.navigation`` takes them (``st`` is the streamlit module; this file does not import it)."""
-    return {section: [st.Page(p.path, title=p.title, icon=p.icon, default=p is OVERVIEW) for p in infos]
-            for section, infos in SECTIONS.items()}
-
-
-def ensure_sections() -> None:
-    """Register app.py's navigation from a page that Streamlit ran without app.py.
-
-    On a fresh server, until some session has run app.py, Streamlit treats an address such as ``/History`` (a shared
-    link, the first request after a restart) the old way: it runs ``pages/9_History.py`` through its discovery of the
-    ``pages/`` folder, app.py never runs, and the sidebar lists file names without sections, folded under "View
-    more". Calling ``st.navigation`` here, without running a page (this page is the one running), sends the sections
-    and ends that mode for every later session. ``PagesManager.uses_pages_directory`` is Streamlit's own flag for that
-    mode (not public API; tests/test_e2e.py opens a page first on a fresh server to hold this to account).
-    """
-    import streamlit as st
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        st.navigation(pages(st), expanded=True)

@@ -12,7 +12,6 @@ from engine.errors import DataMissing, UnlearnError
 from engine.forget import names_a_file
 from engine.models import MODELS
 from engine.presets import default_retrains, default_spec
-from ui import nav
 
 # canonical settings live under cfg_* (survive page switches); widgets use w_* keys
 FIELDS = {"dataset": "digits", "model": "", "forget": "", "seed": 0, "forget_seed": 0}
@@ -130,7 +129,6 @@ def _widget(name: str) -> dict:
 
 def sidebar() -> RunSpec:
     """The shared sidebar: data set, model, forget set and seeds. Returns the resulting spec."""
-    nav.ensure_sections()  # a page opened by its address on a fresh server: app.py's sections, not pages/'s files
     init()
     s = st.session_state
     with st.sidebar:
