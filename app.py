@@ -7,8 +7,12 @@ itself, so a page also runs on its own (``AppTest.from_file("pages/3_Confidence.
 
 import streamlit as st
 
-from ui.nav import pages
+from ui.nav import SECTIONS
 
 st.set_page_config(page_title="Unlearning audit", page_icon="🧹", layout="wide")
-page = st.navigation(pages(st), expanded=True)  # expanded: every page visible, no "View more"
+page = st.navigation(
+    {section: [st.Page(p.path, title=p.title, icon=p.icon, default=(p.title == "Overview")) for p in pages]
+     for section, pages in SECTIONS.items()},
+    expanded=True,  # every page visible: no "View more"
+)
 page.run()

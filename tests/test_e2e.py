@@ -137,14 +137,8 @@ def test_audit_flow_in_chromium(server, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        page.goto(f"{server}/Setup_and_train?epochs=20")  # a page's address first on a fresh server (a shared link)
-        train = page.get_by_role("button", name="Train original and retrain")
-        train.wait_for(timeout=60_000)
-        from ui.nav import SECTIONS  # still app.py's sections, not the pages/ folder's file names
-
-        headers = [h.strip() for h in page.locator('[data-testid="stNavSectionHeader"]').all_inner_texts()]
-        assert headers == list(SECTIONS), headers
-        train.click(timeout=60_000)
+        page.goto(f"{server}/Setup_and_train?epochs=20")
+        page.get_by_role("button", name="Train original and retrain").click(timeout=60_000)
         page.get_by_text("Accuracy and membership signal").wait_for(timeout=180_000)
 
         page.goto(f"{server}/Run?seeds=0&epochs=20")  # no methods in the URL: the page's default selection

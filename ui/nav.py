@@ -30,6 +30,9 @@ SECTIONS: dict[str, list[PageInfo]] = {
         PageInfo("pages/8_Report.py", "Report", ":material/description:",
                  "the audit as one self-contained HTML file (every figure interactive) and a zip of every table, "
                  "per-sample value and, where a browser is installed, PNG figures"),
+        PageInfo("pages/15_Presentation.py", "Presentation", ":material/slideshow:",
+                 "the audit told in five steps for a projector (1280×720): the forget set, the evidence that the "
+                 "original remembers it, each method against Retrain, what is still remembered, the cost"),
     ],
     "Evidence": [
         PageInfo("pages/3_Confidence.py", "Confidence", ":material/bar_chart:",
@@ -69,31 +72,3 @@ SECTIONS: dict[str, list[PageInfo]] = {
 def all_pages() -> list[PageInfo]:
     """Every page, in the sidebar's order."""
     return [p for pages in SECTIONS.values() for p in pages]
-
-
-def pages(st) -> dict[str, list]:
-    """The sections as ``st.navigation`` takes them (``st`` is the streamlit module; this file does not import it)."""
-    return {section: [st.Page(p.path, title=p.title, icon=p.icon, default=p is OVERVIEW) for p in infos]
-            for section, infos in SECTIONS.items()}
-
-
-def ensure_sections() -> None:
-    """Register app.py's navigation from a page that Streamlit ran without app.py.
-
-    On a fresh server, until some session has run app.py, Streamlit treats an address such as ``/History`` (a shared
-    link, the first request after a restart) the old way: it runs ``pages/9_History.py`` through its discovery of the
-    ``pages/`` folder, app.py never runs, the sidebar lists file names without sections, folded under "View more",
-    and a rerun (a click) would not find the page again. Calling ``st.navigation`` here ends that mode for every
-    later session, and switching to the page the address names reruns it through app.py, the address kept.
-    ``PagesManager.uses_pages_directory`` is Streamlit's own flag for that mode (not public API; the Chromium audit
-    flow in tests/test_e2e.py opens a page first on a fresh server and clicks on it, to hold this to account).
-    """
-    import streamlit as st
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        page = st.navigation(pages(st), expanded=True)  # the page the address names, as app.py registers it
-        # AppTest resets Streamlit's flag before every run, so there this branch runs again and again: registering
-        # the navigation is enough (its switch_page is the test's own); on a server, rerun through app.py
-        if not st.get_option("global.appTest"):
-            st.switch_page(page, query_params=st.query_params.to_dict())

@@ -15,7 +15,6 @@ from engine.forget import names_a_file
 from engine.models import MODELS
 from engine.presets import default_retrains, default_spec
 from engine.settings import check_spec, check_value, field_kind
-from ui import nav
 
 from .text import literal
 
@@ -196,7 +195,6 @@ def _bounds(name: str) -> dict:
 def sidebar() -> RunSpec:
     """The shared sidebar: data set, model, forget set and seeds. Returns the resulting spec. Notices about values
     of the address that were dropped are shown above the page."""
-    nav.ensure_sections()  # a page opened by its address on a fresh server: app.py's sections, not pages/'s files
     init()
     audit_settings()  # decoded once per session here, so its notices show on whichever page a link opens
     show_notices()
