@@ -98,6 +98,21 @@ def test_the_path_check_leaves_no_folder_behind(tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_two_processes_checking_the_same_new_store_both_pass(tmp_path):
+    """The path check creates nothing, so two CLIs starting at once on a new store cannot trip over each other
+    (it once made the folders, probed one shared file name and removed them: the second process read 'File
+    exists' or lost its probe)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from engine.cli.common import _writable
+
+    for i in range(50):
+        folder = tmp_path / f"s{i}" / "store"
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(_writable, [folder] * 8, ["--store"] * 8))
+        assert not (tmp_path / f"s{i}").exists()
+
+
 def test_an_unexpected_error_is_one_line_without_a_traceback(tmp_path, capsys, monkeypatch):
     import engine.__main__ as cli
 

@@ -113,7 +113,7 @@ def _seeds(text: str) -> list[int]:
 
 def _check_paths(args: argparse.Namespace) -> None:
     """The store and the output folder writable before anything runs (not after a whole audit): one line if not.
-    Nothing is left behind by the check: folders it had to create are removed again."""
+    The check creates nothing."""
     from ..paths import unlearn_home
 
     if hasattr(args, "store"):
@@ -123,25 +123,20 @@ def _check_paths(args: argparse.Namespace) -> None:
 
 
 def _writable(folder: Path, option: str) -> None:
+    """Probe the nearest folder that exists (the run creates the rest): nothing is created, so two processes
+    checking the same new store at once cannot trip over each other's folders or probe files."""
+    import tempfile
+
     if folder.exists() and not folder.is_dir():
         raise UnlearnError(f"{option} {folder}: not a folder")
-    created = []
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise UnlearnError(f"{option} {folder}: {existing} is not a folder")
     try:
-        for part in reversed([folder, *folder.parents]):
-            if not part.exists():
-                part.mkdir()
-                created.append(part)
-        probe = folder / ".unlearn-write-check"
-        probe.write_bytes(b"")
-        probe.unlink()
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".unlearn-write-check-"):
+            pass
     except OSError as exc:
         raise UnlearnError(f"{option} {folder}: cannot write there ({exc.strerror or exc})") from None
-    finally:
-        for part in reversed(created):
-            try:
-                part.rmdir()
-            except OSError:
-                pass
 
 
 class Bar:
