@@ -3,9 +3,8 @@
 import streamlit as st
 
 from engine.errors import UnlearnError
-from engine.presets import default_retrains, tuned_provenance
+from engine.presets import tuned_provenance
 from engine.report import compute_seconds
-from engine.request import AuditRequest
 from engine.run import Runner
 from engine.sweep import run_grid
 from engine.tune import setting_key
@@ -72,12 +71,7 @@ with st.expander("Hyperparameters (defaults tuned for this data set; the papers'
         if got:
             overrides[key] = got
     s["audit_overrides"] = overrides
-    preset_r = default_retrains(spec.data.dataset)
-    for f in AuditRequest.settings():  # K, R, the short recipe: drawn from the request's field metadata
-        if f.metadata.get("form") == "run":
-            extra = f" Preset: {preset_r}." if f.name == "retrains" else ""
-            s[f"audit_{f.name}"] = forms.setting_input(f, audit[f.name], help_extra=extra,
-                                                       default=preset_r if f.name == "retrains" else None)
+    forms.run_settings(spec.data.dataset, audit)  # K, R, the short recipe: from the request's field metadata
 on_ray = st.toggle("Run on Ray", value=False, key="w_ray",
                    help="train the audit's models as Ray tasks (engine.sweep.run_grid): a local Ray started for the "
                         "job (about 10 s), or the cluster in $RAY_ADDRESS; the results land in this run store")

@@ -49,6 +49,22 @@ def test_run_page_method_chooser_wraps_and_has_presets():
     assert at.multiselect(key="w_methods").value == state.DEFAULT_METHODS and not at.exception
 
 
+def test_switching_the_data_set_takes_its_preset_retrains_unless_the_user_chose_one():
+    """Issue 20 defect 3: digits' 3 retrains per seed stayed when the data set switched to fashion-mnist (preset
+    2), and the address gained r=3, so the browser's audit differed from the CLI's default."""
+    at = _page("pages/2_Run.py")
+    assert at.number_input(key="w_retrains").value == 3 and _param(at, "r") is None
+    at.sidebar.selectbox(key="w_dataset").set_value("fashion-mnist").run()
+    assert not at.exception, at.exception
+    assert at.number_input(key="w_retrains").value == 2 and _param(at, "r") is None
+    at.sidebar.selectbox(key="w_dataset").set_value("digits").run()
+    assert at.number_input(key="w_retrains").value == 3 and _param(at, "r") is None
+    at.number_input(key="w_retrains").set_value(5).run()  # the user's own choice travels with them
+    assert _param(at, "r") == "5"
+    at.sidebar.selectbox(key="w_dataset").set_value("fashion-mnist").run()
+    assert at.number_input(key="w_retrains").value == 5 and _param(at, "r") == "5"
+
+
 def test_every_hyperparameter_has_a_readable_label():
     for key in METHODS:
         for f in hyperparameters(key):

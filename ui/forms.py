@@ -157,3 +157,24 @@ def setting_input(f, value, *, default=None, help_extra: str = ""):
     lo, hi = int(meta.get("min", 0)), int(meta.get("max", 10**6))
     return st.number_input(label, lo, hi, min(hi, max(lo, int(value))), step=field_step(int(f.default)), key=key,
                            help=help_text)
+
+
+def run_settings(dataset: str, chosen: dict[str, Any]) -> None:
+    """The Run page's request settings (the fields with ``form="run"``: K, R, the short recipe), written to the
+    session as ``audit_<name>``. R is kept as None while it is the data set's preset, so switching the data set
+    takes the new preset's R and the address stays without it; a value the user chose travels with them."""
+    from engine.presets import default_retrains
+    from engine.request import AuditRequest
+
+    s = st.session_state
+    preset_r = default_retrains(dataset)
+    if s.get("_retrains_dataset", dataset) != dataset and chosen["retrains"] is None:
+        s.pop("w_retrains", None)  # the widget remembers the old preset's value: let it start at the new one
+    s["_retrains_dataset"] = dataset
+    for f in AuditRequest.settings():
+        if f.metadata.get("form") != "run":
+            continue
+        is_r = f.name == "retrains"
+        value = setting_input(f, chosen[f.name], help_extra=f" Preset: {preset_r}." if is_r else "",
+                              default=preset_r if is_r else None)
+        s[f"audit_{f.name}"] = None if is_r and value == preset_r else value
