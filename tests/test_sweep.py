@@ -160,13 +160,18 @@ def test_cli_grid_is_methods_x_values_x_forget_specs(monkeypatch):
 @pytest.mark.slow
 def test_cli_sweep_on_ray_then_from_the_store(local_ray, tmp_path, capsys):
     from engine.__main__ import main
+    from engine.presets import tuned_params
 
-    args = _sweep_args(tmp_path / "store", "--methods", "ft", "--grid", "ft.lr=0.1,0.05", "--seeds", "0",
+    # two learning rates, neither the data set's tuned default (a setting equal to it is printed as "default")
+    tuned = tuned_params("digits", "ft").get("lr")
+    a, b = [lr for lr in (0.1, 0.05, 0.02) if lr != tuned][:2]
+    args = _sweep_args(tmp_path / "store", "--methods", "ft", "--grid", f"ft.lr={a},{b}", "--seeds", "0",
                        "--out", str(tmp_path / "out"))
     assert main(args) == 0
     first = capsys.readouterr().out
     # 1 original, digits' 3 retrain replicas, 1 reference set, 2 FT settings
-    assert "lr=0.05" in first and "7 tasks, 7 run on Ray, 0 already in the store, 0 failed" in first
+    assert f"lr={a}" in first and f"lr={b}" in first
+    assert "7 tasks, 7 run on Ray, 0 already in the store, 0 failed" in first
     assert (tmp_path / "out" / "metrics.csv").is_file() and (tmp_path / "out" / "summary.csv").is_file()
     assert main(args) == 0
     assert "7 tasks, 0 run on Ray, 7 already in the store, 0 failed" in capsys.readouterr().out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sys
 from dataclasses import replace
 
 import streamlit as st
@@ -192,9 +193,28 @@ def _bounds(name: str) -> dict:
     return {"min_value": int(meta["min"]), "max_value": int(meta["max"])}
 
 
+def _through_app() -> None:
+    """Make sure the page runs inside ``app.py``'s navigation (its sections, its page configuration).
+
+    Streamlit runs an app with a ``pages/`` folder through its old folder discovery (every file a page, ``app`` the
+    first entry, no sections) until some session has called ``st.navigation``: on a fresh server, a page opened by
+    its address ran without ``app.py``, and its sidebar listed file names. Within ``app.py``'s navigation the flag
+    below is already off; if it is not, turn it off and rerun, so this session runs ``app.py``, which resolves the
+    same page by its address. This happens once per server process (the flag stays off); not under ``AppTest``
+    (a test process), which turns the flag back on before every run (a rerun there would drop the run's
+    button click). (Streamlit 1.67's ``PagesManager.uses_pages_directory``; a Chromium test opens a page by its
+    address on a fresh server and checks the sections.)"""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory and "streamlit.testing.v1" not in sys.modules:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def sidebar() -> RunSpec:
     """The shared sidebar: data set, model, forget set and seeds. Returns the resulting spec. Notices about values
     of the address that were dropped are shown above the page."""
+    _through_app()
     init()
     audit_settings()  # decoded once per session here, so its notices show on whichever page a link opens
     show_notices()
