@@ -25,12 +25,11 @@ import pandas as pd
 from . import config
 from .artifacts import Artifacts
 from .audit import continual as audit
-from .audit.compare import BASELINE, REFERENCE
 from .audit.rmia import DEFAULT_K, ReferenceSet
 from .config import RunSpec
 from .errors import Diverged, UnlearnError
 from .forget import remain_indices
-from .kinds import Stage
+from .kinds import Role, Stage
 from .reference_models import reference_set
 from .request import refuse_tuning_seeds
 from .trained import Prepared, TrainedModel
@@ -109,7 +108,8 @@ class ContinualRequest:
         return request_rows(n_train, self.requests, self.size, seed)
 
     def labels(self) -> dict[str, str]:
-        return {BASELINE: "Original (no unlearning)", REFERENCE: "Retrain", **{m.key: m.label for m in self.methods}}
+        return {Role.ORIGINAL: "Original (no unlearning)", Role.RETRAIN: "Retrain",
+                **{m.key: m.label for m in self.methods}}
 
 
 @dataclass
@@ -200,7 +200,7 @@ def run(art: Artifacts, req: ContinualRequest) -> ContinualResult:
         for j, (_, cum) in enumerate(steps):
             check_cancel(art.cancel)
             retrain = art.retrain(cum)
-            rows += [row(REFERENCE, j, retrain, retrain.seconds), row(BASELINE, j, original, 0.0)]
+            rows += [row(Role.RETRAIN, j, retrain, retrain.seconds), row(Role.ORIGINAL, j, original, 0.0)]
             done += 1
             art._report(Stage.CONTINUAL, done, total, {"seed": seed, "request": j + 1})
         for method in req.methods:

@@ -31,7 +31,8 @@ import plotly.graph_objects as go
 
 from . import config, figures
 from .audit import verdict as V
-from .audit.compare import BASELINE, REFERENCE, Comparison
+from .audit.compare import Comparison
+from .kinds import Role
 
 #: the note shown (and written into the zip) when PNG figures cannot be made
 PNG_HINT = ("PNG figures need kaleido (installed with this package) and a Chrome or Chromium browser on this machine "
@@ -82,10 +83,10 @@ def report_figures(cmp: Comparison) -> list[ReportFigure]:
         Avg Gap and wall-time bars over seeds.
     """
     out: list[ReportFigure] = []
-    methods = [m for m in cmp.methods if m not in (BASELINE, REFERENCE)]
+    methods = [m for m in cmp.methods if m not in (Role.ORIGINAL, Role.RETRAIN)]
     for seed in cmp.seeds:
         sfx = f"seed {seed}"
-        models = [BASELINE, *([REFERENCE] if cmp.has_retrain else []), *methods]
+        models = [Role.ORIGINAL, *([Role.RETRAIN] if cmp.has_retrain else []), *methods]
         for i in range(0, len(models), 2):
             pair = models[i:i + 2]
             groups = {m: cmp.signals[(m, seed)] for m in pair}
@@ -96,7 +97,7 @@ def report_figures(cmp: Comparison) -> list[ReportFigure]:
                 f"φ = log(p_y / (1 − p_y)) on remain ({_color_names['remain']}), test ({_color_names['test']}) and "
                 f"forget ({_color_names['forget']}). What good looks like: the forget histogram sits on the test "
                 "histogram, as under Retrain — not on remain, as under the original."))
-        for attack in cmp.audits[(BASELINE, seed)].attacks:
+        for attack in cmp.audits[(Role.ORIGINAL, seed)].attacks:
             curves = {m: (cmp.labels[m], cmp.audits[(m, seed)].attacks[attack]) for m in cmp.methods}
             for log in (False, True):
                 scale = "log-log" if log else "linear"
@@ -108,7 +109,7 @@ def report_figures(cmp: Comparison) -> list[ReportFigure]:
         losses = {m: (cmp.labels[m], cmp.signals[(m, seed)]["forget"]["loss"]) for m in cmp.methods}
         out.append(ReportFigure(
             f"loss-cdf-seed{seed}", f"Forget-set loss CDFs ({sfx})",
-            figures.loss_cdfs(losses, cmp.signals[(BASELINE, seed)]["test"]["loss"]),
+            figures.loss_cdfs(losses, cmp.signals[(Role.ORIGINAL, seed)]["test"]["loss"]),
             "Cross-entropy loss of the forget samples under every model, and the original model's test loss (dotted). "
             "What good looks like: the unlearned model's curve close to Retrain's (KS and W1 in the tables measure "
             "it)."))
@@ -153,7 +154,7 @@ def class_figures(cmp: Comparison, seed: int) -> list[ReportFigure]:
     from .audit import classes as cl
     from .forget import forget_classes
 
-    data = cmp.models[(BASELINE, seed)].data
+    data = cmp.models[(Role.ORIGINAL, seed)].data
     names = [str(c) for c in data.classes]
     marked = forget_classes(cmp.spec.forget)
     y_train, y_test = data.y_train.numpy(), data.y_test.numpy()
@@ -167,8 +168,8 @@ def class_figures(cmp: Comparison, seed: int) -> list[ReportFigure]:
             "; the forgotten classes are marked (yellow band). What good looks like: as Retrain, 0 on a forgotten "
             "class — Retrain never saw it — and the other classes kept." if marked else
             ". What good looks like: every class close to Retrain's."))]
-    reference = REFERENCE if cmp.has_retrain else BASELINE
-    methods = [m for m in cmp.methods if m not in (BASELINE, REFERENCE)]
+    reference = Role.RETRAIN if cmp.has_retrain else Role.ORIGINAL
+    methods = [m for m in cmp.methods if m not in (Role.ORIGINAL, Role.RETRAIN)]
     if methods:
         gap = cmp.rows[cmp.rows.seed == seed].set_index("method")["avg_gap"]
         best = min(methods, key=lambda m: (gap.get(m, np.inf) if np.isfinite(gap.get(m, np.inf)) else np.inf,
@@ -191,8 +192,8 @@ def class_figures(cmp: Comparison, seed: int) -> list[ReportFigure]:
         out.append(ReportFigure(
             f"forget-class-confidence-seed{seed}", f"Forget classes: p(y|x) against Retrain's ({sfx})",
             figures.class_confidence_histograms({m: (cmp.labels[m], values[m]) for m in cmp.methods
-                                                 if m != REFERENCE},
-                                                (cmp.labels[REFERENCE], values[REFERENCE]), "p_y",
+                                                 if m != Role.RETRAIN},
+                                                (cmp.labels[Role.RETRAIN], values[Role.RETRAIN]), "p_y",
                                                 x_title=cl.CONFIDENCE["p_y"]),
             "The forgotten classes' training samples: each model's p(y|x) (filled) against Retrain's (outline). What "
             "good looks like: the filled histogram on the outline, low p(y|x) — a peak near 1 means the class is "
@@ -206,10 +207,10 @@ def exposed_html(cmp: Comparison, seed: int | None = None, n: int = 10) -> str:
     from .audit.sample import most_exposed, sample_table
 
     seed = cmp.seeds[0] if seed is None else seed
-    data = cmp.models[(BASELINE, seed)].data
+    data = cmp.models[(Role.ORIGINAL, seed)].data
     names = [str(c) for c in data.classes]
     rows = {}
-    for idx in most_exposed(cmp, seed, BASELINE, n):
+    for idx in most_exposed(cmp, seed, Role.ORIGINAL, n):
         t = sample_table(cmp, seed, int(idx), names)
         rows[(f"#{int(idx)}", names[int(data.y_train[int(idx)])])] = t["rmia_rank"].round(0)
     df = pd.DataFrame(rows).T
@@ -279,7 +280,7 @@ def headline_html(cmp: Comparison, mia: str = "ft_auc") -> list[dict]:
     """The headline's sentences, each with the anchor of the report section or figure that shows its evidence."""
     seed = cmp.seeds[0]
     anchors = {"membership": f"roc-rmia-linear-seed{seed}", "statistics": f"loss-cdf-seed{seed}",
-               "confidence": f"confidence-{BASELINE}-{REFERENCE}-seed{seed}" if cmp.has_retrain else "table",
+               "confidence": f"confidence-{Role.ORIGINAL}-{Role.RETRAIN}-seed{seed}" if cmp.has_retrain else "table",
                "table": "table"}
     labels = {"membership": "the membership attack's ROC curves", "statistics": "the forget-set loss CDFs",
               "confidence": "the confidence histograms", "table": "the table judged against Retrain"}
@@ -361,7 +362,7 @@ def html_report(cmp: Comparison, figs: list[ReportFigure] | None = None, *, glos
         params.append((cmp.labels.get(m, m), json.dumps(p, sort_keys=True) if p else ""))
     data = DATASETS.get(spec.data.dataset)
     check = cmp.membership_check()
-    up = cmp.models[(BASELINE, cmp.seeds[0])]
+    up = cmp.models[(Role.ORIGINAL, cmp.seeds[0])]
     uploaded = up.artifact.manifest.get("name") if up.kind == "uploaded" else None
     return _ENV.get_template("report.html").render(
         title=title or f"Unlearning audit — {spec.data.dataset} · {spec.model.arch} · forget {spec.forget}",

@@ -27,9 +27,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .audit.compare import BASELINE, REFERENCE, Comparison
+from .audit.compare import Comparison
 from .config import RunSpec
 from .errors import UnlearnError
+from .kinds import Role
 from .presets import DEVICES, PRESETS
 from .run import AuditRequest, Runner
 from .unlearning import METHODS
@@ -81,7 +82,7 @@ class Reproduction:
         rows = []
         for (table, forget), cmp in self.comparisons.items():
             t, paper = cmp.table(), PAPER[(table, forget)]
-            for method in [m for m in t.index if m != BASELINE]:
+            for method in [m for m in t.index if m != Role.ORIGINAL]:
                 row = {"table": table, "forget": forget, "method": method, "label": t.loc[method, "label"]}
                 for i, (col, _) in enumerate(COLUMNS):
                     ours = float(t.loc[method, f"{col}_mean"])
@@ -119,7 +120,7 @@ def protocol(spec: RunSpec, *, seeds: Sequence[int] = SEEDS, k: int = 8, retrain
     for (table, forget), paper in PAPER.items():
         if forget not in (forgets or FORGETS):
             continue
-        methods = [m for m in paper if m != REFERENCE and m in METHODS]
+        methods = [m for m in paper if m != Role.RETRAIN and m in METHODS]
         requests[(table, forget)] = AuditRequest.build(
             replace(spec, forget=(forgets or FORGETS)[forget]), methods, seeds, k=k, retrains=retrains,
             use_remain=table.startswith("Table 1"))

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .artifacts import REFERENCE_TRAINING, Artifacts, NotStored
-from .audit.compare import BASELINE, REFERENCE, Comparison, ModelAudit, audit_model, seed_rows
+from .audit.compare import Comparison, ModelAudit, audit_model, seed_rows
 from .audit.guard import SignalCheck, membership_check
 from .audit.rmia import DEFAULT_K, ReferenceSet
 from .audit.theorem import TheoremView
@@ -63,9 +63,9 @@ class Baseline:
         """The guard on one seed without reference models: the loss attack's AUC (forget vs test) of the
         original against Retrain's, each with a bootstrap standard error, and the original's train accuracy."""
         scores = {name: (-s["forget"]["loss"], -s["test"]["loss"]) for name, s in self.signals.items()}
-        se = 100 * auc_difference_se(scores[BASELINE], scores[REFERENCE], seed=self.prep.spec.seed)
-        train_acc = float(np.mean(self.signals[BASELINE].splits["train"]["correct"]))
-        return membership_check(train_acc, 100 * auc(*scores[BASELINE]), 100 * auc(*scores[REFERENCE]),
+        se = 100 * auc_difference_se(scores[Role.ORIGINAL], scores[Role.RETRAIN], seed=self.prep.spec.seed)
+        train_acc = float(np.mean(self.signals[Role.ORIGINAL].splits["train"]["correct"]))
+        return membership_check(train_acc, 100 * auc(*scores[Role.ORIGINAL]), 100 * auc(*scores[Role.RETRAIN]),
                                 halfwidth=Z95 * se, metric="loss-attack AUC")
 
 
@@ -124,26 +124,27 @@ class Runner(Artifacts):
     def _tabulate(self, req: AuditRequest, plan: list[AuditPiece], built: dict[str, Any], failures: dict,
                   t0: float) -> Comparison:
         setting = "with D_R" if req.use_remain else "D_F only"
-        labels = {BASELINE: UPLOADED_LABEL if req.original else "Original",
-                  **({REFERENCE: "Retrain"} if req.retrains else {}), **{m.key: m.label for m in req.methods}}
+        labels = {Role.ORIGINAL: UPLOADED_LABEL if req.original else "Original",
+                  **({Role.RETRAIN: "Retrain"} if req.retrains else {}), **{m.key: m.label for m in req.methods}}
         ref = next(built[p.id] for p in plan if p.kind == PieceKind.REFERENCES)
         rows, audits, signals, trained = [], {}, {}, {}
         for i, seed in enumerate(req.seeds):
             mine = [p for p in plan if p.seed == seed and p.id in built]
             sig_of = {p.deps[0].id: built[p.id] for p in mine if p.kind == PieceKind.SIGNALS}
             retrains = [p for p in mine if p.role == Role.RETRAIN]
-            named = [(BASELINE, p) for p in mine if p.role in (Role.ORIGINAL, Role.UPLOADED)] + \
-                [(REFERENCE, p) for p in retrains[:1]] + [(p.method.key, p) for p in mine if p.role == Role.UNLEARNED]
+            named = [(Role.ORIGINAL, p) for p in mine if p.role in (Role.ORIGINAL, Role.UPLOADED)] + \
+                [(Role.RETRAIN, p) for p in retrains[:1]] + \
+                [(p.method.key, p) for p in mine if p.role == Role.UNLEARNED]
             models, sigs = {n: built[p.id] for n, p in named}, {n: sig_of[p.id] for n, p in named}
             replica_models, replica_sigs = [built[p.id] for p in retrains], [sig_of[p.id] for p in retrains]
             y = self.data(seed_spec(req, seed)).y_train.numpy()
             seed_audits = {name: self._audit(sig, models[name], ref, y, seed, replica_sigs, replica_models,
-                                             skip=0 if name == REFERENCE else None) for name, sig in sigs.items()}
-            replicas = [seed_audits[REFERENCE] if r == 0 else
+                                             skip=0 if name == Role.RETRAIN else None) for name, sig in sigs.items()}
+            replicas = [seed_audits[Role.RETRAIN] if r == 0 else
                         self._audit(s, replica_models[r], ref, y, seed, replica_sigs, replica_models, skip=r)
                         for r, s in enumerate(replica_sigs)]
             seconds = {n: tm.seconds for n, tm in models.items()}
-            seconds.update({f"{REFERENCE}#{r}": tm.seconds for r, tm in enumerate(replica_models) if r > 0})
+            seconds.update({f"{Role.RETRAIN}#{r}": tm.seconds for r, tm in enumerate(replica_models) if r > 0})
             one_time = {n: tm.one_time_seconds for n, tm in models.items()}
             rows += seed_rows(seed_audits, replicas, labels, seconds, seed=seed, setting=setting, n_boot=req.bootstrap,
                               one_time=one_time)
@@ -208,7 +209,7 @@ class Runner(Artifacts):
         original = self.original(spec)
         retrain = self.retrain(prep)
         signals = {}
-        for i, (name, tm) in enumerate(((BASELINE, original), (REFERENCE, retrain))):
+        for i, (name, tm) in enumerate(((Role.ORIGINAL, original), (Role.RETRAIN, retrain))):
             signals[name] = self.signals(tm, prep)
             self._report(Stage.SIGNALS, i + 1, 2, {})
         return Baseline(prep, original, retrain, signals)

@@ -15,9 +15,10 @@ from . import config
 from .artifacts import Artifacts
 from .attacks import AdversarialSet, NearestAdversarial
 from .audit import theorem as theorem_audit
-from .audit.compare import BASELINE, REFERENCE, Comparison
+from .audit.compare import Comparison
 from .audit.theorem import TheoremView
 from .errors import UnlearnError
+from .kinds import Role
 from .store import Artifact
 from .trained import Prepared
 from .training import check_cancel, predict
@@ -34,9 +35,9 @@ def view(art: Artifacts, cmp: Comparison, method: str) -> TheoremView:
     own (the whole training set's when stored, else the forget rows'). The logits of the original model,
     Retrain and the unlearned model at x_adv are stored too (kind ``theorem``).
     """
-    if method not in cmp.methods or method in (BASELINE, REFERENCE):
+    if method not in cmp.methods or method in (Role.ORIGINAL, Role.RETRAIN):
         raise UnlearnError(f"{method!r} is not an unlearned model of this audit; choose one of "
-                           f"{', '.join(m for m in cmp.methods if m not in (BASELINE, REFERENCE))}")
+                           f"{', '.join(m for m in cmp.methods if m not in (Role.ORIGINAL, Role.RETRAIN))}")
     if not cmp.has_retrain:
         raise UnlearnError("AMUN's Theorem 4.1 view compares each forget sample with the retrained model (does "
                            "its adversarial example transfer to Retrain?); this audit has no retrain — run it with "
@@ -44,9 +45,9 @@ def view(art: Artifacts, cmp: Comparison, method: str) -> TheoremView:
     frames, adversarial = [], {}
     for seed in cmp.seeds:
         check_cancel(art.cancel)
-        models = {"original": cmp.models[(BASELINE, seed)], "retrain": cmp.models[(REFERENCE, seed)],
+        models = {"original": cmp.models[(Role.ORIGINAL, seed)], "retrain": cmp.models[(Role.RETRAIN, seed)],
                   "after": cmp.models[(method, seed)]}
-        sig = {name: cmp.signals[(key, seed)] for name, key in (("original", BASELINE), ("retrain", REFERENCE),
+        sig = {name: cmp.signals[(key, seed)] for name, key in (("original", Role.ORIGINAL), ("retrain", Role.RETRAIN),
                                                                  ("after", method))}
         data = models["original"].data
         prep = Prepared(replace(cmp.spec, seed=seed, forget_seed=seed), data, sig["after"].forget,
@@ -65,7 +66,7 @@ def view(art: Artifacts, cmp: Comparison, method: str) -> TheoremView:
 
         logits = art._artifact("theorem", key, build).arrays()
         scores = {name: cmp.audits[(k, seed)].per_sample["forget_rmia_score"]
-                  for name, k in (("original", BASELINE), ("retrain", REFERENCE), ("after", method))}
+                  for name, k in (("original", Role.ORIGINAL), ("retrain", Role.RETRAIN), ("after", method))}
         frame = theorem_audit.per_sample(
             index=prep.forget, labels=data.y_train.numpy()[prep.forget], eps=adv.eps.numpy(),
             delta_norm=adv.delta_norm.numpy(), y_adv=adv.y_adv.numpy(), flipped=adv.flipped.numpy(),
@@ -80,7 +81,7 @@ def _attack(cmp: Comparison, method: str, seed: int) -> NearestAdversarial:
     """The search AMUN ran (or would run) in ``cmp``: the settings of ``method`` if it is an AMUN variant (with
     the ε_init it calibrated, if it did), else of the first AMUN variant in the audit, else AMUN's defaults."""
     for key in [method, *cmp.methods]:
-        if key in (BASELINE, REFERENCE) or (key, seed) not in cmp.models:
+        if key in (Role.ORIGINAL, Role.RETRAIN) or (key, seed) not in cmp.models:
             continue
         manifest = cmp.models[(key, seed)].artifact.manifest
         inst = get_method(manifest["method"], **manifest.get("params", {}))

@@ -33,9 +33,9 @@ from typing import Any
 import pandas as pd
 
 from . import config
-from .audit.compare import REFERENCE
 from .config import RunSpec
 from .errors import UnlearnError
+from .kinds import Role
 from .presets import TUNED_DIR
 from .run import HELDOUT, AuditRequest, Runner
 from .training import check_cancel
@@ -186,7 +186,7 @@ def tune(spec: RunSpec, methods: Sequence[str], runner: Runner, *, seeds: Sequen
     t0 = time.perf_counter()
     plan: list[tuple[str, dict[str, Any], bool]] = []
     for key in methods:
-        if key == REFERENCE or (not use_remain and METHODS.get(key) is not None and METHODS[key].needs_remain):
+        if key == Role.RETRAIN or (not use_remain and METHODS.get(key) is not None and METHODS[key].needs_remain):
             continue
         if key not in grids:
             raise UnlearnError(f"no tuning grid for {key!r}; grids exist for: {', '.join(grids)}")

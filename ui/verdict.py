@@ -10,7 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from engine.audit import verdict as V
-from engine.audit.compare import REFERENCE, Comparison
+from engine.audit.compare import Comparison
+from engine.kinds import Role
 from ui.text import md
 
 #: where each kind of evidence is shown: page file and link label
@@ -106,7 +107,7 @@ def comparison(cmp: Comparison, mia: str = "ft_auc") -> None:
     tables.guard(cmp.membership_check())
     if cmp.failures:
         st.warning(cmp.failure_note(), icon=":material/error:")
-    if REFERENCE not in set(cmp.rows["method"]):
+    if Role.RETRAIN not in set(cmp.rows["method"]):
         st.info("No retrain in this audit: no method can be judged against Retrain; the cells are plain.")
     table(cmp, mia)
     verdict_list(cmp, mia)

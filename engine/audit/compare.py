@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import RunSpec
+from ..kinds import Role
 from ..signals import Signals
 from .guard import SignalCheck, membership_check
 from .mia import AttackResult, loss_threshold, mia_efficacy, simple_mia
@@ -41,8 +42,6 @@ from .rmia import ReferenceSet, RmiaResult, rmia
 from .stats import distribution_stats, wasserstein1
 from .uncertainty import BOOTSTRAP_METRICS, Z95, bootstrap_se, loo_factor, noise_floor, t_factor, t_halfwidth
 
-REFERENCE = "retrain"
-BASELINE = "original"
 #: columns of metrics.csv, in order
 COLUMNS = ["method", "label", "seed", "replica", "setting", "ua", "ra", "ta", "train_acc", "ft_auc", "mia_efficacy",
            "simple_mia_acc", "simple_mia_auc", "loss_auc", "tpr_at_1pct", "tpr_at_01pct", "ks", "ks_p", "wasserstein",
@@ -158,9 +157,9 @@ def seed_rows(audits: dict[str, ModelAudit], replicas: Sequence[ModelAudit], lab
 
     Avg Gap of a model is taken against the mean of the seed's retrain ``replicas``; a replica's against the mean
     of the other replicas times :func:`~engine.audit.uncertainty.loo_factor` (the expected gap of one more retrain
-    to the mean of all R; 0 with one replica). ``audits[REFERENCE]`` is replica 0. Bootstrap standard errors
+    to the mean of all R; 0 with one replica). ``audits[Role.RETRAIN]`` is replica 0. Bootstrap standard errors
     (``*_se``) come from :func:`engine.audit.uncertainty.bootstrap_se` over this seed's samples. Without a retrain
-    (no ``audits[REFERENCE]``, no ``replicas``: an audit against the reference models alone) Avg Gap is NaN.
+    (no ``audits[Role.RETRAIN]``, no ``replicas``: an audit against the reference models alone) Avg Gap is NaN.
     """
     def row(name: str, audit: ModelAudit, replica: int) -> dict[str, Any]:
         return {"method": name, "label": labels[name], "seed": seed, "replica": replica, "setting": setting,
@@ -168,11 +167,11 @@ def seed_rows(audits: dict[str, ModelAudit], replicas: Sequence[ModelAudit], lab
                 "one_time_seconds": (one_time or {}).get(name, 0.0) if replica == 0 else 0.0}
 
     rows = {name: row(name, a, 0) for name, a in audits.items()}
-    reps = [rows[REFERENCE]] + [row(REFERENCE, a, r) for r, a in enumerate(replicas[1:], 1)] if replicas else []
+    reps = [rows[Role.RETRAIN]] + [row(Role.RETRAIN, a, r) for r, a in enumerate(replicas[1:], 1)] if replicas else []
     keys = ("ua", "ra", "ta", "ft_auc", "mia_efficacy")
     mean_ref = {k: float(np.mean([x[k] for x in reps])) if reps else float("nan") for k in keys}
     for name, x in rows.items():
-        if name != REFERENCE:
+        if name != Role.RETRAIN:
             x["avg_gap"], x["avg_gap_mis"] = avg_gap(x, mean_ref, "ft_auc"), avg_gap(x, mean_ref, "mia_efficacy")
     # a replica against the mean of the others overstates a retrain-like method's gap to the mean of all R
     # (σ²(1 + 1/(R − 1)) vs σ²(1 + 1/R)): the leave-one-out correction makes the floor unbiased (loo_factor)
@@ -182,13 +181,14 @@ def seed_rows(audits: dict[str, ModelAudit], replicas: Sequence[ModelAudit], lab
         ref = {k: float(np.mean([y[k] for y in others])) for k in keys}
         x["avg_gap"], x["avg_gap_mis"] = fix * avg_gap(x, ref, "ft_auc"), fix * avg_gap(x, ref, "mia_efficacy")
     samples = {name: _samples(a) for name, a in audits.items()}
-    samples.update({f"{REFERENCE}#{r}": _samples(a) for r, a in enumerate(replicas[1:], 1)})
-    se = bootstrap_se(samples, [REFERENCE] + [f"{REFERENCE}#{r}" for r in range(1, len(replicas))] if replicas else [],
+    samples.update({f"{Role.RETRAIN}#{r}": _samples(a) for r, a in enumerate(replicas[1:], 1)})
+    names = [Role.RETRAIN] + [f"{Role.RETRAIN}#{r}" for r in range(1, len(replicas))] if replicas else []
+    se = bootstrap_se(samples, names,
                       n_boot=n_boot, seed=seed)
     for name, x in rows.items():
         x.update({f"{m}_se": v for m, v in se[name].items()})
     for r, x in enumerate(reps[1:], 1):
-        x.update({f"{m}_se": v for m, v in se[f"{REFERENCE}#{r}"].items()})
+        x.update({f"{m}_se": v for m, v in se[f"{Role.RETRAIN}#{r}"].items()})
     return [{c: x[c] for c in COLUMNS} for x in [*rows.values(), *reps[1:]]]
 
 
@@ -230,15 +230,15 @@ class Comparison:
         df = self.rows.copy()
         if mia != "ft_auc":
             df["avg_gap"], df["avg_gap_se"] = df["avg_gap_mis"], np.nan
-        order = [m for m in [BASELINE, REFERENCE] if m in set(df["method"])] + \
-            [m for m in dict.fromkeys(df["method"]) if m not in (BASELINE, REFERENCE)]
+        order = [m for m in [Role.ORIGINAL, Role.RETRAIN] if m in set(df["method"])] + \
+            [m for m in dict.fromkeys(df["method"]) if m not in (Role.ORIGINAL, Role.RETRAIN)]
         cols = list(TABLE)
         per_seed = df.groupby(["method", "seed"], sort=False)[cols].mean()
         n_seeds = df.groupby("method", sort=False)["seed"].nunique()
         out = pd.DataFrame(index=pd.Index(order, name="method"))
         labels = df.drop_duplicates("method").set_index("method")["label"]
         out.insert(0, "label", labels.loc[order])
-        retrain = df[df["method"] == REFERENCE]
+        retrain = df[df["method"] == Role.RETRAIN]
         for c in cols:
             seeds_c = per_seed[c]
             out[f"{c}_mean"] = [float(seeds_c.loc[m].mean()) for m in order]
@@ -263,7 +263,7 @@ class Comparison:
         95 % interval, and every method within Retrain's own spread of Retrain. Exact ties are all marked.
         Retrain and the original model are never "best"."""
         t = self.table(mia)
-        cand = t.drop(index=[m for m in (BASELINE, REFERENCE) if m in t.index])
+        cand = t.drop(index=[m for m in (Role.ORIGINAL, Role.RETRAIN) if m in t.index])
         out: dict[str, list[str]] = {}
         if cand.empty:
             return out
@@ -272,9 +272,9 @@ class Comparison:
                 continue
             v = cand[f"{c}_mean"]
             if rule == "retrain":
-                if REFERENCE not in t.index:  # no retrain in this audit: "closest to Retrain" is not defined
+                if Role.RETRAIN not in t.index:  # no retrain in this audit: "closest to Retrain" is not defined
                     continue
-                v = (v - t.loc[REFERENCE, f"{c}_mean"]).abs()
+                v = (v - t.loc[Role.RETRAIN, f"{c}_mean"]).abs()
             if not v.notna().any():
                 continue
             ci = cand[f"{c}_ci"].fillna(0.0)
@@ -322,25 +322,25 @@ class Comparison:
     @property
     def has_retrain(self) -> bool:
         """Whether the audit has a Retrain (without one: the reference models alone, no Avg Gap)."""
-        return bool((self.rows["method"] == REFERENCE).any())
+        return bool((self.rows["method"] == Role.RETRAIN).any())
 
     def membership_check(self) -> SignalCheck:
         """The guard (:mod:`engine.audit.guard`) on this audit: the original model's train accuracy and FT AUC
         against Retrain's, with their 95 % uncertainty and Retrain's noise floor (without a Retrain: against chance,
         50, with the original's own interval)."""
         t = self.table()
-        o = self.rows[self.rows.method == BASELINE].set_index("seed")
+        o = self.rows[self.rows.method == Role.ORIGINAL].set_index("seed")
         if not self.has_retrain:
             return membership_check(float(o["train_acc"].mean()) / 100, float(o["ft_auc"].mean()), 50.0,
-                                    halfwidth=float(t.loc[BASELINE, "ft_auc_ci"]), against="chance")
-        r = self.rows[self.rows.method == REFERENCE].groupby("seed")["ft_auc"].mean()
+                                    halfwidth=float(t.loc[Role.ORIGINAL, "ft_auc_ci"]), against="chance")
+        r = self.rows[self.rows.method == Role.RETRAIN].groupby("seed")["ft_auc"].mean()
         diff = (o["ft_auc"] - r.loc[o.index]).tolist()
         if len(diff) >= 2:  # paired over seeds
             half = t_halfwidth(diff)
         else:  # one seed: the two bootstrap errors, combined as if independent (conservative)
-            half = float(np.hypot(*(t.loc[m, "ft_auc_ci"] for m in (BASELINE, REFERENCE))))
+            half = float(np.hypot(*(t.loc[m, "ft_auc_ci"] for m in (Role.ORIGINAL, Role.RETRAIN))))
         return membership_check(float(o["train_acc"].mean()) / 100, float(o["ft_auc"].mean()), float(r.mean()),
-                                halfwidth=half, noise=float(t.loc[REFERENCE, "ft_auc_noise"]))
+                                halfwidth=half, noise=float(t.loc[Role.RETRAIN, "ft_auc_noise"]))
 
     def failure_note(self) -> str:
         """Which runs have no row and why (a method that diverged on a seed), or an empty string."""

@@ -30,8 +30,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..kinds import Role
 from ..signals import Signals
-from .compare import BASELINE, REFERENCE
 from .rmia import ReferenceSet, rmia
 from .uncertainty import auc, t_halfwidth
 
@@ -83,7 +83,7 @@ def with_gaps(rows: pd.DataFrame) -> pd.DataFrame:
     """``rows`` with ``avg_gap``: mean |Δ| of UA, RA, TA and FT AUC to the Retrain row of the same seed and request
     (Retrain's own is 0; NaN where that Retrain is missing)."""
     out = rows.copy()
-    ref = out[out["method"] == REFERENCE].set_index(["seed", "request"])[list(GAP_KEYS)]
+    ref = out[out["method"] == Role.RETRAIN].set_index(["seed", "request"])[list(GAP_KEYS)]
     joined = out.join(ref, on=["seed", "request"], rsuffix="_rt")
     out["avg_gap"] = np.mean([np.abs(joined[k] - joined[f"{k}_rt"]) for k in GAP_KEYS], axis=0)
     return out
@@ -145,14 +145,14 @@ def claim(rows: pd.DataFrame, adaptive: str = "amun_a", plain: str = "amun",
     present = set(rows["method"])
     if adaptive not in present or plain not in present:
         raise ValueError(f"the claim compares {adaptive} and {plain}; run both")
-    base = [m for m in (baselines or sorted(present)) if m not in (adaptive, plain, BASELINE, REFERENCE)
+    base = [m for m in (baselines or sorted(present)) if m not in (adaptive, plain, Role.ORIGINAL, Role.RETRAIN)
             and m in present]
     if not base:
         raise ValueError("the claim needs at least one baseline method")
     table = rows.pivot_table(index=["request", "seed"], columns="method", values=metric)
-    ref = table[REFERENCE] if REFERENCE in table else pd.Series(np.nan, index=table.index)
+    ref = table[Role.RETRAIN] if Role.RETRAIN in table else pd.Series(np.nan, index=table.index)
     if reading == "retrain":
-        if REFERENCE not in table:
+        if Role.RETRAIN not in table:
             raise ValueError("the distance to Retrain needs Retrain's rows")
         table = table.sub(ref, axis=0).abs()
     sign = 1.0 if reading == "higher" else -1.0  # advantage = sign × (a − b)
@@ -204,7 +204,7 @@ def claim_display(table: pd.DataFrame, labels: dict[str, str], adaptive: str = "
     la, lp = labels.get(adaptive, adaptive), labels.get(plain, plain)
     out = table.assign(**{"best baseline": [labels.get(m, m) for m in table["best baseline"]]})
     return out.rename(columns={
-        adaptive: la, plain: lp, "retrain value": labels.get(REFERENCE, "Retrain"),
+        adaptive: la, plain: lp, "retrain value": labels.get(Role.RETRAIN, "Retrain"),
         f"{adaptive} over {plain}": f"{la} over {lp}", "hw1": "± (95 %)",
         f"{plain} over baseline": f"{lp} over baseline", "hw2": "± (95 %) ",
         f"{adaptive} over baseline": f"{la} over baseline", "hw3": "± (95 %)  ",

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compare import BASELINE, REFERENCE, Comparison
+from ..kinds import Role
+from .compare import Comparison
 
 
 def membership_ranks(cmp: Comparison, model: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -29,7 +30,7 @@ def still_remembered(cmp: Comparison, model: str, seed: int, threshold: float = 
         return int((membership_ranks(cmp, m, seed)[1] >= threshold).sum()) if (m, seed) in cmp.audits else None
 
     return {"indices": idx, "ranks": rank, "n": len(idx), "count": int((rank >= threshold).sum()),
-            "retrain": count(REFERENCE), "original": count(BASELINE), "threshold": threshold}
+            "retrain": count(Role.RETRAIN), "original": count(Role.ORIGINAL), "threshold": threshold}
 
 
 def tpr_cell(tpr: float, halfwidth: float, n_nonmembers: int, fpr: float) -> str:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .compare import REFERENCE
+from ..kinds import Role
 from .uncertainty import t_halfwidth
 
 #: how forgotten a sample is: column → (label, which direction is "more forgotten", help)
@@ -275,7 +275,7 @@ def size_effect(rows: Mapping[str, pd.DataFrame], n_train: int, methods: list[st
     out = []
     for spec, r in rows.items():
         main = r[r["replica"] == 0]
-        ref = r[r["method"] == REFERENCE].groupby("seed")["ft_auc"].mean()
+        ref = r[r["method"] == Role.RETRAIN].groupby("seed")["ft_auc"].mean()
         for method in methods or [m for m in dict.fromkeys(main["method"]) if m != "original"]:
             part = main[main["method"] == method].set_index("seed")
             if part.empty:

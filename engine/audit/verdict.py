@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .compare import BASELINE, REFERENCE, Comparison
+from ..kinds import Role
+from .compare import Comparison
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,7 @@ class Verdict:
 def retrain_interval(t: pd.DataFrame, key: str) -> float:
     """Retrain's 95 % half-width for column ``key`` of :meth:`Comparison.table`: its interval and its replica
     spread combined (NaN when neither is known)."""
-    ci, floor = float(t.loc[REFERENCE, f"{key}_ci"]), float(t.loc[REFERENCE, f"{key}_noise"])
+    ci, floor = float(t.loc[Role.RETRAIN, f"{key}_ci"]), float(t.loc[Role.RETRAIN, f"{key}_noise"])
     if not (np.isfinite(ci) or np.isfinite(floor)):
         return float("nan")
     return float(np.hypot(_finite(ci), _finite(floor)))
@@ -198,7 +199,7 @@ def cells(cmp: Comparison, mia: str = "ft_auc") -> dict[str, dict[str, Cell]]:
     units. Retrain's own cells are ``reference``; without a retrain every cell is ``unknown``."""
     t = cmp.table(mia)
     out: dict[str, dict[str, Cell]] = {}
-    has_r = REFERENCE in t.index
+    has_r = Role.RETRAIN in t.index
     for m in t.index:
         row = {}
         for ms in MEASURES:
@@ -206,14 +207,15 @@ def cells(cmp: Comparison, mia: str = "ft_auc") -> dict[str, dict[str, Cell]]:
             if not has_r or ms.direction == "cost":
                 row[ms.key] = Cell(ms, v, ci, float("nan"), float("nan"), "unknown", False)
                 continue
-            r = ms.scale * float(t.loc[REFERENCE, f"{ms.key}_mean"])
+            r = ms.scale * float(t.loc[Role.RETRAIN, f"{ms.key}_mean"])
             h = ms.scale * retrain_interval(t, ms.key)
             if ms.direction == "distance":
                 # Retrain's own value is already its replica spread (a floor of a floor is no interval): its
                 # interval over seeds on top where there is one; with one retrain there is no floor to judge by
-                ci_r = ms.scale * float(t.loc[REFERENCE, f"{ms.key}_ci"])
-                h = (ci_r if np.isfinite(ci_r) else 0.0) if int(t.loc[REFERENCE, "n_replicas"]) >= 2 else float("nan")
-            if m == REFERENCE:  # its row shows the interval the others are judged by (seeds and replicas combined)
+                ci_r = ms.scale * float(t.loc[Role.RETRAIN, f"{ms.key}_ci"])
+                several = int(t.loc[Role.RETRAIN, "n_replicas"]) >= 2
+                h = (ci_r if np.isfinite(ci_r) else 0.0) if several else float("nan")
+            if m == Role.RETRAIN:  # its row shows the interval the others are judged by (seeds and replicas combined)
                 row[ms.key] = Cell(ms, v, h if np.isfinite(h) and h > 0 else ci, r, h, "reference", False)
                 continue
             status, bad = judge(v, r, h, ms.direction)
@@ -227,7 +229,7 @@ def phi_direction(cmp: Comparison, method: str) -> float | None:
     over seeds), in logit units; negative = flattened, positive = sharpened. None without the signals."""
     shifts = []
     for s in cmp.seeds:
-        a, b = cmp.signals.get((method, s)), cmp.signals.get((REFERENCE, s))
+        a, b = cmp.signals.get((method, s)), cmp.signals.get((Role.RETRAIN, s))
         if a is None or b is None:
             return None
         shifts.append(np.mean([float(np.median(a[g]["phi"]) - np.median(b[g]["phi"])) for g in ("test", "remain")]))
@@ -292,7 +294,7 @@ def verdicts(cmp: Comparison, mia: str = "ft_auc") -> list[Verdict]:
     allc = cells(cmp, mia)
     out = []
     for m in cmp.table(mia).index:
-        if m in (BASELINE, REFERENCE):
+        if m in (Role.ORIGINAL, Role.RETRAIN):
             continue
         phi_dir = phi_direction(cmp, m)
         text, evidence, clauses = sentence_of(allc[m], phi_dir)
@@ -316,7 +318,7 @@ def lowest(cmp: Comparison, key: str, methods: list[str] | None = None, mia: str
     """The methods that cannot be told apart from the lowest on ``key`` (intervals overlapping the lowest one's): a
     single name only when it separates from every other."""
     t = cmp.table(mia)
-    cand = [m for m in (methods or t.index) if m not in (BASELINE, REFERENCE)
+    cand = [m for m in (methods or t.index) if m not in (Role.ORIGINAL, Role.RETRAIN)
             and np.isfinite(float(t.loc[m, f"{key}_mean"]))]
     if not cand:
         return []
