@@ -1,12 +1,15 @@
 """Screenshots of the dashboard for the README: starts the real server, runs the default flow, writes assets/*.png.
 
     .venv/bin/python bench/screenshots.py [--out assets] [--home DIR] [--methods ft,rl,ga,salun,amun,sg_unlearn]
+        [--dataset digits] [--seeds 0] [--prefix ""]
 
 Needs Debian's /usr/bin/chromium and playwright (the ``dev`` extra in pyproject.toml). The server gets its own
 UNLEARN_HOME (a temporary one unless --home is given, e.g. to reuse a store) and Streamlit's minimal toolbar. Flow:
 Setup and train (trains original and retrain) → Run (the methods on seed 0, default RMIA settings) → one
 screenshot, 1400 px wide, of Run, Confidence, Adversarial, Membership and Compare, each opened by its shareable
-URL. Not a test: it only fails when a page never renders.
+URL; then the Presentation page's five steps at a projector's 1280×720 (presentation_1.png … _5.png), and the
+headline sentences of Compare printed, to be read against the screenshots. Not a test: it only fails when a page
+never renders.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -25,6 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
+#: the Presentation page's steps (its URL key ``step``), as pages/15_Presentation.py names them
+STEPS = ["1 · The forget set", "2 · The original remembers it", "3 · Each method against Retrain",
+         "4 · Still remembered", "5 · The cost"]
 #: file → (page URL path, heading to wait for, viewport height, text that must appear once the page is complete)
 SHOTS = {
     "confidence.png": ("Confidence", "Confidence on remain / test / forget", 1250, "Per-sample shift"),
@@ -95,6 +102,9 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "assets"))
     ap.add_argument("--home", default=None, help="UNLEARN_HOME for the server (default: a new temporary folder)")
     ap.add_argument("--methods", default="ft,rl,ga,salun,amun,sg_unlearn")
+    ap.add_argument("--dataset", default="digits", help="data set key (its preset model and recipe)")
+    ap.add_argument("--seeds", default="0", help="audit seeds, e.g. 0,1,2")
+    ap.add_argument("--prefix", default="", help="prefix of the file names (e.g. fashion_)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -104,24 +114,38 @@ def main() -> None:
     server, url = serve(home, "--client.toolbarMode", "minimal")
     t0 = time.time()
     try:
-        settings = "ds=digits&model=mlp&seed=0&fseed=0"
+        settings = f"ds={args.dataset}&seed=0&fseed=0"
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            train_and_audit(page, url, f"{settings}&methods={args.methods}&seeds=0")
+            audit = f"{settings}&methods={args.methods}&seeds={args.seeds}"
+            train_and_audit(page, url, audit)
             page.set_viewport_size({"width": 1400, "height": 1000})
-            page.screenshot(path=str(out / "run.png"))
-            print(f"run.png ({time.time() - t0:.0f} s)", flush=True)
+            page.screenshot(path=str(out / f"{args.prefix}run.png"))
+            print(f"{args.prefix}run.png ({time.time() - t0:.0f} s)", flush=True)
             for name, (path, title, height, last) in SHOTS.items():
                 page.set_viewport_size({"width": 1400, "height": height})
                 # each page by its shareable address (a fresh session; the audit is found by its settings)
-                page.goto(f"{url}/{path}?{settings}&methods={args.methods}&seeds=0")
+                page.goto(f"{url}/{path}?{audit}")
                 page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
                 page.get_by_text(last).first.wait_for(timeout=600_000)
                 _settle(page)
                 page.wait_for_timeout(800)  # plotly's transitions
-                page.screenshot(path=str(out / name))
-                print(f"{name} ({time.time() - t0:.0f} s)", flush=True)
+                page.screenshot(path=str(out / f"{args.prefix}{name}"))
+                print(f"{args.prefix}{name} ({time.time() - t0:.0f} s)", flush=True)
+                if name == "compare.png":  # the headline, as text, to quote beside the screenshot
+                    box = page.locator(".st-key-headline").first
+                    print("  headline:", " ".join(box.inner_text().split()) if box.count() else "(none)")
+            page.set_viewport_size({"width": 1280, "height": 720})
+            for i, step in enumerate(STEPS, 1):
+                page.goto(f"{url}/Presentation?{audit}&step={urllib.parse.quote(step)}")
+                page.get_by_role("button", name="← Back" if i > 1 else "Next →").first.wait_for(timeout=300_000)
+                _settle(page)
+                page.wait_for_timeout(800)
+                nav = page.get_by_role("button", name="Next →" if i < len(STEPS) else "← Back").first.bounding_box()
+                fits = nav is not None and nav["y"] + nav["height"] <= 720  # the step's last row on the first screen
+                page.screenshot(path=str(out / f"{args.prefix}presentation_{i}.png"))
+                print(f"{args.prefix}presentation_{i}.png (fits 1280×720 without scrolling: {fits})", flush=True)
             browser.close()
     finally:
         server.terminate()

@@ -8,6 +8,7 @@ import streamlit as st
 
 from engine.audit import verdict as V
 from engine.figures import roc_curves, table_bars
+from engine.kinds import Role
 from ui import state, tiles
 from ui.text import md
 
@@ -59,10 +60,13 @@ elif n == 1:
     fig = roc_curves(curves, title=f"Membership attack (RMIA), seed {seed}")
     fig.update_layout(height=380)
     a.plotly_chart(fig, width="stretch", key="story_roc")
-    b.metric("Attack AUC on the original (%) ↓", f"{check.original:.1f}",
-             help="how well an attacker tells the forget samples from unseen ones; 50 % = a coin flip")
+    auc = V.cells(cmp)[Role.ORIGINAL]["ft_auc"]  # the values with their 95 % intervals, as the table shows them
+    b.metric("Attack AUC on the original (%) ↓", auc.text(),
+             help="how well an attacker tells the forget samples from unseen ones; 50 % = a coin flip; ± the 95 % "
+                  "interval")
     b.metric(f"Attack AUC against {'Retrain' if cmp.has_retrain else 'chance'} (%) — the target",
-             f"{check.retrain:.1f}")
+             auc.retrain_text() if cmp.has_retrain else f"{check.retrain:.1f}",
+             help="± Retrain's own interval: its spread over seeds and retrains")
     b.caption("The original's curve bows above the diagonal: its forget samples look like members. Retrain's sits "
               "near the diagonal: to it they are unseen data. Unlearning should bring the curve there.")
 elif n == 2:

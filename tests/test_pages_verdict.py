@@ -205,6 +205,7 @@ def test_presentation_tells_the_audit_in_five_steps(home):
         seen.append(at.subheader[0].value)
         if i == 1:
             assert md(V.headline(cmp)[0].text) in [m.value for m in at.markdown] and at.get("plotly_chart")
+            assert len(at.metric) == 2 and all("±" in m.value for m in at.metric)  # each number with its noise
         if i == 2:
             lines = " ".join(m.value for m in at.markdown)
             assert all(md(v.label) in lines for v in V.verdicts(cmp))
