@@ -73,7 +73,7 @@ gen = s.get("_yours_gen", 0)  # a new uploader (an empty one) after "Stop auditi
 weights = st.file_uploader("Weights (.safetensors)", key="yours_weights" if not gen else f"yours_weights_{gen}",
                            max_upload_size=upload.MAX_UPLOAD_BYTES >> 20)
 if weights is not None:
-    checked = (weights.file_id, cached.spec_key(spec))
+    checked = (weights.file_id, spec)  # this file checked for this model and data set
     if s.get("_yours_checked") != checked:
         try:
             upload.check_size(weights.size, weights.name)
