@@ -186,8 +186,8 @@ def test_pages_start_jobs_through_ui_jobs_and_never_build_a_runner_or_a_key():
     bad = {}
     for p in _pages():
         text = p.read_text()
-        found = [w for w in ("jobs.submit(", "jobs.running(", "jobs.job_for(", "hashlib", "stable_hash", "progress=",
-                             "cancel=") if w in text]
+        found = [w for w in ("jobs.submit(", "jobs.running(", "jobs.job_for(", "hashlib", "stable_hash", "spec_key(",
+                             "progress=", "cancel=") if w in text]
         found += re.findall(r"Runner\([^)]*progress", text)
         found += re.findall(r"""f["'][a-z-]*-\{""", text)  # a key such as f"hardest-{...}"
         if found:
