@@ -8,7 +8,6 @@ from engine.audit import continual as ca
 from engine.continual import DEFAULT_METHODS, REQUESTS, SIZE, ContinualRequest, request_count, request_rows
 from engine.errors import UnlearnError
 from engine.figures_amun import continual_curves
-from engine.run import Runner
 from engine.unlearning import METHODS
 from ui import amun, cached, forms, jobs, state
 
@@ -61,8 +60,7 @@ except UnlearnError as exc:
     state.show_error(exc)
     st.stop()
 
-key = req.key()
-job = jobs.running(key)
+job = jobs.running_for(jobs.Kind.CONTINUAL, req)
 try:
     result = cached.continual(req)
 except UnlearnError as exc:  # e.g. more samples asked for than the training set holds
@@ -75,12 +73,7 @@ if result is None:
             f"{len(req.seeds) * req.requests * len(req.methods)} unlearning runs), each stored, so a rerun or a "
             "shared address loads them.")
     if st.button("Run the requests", type="primary", key="run_continual"):
-        store = cached.store()
-
-        def work(progress, cancel, req=req):
-            return Runner(store, progress=progress, cancel=cancel).continual(req)
-
-        jobs.watch(jobs.submit(key, "Continual requests", work))
+        jobs.start(jobs.Kind.CONTINUAL, req)
     st.stop()
 
 for (method, seed), why in result.failures.items():

@@ -1,20 +1,14 @@
 """AMUN's Theorem 4.1 made visible: per forget sample, the distance of its nearest adversarial example (‖δ‖₂, ε),
 whether that example transfers to Retrain, its confidence before / after against Retrain's, and how forgotten it is;
-the aggregate (do closer, transferable adversarial examples forget better?) with its noise; and the forget-set-size
-effect as a curve over sizes."""
-
-from dataclasses import replace
+the aggregate (do closer, transferable adversarial examples forget better?) with its noise. The theorem's last
+factor, the forget-set size, is the Forget-set sizes page (``pages/16_Forget_sizes.py``)."""
 
 import numpy as np
 import streamlit as st
 
-from engine import config
-from engine.audit.theorem import FACTORS, MEASURES, per_seed_display, size_effect, size_markdown, spearman_display
-from engine.errors import UnlearnError
-from engine.figures import probability_bars
-from engine.figures_amun import size_curves, theorem_groups, theorem_scatter
-from engine.run import Runner
-from ui import cached, drill, jobs, state, tiles
+from engine.audit.theorem import FACTORS, MEASURES, per_seed_display, spearman_display
+from engine.figures_amun import theorem_groups, theorem_scatter
+from ui import cached, jobs, sample_panel, state, tiles
 from ui.text import md
 
 st.set_page_config(page_title="AMUN's theorem · Unlearning audit", page_icon="🧹", layout="wide")
@@ -52,17 +46,13 @@ XS = ["delta_norm", "eps", "strength", "transfer_loss", "c_term"]
 x_axis = c3.selectbox("x axis", XS, format_func=lambda k: FACTORS[k], **state.view("tx", XS, "delta_norm"))
 state.sync_view("tx", x_axis, "delta_norm")
 
-cmp_key = req.key()
-key = config.stable_hash({"kind": "theorem-page", "audit": cmp_key, "method": method})
-job = jobs.running(key)
-view = cached.theorem(cmp_key, cmp, method)
+job = jobs.running_for(jobs.Kind.THEOREM, jobs.Theorem(req, cmp, method))
+view = cached.theorem(req.key(), cmp, method)
 if view is None:
     jobs.show_outcome(job)
     st.info("Searching the original model's nearest adversarial example of every forget sample (AMUN's D_A; served "
             "from the store when AMUN already ran) and every model's prediction there. Stored, so this runs once.")
-    store = cached.store()
-    jobs.watch(jobs.submit(key, "Theorem 4.1 view", lambda progress, cancel: Runner(
-        store, progress=progress, cancel=cancel).theorem(cmp, method)))
+    jobs.start(jobs.Kind.THEOREM, jobs.Theorem(req, cmp, method))
     st.stop()
 
 frame = view.frame
@@ -150,86 +140,44 @@ x = data.x_train[int(r["index"])].numpy()
 xa = adv.x_adv[i].numpy()
 size = 96 if x.shape[-1] <= 16 else 2 * x.shape[-1]
 y, ya = int(r["label"]), int(r["y_adv"])
-st.markdown(f"**#{int(r['index'])}** · y = {md(classes[y])} → y_adv = {md(classes[ya])} · ε = {r['eps']:.3g} · "
-            f"‖δ‖₂ = {r['delta_norm']:.3f} · "
-            + ("**transfers** to Retrain" if r["transfers"] else "does **not** transfer to Retrain")
-            + f" · {MEASURES[measure][0]} = {r[measure]:.3f}")
-cols = st.columns([1, 1, 1, 4])
-for col, (name, img) in zip(cols, {"clean x": tiles.to_rgb(x), "x_adv (original model)": tiles.to_rgb(xa),
-                                   "δ amplified": tiles.amplified(xa - x)}.items()):
-    col.image(tiles.framed(tiles.upscale(img, 2 * size)), caption=name, width="stretch")
-def _yes(flag) -> str:
-    return "yes" if bool(flag) else "no"
-
-
-probs = {}
-for m in ("original", "retrain", method):
-    tm = cmp.models[(m, seed)]
-    p = cached.probabilities(tm.key, tm.model, np.stack([x, xa]))
-    probs[m] = (cmp.labels[m], p[0], p[1])
+probs = sample_panel.probabilities({m: (cmp.labels[m], cmp.models[(m, seed)], x, xa)
+                                    for m in ("original", "retrain", method)})
 # "predicts y_adv at x_adv" read off the same probabilities the bars below draw (it printed whether the original was
 # the attacked model, "no" for a sample it already misclassified while its own bars showed y_adv winning)
-predicts = {m: _yes(int(np.argmax(probs[m][2])) == ya) for m in probs}
-cols[3].dataframe(
-    {"": ["confidence φ at x", "RMIA score", "predicts y_adv at x_adv", "loss of y at x_adv", "loss of y_adv at x_adv"],
-     "Original": [f"{r['phi_original']:.3f}", f"{r['score_original']:.4f}", predicts["original"],
-                  f"{r['strength']:.3f}", "–"],
-     cmp.labels[method]: [f"{r['phi_after']:.3f}", f"{r['score_after']:.4f}", predicts[method], "–",
-                          f"{r['overfit_loss']:.3f}"],
-     "Retrain": [f"{r['phi_retrain']:.3f}", f"{r['score_retrain']:.4f}", predicts["retrain"], "–",
-                 f"{r['transfer_loss']:.3f}"]},
-    hide_index=True, width="stretch", key="thm_sample_table")
-cols[3].caption(("" if r["attacked"] else "The original model already misclassifies this sample: x_adv = x, not an "
-                 "attack. ") + "φ = log(p_y / (1 − p_y)) on the clean image; the RMIA score is the sample's own "
-                "membership score. "
-                "What good looks like: the unlearned model's φ and score at Retrain's, not the original's. The "
-                "losses are the terms of the theorem's C (– where it has none).")
-st.plotly_chart(probability_bars(probs, classes, y), width="stretch", key="thm_probs")
-st.caption("Class probabilities on the clean image (solid) and on the original model's adversarial example (hatched), "
-           "per model. Transfer: Retrain's hatched bar is highest at y_adv too.")
-drill.button(int(r["index"]), seed, key="thm_open", label=f"Open #{int(r['index'])} on the Sample page")
+predicts = {m: "yes" if int(np.argmax(probs[m][2])) == ya else "no" for m in probs}
+
+
+def _factors(col) -> None:
+    """The sample's terms beside its images: confidence, membership score, transfer and the losses of C."""
+    col.dataframe(
+        {"": ["confidence φ at x", "RMIA score", "predicts y_adv at x_adv", "loss of y at x_adv",
+              "loss of y_adv at x_adv"],
+         "Original": [f"{r['phi_original']:.3f}", f"{r['score_original']:.4f}", predicts["original"],
+                      f"{r['strength']:.3f}", "–"],
+         cmp.labels[method]: [f"{r['phi_after']:.3f}", f"{r['score_after']:.4f}", predicts[method], "–",
+                              f"{r['overfit_loss']:.3f}"],
+         "Retrain": [f"{r['phi_retrain']:.3f}", f"{r['score_retrain']:.4f}", predicts["retrain"], "–",
+                     f"{r['transfer_loss']:.3f}"]},
+        hide_index=True, width="stretch", key="thm_sample_table")
+    col.caption(("" if r["attacked"] else "The original model already misclassifies this sample: x_adv = x, not an "
+                     "attack. ") + "φ = log(p_y / (1 − p_y)) on the clean image; the RMIA score is the sample's own "
+                    "membership score. "
+                    "What good looks like: the unlearned model's φ and score at Retrain's, not the original's. The "
+                    "losses are the terms of the theorem's C (– where it has none).")
+
+
+sample_panel.show(
+    f"**#{int(r['index'])}** · y = {md(classes[y])} → y_adv = {md(classes[ya])} · ε = {r['eps']:.3g} · "
+    f"‖δ‖₂ = {r['delta_norm']:.3f} · " + ("**transfers** to Retrain" if r["transfers"] else
+                                          "does **not** transfer to Retrain")
+    + f" · {MEASURES[measure][0]} = {r[measure]:.3f}",
+    sample=int(r["index"]), seed=seed, open_key="thm_open", open_label=f"Open #{int(r['index'])} on the Sample page",
+    images={"clean x": tiles.to_rgb(x), "x_adv (original model)": tiles.to_rgb(xa),
+            "δ amplified": tiles.amplified(xa - x)},
+    size=2 * size, beside=_factors, probs=probs, classes=classes, label=y, chart_key="thm_probs",
+    caption="Class probabilities on the clean image (solid) and on the original model's adversarial example "
+            "(hatched), per model. Transfer: Retrain's hatched bar is highest at y_adv too.")
 
 # ------------------------------------------------------------------------------------------ forget-set size
-st.subheader("Forget-set size")
-st.markdown("The theorem's last factor: the retrained model must generalise to the forgotten samples, which gets "
-            "harder as the forget set grows — **smaller forget sets should unlearn better**. Each size is an ordinary "
-            "audit (same seeds, K and retrains; listed in the History).")
-SIZES = ["random:0.05", "random:0.1", "random:0.2", "random:0.4", "random:0.6"]
-DEFAULT_SIZES = ["random:0.1", "random:0.2", "random:0.4", "random:0.6"]
-d1, d2 = st.columns([3, 2])
-sizes = d1.multiselect("Forget sizes", SIZES, format_func=lambda f: f"{float(f.partition(':')[2]):.0%}",
-                       **state.view("tsizes", SIZES, DEFAULT_SIZES, multi=True))
-state.sync_view("tsizes", sizes, DEFAULT_SIZES)
-size_default = [m for m in dict.fromkeys([method, "amun", "ft"]) if m in unlearned]
-size_methods = d2.multiselect("Methods", unlearned, format_func=lambda k: cmp.labels[k],
-                              **state.view("tsmethods", unlearned, size_default, multi=True))
-state.sync_view("tsmethods", size_methods, size_default)
-if len(sizes) < 2 or not size_methods:
-    st.info("Choose at least two sizes and one method.")
-    st.stop()
-sizes = sorted(sizes, key=lambda f: float(f.partition(":")[2]))
-sreq = replace(req, methods=tuple(m for m in req.methods if m.key in size_methods))
-skey = config.stable_hash({"kind": "forget-sizes", "audit": sreq.key(), "sizes": sizes})
-sjob = jobs.running(skey)
-audits = cached.forget_sizes(sreq, tuple(sizes))
-if audits is None:
-    jobs.show_outcome(sjob)
-    st.caption(f"{len(sizes)} audits × {len(sreq.seeds)} seed(s) × ({sreq.retrains} retrain(s) + "
-               f"{len(sreq.methods)} method(s)); what is stored already (the current forget size) is reused.")
-    if st.button("Run the size curve", type="primary", key="run_sizes"):
-        store = cached.store()
-        jobs.watch(jobs.submit(skey, "Forget-set sizes", lambda progress, cancel: Runner(
-            store, progress=progress, cancel=cancel).forget_sizes(sreq, sizes)))
-    st.stop()
-try:
-    n_train = len(cmp.models[("original", cmp.seeds[0])].data.y_train)
-    table = size_effect({k: c.rows for k, c in audits.items()}, n_train)
-except UnlearnError as exc:
-    state.show_error(exc)
-    st.stop()
-st.plotly_chart(size_curves(table), width="stretch", key="size_curves")
-st.caption("Mean over seeds with 95 % t intervals. Avg Gap: mean |Δ| of UA, RA, TA and FT AUC to the mean of the "
-           "seed's retrains; dashed: Retrain against Retrain, the noise floor at each size. What the theorem "
-           "predicts: both gaps grow with the forget set.")
-with st.expander("Table"):
-    st.markdown(size_markdown(table))
+st.page_link("pages/16_Forget_sizes.py", label="The theorem's last factor: the forget-set size curve",
+             icon=":material/stacked_line_chart:", query_params=state.link_params(("tmethod", "tsizes", "tsmethods")))

@@ -73,7 +73,7 @@ gen = s.get("_yours_gen", 0)  # a new uploader (an empty one) after "Stop auditi
 weights = st.file_uploader("Weights (.safetensors)", key="yours_weights" if not gen else f"yours_weights_{gen}",
                            max_upload_size=upload.MAX_UPLOAD_BYTES >> 20)
 if weights is not None:
-    checked = (weights.file_id, cached.spec_key(spec))
+    checked = (weights.file_id, spec)  # this file checked for this model and data set
     if s.get("_yours_checked") != checked:
         try:
             upload.check_size(weights.size, weights.name)
@@ -84,7 +84,7 @@ if weights is not None:
             state.show_error(exc)
             st.stop()
         s["_yours_checked"] = checked
-        s["audit_original"] = tm.key
+        state.set_audit(original=tm.key)
 
 key = s.get("audit_original")
 if not key:
@@ -97,7 +97,8 @@ try:
 except UnlearnError as exc:  # NotStored or checked for another model / data set than the sidebar's
     state.show_error(exc)
     if st.button("Stop auditing this upload", key="yours_forget_upload"):
-        s["audit_original"], s["_yours_checked"], s["_yours_gen"] = None, None, gen + 1
+        state.set_audit(original=None)
+        s["_yours_checked"], s["_yours_gen"] = None, gen + 1
         st.rerun()
     st.stop()
 m = mine.artifact.manifest
@@ -105,7 +106,8 @@ st.success(f"Your model **{md(m['name'])}** fits {md(spec.model.arch)} (width {s
            f"{md(spec.data.dataset)}: {m['n_params']:,} parameters, checked and stored (key `{key[:12]}…`). It stands "
            "in for the original model on every page while this address is open.", icon=":material/check_circle:")
 if st.button("Stop auditing it (use a trained original again)", key="yours_stop"):
-    s["audit_original"], s["_yours_checked"], s["_yours_gen"] = None, None, gen + 1
+    state.set_audit(original=None)
+    s["_yours_checked"], s["_yours_gen"] = None, gen + 1
     st.rerun()
 
 # ---------------------------------------------------------------------------- 4. the audit
@@ -115,10 +117,7 @@ allow = st.toggle("Allow a retrain", value=audit["retrains"] != 0, key="yours_re
                        "(Avg Gap, the distances to Retrain, the class-level comparisons). Off: the audit runs against "
                        "the reference models alone — FT AUC, MIA-efficacy, KS/W1 forget vs test — and trains no "
                        "retrain.")
-if not allow:
-    s["audit_retrains"] = 0
-elif audit["retrains"] == 0:
-    s["audit_retrains"] = None  # the preset's
+state.allow_retrain(allow)  # off: no retrain; on again: the data set's preset
 try:
     req = state.request(spec)
 except UnlearnError as exc:
@@ -129,7 +128,7 @@ st.caption(f"Methods unlearning your model: {', '.join(md(x.label) for x in req.
            f"and their hyperparameters, on the Run page); seeds {', '.join(map(str, req.seeds))}; {req.k} reference "
            f"models; " + (f"{req.retrains} retrain(s) per seed." if req.retrains else "no retrain."))
 st.page_link("pages/2_Run.py", label="Choose methods on the Run page", icon=":material/tune:")
-job = jobs.running(req.key())
+job = jobs.running_for(jobs.Kind.YOUR_AUDIT, req)
 try:
     result = cached.comparison(req)
 except UnlearnError as exc:
@@ -138,12 +137,7 @@ except UnlearnError as exc:
 if result is None:
     jobs.show_outcome(job)
     if st.button("Run the audit", type="primary", key="yours_run"):
-        store = cached.store()
-
-        def work(progress, cancel, req=req):
-            return Runner(store, progress=progress, cancel=cancel).compare(req)
-
-        jobs.watch(jobs.submit(req.key(), "Audit of your model", work))
+        jobs.start(jobs.Kind.YOUR_AUDIT, req)
     st.stop()
 
 st.success(f"Audit of your model ready ({len(req.methods)} method(s) × {len(req.seeds)} seed(s)).")

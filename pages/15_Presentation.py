@@ -126,7 +126,7 @@ else:
 
 def _go(to: int) -> None:
     """Back / Next: the step set before the page runs again (a callback, so no second run is needed)."""
-    st.session_state["view_step"] = STEPS[to]
+    state.set_view("step", STEPS[to])
 
 
 prev, _, nxt = st.columns([1, 6, 1])

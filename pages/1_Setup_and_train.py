@@ -75,12 +75,12 @@ with st.expander("Pick the hardest samples", expanded=False):
     h1, h2, h3 = st.columns([1, 2, 1])
     n_hard = h1.number_input("How many", 1, len(d.y_train) - 1, min(len(prep.forget), len(d.y_train) - 1), key="hard_n")
     by = h2.selectbox("Criterion", list(HARDEST_CRITERIA), format_func=lambda k: HARDEST_CRITERIA[k], key="hard_by")
-    hard_key = f"hardest-{cached.spec_key(spec)}-{by}-{n_hard}"
-    hard_job = jobs.job_for(hard_key)
+    hardest = jobs.Hardest(spec, int(n_hard), by)
+    hard_job = jobs.find(jobs.Kind.HARDEST, hardest)
     if hard_job is not None and hard_job.active:
         jobs.watch(hard_job)
-    elif hard_job is not None and hard_job.finished_ok and st.session_state.get("hard_applied") != hard_key:
-        st.session_state["hard_applied"] = hard_key
+    elif hard_job is not None and hard_job.finished_ok and st.session_state.get("hard_applied") != hard_job.id:
+        st.session_state["hard_applied"] = hard_job.id  # this page's own key: the job whose result was applied
         try:
             spec_text = indices_spec(forget_from_indices(hard_job.result.tolist(), d.y_train, d.num_classes))
         except UnlearnError as exc:
@@ -91,13 +91,9 @@ with st.expander("Pick the hardest samples", expanded=False):
     else:
         jobs.show_outcome(hard_job)
         if h3.button("Select", key="hard_go", help="trains the original model first if it is not stored yet"):
-            store = cached.store()
-            jobs.watch(jobs.submit(hard_key, "Finding the hardest samples",
-                                   lambda progress, cancel: Runner(store, progress=progress, cancel=cancel).hardest(
-                                       spec, int(n_hard), by)))
+            jobs.start(jobs.Kind.HARDEST, hardest)
 
-key = cached.spec_key(spec)
-job = jobs.running(key)
+job = jobs.running_for(jobs.Kind.BASELINE, spec)
 
 res = cached.baseline(spec)
 if res is None:
@@ -113,10 +109,7 @@ if res is None:
                 f"this machine ({cost.device}); other work on the machine changes it.")
         (st.warning if cost.seconds > 300 else st.caption)(text)
     if st.button("Train original and retrain", type="primary", key="train"):
-        store = cached.store()
-        new = jobs.submit(key, "Training original and retrain",
-                          lambda progress, cancel: Runner(store, progress=progress, cancel=cancel).baseline(spec))
-        jobs.watch(new)
+        jobs.start(jobs.Kind.BASELINE, spec)
     st.stop()
 
 st.success(f"Original trained in {res.original.seconds:.1f} s, retrain in {res.retrain.seconds:.1f} s.")

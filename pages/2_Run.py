@@ -5,8 +5,6 @@ import streamlit as st
 from engine.errors import UnlearnError
 from engine.presets import tuned_provenance
 from engine.report import compute_seconds
-from engine.run import Runner
-from engine.sweep import run_grid
 from engine.tune import setting_key
 from engine.unlearning import METHODS
 from ui import cached, forms, jobs, state, tables, verdict
@@ -27,11 +25,11 @@ choices = [k for k in METHODS if k != "retrain"]
 
 
 def _methods_changed() -> None:
-    s["audit_methods"] = list(s["w_methods"])
+    state.set_audit(methods=list(s["w_methods"]))
 
 
 def _preset(keys: list[str]) -> None:
-    s["audit_methods"] = [k for k in choices if k in keys]
+    state.set_audit(methods=[k for k in choices if k in keys])
 
 
 s["w_methods"] = [k for k in choices if k in s["audit_methods"]]
@@ -45,15 +43,16 @@ b[1].button("Default set", key="methods_default", on_click=_preset, args=(state.
 b[2].button("Clear", key="methods_none", on_click=_preset, args=([],), width="stretch")
 c2, c3 = st.columns([1, 1])
 seed_options = sorted({*range(10), *audit["seeds"]})  # a link's seeds beyond 0-9 stay choosable
-s["audit_seeds"] = sorted(c2.multiselect("Seeds", seed_options, default=audit["seeds"], key="w_seeds",
-                                         help="each seed: its own original model, forget draw and retrain")) or [0]
-s["audit_use_remain"] = not c3.toggle("D_F only", value=not audit["use_remain"], key="w_dfonly",
-                                      help="the methods never see the remain set (methods that need it are skipped)")
+state.set_audit(seeds=sorted(c2.multiselect("Seeds", seed_options, default=audit["seeds"], key="w_seeds",
+                                            help="each seed: its own original model, forget draw and retrain")) or [0])
+state.set_audit(use_remain=not c3.toggle("D_F only", value=not audit["use_remain"], key="w_dfonly",
+                                         help="the methods never see the remain set (methods that need it are "
+                                              "skipped)"))
 with st.expander("Hyperparameters (defaults tuned for this data set; the papers' values one switch away)"):
-    s["audit_tuned"] = not st.toggle("The papers' hyperparameters", value=not audit["tuned"], key="w_paper",
-                                     on_change=forms.reset_forms,
-                                     help="the values of the papers' code (tuned on CIFAR-10 / ResNet-18) instead of "
-                                          "the ones tuned for this data set")
+    state.set_audit(tuned=not st.toggle("The papers' hyperparameters", value=not audit["tuned"], key="w_paper",
+                                        on_change=forms.reset_forms,
+                                        help="the values of the papers' code (tuned on CIFAR-10 / ResNet-18) instead "
+                                             "of the ones tuned for this data set"))
     overrides = {}
     for key in s["audit_methods"]:
         st.markdown(f"**{METHODS[key].label}** — {METHODS[key].paper}")
@@ -66,11 +65,11 @@ with st.expander("Hyperparameters (defaults tuned for this data set; the papers'
         except UnlearnError as exc:  # a value from a shared address that does not fit the field
             st.error(literal(f"{exc} — the address's values for {METHODS[key].label} are ignored; the defaults are "
                         "shown."), icon=":material/error:")
-            s["audit_overrides"].pop(key, None)
+            state.set_audit(overrides={m: v for m, v in s["audit_overrides"].items() if m != key})
             got = forms.method_form(key, spec.data.dataset, {}, tuned=s["audit_tuned"])
         if got:
             overrides[key] = got
-    s["audit_overrides"] = overrides
+    state.set_audit(overrides=overrides)
     forms.run_settings(spec.data.dataset, audit)  # K, R, the short recipe: from the request's field metadata
 on_ray = st.toggle("Run on Ray", value=False, key="w_ray",
                    help="train the audit's models as Ray tasks (engine.sweep.run_grid): a local Ray started for the "
@@ -88,20 +87,12 @@ except Exception as exc:  # a bug, not the user's: one line, the details in the 
     st.stop()
 state.sync_audit_url(req)
 
-key = req.key()
-job = jobs.running(key)
+job = jobs.running_for(jobs.Kind.AUDIT, req)
 result = cached.comparison(req)
 if result is None:
     jobs.show_outcome(job)
     if st.button("Run audit", type="primary", key="run_audit"):
-        store = cached.store()
-
-        def work(progress, cancel, req=req, on_ray=on_ray):
-            if on_ray:
-                return run_grid([req], store, progress=progress, cancel=cancel)[0]
-            return Runner(store, progress=progress, cancel=cancel).compare(req)
-
-        jobs.watch(jobs.submit(key, "Audit", work))
+        jobs.start(jobs.Kind.AUDIT, req, on_ray=on_ray)
     st.stop()
 
 st.success(f"Audit of {len(req.methods)} method(s) × {len(req.seeds)} seed(s) ready: its models took "

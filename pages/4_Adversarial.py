@@ -5,10 +5,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from engine import config
 from engine.errors import UnlearnError
-from engine.figures import GROUP_COLOR_NAMES, eps_to_flip, probability_bars
-from ui import cached, drill, images, jobs, state, tiles
+from engine.figures import GROUP_COLOR_NAMES, eps_to_flip
+from ui import cached, drill, images, jobs, sample_panel, state, tiles
 from ui.text import md
 
 st.set_page_config(page_title="Adversarial examples · Unlearning audit", page_icon="🧹", layout="wide")
@@ -39,17 +38,15 @@ rows = images.rows_for(prep, seed)
 # ---------------------------------------------------------------------------- the search (a background job)
 todo = images.missing(trained, prep, rows)
 if todo:
-    key = config.stable_hash({"kind": "adversarial-page", "models": [tm.key for tm in trained.values()],
-                              "rows": [rows.groups[g][1].tolist() for g in images.GROUPS]})
-    job = jobs.running(key)
+    search = jobs.Adversarial(trained, prep, rows)
+    job = jobs.running_for(jobs.Kind.ADVERSARIAL, search)
     if job is not None and not job.finished_ok:
         jobs.show_outcome(job)
         if not st.button("Try again", key="adv_retry"):
             st.stop()
     st.info(f"Searching the nearest adversarial example of every sample for {len(todo)} model × group set(s) "
             "(AMUN's L2 PGD with a doubling radius). Results are stored, so this runs once per model.")
-    jobs.watch(jobs.submit(key, "Nearest adversarial examples",
-                           lambda progress, cancel: images.compute_missing(trained, prep, rows, progress, cancel)))
+    jobs.start(jobs.Kind.ADVERSARIAL, search)
     st.stop()
 
 adv = {m: {g: images.stored(trained[m], prep, rows, g) for g in images.GROUPS} for m in models}
@@ -163,7 +160,7 @@ picked = st.dataframe(table, hide_index=True, width="stretch", height=240, on_se
 sel = list(picked.selection.rows) if picked is not None and hasattr(picked, "selection") else []
 options = [int(v) for v in forget_idx[pos]]
 if sel and sel != s.get("_adv_sel") and sel[0] < len(table):  # a row was clicked: open it in the detail panel
-    s["view_detail"] = int(table["sample"].iloc[sel[0]])
+    state.set_view("detail", int(table["sample"].iloc[sel[0]]))
 s["_adv_sel"] = sel
 sample = st.selectbox("Sample (or click a row above)", options, **state.view("detail", options, options[0]),
                       format_func=lambda v: f"#{v} · {classes[int(prep.data.y_train[v])]}")
@@ -171,24 +168,19 @@ state.sync_view("detail", sample, options[0])  # in the address: a shared link o
 i = int(np.flatnonzero(forget_idx == sample)[0])
 [a_clean] = cached.attributions(trained[attacked].key, net, x[i:i + 1], A.orig_pred.numpy()[i:i + 1], method)
 [a_adv] = cached.attributions(trained[attacked].key, net, xa[i:i + 1], A.y_adv.numpy()[i:i + 1], method)
-d1, d2 = st.columns([5, 1])
-d1.markdown(describe(i) + f" (attacked model: {cmp.labels[attacked]})")
-with d2:
-    drill.button(int(sample), seed, key="adv_open_detail", label="Every model")
-big = 4 * size // 2
-detail = {"clean": tiles.to_rgb(x[i]), "adversarial": tiles.to_rgb(xa[i]),
-          "δ amplified": tiles.amplified(xa[i] - x[i]),
-          f"attribution → {md(classes[int(A.orig_pred[i])])} (clean)": tiles.heat(a_clean),
-          f"attribution → {md(classes[int(A.y_adv[i])])} (adversarial)": tiles.heat(a_adv)}
-for col, (name, img) in zip(st.columns(len(detail)), detail.items()):
-    col.image(tiles.framed(tiles.upscale(img, big)), caption=name, width="stretch")
-probs = {}
-for m in models:  # each model on the clean image and on its OWN stored adversarial example (which it predicts y_adv at)
-    own = adv[m]["forget"]
-    p = cached.probabilities(trained[m].key, trained[m].model, np.stack([x[i], own.x_adv.numpy()[i]]))
-    probs[m] = (f"{cmp.labels[m]} (→ {classes[int(own.y_adv[i])]}, ‖δ‖₂ {float(own.delta_norm[i]):.3f})", p[0], p[1])
-st.plotly_chart(probability_bars(probs, classes, int(y_forget[i])), width="stretch", key="adv_probs")
-st.caption("Class probabilities of every model on the clean image (solid) and on its own nearest adversarial example "
-           "(hatched; the strips above show the one found against "
-           f"{cmp.labels[attacked]}); the shaded band marks the true class. What good looks like: the unlearned "
-           "model's confidence on the clean forget image drops toward Retrain's, without collapsing to a wrong class.")
+own = {m: adv[m]["forget"] for m in models}  # each model on the clean image and on its OWN adversarial example
+probs = sample_panel.probabilities(
+    {m: (f"{cmp.labels[m]} (→ {classes[int(own[m].y_adv[i])]}, ‖δ‖₂ {float(own[m].delta_norm[i]):.3f})", trained[m],
+         x[i], own[m].x_adv.numpy()[i]) for m in models})
+sample_panel.show(
+    describe(i) + f" (attacked model: {cmp.labels[attacked]})", sample=int(sample), seed=seed,
+    open_key="adv_open_detail", open_label="Every model", size=4 * size // 2,
+    images={"clean": tiles.to_rgb(x[i]), "adversarial": tiles.to_rgb(xa[i]),
+            "δ amplified": tiles.amplified(xa[i] - x[i]),
+            f"attribution → {md(classes[int(A.orig_pred[i])])} (clean)": tiles.heat(a_clean),
+            f"attribution → {md(classes[int(A.y_adv[i])])} (adversarial)": tiles.heat(a_adv)},
+    probs=probs, classes=classes, label=int(y_forget[i]), chart_key="adv_probs",
+    caption="Class probabilities of every model on the clean image (solid) and on its own nearest adversarial example "
+            "(hatched; the strips above show the one found against "
+            f"{cmp.labels[attacked]}); the shaded band marks the true class. What good looks like: the unlearned "
+            "model's confidence on the clean forget image drops toward Retrain's, without collapsing to a wrong class.")

@@ -33,8 +33,7 @@ keys = [r.key for r in recs]
 # names them — a selection made while there was one audit would otherwise pin both to that old one
 if st.session_state.get("history_newest") != keys[0]:
     if st.session_state.get("history_newest") is not None:
-        for name in ("a", "b"):
-            st.session_state.pop(f"view_{name}", None)
+        state.forget_views("a", "b")
     st.session_state["history_newest"] = keys[0]
 
 

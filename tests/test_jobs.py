@@ -148,3 +148,90 @@ def test_the_dashboard_config_turns_off_streamlits_forced_gc_and_polls_at_most_e
     assert config["runner"]["postScriptGC"] is False
     assert config["server"]["fileWatcherType"] == "none"
     assert 1.0 <= jobs.POLL_S <= 2.0  # live (≤ 2 s) but not a busy loop
+
+
+# ------------------------------------------------------------------------------------------ the pages' jobs
+def _requests():
+    """One request of every job kind (small fakes where the key reads a few attributes only)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from engine.continual import ContinualRequest
+    from engine.presets import default_spec
+    from engine.run import AuditRequest
+    from ui import jobs
+
+    spec = default_spec("digits")
+    req = AuditRequest.build(spec, ["ft", "amun"], [0, 1], k=2, retrains=1)
+    rows = SimpleNamespace(groups={g: (None, np.arange(3) + i) for i, g in enumerate(("forget", "remain", "test"))})
+    trained = {"original": SimpleNamespace(key="k-orig"), "amun": SimpleNamespace(key="k-amun")}
+    return spec, req, {
+        jobs.Kind.BASELINE: spec,
+        jobs.Kind.HARDEST: jobs.Hardest(spec, 12, "eps"),
+        jobs.Kind.AUDIT: req,
+        jobs.Kind.YOUR_AUDIT: req,
+        jobs.Kind.ADVERSARIAL: jobs.Adversarial(trained, None, rows),
+        jobs.Kind.CONTINUAL: ContinualRequest.build(spec, ["ft"], [0], requests=2, size=0.04),
+        jobs.Kind.THEOREM: jobs.Theorem(req, None, "amun"),
+        jobs.Kind.FORGET_SIZES: jobs.ForgetSizes(req, ("random:0.2", "random:0.4")),
+    }
+
+
+def test_every_job_kind_keeps_the_key_the_pages_built():
+    """Issue 16, item 3: the key formulas moved from the pages into ui.jobs unchanged (jobs are shared by key across
+    sessions; a changed key would run an audit twice). The expected values are the pages' former expressions."""
+    from engine import config
+    from ui import cached, jobs
+
+    spec, req, requests = _requests()
+    assert set(requests) == set(jobs.Kind)
+    expected = {
+        jobs.Kind.BASELINE: cached.spec_key(spec),  # Setup and train
+        jobs.Kind.HARDEST: f"hardest-{cached.spec_key(spec)}-eps-12",  # Setup and train
+        jobs.Kind.AUDIT: req.key(),  # Run
+        jobs.Kind.YOUR_AUDIT: req.key(),  # Your model
+        jobs.Kind.ADVERSARIAL: config.stable_hash({"kind": "adversarial-page", "models": ["k-orig", "k-amun"],
+                                                   "rows": [[0, 1, 2], [1, 2, 3], [2, 3, 4]]}),  # Adversarial
+        jobs.Kind.CONTINUAL: requests[jobs.Kind.CONTINUAL].key(),  # Continual
+        jobs.Kind.THEOREM: config.stable_hash({"kind": "theorem-page", "audit": req.key(), "method": "amun"}),
+        jobs.Kind.FORGET_SIZES: config.stable_hash({"kind": "forget-sizes", "audit": req.key(),
+                                                    "sizes": ["random:0.2", "random:0.4"]}),
+    }
+    assert {k: jobs.key(k, r) for k, r in requests.items()} == expected
+    assert len({jobs.key(k, r) for k, r in requests.items()}) == len(jobs.Kind) - 1  # the upload's audit = an audit
+
+
+def test_start_submits_the_runner_flow_with_the_jobs_callbacks_under_its_key_and_label(monkeypatch, tmp_path):
+    """jobs.start builds the store's runner with the job's progress and cancel callbacks and calls the kind's flow."""
+    from engine.run import Runner
+    from engine.store import Store
+    from ui import cached, jobs
+
+    spec, req, requests = _requests()
+    monkeypatch.setattr(cached, "store", lambda: Store(tmp_path / "store"))
+    submitted = []
+    monkeypatch.setattr(jobs, "submit", lambda key, label, fn: submitted.append((key, label, fn)) or "job")
+    monkeypatch.setattr(jobs, "watch", lambda job: None)
+    calls = []
+    for flow in ("baseline", "hardest", "compare", "continual", "theorem", "forget_sizes"):
+        monkeypatch.setattr(Runner, flow, lambda self, *a, _f=flow: calls.append((_f, self, a)) or _f)
+    monkeypatch.setattr("ui.images.compute_missing", lambda *a: calls.append(("adversarial", None, a)) or "adv")
+
+    progress, cancel = (lambda *a: None), object()
+    results = {}
+    for kind, request in requests.items():
+        assert jobs.start(kind, request) == "job"
+        key, label, fn = submitted[-1]
+        assert key == jobs.key(kind, request) and label == kind.value
+        results[kind] = fn(progress, cancel)
+    assert results == {
+        jobs.Kind.BASELINE: "baseline", jobs.Kind.HARDEST: "hardest", jobs.Kind.AUDIT: "compare",
+        jobs.Kind.YOUR_AUDIT: "compare", jobs.Kind.ADVERSARIAL: "adv", jobs.Kind.CONTINUAL: "continual",
+        jobs.Kind.THEOREM: "theorem", jobs.Kind.FORGET_SIZES: "forget_sizes"}
+    runners = [runner for _, runner, _ in calls if runner is not None]
+    assert all(r.progress is progress and r.cancel is cancel and r.store.root == tmp_path / "store" for r in runners)
+    assert ("hardest", runners[1], (spec, 12, "eps")) in calls
+    assert calls[4][2][3:] == (progress, cancel)  # the adversarial search reports to the job too
+    with pytest.raises(ValueError):
+        jobs.start(jobs.Kind.CONTINUAL, requests[jobs.Kind.CONTINUAL], on_ray=True)

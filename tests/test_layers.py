@@ -170,3 +170,43 @@ def test_no_engine_file_is_over_400_lines_but_the_known_ones():
     allowed = {"engine/__main__.py", "engine/figures.py", "engine/report.py"}
     long = {str(p.relative_to(ROOT)) for p in _modules("engine") if len(p.read_text().splitlines()) > 400}
     assert long <= allowed, long - allowed
+
+
+# ------------------------------------------------------------------------------------------------ issue 16, item 3
+def _pages() -> list[Path]:
+    return sorted((ROOT / "pages").glob("*.py"))
+
+
+def test_pages_start_jobs_through_ui_jobs_and_never_build_a_runner_or_a_key():
+    """Pages stay thin: a background job is ``jobs.start(kind, request)`` (the runner with the job's callbacks, the key
+    and the label are ui/jobs.py's); no page submits work itself, builds a runner with progress callbacks, or hashes
+    a key."""
+    import re
+
+    bad = {}
+    for p in _pages():
+        text = p.read_text()
+        found = [w for w in ("jobs.submit(", "jobs.running(", "jobs.job_for(", "hashlib", "stable_hash", "spec_key(",
+                             "progress=", "cancel=") if w in text]
+        found += re.findall(r"Runner\([^)]*progress", text)
+        found += re.findall(r"""f["'][a-z-]*-\{""", text)  # a key such as f"hardest-{...}"
+        if found:
+            bad[p.name] = found
+    assert bad == {}
+
+
+def test_no_page_writes_the_audit_or_view_settings_of_ui_state():
+    """``audit_*`` (the request's settings) and ``view_*`` (every page's view, in the address) belong to ui/state.py:
+    pages set them with state.set_audit / state.set_view / state.forget_views."""
+    import re
+
+    pattern = re.compile(r"""(?:\bs|st\.session_state)\[f?["'](?:audit_|view_)[^]]*\]\s*(?:,[^=\n]*)?=(?!=)"""
+                         r"""|\.pop\(f?["'](?:audit_|view_)""")
+    bad = {p.name: pattern.findall(p.read_text()) for p in _pages()}
+    assert {k: v for k, v in bad.items() if v} == {}
+
+
+def test_the_adversarial_and_theorem_pages_share_one_sample_panel():
+    for name in ("4_Adversarial.py", "11_Theorem.py"):
+        text = (ROOT / "pages" / name).read_text()
+        assert "sample_panel.show(" in text and "probability_bars" not in text, name

@@ -1,4 +1,5 @@
-"""The pages of AMUN's own analyses under AppTest: Continual requests (10) and Theorem 4.1 (11). A short digits
+"""The pages of AMUN's own analyses under AppTest: Continual requests (10), Theorem 4.1 (11) and Forget-set sizes
+(16). A short digits
 recipe (20 epochs), two reference models, one seed: each test runs in seconds."""
 
 import base64
@@ -124,7 +125,7 @@ def test_continual_with_too_many_samples_is_an_error_not_a_crash():
 
 
 # ------------------------------------------------------------------------------------------ Theorem
-def test_theorem_view_scatter_aggregate_sample_and_size_curve():
+def test_theorem_view_scatter_aggregate_and_sample():
     at = _open("pages/11_Theorem.py", tsizes="random:0.2,random:0.4", tsmethods="ft")
     at = _wait(at, lambda a: a.get("plotly_chart"))
     scatter = _figure(at, 0)
@@ -145,18 +146,36 @@ def test_theorem_view_scatter_aggregate_sample_and_size_curve():
     assert not at.exception
     assert at.selectbox(key="thm_pick").index == len(options) - 1
     assert [b for b in at.button if b.key == "thm_open"]  # the sample opens on the Sample page too
+    assert not [b for b in at.button if b.key == "run_sizes"]  # the size curve is its own page now, linked
+    link = next(el.proto for el in at.get("page_link") if "Forget_sizes" in el.proto.page)
+    assert "tsizes=random%3A0.2%2Crandom%3A0.4" in link.query_string
+
+
+def test_forget_size_curve_page():
+    """The theorem's last factor, split off the theorem page: its own page and address (tsizes, tsmethods)."""
+    at = _open("pages/16_Forget_sizes.py", tsizes="random:0.2,random:0.4", tsmethods="ft")
+    assert at.title[0].value == "Forget-set size"
+    assert any(el.proto.page.endswith("Theorem") for el in at.get("page_link"))
     # the size curve: one more audit (20 %); the 40 % one is the stored audit
     at.button(key="run_sizes").click().run()
-    at = _wait(at, lambda a: len(a.get("plotly_chart")) >= 4)
+    at = _wait(at, lambda a: len(a.get("plotly_chart")) >= 1)
     size = _figure(at, -1)
     fine = [t for t in size["data"] if t["name"] == "Fine-tune"]
     assert fine and list(_array(fine[0]["x"])) == pytest.approx([20, 40])
+    assert _param(at, "tsizes") == "random:0.2,random:0.4" and _param(at, "tsmethods") == "ft"
+    # a fresh session with the same address: from the store, no button
+    fresh = _open("pages/16_Forget_sizes.py", tsizes="random:0.2,random:0.4", tsmethods="ft")
+    assert fresh.get("plotly_chart") and not [b for b in fresh.button if b.key == "run_sizes"]
 
 
 def test_theorem_view_of_another_method_uses_the_same_adversarial_examples():
     at = _open("pages/11_Theorem.py", tmethod="ft", tsizes="random:0.4")
     at = _wait(at, lambda a: a.get("plotly_chart"))
     assert at.selectbox(key="w_view_tmethod").value == "ft"
+    # the size page starts from the theorem page's method and asks for two sizes
+    at.switch_page("pages/16_Forget_sizes.py").run()
+    assert not at.exception, at.exception
+    assert at.multiselect(key="w_view_tsmethods").value == ["ft", "amun"]  # its method first
     assert any("at least two sizes" in i.value for i in at.info)
 
 

@@ -136,7 +136,7 @@ def test_your_model_page_audits_an_upload_without_a_retrain(home):
     assert not at.exception and list(at.dataframe[0].value.index) == ["Your model", "Fine-tune"]
     for page in ("pages/3_Confidence.py", "pages/5_Membership.py", "pages/6_Statistics.py", "pages/7_Compare.py",
                  "pages/4_Adversarial.py", "pages/8_Report.py", "pages/9_History.py",
-                 "pages/11_Theorem.py"):  # all work without a Retrain
+                 "pages/11_Theorem.py", "pages/16_Forget_sizes.py"):  # all work without a Retrain
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)
     assert any("has no retrain" in i.value for i in at.info)  # the Theorem page says why it has nothing to show

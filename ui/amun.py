@@ -1,5 +1,6 @@
 """The settings of the pages of AMUN's own analyses (Continual requests, AMUN's theorem) outside those pages: the
-Report page adds their sections when their results for the session's settings are stored."""
+Report page adds their sections when their results for the session's settings are stored, and the Forget-set sizes
+page starts from the theorem page's method."""
 
 from __future__ import annotations
 
@@ -45,6 +46,14 @@ def continual_request(spec, audit: dict) -> ContinualRequest | None:
         return None
 
 
+def theorem_method(unlearned: list[str]) -> str:
+    """The AMUN's-theorem page's unlearned method (its ``tmethod`` view setting) among ``unlearned``; AMUN by
+    default, else the first."""
+    default = "amun" if "amun" in unlearned else (unlearned or [""])[0]
+    method = _setting("tmethod", default)
+    return method if method in unlearned else default
+
+
 def stored_sections(spec, audit: dict, cmp, cmp_key: str) -> tuple[list, list[str]]:
     """The report sections whose results are stored for the session's settings: the continual run of the Continual
     page, and the Theorem 4.1 view of the AMUN's-theorem page's method (AMUN by default). Returns (sections, keys)."""
@@ -60,7 +69,7 @@ def stored_sections(spec, audit: dict, cmp, cmp_key: str) -> tuple[list, list[st
         sections.append(report_amun.continual_section(result))
         keys.append(f"continual:{req.key()}")
     unlearned = [m for m in cmp.methods if m not in ("original", "retrain")]
-    method = _setting("tmethod", "amun" if "amun" in unlearned else (unlearned or [""])[0])
+    method = theorem_method(unlearned)
     if method in unlearned and cmp.has_retrain:  # the theorem's view needs Retrain (transfer, forgotten-ness)
         view = cached.theorem(cmp_key, cmp, method)
         if view is not None:

@@ -10,14 +10,18 @@ loaded one full collection took 0.35 s).
 
 from __future__ import annotations
 
+import enum
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 
+from engine import config
+from engine.config import RunSpec
 from engine.jobs import CANCELLED, FAILED, QUEUED, Job
 from engine.progress import overall_eta, stage_label
 from engine.unlearning import METHODS
@@ -67,6 +71,133 @@ def submit(key: str, label: str, fn: Callable[..., Any]) -> Job:
     st.session_state[f"job_{key}"] = job.id
     st.session_state.setdefault("jobs_left", set()).discard(job.id)
     return job
+
+
+# ------------------------------------------------------------------------------------------ the pages' jobs
+class Kind(enum.Enum):
+    """The background jobs a page starts; the value is the job's label (what its progress line says)."""
+
+    BASELINE = "Training original and retrain"
+    HARDEST = "Finding the hardest samples"
+    AUDIT = "Audit"
+    YOUR_AUDIT = "Audit of your model"  # the audit of an upload: the same key as AUDIT (the same work)
+    ADVERSARIAL = "Nearest adversarial examples"
+    CONTINUAL = "Continual requests"
+    THEOREM = "Theorem 4.1 view"
+    FORGET_SIZES = "Forget-set sizes"
+
+
+@dataclass(frozen=True)
+class Hardest:
+    """Kind.HARDEST's request: the ``n`` hardest training samples of ``spec``'s original model by ``by``."""
+
+    spec: RunSpec
+    n: int
+    by: str
+
+
+@dataclass(frozen=True)
+class Adversarial:
+    """Kind.ADVERSARIAL's request: the nearest adversarial examples of ``rows`` (:class:`ui.images.Rows`) against
+    each of ``trained`` (model key → TrainedModel), for the seed's ``prep``."""
+
+    trained: dict
+    prep: Any
+    rows: Any
+
+
+@dataclass(frozen=True)
+class Theorem:
+    """Kind.THEOREM's request: the Theorem 4.1 view of ``method`` in the comparison ``cmp`` of the audit ``req``."""
+
+    req: Any  # AuditRequest
+    cmp: Any  # Comparison
+    method: str
+
+
+@dataclass(frozen=True)
+class ForgetSizes:
+    """Kind.FORGET_SIZES's request: the audit ``req`` at every forget size of ``sizes``."""
+
+    req: Any  # AuditRequest
+    sizes: Sequence[str]
+
+
+def key(kind: Kind, request: Any) -> str:
+    """The job key of ``kind`` for ``request``: equal requests share one job across sessions (and the formulas are
+    the ones the pages used, so a job queued before an upgrade is still found)."""
+    if kind is Kind.BASELINE:
+        return cached.spec_key(request)
+    if kind is Kind.HARDEST:
+        return f"hardest-{cached.spec_key(request.spec)}-{request.by}-{request.n}"
+    if kind in (Kind.AUDIT, Kind.YOUR_AUDIT, Kind.CONTINUAL):
+        return request.key()
+    if kind is Kind.ADVERSARIAL:
+        from . import images
+
+        return config.stable_hash({"kind": "adversarial-page", "models": [tm.key for tm in request.trained.values()],
+                                   "rows": [request.rows.groups[g][1].tolist() for g in images.GROUPS]})
+    if kind is Kind.THEOREM:
+        return config.stable_hash({"kind": "theorem-page", "audit": request.req.key(), "method": request.method})
+    if kind is Kind.FORGET_SIZES:
+        return config.stable_hash({"kind": "forget-sizes", "audit": request.req.key(), "sizes": list(request.sizes)})
+    raise ValueError(f"unknown job kind {kind!r}")
+
+
+def work(kind: Kind, request: Any, *, on_ray: bool = False) -> Callable[..., Any]:
+    """The job's function ``(progress, cancel) -> result``: the store's runner with the job's callbacks, the flow of
+    ``kind`` on ``request``. ``on_ray``: an audit's models as Ray tasks (:func:`engine.sweep.run_grid`)."""
+    from engine.run import Runner
+
+    store = cached.store()
+
+    def run(progress, cancel):
+        if kind is Kind.ADVERSARIAL:
+            from . import images
+
+            return images.compute_missing(request.trained, request.prep, request.rows, progress, cancel)
+        if on_ray:
+            from engine.sweep import run_grid
+
+            return run_grid([request], store, progress=progress, cancel=cancel)[0]
+        runner = Runner(store, progress=progress, cancel=cancel)
+        if kind is Kind.BASELINE:
+            return runner.baseline(request)
+        if kind is Kind.HARDEST:
+            return runner.hardest(request.spec, int(request.n), request.by)
+        if kind in (Kind.AUDIT, Kind.YOUR_AUDIT):
+            return runner.compare(request)
+        if kind is Kind.CONTINUAL:
+            return runner.continual(request)
+        if kind is Kind.THEOREM:
+            return runner.theorem(request.cmp, request.method)
+        if kind is Kind.FORGET_SIZES:
+            return runner.forget_sizes(request.req, list(request.sizes))
+        raise ValueError(f"unknown job kind {kind!r}")
+
+    if on_ray and kind not in (Kind.AUDIT, Kind.YOUR_AUDIT):
+        raise ValueError(f"{kind.name} does not run on Ray")
+    return run
+
+
+def start(kind: Kind, request: Any, *, on_ray: bool = False, watch_it: bool = True) -> Job:
+    """Queue the job of ``kind`` for ``request`` (or join the one already queued or running for it, from any
+    session) and show its progress (``watch_it``); returns the job."""
+    job = submit(key(kind, request), kind.value, work(kind, request, on_ray=on_ray))
+    if watch_it:
+        watch(job)
+    return job
+
+
+def find(kind: Kind, request: Any) -> Job | None:
+    """The session's (or a joined) job of ``kind`` for ``request``, whatever its state; None if there is none."""
+    return job_for(key(kind, request))
+
+
+def running_for(kind: Kind, request: Any) -> Job | None:
+    """:func:`running` for the job of ``kind`` for ``request``: while it is active the page shows its progress and
+    stops here."""
+    return running(key(kind, request))
 
 
 def _fmt_s(seconds: float) -> str:

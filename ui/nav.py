@@ -57,7 +57,10 @@ SECTIONS: dict[str, list[PageInfo]] = {
                  "FT AUC and AUC_FR − AUC_FT per request; AMUN vs AMUN-A vs the baselines"),
         PageInfo("pages/11_Theorem.py", "AMUN's theorem", ":material/query_stats:",
                  "per forget sample: ‖δ‖₂ of its adversarial example, transfer to Retrain, how forgotten it is; do "
-                 "close, transferable examples forget better? The forget-set-size curve"),
+                 "close, transferable examples forget better?"),
+        PageInfo("pages/16_Forget_sizes.py", "Forget-set sizes", ":material/stacked_line_chart:",
+                 "the theorem's last factor: the audit again at several forget sizes, Avg Gap and the "
+                 "Retrain-vs-Retrain noise floor per size"),
     ],
     "Your data": [
         PageInfo("pages/13_Your_model.py", "Your model", ":material/upload_file:",

@@ -460,6 +460,25 @@ def audit_settings() -> dict:
             "overrides": {m: dict(v) for m, v in s["audit_overrides"].items()}}
 
 
+def set_audit(**values) -> None:
+    """Set audit settings (``methods``, ``overrides``, ``tuned`` or a request field such as ``seeds``,
+    ``retrains``, ``original``): the Run page's widgets and the Your model page write them here."""
+    s = st.session_state
+    known = {"methods", "overrides", "tuned", *(f.name for f in _audit_fields())}
+    for name, value in values.items():
+        if name not in known:
+            raise KeyError(f"no audit setting {name!r}")
+        s[f"audit_{name}"] = value
+
+
+def allow_retrain(allowed: bool) -> None:
+    """Retrains per seed: none when not ``allowed``; when allowed after none, the data set's preset (None)."""
+    if not allowed:
+        set_audit(retrains=0)
+    elif audit_settings()["retrains"] == 0:
+        set_audit(retrains=None)
+
+
 def request(spec: RunSpec | None = None):
     """The session's audit as a validated :class:`engine.run.AuditRequest` (raises UnlearnError on a bad value)."""
     from engine.request import AuditRequest
@@ -576,6 +595,32 @@ def sync_view(name: str, value, default) -> None:
             del q[name]
     elif q.get(name) != text:
         q[name] = text
+
+
+def set_view(name: str, value) -> None:
+    """Set the view setting ``name`` from the page's own code (a click in a table or chart, a Back / Next button):
+    its widget shows it on the next run."""
+    st.session_state[f"view_{name}"] = value
+
+
+def forget_views(*names: str) -> None:
+    """Back to the defaults of the view settings ``names`` (the address's values, if any, seed them again)."""
+    for name in names:
+        st.session_state.pop(f"view_{name}", None)
+
+
+def link_params(names) -> dict[str, str]:
+    """The view settings ``names`` of the session (else of the address) as query parameters of a link to another
+    page that shows them: a shared address of one page opens the other with the same view."""
+    s, q = st.session_state, st.query_params
+    out = {}
+    for name in names:
+        if f"view_{name}" in s:
+            value = s[f"view_{name}"]
+            out[name] = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        elif name in q:
+            out[name] = q[name]
+    return out
 
 
 # ------------------------------------------------------------------------------------------- stored audits
