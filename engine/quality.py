@@ -80,6 +80,14 @@ class QualityRequest:
         req.validate()
         return req
 
+    def key(self) -> str:
+        """A stable key of everything the result depends on (the dashboard's job and cache key)."""
+        from .config import stable_hash
+
+        methods = [[m.key, m.params()] for m in self.methods]
+        return stable_hash({"kind": "quality", "spec": self.spec, "methods": methods, "runs": self.runs,
+                            "use_remain": self.use_remain, "bootstrap": self.bootstrap, "k": self.k})
+
     def validate(self) -> None:
         if self.runs < max(MIN_MODELS, 4):
             raise UnlearnError(f"--runs {self.runs}: forgetting quality needs at least 4 models per side (ε's ceiling "

@@ -225,7 +225,7 @@ def test_navigation_shows_every_page_under_its_section(monkeypatch):
     assert titles == [[p.title for p in ps] for ps in SECTIONS.values()]
     assert [p.url_path for ps in seen["pages"].values() for p in ps][1:] == [
         "Setup_and_train", "Run", "Compare", "Report", "Presentation", "Confidence", "Adversarial", "Membership",
-        "Statistics", "Classes", "Sample", "Continual", "Theorem", "Forget_sizes", "Your_model",
+        "Quality", "Statistics", "Classes", "Sample", "Continual", "Theorem", "Forget_sizes", "Your_model",
         "History"]  # the addresses links already carry
 
 

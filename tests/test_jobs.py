@@ -159,6 +159,7 @@ def _requests():
 
     from engine.continual import ContinualRequest
     from engine.presets import default_spec
+    from engine.quality import QualityRequest
     from engine.run import AuditRequest
     from ui import jobs
 
@@ -175,6 +176,7 @@ def _requests():
         jobs.Kind.CONTINUAL: ContinualRequest.build(spec, ["ft"], [0], requests=2, size=0.04),
         jobs.Kind.THEOREM: jobs.Theorem(req, None, "amun"),
         jobs.Kind.FORGET_SIZES: jobs.ForgetSizes(req, ("random:0.2", "random:0.4")),
+        jobs.Kind.QUALITY: QualityRequest.build(spec, ["ft"], runs=4),
     }
 
 
@@ -197,6 +199,7 @@ def test_every_job_kind_keeps_the_key_the_pages_built():
         jobs.Kind.THEOREM: config.stable_hash({"kind": "theorem-page", "audit": req.key(), "method": "amun"}),
         jobs.Kind.FORGET_SIZES: config.stable_hash({"kind": "forget-sizes", "audit": req.key(),
                                                     "sizes": ["random:0.2", "random:0.4"]}),
+        jobs.Kind.QUALITY: requests[jobs.Kind.QUALITY].key(),  # Forgetting quality (new with the page)
     }
     assert {k: jobs.key(k, r) for k, r in requests.items()} == expected
     assert len({jobs.key(k, r) for k, r in requests.items()}) == len(jobs.Kind) - 1  # the upload's audit = an audit
@@ -217,6 +220,7 @@ def test_start_submits_the_runner_flow_with_the_jobs_callbacks_under_its_key_and
     for flow in ("baseline", "hardest", "compare", "continual", "theorem", "forget_sizes"):
         monkeypatch.setattr(Runner, flow, lambda self, *a, _f=flow: calls.append((_f, self, a)) or _f)
     monkeypatch.setattr("ui.images.compute_missing", lambda *a: calls.append(("adversarial", None, a)) or "adv")
+    monkeypatch.setattr("engine.quality.run_quality", lambda runner, r: calls.append(("quality", runner, (r,))) or "q")
 
     progress, cancel = (lambda *a: None), object()
     results = {}
@@ -228,7 +232,7 @@ def test_start_submits_the_runner_flow_with_the_jobs_callbacks_under_its_key_and
     assert results == {
         jobs.Kind.BASELINE: "baseline", jobs.Kind.HARDEST: "hardest", jobs.Kind.AUDIT: "compare",
         jobs.Kind.YOUR_AUDIT: "compare", jobs.Kind.ADVERSARIAL: "adv", jobs.Kind.CONTINUAL: "continual",
-        jobs.Kind.THEOREM: "theorem", jobs.Kind.FORGET_SIZES: "forget_sizes"}
+        jobs.Kind.THEOREM: "theorem", jobs.Kind.FORGET_SIZES: "forget_sizes", jobs.Kind.QUALITY: "q"}
     runners = [runner for _, runner, _ in calls if runner is not None]
     assert all(r.progress is progress and r.cancel is cancel and r.store.root == tmp_path / "store" for r in runners)
     assert ("hardest", runners[1], (spec, 12, "eps")) in calls

@@ -75,3 +75,17 @@ def test_headline_names_a_winner_only_when_it_is_separated():
 def test_the_order_of_rows_does_not_change_the_words():
     rows = _rows()
     assert headline(rows, N, 2.7) == headline(rows[::-1], N, 2.7)
+
+
+def test_the_epsilon_buckets_and_ulira_roc_show_every_method():
+    from engine.figures_quality import epsilon_bins, epsilon_buckets, ulira_roc
+
+    rows = _rows()
+    fig = epsilon_buckets(rows, N)
+    assert [t.name for t in fig.data] == [r.label for r in rows]
+    for t in fig.data:
+        assert abs(sum(t.y) - 100) < 1e-6  # every forget example in one bar
+    assert len(fig.data[0].x) == len(epsilon_bins(N)) and fig.data[-1].y[-1] == 100  # the original: all told apart
+    roc = ulira_roc(rows)
+    assert roc.layout.xaxis.type == "log" and len(roc.data) == len(rows) + 1  # + chance
+    assert "AUC" in roc.data[0].name

@@ -74,6 +74,31 @@ def _comparison(root: str, key: str, _req: AuditRequest) -> Comparison:
     return Runner(Store(root), build=False).compare(_req)
 
 
+def quality(req) -> object | None:
+    """The finished forgetting-quality audit ``req`` (:class:`engine.quality.QualityRequest`) from the store, or
+    None while any of its models is missing. Nothing trains here."""
+    try:
+        return _quality(root(), req.key(), req)
+    except NotStored:
+        return None
+
+
+@st.cache_resource(max_entries=4, show_spinner="Scoring the stored models…")
+def _quality(root: str, key: str, _req):
+    from engine.quality import run_quality
+
+    return run_quality(Runner(Store(root), build=False), _req)
+
+
+@st.cache_data(max_entries=16, ttl=600, show_spinner="Estimating the cost (timing a few SGD steps)…")
+def quality_cost(root: str, key: str, _req) -> tuple[int, float, str]:
+    """What the quality audit ``_req`` still has to build: (models, seconds, the sentence), measured now."""
+    from engine.quality import estimate
+
+    cost = estimate(Runner(Store(root), build=False), _req)
+    return cost.models, cost.seconds, cost.describe()
+
+
 # ------------------------------------------------------------------------------------------ adversarial views
 # Each public function passes the store root to a private cached one (st.cache_* keys on the arguments it hashes;
 # arguments named with a leading underscore are not hashed, the string key stands for them).

@@ -85,6 +85,7 @@ class Kind(enum.Enum):
     CONTINUAL = "Continual requests"
     THEOREM = "Theorem 4.1 view"
     FORGET_SIZES = "Forget-set sizes"
+    QUALITY = "Forgetting quality"
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def key(kind: Kind, request: Any) -> str:
         return cached.spec_key(request)
     if kind is Kind.HARDEST:
         return f"hardest-{cached.spec_key(request.spec)}-{request.by}-{request.n}"
-    if kind in (Kind.AUDIT, Kind.YOUR_AUDIT, Kind.CONTINUAL):
+    if kind in (Kind.AUDIT, Kind.YOUR_AUDIT, Kind.CONTINUAL, Kind.QUALITY):
         return request.key()
     if kind is Kind.ADVERSARIAL:
         from . import images
@@ -173,6 +174,10 @@ def work(kind: Kind, request: Any, *, on_ray: bool = False) -> Callable[..., Any
             return runner.theorem(request.cmp, request.method)
         if kind is Kind.FORGET_SIZES:
             return runner.forget_sizes(request.req, list(request.sizes))
+        if kind is Kind.QUALITY:
+            from engine.quality import run_quality
+
+            return run_quality(runner, request)
         raise ValueError(f"unknown job kind {kind!r}")
 
     if on_ray and kind not in (Kind.AUDIT, Kind.YOUR_AUDIT):

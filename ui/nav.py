@@ -42,6 +42,9 @@ SECTIONS: dict[str, list[PageInfo]] = {
                  "and test, before and after unlearning"),
         PageInfo("pages/5_Membership.py", "Membership inference", ":material/policy:",
                  "ROC curves (linear and log-log), TPR at low FPR, most exposed samples"),
+        PageInfo("pages/17_Quality.py", "Forgetting quality", ":material/verified:",
+                 "N unlearning runs of each method against N retrains, per forget example: the NeurIPS 2023 "
+                 "challenge's ε and score with intervals, U-LiRA's ROC, the examples each method fails to forget"),
         PageInfo("pages/6_Statistics.py", "Statistics & game", ":material/functions:",
                  "KS / Wasserstein and loss CDFs; SG-Unlearn's auditor per round"),
         PageInfo("pages/12_Classes.py", "Classes", ":material/category:",

@@ -1,0 +1,144 @@
+"""Forgetting quality: N unlearning runs of each method against N retrains, judged per forget example (the NeurIPS
+2023 unlearning challenge's score, U-LiRA beside it). The cost is shown before anything trains; the result comes
+from the store (a shared link shows it without running anything)."""
+
+import numpy as np
+import streamlit as st
+
+from engine.audit import quality_words as W
+from engine.audit.quality import DELTA, epsilon_ceiling
+from engine.errors import UnlearnError
+from engine.figures_quality import epsilon_buckets, ulira_roc
+from engine.quality import ORIGINAL_ROW, RETRAIN_ROW, QualityRequest
+from engine.run import Runner
+from engine.unlearning import METHODS
+from ui import cached, drill, jobs, state, tiles
+from ui.text import literal, md
+
+st.set_page_config(page_title="Forgetting quality · Unlearning audit", page_icon="🧹", layout="wide")
+spec = state.sidebar()
+st.title("Forgetting quality")
+st.caption("Many unlearned models against many retrained ones, per forget example: each method is run N times from "
+           "the same original model (its own randomness only), Retrain N times, and every forget example's "
+           "logit-scaled confidence is compared between the two groups of N (the NeurIPS 2023 unlearning "
+           "challenge's ε per example and its score; U-LiRA's per-example likelihood-ratio test beside it).")
+
+audit = state.audit_settings()
+choices = [k for k in METHODS if k != "retrain"]
+NS, KS = [4, 8, 16, 32, 64], [0, 8]
+c1, c2, c3 = st.columns([3, 2, 1])
+methods = c1.multiselect("Methods", choices, format_func=lambda k: METHODS[k].label,
+                         **state.view("qmethods", choices, [m for m in audit["methods"] if m in choices],
+                                      multi=True))
+n = c2.segmented_control("Runs per side (N)", NS, **state.view("qn", NS, 16),
+                         help="unlearning runs per method and retrains; ε can show at most ln(N − 1), so a larger "
+                              "N resolves more (and costs N models per method)")
+k = c3.segmented_control("RMIA models (K)", KS, **state.view("qk", KS, 0),
+                         help="0: U-LiRA only; 8: RMIA on the same pairs too, with 8 reference models")
+n, k = n or 16, 0 if k is None else k
+state.sync_view("qmethods", methods, [m for m in audit["methods"] if m in choices])
+state.sync_view("qn", n, 16)
+state.sync_view("qk", k, 0)
+if not methods:
+    st.warning("Choose at least one method.")
+    st.stop()
+try:  # every setting checked before anything trains
+    req = QualityRequest.build(spec, methods, overrides=audit["overrides"], tuned=audit["tuned"], runs=int(n),
+                               use_remain=audit["use_remain"], k=int(k))
+except UnlearnError as exc:
+    state.show_error(exc)
+    st.stop()
+
+job = jobs.running_for(jobs.Kind.QUALITY, req)
+res = cached.quality(req)
+if res is None:
+    jobs.show_outcome(job)
+    try:
+        models, seconds, said = cached.quality_cost(cached.root(), req.key(), req)
+    except UnlearnError as exc:
+        state.show_error(exc)
+        st.stop()
+    st.info(literal(f"Not computed yet for these settings. Cost: {models} model(s) — {said}."),
+            icon=":material/schedule:")
+    if st.button("Compute forgetting quality", type="primary", key="run_quality"):
+        jobs.start(jobs.Kind.QUALITY, req)
+    st.stop()
+
+rows = res.rows
+ceiling = epsilon_ceiling(req.runs)
+like = W.like_retrain_eps(rows)
+with st.container(border=True, key="quality_headline"):
+    st.markdown("**In short**")
+    for sentence in W.headline(rows, req.runs, ceiling):
+        st.markdown(md(sentence))
+st.caption(f"{len(res.forget)} forget examples ({md(res.spec.forget)}), N = {req.runs} models per side, "
+           f"δ = {DELTA:g}; {res.built} model(s) built by the run that stored this; scored from the store in "
+           f"{res.seconds:.1f} s.")
+for key, msg in res.failures.items():
+    st.error(literal(f"{METHODS[key].label if key in METHODS else key}: failed — {msg}"), icon=":material/error:")
+
+t = res.table()  # best score first; framed by Retrain (the best this N allows) on top and the original at the bottom
+rank = {RETRAIN_ROW: -1, ORIGINAL_ROW: 1}
+t = t.iloc[sorted(range(len(t)), key=lambda i: (rank.get(t["method"].iloc[i], 0), i))].reset_index(drop=True)
+show = t[["label", "score", "low", "high", "forget_score", "ra_ratio", "ta_ratio", "eps_median", "separated",
+          "ulira_auc", "ulira_tpr_1pct", "ulira_tpr_01pct", "ua"]].copy()
+show["interval"] = [f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "no interval" for lo, hi in
+                    zip(show.pop("low"), show.pop("high"))]
+shares = {r.key: 100 * W.share_like_retrain(r.quality, like) for r in rows}
+show["like Retrain (%)"] = t["method"].map(shares)
+show["separated"] *= 100
+show["ua"] *= 100
+show = show.rename(columns={"label": "method", "score": "score ↑", "interval": "95 % interval",
+                            "forget_score": "F ↑", "ra_ratio": "RA / RA_R", "ta_ratio": "TA / TA_R",
+                            "eps_median": "median ε ↓", "separated": "told apart (%) ↓",
+                            "ulira_auc": "U-LiRA AUC (→ 0.5)", "ulira_tpr_1pct": "U-LiRA TPR @ 1 % FPR",
+                            "ulira_tpr_01pct": "U-LiRA TPR @ 0.1 % FPR", "ua": "UA (%)"})
+order = ["method", "score ↑", "95 % interval", "like Retrain (%)", "F ↑", "RA / RA_R", "TA / TA_R", "median ε ↓",
+         "told apart (%) ↓", "U-LiRA AUC (→ 0.5)", "U-LiRA TPR @ 1 % FPR", "U-LiRA TPR @ 0.1 % FPR", "UA (%)"]
+st.dataframe(show[order].set_index("method"), width="stretch",
+             column_config={"score ↑": st.column_config.NumberColumn(format="%.3f"),
+                            "like Retrain (%)": st.column_config.NumberColumn(format="%.0f"),
+                            "F ↑": st.column_config.NumberColumn(format="%.3f"),
+                            "RA / RA_R": st.column_config.NumberColumn(format="%.3f"),
+                            "TA / TA_R": st.column_config.NumberColumn(format="%.3f"),
+                            "median ε ↓": st.column_config.NumberColumn(format="%.2f"),
+                            "told apart (%) ↓": st.column_config.NumberColumn(format="%.0f"),
+                            "U-LiRA AUC (→ 0.5)": st.column_config.NumberColumn(format="%.3f"),
+                            "UA (%)": st.column_config.NumberColumn(format="%.1f")})
+pairs = W.separated_pairs(rows)
+st.caption(md(
+    f"score = F × RA/RA_R × TA/TA_R (higher is better; Retrain's row — N other retrains — is the best this N "
+    f"allows, the original's the worst); F = mean over forget examples of the points of their ε bucket; the "
+    f"interval is ± 1.96 bootstrap SE over models (rough: ε is a maximum over decision rules). 'like Retrain': "
+    f"ε ≤ {like:.2f}, the ε that 90 % of examples show between two groups of retrains. TPR intervals are exact "
+    f"(Clopper–Pearson); a figure is withheld where 1/FPR exceeds the non-member count. "
+    + ("Separated beyond their intervals: " + "; ".join(f"{a} > {b}" for a, b in pairs) + "."
+       if pairs else "No two methods are separated beyond their intervals.")))
+
+a, b = st.columns(2)
+a.plotly_chart(epsilon_buckets(rows, req.runs), width="stretch", key="quality_eps")
+b.plotly_chart(ulira_roc(rows), width="stretch", key="quality_ulira")
+if "rmia_auc" in t:
+    st.markdown("**RMIA on the same pairs** (a population attack) beside U-LiRA (per example):")
+    st.dataframe(t[["label", "rmia_auc", "rmia_tpr_1pct", "rmia_tpr_01pct", "ulira_auc", "ulira_tpr_1pct",
+                    "retained_rmia_auc"]].set_index("label"), width="stretch")
+
+st.subheader("The examples each method fails to forget")
+methods_shown = [r for r in rows if r.key not in (RETRAIN_ROW, ORIGINAL_ROW)]
+pick = st.selectbox("Method", [r.key for r in methods_shown], format_func=lambda x: METHODS[x].label,
+                    **state.view("qshow", [r.key for r in methods_shown], methods_shown[0].key))
+state.sync_view("qshow", pick, methods_shown[0].key)
+row = next(r for r in methods_shown if r.key == pick)
+missed = W.not_forgotten(row, n=12, eps_like=like)
+if not missed:
+    st.success(literal(f"Every forget example of {row.label} is within Retrain's noise floor (ε ≤ {like:.2f})."))
+else:
+    data = Runner(cached.store(), build=False).data(res.spec)
+    idx = np.asarray(res.forget)[missed]
+    eps = np.asarray(row.quality.epsilons)[missed]
+    images = [tiles.framed(tiles.upscale(tiles.to_rgb(x), 72)) for x in data.x_train[idx].numpy()]
+    caps = [f"ε {e:.2f}" if e < 50 else "told apart" for e in eps]
+    st.caption(md(f"The {len(missed)} forget examples with the largest ε under {row.label} (above Retrain's noise "
+                  f"floor {like:.2f}), largest first; a button opens one on the Sample page (its audit of these "
+                  "settings, when stored)."))
+    drill.gallery(images, idx.tolist(), caps, seed=res.spec.seed, key="quality_missed")
