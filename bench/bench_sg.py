@@ -312,12 +312,12 @@ def main() -> None:
         gaps.append(a_ft - sg_accs[-1])
     lines += ["", f"FT − SG auditor accuracy: {', '.join(f'{g:+.3f}' for g in gaps)} (seeds 0–{args.seeds - 1}).", ""]
     if rounds == 30:  # the reading below was written from the full 30-round runs
-        lines += [f"Reading: on this preset the per-class auditor (≈ 8 training samples per class and fold) finds no "
-                  f"membership signal even in the original model ({a_orig:.3f}; retrain {a_retrain:.3f}; chance "
-                  f"0.5). SG's lower accuracy (mean {np.mean(sg_accs):.3f}) is the leader pushing the follower's "
-                  "held-out predictions *below* chance, i.e. anti-correlated with membership — the game works "
-                  "mechanically (utility and accuracy drop against FT), but it is not evidence of removed "
-                  "memorisation, and a sign-flipped auditor would gain from it.", ""]
+        lines += [f"Reading: on this preset the per-class auditor ({sizes[0]}–{sizes[-1]} training samples per "
+                  f"class and fold) finds no membership signal even in the original model ({a_orig:.3f}; retrain "
+                  f"{a_retrain:.3f}; chance 0.5). SG's lower accuracy (mean {np.mean(sg_accs):.3f}) is the leader "
+                  "pushing the follower's held-out predictions *below* chance, i.e. anti-correlated with "
+                  "membership — the game works mechanically (utility and accuracy drop against FT), but it is not "
+                  "evidence of removed memorisation, and a sign-flipped auditor would gain from it.", ""]
     else:
         lines += [f"(No reading: the interpretation in bench/results/sg.md was made for 30 rounds and 3 seeds; this "
                   f"run had {rounds} round(s) and {args.seeds} seed(s).)", ""]

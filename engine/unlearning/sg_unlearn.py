@@ -90,12 +90,13 @@ class SGUnlearn(SGDConfig, Unlearner):
     the round's auditor step, i.e. after the FT pass and before the adversarial update; ``ft_loss`` is the
     mean FT loss; ``seconds``/``auditor_seconds`` the round's and its auditor step's wall time.
 
-    Small data (measured on an earlier digits preset with |D_F| = 60, |val| = 450 → per class and fold ~8 training
-    samples with 11 features; the preset now forgets 120): the per-class folds are linearly separable, so the code's
-    λ = 0 hinge SVM has an unbounded, non-unique optimum and a huge derivative (round-1 gradient norm 36 with
-    Clarabel, 461 with SCS, against 1.2 for the logreg auditor). With ``auditor="svm"`` at the code's defaults the
-    digits MLP collapses (val accuracy 0.93 → 0.21 in 30 rounds); ``svm_reg=0.01`` keeps it stable (0.88). The
-    logreg auditor (regularised, unique optimum) is stable at α = 1 (val 0.93 → 0.91) and lowers the auditor's
+    Small data (bench/results/sg.md sections 1–4, the digits preset: |D_F| = 120, |val| = 450 → per class and fold
+    14–19 training samples with 11 features): the per-class folds are linearly separable, so the code's λ = 0 hinge
+    SVM has an unbounded, non-unique optimum and a huge derivative (round-1 gradient norm 36 with Clarabel, 461
+    with SCS, against 1.2 for the logreg auditor, measured on the earlier |D_F| = 60 preset). With
+    ``auditor="svm"`` at the code's defaults the digits MLP diverges (a NaN loss at round 14 of 30; on the earlier
+    preset it collapsed to val accuracy 0.21); ``svm_reg=0.01`` keeps it stable (val 0.93 → 0.90). The logreg
+    auditor (regularised, unique optimum) is stable at α = 1 (val 0.93 → 0.92) and lowers the auditor's
     accuracy relative to plain FT (tests/test_sg_unlearn.py, bench/results/sg.md).
 
     Does the auditor see anything? (Issue 19; bench/results/sg.md §5.) Not in the paper: before the game,
