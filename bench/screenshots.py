@@ -34,6 +34,7 @@ STEPS = ["1 · The forget set", "2 · The original remembers it", "3 · Each met
          "4 · Still remembered", "5 · The cost"]
 #: file → (page URL path, heading to wait for, viewport height, text that must appear once the page is complete)
 SHOTS = {
+    "setup_and_train.png": ("Setup_and_train", "Setup and train", 1250, "Accuracy and membership signal"),
     "confidence.png": ("Confidence", "Confidence on remain / test / forget", 1250, "Per-sample shift"),
     "adversarial.png": ("Adversarial", "Adversarial examples", 1750, "Forget samples and their nearest"),
     "membership.png": ("Membership", "Membership inference", 1150, "Most exposed forget samples"),

@@ -36,6 +36,7 @@ import pandas as pd
 
 from ..kinds import Role
 from .compare import Comparison
+from .uncertainty import half_text
 
 
 @dataclass(frozen=True)
@@ -149,15 +150,6 @@ class Cell:
         return f"{self.retrain:.{d}f}" + (f" ± {half_text(self.retrain_half, d)}" if np.isfinite(self.retrain_half)
                                           and self.retrain_half > 0 else "")
 
-
-def half_text(half: float, decimals: int) -> str:
-    """An interval's half-width with the value's ``decimals``, but no more than three significant digits: the
-    fourth digit of a half-width of 105.9 (two seeds' Student t) says nothing and widened the tables."""
-    if half >= 100:
-        decimals = 0
-    elif half >= 10:
-        decimals = min(decimals, 1)
-    return f"{half:.{decimals}f}"
 
 
 def judge(value: float, retrain: float, half: float, direction: str) -> tuple[str, bool]:
