@@ -98,6 +98,26 @@ def train_and_audit(page, url: str, query: str, timeout_s: float = 900) -> None:
     _settle(page)
 
 
+def quality_shot(page, url: str, query: str, path: Path, timeout_s: float = 1800) -> None:
+    """The Forgetting-quality page of ``query``: its cost line printed, computed through its button unless stored,
+    then one screenshot and its headline printed."""
+    page.set_viewport_size({"width": 1400, "height": 1700})
+    page.goto(f"{url}/Quality?{query}")
+    page.get_by_role("heading", name="Forgetting quality").first.wait_for(timeout=120_000)
+    start = page.get_by_role("button", name="Compute forgetting quality")
+    done = page.locator(".st-key-quality_headline")
+    start.or_(done).first.wait_for(timeout=300_000)
+    if start.count():
+        cost = page.get_by_text("Not computed yet").first
+        print("  cost:", " ".join(cost.inner_text().split()) if cost.count() else "(none)", flush=True)
+        start.click()
+    done.first.wait_for(timeout=timeout_s * 1000)
+    _settle(page)
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(path))
+    print("  headline:", " ".join(done.first.inner_text().split()), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "assets"))
@@ -106,6 +126,10 @@ def main() -> None:
     ap.add_argument("--dataset", default="digits", help="data set key (its preset model and recipe)")
     ap.add_argument("--seeds", default="0", help="audit seeds, e.g. 0,1,2")
     ap.add_argument("--prefix", default="", help="prefix of the file names (e.g. fashion_)")
+    ap.add_argument("--quality", default="", metavar="METHODS",
+                    help="also the Forgetting-quality page for these methods (e.g. ft,rl,salun,amun): computed "
+                         "through the page's button unless stored; quality.png and its headline printed")
+    ap.add_argument("--runs", type=int, default=16, help="N of --quality")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -147,6 +171,10 @@ def main() -> None:
                 fits = nav is not None and nav["y"] + nav["height"] <= 720  # the step's last row on the first screen
                 page.screenshot(path=str(out / f"{args.prefix}presentation_{i}.png"))
                 print(f"{args.prefix}presentation_{i}.png (fits 1280×720 without scrolling: {fits})", flush=True)
+            if args.quality:
+                quality_shot(page, url, f"{settings}&qmethods={args.quality}&qn={args.runs}",
+                             out / f"{args.prefix}quality.png")
+                print(f"{args.prefix}quality.png ({time.time() - t0:.0f} s)", flush=True)
             browser.close()
     finally:
         server.terminate()
