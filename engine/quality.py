@@ -34,6 +34,7 @@ import pandas as pd
 
 from .audit.lowfpr import low_fpr_figures
 from .audit.quality import DELTA, MIN_MODELS, ForgettingQuality, epsilon_ceiling, forgetting_quality
+from .audit.quality_words import headline, separated_pairs
 from .audit.rmia import rmia
 from .audit.ulira import UliraResult, ulira
 from .audit.uncertainty import auc
@@ -345,6 +346,10 @@ def format_table(result: QualityResult) -> str:
                  "of examples the N models separate completely; UA = forget accuracy; s/model = mean seconds per "
                  "training or unlearning run as stored; the interval is score ± 1.96 bootstrap SE over models. The "
                  "Retrain row is N other retrains: the best score this N allows.")
+    pairs = separated_pairs(result.rows)
+    lines.append("Separated beyond their intervals: " + ("; ".join(f"{a} > {b}" for a, b in pairs) if pairs else
+                                                          "no two methods (no winner is named)") + ".")
+    lines += ["In words: " + " ".join(headline(result.rows, n, epsilon_ceiling(n)))]
     for k, msg in result.failures.items():
         lines.append(f"{k}: failed — {msg}")
     return "\n".join(lines)

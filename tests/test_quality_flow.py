@@ -81,6 +81,7 @@ def test_cli_quality_prints_the_estimate_and_the_table(capsys, tmp_path):
     assert rc == 0
     assert "to build:" in text and "ln(N−1) = 1.10" in text
     assert text.index("Retrain (N other retrains)") < text.index("Original (no unlearning)")
+    assert "Separated beyond their intervals:" in text and "In words: With N = 4 models per side" in text
     assert out.exists()
     assert cli.main(["quality", "--runs", "2"]) == 2
 
