@@ -33,8 +33,7 @@ def epsilon_buckets(rows: list, n: int) -> go.Figure:
                              marker_color=method_color(r.key),
                              hovertemplate="%{x}<br>%{y:.1f} % of forget examples<extra>" + r.label + "</extra>"))
     fig.update_layout(barmode="group", height=380, margin={"l": 60, "r": 10, "t": 40, "b": 60},
-                      title=f"Per-example ε, N = {n} models per side (ε ≤ ln(N − 1) = {epsilon_ceiling(n):.2f} "
-                            "can be shown)",
+                      title=f"Per-example ε (N = {n}: at most ln(N − 1) = {epsilon_ceiling(n):.2f} is shown)",
                       xaxis={"title": "ε bucket · points it scores"},
                       yaxis={"title": "forget examples (%)", "rangemode": "tozero"}, legend={"font": {"size": 11}})
     return fig

@@ -71,9 +71,9 @@ with st.container(border=True, key="quality_headline"):
     st.markdown("**In short**")
     for sentence in W.headline(rows, req.runs, ceiling):
         st.markdown(md(sentence))
-st.caption(f"{len(res.forget)} forget examples ({md(res.spec.forget)}), N = {req.runs} models per side, "
-           f"δ = {DELTA:g}; {res.built} model(s) built by the run that stored this; scored from the store in "
-           f"{res.seconds:.1f} s.")
+st.caption(f"{len(res.forget)} forget examples ({md(res.spec.forget)}), N = {req.runs} models per side "
+           f"({2 * req.runs} retrains, {req.runs} runs of each method, one original), δ = {DELTA:g}; scored from "
+           f"the stored models in {res.seconds:.1f} s.")
 for key, msg in res.failures.items():
     st.error(literal(f"{METHODS[key].label if key in METHODS else key}: failed — {msg}"), icon=":material/error:")
 
@@ -93,18 +93,17 @@ show = show.rename(columns={"label": "method", "score": "score ↑", "interval":
                             "eps_median": "median ε ↓", "separated": "told apart (%) ↓",
                             "ulira_auc": "U-LiRA AUC (→ 0.5)", "ulira_tpr_1pct": "U-LiRA TPR @ 1 % FPR",
                             "ulira_tpr_01pct": "U-LiRA TPR @ 0.1 % FPR", "ua": "UA (%)"})
-order = ["method", "score ↑", "95 % interval", "like Retrain (%)", "F ↑", "RA / RA_R", "TA / TA_R", "median ε ↓",
-         "told apart (%) ↓", "U-LiRA AUC (→ 0.5)", "U-LiRA TPR @ 1 % FPR", "U-LiRA TPR @ 0.1 % FPR", "UA (%)"]
-st.dataframe(show[order].set_index("method"), width="stretch",
-             column_config={"score ↑": st.column_config.NumberColumn(format="%.3f"),
-                            "like Retrain (%)": st.column_config.NumberColumn(format="%.0f"),
-                            "F ↑": st.column_config.NumberColumn(format="%.3f"),
-                            "RA / RA_R": st.column_config.NumberColumn(format="%.3f"),
-                            "TA / TA_R": st.column_config.NumberColumn(format="%.3f"),
-                            "median ε ↓": st.column_config.NumberColumn(format="%.2f"),
-                            "told apart (%) ↓": st.column_config.NumberColumn(format="%.0f"),
-                            "U-LiRA AUC (→ 0.5)": st.column_config.NumberColumn(format="%.3f"),
-                            "UA (%)": st.column_config.NumberColumn(format="%.1f")})
+fmt = {"score ↑": "%.3f", "like Retrain (%)": "%.0f", "F ↑": "%.3f", "RA / RA_R": "%.3f", "TA / TA_R": "%.3f",
+       "median ε ↓": "%.2f", "told apart (%) ↓": "%.0f", "U-LiRA AUC (→ 0.5)": "%.3f", "UA (%)": "%.1f"}
+parts = {"The challenge's score": ["score ↑", "95 % interval", "like Retrain (%)", "F ↑", "RA / RA_R", "TA / TA_R",
+                                   "median ε ↓", "told apart (%) ↓"],
+         "U-LiRA, the per-example membership test (unlearned vs retrained models)":
+             ["U-LiRA AUC (→ 0.5)", "U-LiRA TPR @ 1 % FPR", "U-LiRA TPR @ 0.1 % FPR", "UA (%)"]}
+for title, cols in parts.items():  # two tables, so neither scrolls sideways and hides a column
+    st.markdown(f"**{title}**")
+    st.dataframe(show.set_index("method")[cols], width="stretch",
+                 column_config={"_index": st.column_config.TextColumn("method", pinned=True),
+                                **{c: st.column_config.NumberColumn(format=f) for c, f in fmt.items() if c in cols}})
 pairs = W.separated_pairs(rows)
 st.caption(md(
     f"score = F × RA/RA_R × TA/TA_R (higher is better; Retrain's row — N other retrains — is the best this N "

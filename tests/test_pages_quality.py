@@ -24,6 +24,8 @@ def test_quality_page_shows_the_cost_then_the_judged_result_and_a_link_restores_
                                 "Gradient Ascent"}
     assert table.loc["Original (no unlearning)", "score ↑"] == 0.0
     assert all(iv.startswith("[") for iv in table["95 % interval"])
+    ulira = at.dataframe[1].value  # U-LiRA in a table of its own (one table of twelve columns scrolled sideways)
+    assert list(ulira.index) == list(table.index) and "U-LiRA TPR @ 1 % FPR" in ulira.columns
     words = " ".join(m.value for m in at.markdown).replace("\\", "")  # md() escapes Markdown
     assert "N other retrains score" in words and "ln(N − 1) = 1.10" in words
     assert "The original model (no unlearning) scores 0.000" in words
