@@ -51,14 +51,15 @@ def param(at: AppTest, key: str) -> str | None:
 
 def poll(at: AppTest, done: Callable[[AppTest], object], what: str = "the page's result",
          seconds: float = 240) -> AppTest:
-    """Rerun ``at`` (as the page's own polling does) until ``done(at)``; no exception on the way."""
+    """Rerun ``at`` (as the page's own polling does) until ``done(at)``; no exception on the way. The first rerun
+    comes before the first check, so a widget value set without ``.run()`` takes effect before anything is judged."""
     deadline = time.time() + seconds
     while time.time() < deadline:
+        at.run()
+        assert not at.exception, at.exception
         if done(at):
             return at
         time.sleep(0.3)
-        at.run()
-        assert not at.exception, at.exception
     raise AssertionError(f"{what} never appeared")
 
 

@@ -10,39 +10,22 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import clirun
-from apptest import APP
+from apptest import APP, open_page, param
 from engine.unlearning import METHODS, hyperparameters
 from ui import forms, state
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _page(page: str, **params: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def _param(at: AppTest, key: str) -> str | None:
-    if key not in at.query_params:
-        return None
-    value = at.query_params[key]
-    return value if isinstance(value, str) else value[0]
-
-
 # ------------------------------------------------------------------------------------------ Run page
 def test_run_page_method_chooser_wraps_and_has_presets():
-    at = _page("pages/2_Run.py")
+    at = open_page("pages/2_Run.py")
     chooser = at.multiselect(key="w_methods")
     assert chooser.value == state.DEFAULT_METHODS
     assert chooser.proto.wrap is True  # the chips wrap onto more rows instead of scrolling out of view
     at.button(key="methods_all").click().run()
     assert at.multiselect(key="w_methods").value == [k for k in METHODS if k != "retrain"]
-    assert _param(at, "methods").count(",") == len(METHODS) - 2
+    assert param(at, "methods").count(",") == len(METHODS) - 2
     at.button(key="methods_none").click().run()
     assert at.multiselect(key="w_methods").value == [] and "at least one method" in at.warning[0].value
     at.button(key="methods_default").click().run()
@@ -52,17 +35,17 @@ def test_run_page_method_chooser_wraps_and_has_presets():
 def test_switching_the_data_set_takes_its_preset_retrains_unless_the_user_chose_one():
     """Issue 20 defect 3: digits' 3 retrains per seed stayed when the data set switched to fashion-mnist (preset
     2), and the address gained r=3, so the browser's audit differed from the CLI's default."""
-    at = _page("pages/2_Run.py")
-    assert at.number_input(key="w_retrains").value == 3 and _param(at, "r") is None
+    at = open_page("pages/2_Run.py")
+    assert at.number_input(key="w_retrains").value == 3 and param(at, "r") is None
     at.sidebar.selectbox(key="w_dataset").set_value("fashion-mnist").run()
     assert not at.exception, at.exception
-    assert at.number_input(key="w_retrains").value == 2 and _param(at, "r") is None
+    assert at.number_input(key="w_retrains").value == 2 and param(at, "r") is None
     at.sidebar.selectbox(key="w_dataset").set_value("digits").run()
-    assert at.number_input(key="w_retrains").value == 3 and _param(at, "r") is None
+    assert at.number_input(key="w_retrains").value == 3 and param(at, "r") is None
     at.number_input(key="w_retrains").set_value(5).run()  # the user's own choice travels with them
-    assert _param(at, "r") == "5"
+    assert param(at, "r") == "5"
     at.sidebar.selectbox(key="w_dataset").set_value("fashion-mnist").run()
-    assert at.number_input(key="w_retrains").value == 5 and _param(at, "r") == "5"
+    assert at.number_input(key="w_retrains").value == 5 and param(at, "r") == "5"
 
 
 def test_every_hyperparameter_has_a_readable_label():
@@ -73,7 +56,7 @@ def test_every_hyperparameter_has_a_readable_label():
 
 
 def test_hyperparameter_form_labels_svm_fields_and_steps():
-    at = _page("pages/2_Run.py", methods="ft,sg_unlearn")
+    at = open_page("pages/2_Run.py", methods="ft,sg_unlearn")
     labels = {w.key: w.label for w in at.number_input if w.key and w.key.startswith("hp_")}
     labels |= {w.key: w.label for w in at.selectbox if w.key and w.key.startswith("hp_")}
     assert labels["hp_ft_lr_step"] == "StepLR step (epochs)"  # was "lr_step"
@@ -86,7 +69,7 @@ def test_hyperparameter_form_labels_svm_fields_and_steps():
     assert not at.exception, at.exception
     keys = {w.key for w in [*at.number_input, *at.selectbox]}
     assert {"hp_sg_unlearn_svm_solver", "hp_sg_unlearn_svm_reg"} <= keys and "hp_sg_unlearn_logreg_c" not in keys
-    assert "sg_unlearn.auditor=svm" in _param(at, "hp")
+    assert "sg_unlearn.auditor=svm" in param(at, "hp")
     # +/− steps of the value's order of magnitude: weight decay 0.0005 → 0.0006, not 0.0105
     wd = at.number_input(key="hp_ft_weight_decay")
     assert wd.step == pytest.approx(1e-4)
@@ -107,25 +90,25 @@ def test_field_step_follows_the_order_of_magnitude():
 
 # ------------------------------------------------------------------------------------------ Setup page
 def test_setup_recipe_controls_override_the_preset_and_travel_in_the_url():
-    at = _page("pages/1_Setup_and_train.py")
+    at = open_page("pages/1_Setup_and_train.py")
     assert at.number_input(key="w_train_size").value == 300 and at.number_input(key="w_epochs").value == 200
-    assert _param(at, "ntrain") is None and _param(at, "epochs") is None  # the preset's: not in the address
+    assert param(at, "ntrain") is None and param(at, "epochs") is None  # the preset's: not in the address
     at.number_input(key="w_train_size").set_value(150).run()
     at.number_input(key="w_epochs").set_value(20).run()
     assert not at.exception, at.exception
     assert {m.label: m.value for m in at.metric}["Train"] == "150"
-    assert _param(at, "ntrain") == "150" and _param(at, "epochs") == "20"
+    assert param(at, "ntrain") == "150" and param(at, "epochs") == "20"
     assert "20 epochs" in at.caption[0].value and "150 training images" in at.caption[0].value
     estimate = [c.value for c in at.caption if "Estimated training time" in c.value]
     assert estimate and "an estimate" in estimate[0] and "ms per step" in estimate[0]
     # 20 epochs × (⌈150/32⌉ + ⌈90/32⌉) batches: the original on 150 images, the retrain on the 60 % not forgotten
     assert f"{20 * (5 + 3):,} SGD steps" in estimate[0]
 
-    fresh = _page("pages/1_Setup_and_train.py", ntrain="150", epochs="20")  # a shared link
+    fresh = open_page("pages/1_Setup_and_train.py", ntrain="150", epochs="20")  # a shared link
     assert fresh.number_input(key="w_train_size").value == 150 and fresh.number_input(key="w_epochs").value == 20
     assert {m.label: m.value for m in fresh.metric}["Train"] == "150"
     fresh.sidebar.selectbox(key="w_dataset").set_value("mnist").run()  # another data set: its own preset
-    assert _param(fresh, "ntrain") is None and _param(fresh, "epochs") is None
+    assert param(fresh, "ntrain") is None and param(fresh, "epochs") is None
 
 
 def test_spec_for_applies_train_size_and_epochs_as_overrides():
@@ -145,7 +128,7 @@ def _images(folder: Path, classes=("cat", "dog"), n=6) -> None:
 
 
 def test_image_folder_has_a_path_field_that_stays_out_of_the_url(tmp_path):
-    at = _page("pages/1_Setup_and_train.py")
+    at = open_page("pages/1_Setup_and_train.py")
     at.sidebar.selectbox(key="w_dataset").set_value("imagefolder").run()
     assert not at.exception, at.exception
     assert "Your own image folder" in at.sidebar.selectbox(key="w_dataset").format_func("imagefolder")
@@ -161,7 +144,7 @@ def test_image_folder_has_a_path_field_that_stays_out_of_the_url(tmp_path):
 
 def test_missing_data_says_what_to_do_in_the_dashboard(tmp_path, monkeypatch):
     monkeypatch.setenv("UNLEARN_DATA_DIR", str(tmp_path))
-    at = _page("pages/1_Setup_and_train.py", ds="cifar10")
+    at = open_page("pages/1_Setup_and_train.py", ds="cifar10")
     text = re.sub(r"\\(.)", r"\1", at.error[0].value)  # shown as literal text: its Markdown escapes removed
     assert "cifar-10-python.tar.gz" in text and str(tmp_path) in text and "DATA_DIR" not in text
     assert "--download" not in text and "reload this page" in text

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest import APP
+from apptest import APP, param
 from engine.unlearning import get_method
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,11 +70,6 @@ def test_settings_roundtrip_through_url():
     assert at.sidebar.number_input(key="w_seed").value == 2
     labels = {m.label: m.value for m in at.metric}
     assert labels["Forget"] == "30"  # class 3 in the stratified 300-sample train subset
-
-
-def _param(at: AppTest, key: str) -> str:
-    value = at.query_params[key]
-    return value if isinstance(value, str) else value[0]
 
 
 def _run_audit(methods: str = "ft,amun,sg_unlearn", k: str | None = None) -> AppTest:
@@ -141,7 +136,7 @@ def test_run_then_every_result_page():
 def test_a_finished_audit_is_shown_from_the_store_in_a_fresh_session():
     """A restart or a shared link: the same address shows the results without running anything."""
     at = _run_audit("ft,rl", k="2")
-    address = {k: _param(at, k) for k in ("methods", "seeds", "k", "epochs")}
+    address = {k: param(at, k) for k in ("methods", "seeds", "k", "epochs")}
     assert address == {"methods": "ft,rl", "seeds": "0", "k": "2", "epochs": "20"}
     fresh = AppTest.from_file(APP, default_timeout=60)
     for key, value in address.items():
@@ -186,17 +181,17 @@ def test_hyperparameter_form_round_trips_through_the_url():
     at.number_input(key="hp_ft_epochs").set_value(4).run()
     at.number_input(key="w_k").set_value(4).run()
     assert not at.exception
-    assert _param(at, "hp") == "amun.lr=0.05,ft.epochs=4" and _param(at, "k") == "4"
+    assert param(at, "hp") == "amun.lr=0.05,ft.epochs=4" and param(at, "k") == "4"
     # a fresh browser with that address: the same typed values in the form
     again = AppTest.from_file(APP, default_timeout=60)
     for key in ("methods", "hp", "k"):
-        again.query_params[key] = _param(at, key)
+        again.query_params[key] = param(at, key)
     again.run()
     again.switch_page("pages/2_Run.py").run()
     assert not again.exception
     assert again.number_input(key="hp_amun_lr").value == 0.05 and again.number_input(key="hp_ft_epochs").value == 4
     assert again.number_input(key="w_k").value == 4
-    assert _param(again, "hp") == "amun.lr=0.05,ft.epochs=4"
+    assert param(again, "hp") == "amun.lr=0.05,ft.epochs=4"
 
 
 def test_bad_hyperparameters_in_the_url_are_errors_not_crashes():
@@ -235,7 +230,7 @@ def test_papers_hyperparameters_are_one_switch_away():
     at.toggle(key="w_paper").set_value(True).run()
     assert not at.exception
     assert at.number_input(key="hp_amun_lr").value == get_method("amun").lr  # the paper's code: 0.01
-    assert _param(at, "paper") == "1" and "hp" not in at.query_params
+    assert param(at, "paper") == "1" and "hp" not in at.query_params
 
 
 @pytest.mark.slow
@@ -299,4 +294,4 @@ def test_short_reference_recipe_is_a_run_setting_carried_by_the_address():
     toggle.set_value(False).run()
     assert not at.exception and "sref" not in at.query_params
     at.toggle(key="w_short_refs").set_value(True).run()
-    assert _param(at, "sref") == "1"
+    assert param(at, "sref") == "1"

@@ -1,6 +1,5 @@
 """The Adversarial examples and Report pages under AppTest, after an audit run through the Run page's UI."""
 
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -8,20 +7,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest import APP
+from apptest import APP, poll
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _poll(at: AppTest, done, what: str, seconds: float = 180) -> AppTest:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        if done(at):
-            return at
-        time.sleep(0.3)
-    raise AssertionError(f"{what} never appeared")
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +38,13 @@ def audited(audit_home):
         assert not at.exception, at.exception
         at.number_input(key="w_k").set_value(2).run()  # few reference models: the audit takes seconds
         at.button(key="run_audit").click().run()
-        _poll(at, lambda a: any("ready" in s.value for s in a.success), "the audit result")
+        poll(at, lambda a: any("ready" in s.value for s in a.success), "the audit result")
         yield at
 
 
 def _wait_for_page(at: AppTest, page: str, element: str) -> AppTest:
     at.switch_page(page)
-    return _poll(at, lambda a: len(a.get(element)) > 0, f"{element} on {page}")
+    return poll(at, lambda a: len(a.get(element)) > 0, f"{element} on {page}")
 
 
 def test_adversarial_page(audited):
@@ -91,7 +79,7 @@ def test_adversarial_page(audited):
     assert q["order"] == "farthest" and q["detail"] == last.split(" ")[0][1:]
     # the FT model as "after": its sets are searched in the background, then the page renders again
     at.selectbox(key="w_view_after").set_value("ft")
-    at = _poll(at, lambda a: len(a.get("plotly_chart")) == 2, "the FT view")
+    at = poll(at, lambda a: len(a.get("plotly_chart")) == 2, "the FT view")
     assert list(at.dataframe[0].value.index) == ["Original", "Retrain", "Fine-tune"]
 
 

@@ -2,17 +2,15 @@
 (16). A short digits
 recipe (20 epochs), two reference models, one seed: each test runs in seconds."""
 
-import base64
 import json
 import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest import APP
+from apptest import array, figure, open_page, param
 
 ROOT = Path(__file__).resolve().parents[1]
 AUDIT = {"epochs": "20", "methods": "ft,amun", "seeds": "0", "k": "2", "r": "1"}
@@ -42,13 +40,7 @@ def _pages_see_the_store(home, monkeypatch):
 
 
 def _open(page: str, **extra: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in {**AUDIT, **extra}.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(page, **{**AUDIT, **extra})
 
 
 def _wait(at: AppTest, done, seconds: float = 240) -> AppTest:
@@ -60,24 +52,6 @@ def _wait(at: AppTest, done, seconds: float = 240) -> AppTest:
         at.run()
         assert not at.exception, at.exception
     raise AssertionError("the page never finished its job")
-
-
-def _figure(at: AppTest, i: int) -> dict:
-    return json.loads(at.get("plotly_chart")[i].proto.spec)
-
-
-def _array(v) -> np.ndarray:
-    """A plotly JSON array: a list, or plotly's typed array ``{"dtype": "f4", "bdata": base64}``."""
-    if isinstance(v, dict) and "bdata" in v:
-        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
-    return np.asarray(v)
-
-
-def _param(at: AppTest, key: str) -> str | None:
-    if key not in at.query_params:
-        return None
-    value = at.query_params[key]
-    return value if isinstance(value, str) else value[0]
 
 
 # ------------------------------------------------------------------------------------------ Continual
@@ -97,12 +71,12 @@ def test_continual_runs_in_the_background_then_shows_curves_and_the_claim():
     assert any("Holds" in m.value or "Does not hold" in m.value for m in at.markdown)
     # the other reading of the claim: distance to Retrain, in the address
     at.segmented_control(key="w_view_creading").set_value("retrain").run()
-    assert any("closer to Retrain" in m.value for m in at.markdown) and _param(at, "creading") == "retrain"
-    assert _param(at, "creq") == "2" and _param(at, "cmethods") == "ft,amun,amun_a"
+    assert any("closer to Retrain" in m.value for m in at.markdown) and param(at, "creading") == "retrain"
+    assert param(at, "creq") == "2" and param(at, "cmethods") == "ft,amun,amun_a"
     # one more metric: a fifth panel; the view is in the address
     at.multiselect(key="w_view_ccurves").select("avg_gap").run()
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert len({t["xaxis"] for t in fig["data"]}) == 5 and "avg_gap" in _param(at, "ccurves")
+    assert len({t["xaxis"] for t in fig["data"]}) == 5 and "avg_gap" in param(at, "ccurves")
     # a fresh session with the same address loads it from the store: no button, the curves at once
     fresh = _open("pages/10_Continual.py", **CONTINUAL)
     assert fresh.get("plotly_chart") and not [b for b in fresh.button if b.key == "run_continual"]
@@ -128,10 +102,10 @@ def test_continual_with_too_many_samples_is_an_error_not_a_crash():
 def test_theorem_view_scatter_aggregate_and_sample():
     at = _open("pages/11_Theorem.py", tsizes="random:0.2,random:0.4", tsmethods="ft")
     at = _wait(at, lambda a: a.get("plotly_chart"))
-    scatter = _figure(at, 0)
+    scatter = figure(at, 0)
     names = {t["name"] for t in scatter["data"]}
     assert names & {"transfers to Retrain", "does not transfer"}
-    n = sum(len(_array(t["x"])) for t in scatter["data"] if t["name"] != "selected")
+    n = sum(len(array(t["x"])) for t in scatter["data"] if t["name"] != "selected")
     assert n == 120  # every forget sample of the digits preset (40 % of 300)
     assert any("closer adversarial examples" in m.value for m in at.markdown)
     # the sample panel: three images and the probability bars of original, Retrain and AMUN
@@ -139,7 +113,7 @@ def test_theorem_view_scatter_aggregate_and_sample():
     # another measure and x axis: in the address
     at.selectbox(key="w_view_tmeasure").set_value("excess").run()
     at.selectbox(key="w_view_tx").set_value("eps").run()
-    assert not at.exception and _param(at, "tmeasure") == "excess" and _param(at, "tx") == "eps"
+    assert not at.exception and param(at, "tmeasure") == "excess" and param(at, "tx") == "eps"
     # pick another sample from the list: the panel follows
     options = at.selectbox(key="thm_pick").options
     at.selectbox(key="thm_pick").select_index(len(options) - 1).run()
@@ -159,10 +133,10 @@ def test_forget_size_curve_page():
     # the size curve: one more audit (20 %); the 40 % one is the stored audit
     at.button(key="run_sizes").click().run()
     at = _wait(at, lambda a: len(a.get("plotly_chart")) >= 1)
-    size = _figure(at, -1)
+    size = figure(at, -1)
     fine = [t for t in size["data"] if t["name"] == "Fine-tune"]
-    assert fine and list(_array(fine[0]["x"])) == pytest.approx([20, 40])
-    assert _param(at, "tsizes") == "random:0.2,random:0.4" and _param(at, "tsmethods") == "ft"
+    assert fine and list(array(fine[0]["x"])) == pytest.approx([20, 40])
+    assert param(at, "tsizes") == "random:0.2,random:0.4" and param(at, "tsmethods") == "ft"
     # a fresh session with the same address: from the store, no button
     fresh = _open("pages/16_Forget_sizes.py", tsizes="random:0.2,random:0.4", tsmethods="ft")
     assert fresh.get("plotly_chart") and not [b for b in fresh.button if b.key == "run_sizes"]

@@ -5,7 +5,6 @@ of width 32, class 3 forgotten, FT, K = 2, one retrain), built once per module i
 
 import io
 import struct
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import torch
 from safetensors.torch import save
 from streamlit.testing.v1 import AppTest
 
-from apptest import APP
+from apptest import open_page, param, poll
 from engine.config import ModelSpec
 from engine.models import build_model
 
@@ -52,31 +51,7 @@ def _pages_see_the_audit(home, monkeypatch):
 
 
 def _open(page: str, **extra: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in {**ADDRESS, **extra}.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def _param(at: AppTest, key: str) -> str | None:
-    if key not in at.query_params:
-        return None
-    value = at.query_params[key]
-    return value if isinstance(value, str) else value[0]
-
-
-def _poll(at: AppTest, done, what: str, seconds: float = 180) -> AppTest:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        if done(at):
-            return at
-        time.sleep(0.3)
-    raise AssertionError(f"{what} never appeared")
+    return open_page(page, **{**ADDRESS, **extra})
 
 
 # ------------------------------------------------------------------------------------------ Classes (12)
@@ -88,9 +63,9 @@ def test_classes_page_shows_every_model_per_class_and_the_forget_class_histogram
     assert {"Original", "Retrain", "Fine-tune"} <= set(table.columns) and "3 ★" in list(table.index)
     assert table.loc["3 ★", "Retrain"] == 0  # test accuracy on the forgotten class: Retrain never saw it
     at.segmented_control(key="w_view_group").set_value("forget").run()
-    assert not at.exception and _param(at, "group") == "forget"
+    assert not at.exception and param(at, "group") == "forget"
     at.segmented_control(key="w_view_conf").set_value("entropy").run()
-    assert not at.exception and _param(at, "conf") == "entropy"
+    assert not at.exception and param(at, "conf") == "entropy"
 
 
 def test_classes_page_without_class_forgetting_offers_it():
@@ -99,7 +74,7 @@ def test_classes_page_without_class_forgetting_offers_it():
     assert "This view is for class-wise forgetting" in at.info[0].value
     at.selectbox(key="cls_pick").set_value(7).run()
     at.button(key="cls_use").click().run()
-    assert not at.exception and _param(at, "forget") == "class:7"
+    assert not at.exception and param(at, "forget") == "class:7"
     assert "No audit for the current settings" in at.info[0].value  # not run yet: the Run page is pointed to
 
 
@@ -120,12 +95,12 @@ def test_your_model_page_audits_an_upload_without_a_retrain(home):
     _upload(at, "mine.safetensors", home[1])
     assert not _errors(at)
     assert any("Your model **mine\\.safetensors** fits mlp (width 32) on digits" in s.value for s in at.success)
-    key = _param(at, "orig")
+    key = param(at, "orig")
     assert key and key.isalnum()
     at.toggle(key="yours_retrain").set_value(False).run()
-    assert _param(at, "r") == "0"
+    assert param(at, "r") == "0"
     at.button(key="yours_run").click().run()
-    _poll(at, lambda a: any("Audit of your model ready" in s.value for s in a.success), "the audit of the upload")
+    poll(at, lambda a: any("Audit of your model ready" in s.value for s in a.success), "the audit of the upload")
     table = at.dataframe[0].value
     assert list(table.index) == ["Your model", "Fine-tune"] and "Retrain" not in table.index
     # every result page shows it; the Classes page says there is no Retrain to compare the histograms with
@@ -147,14 +122,14 @@ def test_your_model_page_audits_an_upload_without_a_retrain(home):
 def test_the_same_upload_with_a_retrain_matches_the_trained_original(home):
     at = _open("pages/13_Your_model.py")
     _upload(at, "mine.safetensors", home[1])
-    assert at.toggle(key="yours_retrain").value is True and _param(at, "r") == "1"
+    assert at.toggle(key="yours_retrain").value is True and param(at, "r") == "1"
     if any(b.key == "yours_run" for b in at.button):  # else: every model is in the store already (FT on the upload)
         at.button(key="yours_run").click().run()
-    _poll(at, lambda a: any("Audit of your model ready" in s.value for s in a.success), "the audit of the upload")
+    poll(at, lambda a: any("Audit of your model ready" in s.value for s in a.success), "the audit of the upload")
     table = at.dataframe[0].value
     assert list(table.index) == ["Your model", "Retrain", "Fine-tune"]
     at.button(key="yours_stop").click().run()  # back to the trained original: the upload is forgotten, not redone
-    assert not at.exception and _param(at, "orig") is None and "Upload the weights" in at.info[0].value
+    assert not at.exception and param(at, "orig") is None and "Upload the weights" in at.info[0].value
     assert not any(u.key == "yours_weights" for u in at.get("file_uploader"))  # a fresh, empty uploader
 
 
@@ -189,7 +164,7 @@ def test_malformed_and_mismatched_uploads_are_one_clear_line(home, name, data, w
     at = _upload(_open("pages/13_Your_model.py"), name, data)
     errors = _errors(at)
     assert len(errors) == 1 and words in errors[0] and "\n" not in errors[0], errors
-    assert _param(at, "orig") is None and not at.success  # nothing is audited
+    assert param(at, "orig") is None and not at.success  # nothing is audited
 
 
 def test_an_oversized_upload_is_refused_before_it_is_read(home, monkeypatch):
@@ -203,7 +178,7 @@ def test_an_oversized_upload_is_refused_before_it_is_read(home, monkeypatch):
 def test_forget_indices_from_a_file(home):
     at = _open("pages/13_Your_model.py")
     _upload(at, "forget.txt", b"# my forget set\n5\n1\n2\n3\n", key="yours_indices")
-    assert not _errors(at) and _param(at, "forget") == "indices:1-3,5"
+    assert not _errors(at) and param(at, "forget") == "indices:1-3,5"
     at = _upload(_open("pages/13_Your_model.py"), "bad.txt", b"1\n2\nthree\n", key="yours_indices")
     assert _errors(at) == ["bad.txt: line 3 is not an integer index; an index file holds one training index per "
                            "line (# starts a comment)"]
@@ -222,7 +197,7 @@ def _forget_indices() -> list[int]:
 def test_sample_page_from_an_address_shows_every_model():
     idx = _forget_indices()[2]
     at = _open("pages/14_Sample.py", sample=str(idx))
-    assert at.selectbox(key="w_view_sample").value == idx and _param(at, "sample") == str(idx)
+    assert at.selectbox(key="w_view_sample").value == idx and param(at, "sample") == str(idx)
     table = at.dataframe[0].value
     assert list(table.index) == ["Original", "Retrain", "Fine-tune"]
     assert {"p(y|x)", "φ", "loss", "entropy", "RMIA score", "rank vs test %", "MIA member"} <= set(
@@ -230,7 +205,7 @@ def test_sample_page_from_an_address_shows_every_model():
     assert len(at.get("image")) == 3 and len(at.get("plotly_chart")) == 1  # clean, adversarial, δ; probabilities
     assert at.subheader[0].value == f"#{idx} · class 3"
     at.selectbox(key="w_view_attacked").set_value("ft").run()
-    assert not at.exception and _param(at, "attacked") == "ft"
+    assert not at.exception and param(at, "attacked") == "ft"
 
 
 def test_sample_page_says_when_the_address_names_no_forget_sample():
@@ -247,4 +222,4 @@ def test_membership_and_adversarial_pages_open_a_sample():
     buttons[3].click().run()
     assert not at.exception, at.exception
     assert at.title[0].value == "One forget sample, every model" and at.selectbox(key="w_view_sample").value == idx
-    assert _param(at, "sample") == str(idx)
+    assert param(at, "sample") == str(idx)
