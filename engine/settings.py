@@ -131,7 +131,7 @@ def fields_with(cls: type, key: str) -> list[dataclasses.Field]:
 
 
 # ------------------------------------------------------------------------------------------ a whole spec
-def check_spec(spec: RunSpec, budget: Budget | None = None) -> RunSpec:
+def check_spec(spec: RunSpec, budget: Budget | None = None, *, memorized: bool = False) -> RunSpec:
     """The spec checked field by field, its data set and model known, its forget spec well formed (without data:
     the syntax and any count), and within the budget. Returns ``spec``; raises :class:`UnlearnError`."""
     from .data import DATASETS
@@ -144,20 +144,23 @@ def check_spec(spec: RunSpec, budget: Budget | None = None) -> RunSpec:
         raise UnlearnError(f"unknown data set {_show(spec.data.dataset)}; choose one of: {', '.join(DATASETS)}")
     if spec.model.arch not in MODELS:
         raise UnlearnError(f"unknown model {_show(spec.model.arch)}; choose one of: {', '.join(MODELS)}")
-    check_forget_syntax(spec.forget)
+    check_forget_syntax(spec.forget, memorized=memorized)
     check_budget(spec, budget)
     return spec
 
 
-def check_forget_syntax(forget: str) -> None:
+def check_forget_syntax(forget: str, *, memorized: bool = False) -> None:
     """A forget spec's form, before any data is read: its kind, and a random count of at least :data:`MIN_FORGET`;
     the rest (fractions, class numbers, indices within the training set) :func:`engine.forget.select_forget` checks
-    against the data, which :meth:`engine.run.Runner.compare` draws for every seed before anything trains."""
+    against the data, which :meth:`engine.run.Runner.compare` draws for every seed before anything trains.
+    ``memorized``: also ``memorized:0.1`` / ``memorized:K`` (the quality flow resolves it into indices first)."""
     kind, colon, arg = forget.strip().partition(":")
     kind, arg = kind.strip().lower(), arg.strip()
-    if not colon or kind not in ("random", "class", "indices") or not arg:
+    kinds = ("random", "class", "indices", "memorized") if memorized else ("random", "class", "indices")
+    if not colon or kind not in kinds or not arg:
+        extra = ", memorized:0.1 or memorized:K" if memorized else ""
         raise UnlearnError(f"forget spec {_show(forget)}: expected random:0.1, random:500, class:3, "
-                           "indices:3,7,10-15 or indices:FILE")
+                           f"indices:3,7,10-15 or indices:FILE{extra}")
     if kind == "random" and arg.isdigit() and len(arg) < 6 and int(arg) < MIN_FORGET:
         raise UnlearnError(f"forget spec {_show(forget)}: {int(arg)} sample(s); every audit needs at least "
                            f"{MIN_FORGET} (the simple MIA fits forget vs test)")

@@ -47,7 +47,7 @@ def _set_sections(items: list[str]) -> dict[str, dict[str, str]]:
     return sections
 
 
-def _spec_from_args(args: argparse.Namespace):
+def _spec_from_args(args: argparse.Namespace, *, memorized: bool = False):
     from ..data import load_dataset
     from ..forget import inline_forget
     from ..presets import default_spec, with_overrides
@@ -65,7 +65,8 @@ def _spec_from_args(args: argparse.Namespace):
     if args.path:
         spec = replace(spec, data=replace(spec.data, path=args.path))
     spec = replace(spec, seed=args.seed, forget_seed=args.forget_seed, forget=args.forget or spec.forget)
-    spec = check_spec(with_overrides(spec, **_set_sections(args.set)))  # every setting, before anything runs
+    # every setting, before anything runs (``memorized``: the quality command resolves memorized:… itself)
+    spec = check_spec(with_overrides(spec, **_set_sections(args.set)), memorized=memorized)
     if spec.forget.strip().lower().startswith("indices:"):  # a file's indices go into the spec, not its path
         data = load_dataset(spec.data, args.data_dir)
         spec = replace(spec, forget=inline_forget(spec.forget, data.y_train, data.num_classes))

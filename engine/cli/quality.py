@@ -25,7 +25,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
     from ..quality import QualityRequest, estimate, format_table, run_quality
 
     args.set, overrides = _method_sets(args.set)
-    spec = _spec_from_args(args)
+    spec = _spec_from_args(args, memorized=True)  # memorized:0.1 is resolved by the flow
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     req = QualityRequest.build(spec, methods, overrides=overrides, tuned=not args.paper_defaults, runs=args.runs,
                                use_remain=not args.no_remain, bootstrap=args.bootstrap, k=args.k)
