@@ -150,18 +150,23 @@ class QualityCost:
     seconds_per_retrain: float
     runs: dict[str, int]
     seconds_per_run: dict[str, float]
+    references: int = 0  # a memorized: spec's reference models still to train (they choose the forget set)
+    seconds_per_reference: float = 0.0
 
     @property
     def models(self) -> int:
-        return int(self.original_seconds > 0) + self.retrains + sum(self.runs.values())
+        return int(self.original_seconds > 0) + self.references + self.retrains + sum(self.runs.values())
 
     @property
     def seconds(self) -> float:
-        return self.original_seconds + self.retrains * self.seconds_per_retrain + sum(
-            self.seconds_per_run[k] * n for k, n in self.runs.items())
+        return self.original_seconds + self.references * self.seconds_per_reference + \
+            self.retrains * self.seconds_per_retrain + sum(self.seconds_per_run[k] * n for k, n in self.runs.items())
 
     def describe(self) -> str:
         parts = [f"the original ({self.original_seconds:.1f} s)"] if self.original_seconds else []
+        if self.references:
+            parts.append(f"{self.references} reference models × {self.seconds_per_reference:.2f} s (they choose the "
+                         "memorized forget set)")
         if self.retrains:
             parts.append(f"{self.retrains} retrains × {self.seconds_per_retrain:.2f} s")
         parts += [f"{n} {k} runs × {self.seconds_per_run[k]:.2f} s" for k, n in self.runs.items() if n]
@@ -179,25 +184,30 @@ def estimate(runner: Runner, req: QualityRequest) -> QualityCost:
     spec = req.spec
     data = runner.data(spec)
     probe = Runner(runner.store, data_dir=runner.data_dir, device=runner.device, build=False)
+    unknown = False  # a memorized: set whose reference models are not trained yet: every model of it is to build
     if is_memorized_spec(spec.forget):
         try:
             spec = resolve_memorized(probe, spec)
-        except NotStored:  # no reference models yet: sized like a random set (their training is not counted)
-            spec = replace(spec, forget="random:" + spec.forget.partition(":")[2])
+        except NotStored:  # sized like a random set of that size; its retrains and runs are all still to do
+            spec, unknown = replace(spec, forget="random:" + spec.forget.partition(":")[2]), True
     prep = runner.prepare(spec)
     per_step = seconds_per_step(spec.model, spec.train, data, runner.device)
-    missing = sum(not _retrain_stored(probe, prep, r) for r in range(2 * req.runs))
+    missing = 2 * req.runs if unknown else sum(not _retrain_stored(probe, prep, r) for r in range(2 * req.runs))
     per_sample = per_step / spec.train.batch_size
     original_missing = _missing(probe.original, spec)
     runs, per_run = {}, {}
     for m in req.methods:
         n = len(prep.forget) + (len(prep.remain) if req.use_remain else 0)
         per_run[m.key] = getattr(m, "epochs", 10) * n * per_sample
-        runs[m.key] = req.runs if original_missing else sum(
+        runs[m.key] = req.runs if original_missing or unknown else sum(
             _missing(probe.unlearned, m, prep, probe.original(spec), use_remain=req.use_remain, seed=s)
             for s in range(req.runs))
     original_s = training_steps(spec.train, len(data.y_train)) * per_step if original_missing else 0.0
-    return QualityCost(original_s, missing, training_steps(spec.train, len(prep.remain)) * per_step, runs, per_run)
+    # a reference model trains on a random half of the pool (engine.reference_models)
+    pool = len(data.y_train) + len(data.y_test)  # P = train ∪ test
+    refs = (MEMORIZED_K, training_steps(spec.train, pool // 2) * per_step) if unknown else (0, 0.0)
+    return QualityCost(original_s, missing, training_steps(spec.train, len(prep.remain)) * per_step, runs, per_run,
+                       *refs)
 
 
 def _missing(fn, *args, **kw) -> bool:

@@ -68,8 +68,16 @@ def test_flow_orders_retrain_first_original_last_and_reruns_from_the_store(tiny_
 
 def test_memorized_forget_resolves_to_indices(tiny_spec):
     req = QualityRequest.build(replace(tiny_spec, forget="memorized:10"), ["ft"], runs=4, bootstrap=0)
-    res = run_quality(Runner(device=torch.device("cpu")), req)
+    runner = Runner(device=torch.device("cpu"))
+    # before its reference models exist, the cost counts them and every model of the set they will choose (it said
+    # "nothing to train" once, when a random set of that size happened to be stored)
+    run_quality(runner, replace(req, spec=replace(tiny_spec, forget="random:10")))
+    cost = estimate(runner, req)
+    assert cost.references == 16 and cost.retrains == 8 and cost.runs == {"ft": 4} and "reference models" in \
+        cost.describe()
+    res = run_quality(runner, req)
     assert res.spec.forget.startswith("indices:") and len(res.forget) == 10
+    assert estimate(runner, req).models == 0
 
 
 def test_cli_quality_prints_the_estimate_and_the_table(capsys, tmp_path):
