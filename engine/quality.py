@@ -348,7 +348,9 @@ def format_table(result: QualityResult) -> str:
     lines += [f"  {r['label'][:28]:<28} AUC {r['ulira_auc']:.3f}  TPR@1% FPR {r['ulira_tpr_1pct']}  "
               f"TPR@0.1% FPR {r['ulira_tpr_01pct']}" for _, r in t.iterrows()]
     if "rmia_auc" in t:
-        lines.append("RMIA on the same pairs (unlearned vs retrained models' forget examples):")
+        lines.append("RMIA on the same pairs (unlearned vs retrained models' forget examples; its scores are ranks "
+                     "within each model's own population, so pooled across models they are not on one scale — read "
+                     "U-LiRA for this test):")
         lines += [f"  {r['label'][:28]:<28} AUC {r['rmia_auc']:.3f}  TPR@1% FPR {r['rmia_tpr_1pct']}  "
                   f"TPR@0.1% FPR {r['rmia_tpr_01pct']}  retained examples' RMIA AUC (remain vs test) "
                   f"{r['retained_rmia_auc']:.3f}" for _, r in t.iterrows()]

@@ -118,7 +118,9 @@ a, b = st.columns(2)
 a.plotly_chart(epsilon_buckets(rows, req.runs), width="stretch", key="quality_eps")
 b.plotly_chart(ulira_roc(rows), width="stretch", key="quality_ulira")
 if "rmia_auc" in t:
-    st.markdown("**RMIA on the same pairs** (a population attack) beside U-LiRA (per example):")
+    st.markdown("**RMIA on the same pairs** (a population attack) beside U-LiRA (per example). RMIA's scores are "
+                "ranks within each model's own population, so pooled across models they are not on one scale: "
+                "read U-LiRA for this test, RMIA for the retained examples' exposure (remain vs test).")
     st.dataframe(t[["label", "rmia_auc", "rmia_tpr_1pct", "rmia_tpr_01pct", "ulira_auc", "ulira_tpr_1pct",
                     "retained_rmia_auc"]].set_index("label"), width="stretch")
 
