@@ -25,13 +25,12 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from ui.nav import PRESENTATION_STEPS as STEPS
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
-#: the Presentation page's steps (its URL key ``step``), as pages/15_Presentation.py names them
-STEPS = ["1 · The forget set", "2 · The original remembers it", "3 · Each method against Retrain",
-         "4 · Still remembered", "5 · The cost"]
 #: file → (page URL path, heading to wait for, viewport height, text that must appear once the page is complete)
 SHOTS = {
     "setup_and_train.png": ("Setup_and_train", "Setup and train", 1250, "Accuracy and membership signal"),

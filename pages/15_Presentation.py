@@ -10,6 +10,7 @@ from engine.audit import verdict as V
 from engine.figures import roc_curves, table_bars
 from engine.kinds import Role
 from ui import state, tiles
+from ui.nav import PRESENTATION_STEPS
 from ui.text import md
 
 st.set_page_config(page_title="Presentation · Unlearning audit", page_icon="🧹", layout="wide",
@@ -17,8 +18,7 @@ st.set_page_config(page_title="Presentation · Unlearning audit", page_icon="�
 spec = state.sidebar()
 cmp = state.need_comparison()
 
-STEPS = ["1 · The forget set", "2 · The original remembers it", "3 · Each method against Retrain",
-         "4 · Still remembered", "5 · The cost"]
+STEPS = PRESENTATION_STEPS
 step = st.segmented_control("Step", STEPS, label_visibility="collapsed", **state.view("step", STEPS, STEPS[0]))
 step = step or STEPS[0]
 state.sync_view("step", step, STEPS[0])

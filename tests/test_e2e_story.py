@@ -12,6 +12,8 @@ from urllib.parse import quote
 import pytest
 from test_e2e import CHROMIUM, CHROMIUM_ARGS, _settle, _start
 
+from ui.nav import PRESENTATION_STEPS as STEPS
+
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.slow,  # a real server and a browser; `make test-slow` runs it
@@ -21,8 +23,6 @@ pytestmark = [
 #: all nine methods: step 3 lists one line each and must still fit the projector (with nine it overflowed once)
 METHODS = ["ft", "rl", "ga", "bs", "l1_sparse", "salun", "amun", "amun_salun", "sg_unlearn"]
 QUERY = f"ds=digits&model=mlp&seed=0&fseed=0&methods={','.join(METHODS)}&seeds=0,1&k=2&r=2"
-STEPS = ["1 · The forget set", "2 · The original remembers it", "3 · Each method against Retrain",
-         "4 · Still remembered", "5 · The cost"]
 
 
 def _shot(page, tmp_path: Path, name: str) -> None:

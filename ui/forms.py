@@ -166,6 +166,8 @@ def run_settings(dataset: str, chosen: dict[str, Any]) -> None:
     from engine.presets import default_retrains
     from engine.request import AuditRequest
 
+    from . import state
+
     s = st.session_state
     preset_r = default_retrains(dataset)
     if s.get("_retrains_dataset", dataset) != dataset and chosen["retrains"] is None:
@@ -177,4 +179,4 @@ def run_settings(dataset: str, chosen: dict[str, Any]) -> None:
         is_r = f.name == "retrains"
         value = setting_input(f, chosen[f.name], help_extra=f" Preset: {preset_r}." if is_r else "",
                               default=preset_r if is_r else None)
-        s[f"audit_{f.name}"] = None if is_r and value == preset_r else value
+        state.set_audit(**{f.name: None if is_r and value == preset_r else value})

@@ -78,3 +78,9 @@ SECTIONS: dict[str, list[PageInfo]] = {
 def all_pages() -> list[PageInfo]:
     """Every page, in the sidebar's order."""
     return [p for pages in SECTIONS.values() for p in pages]
+
+
+#: the Presentation page's five steps (its URL key ``step``), one name each, read by the page, its browser test and
+#: bench/screenshots.py
+PRESENTATION_STEPS = ["1 · The forget set", "2 · The original remembers it", "3 · Each method against Retrain",
+                      "4 · Still remembered", "5 · The cost"]
