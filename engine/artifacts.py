@@ -50,6 +50,13 @@ def retrain_seed(seed: int, replica: int) -> int:
     return seed if replica == 0 else int(config.stable_hash({"retrain-replica": seed, "r": replica}), 16) % (2**31 - 1)
 
 
+def run_seed(seed: int, run: int) -> int:
+    """The unlearning seed of run ``run`` of a method from the original of model seed ``seed`` (the third seed axis,
+    issue 17): run 0 unlearns with the model seed itself (the one-run audit's seed, so its models keep their keys),
+    run r with a seed derived from both; the audit's ``runs`` and ``engine quality`` share these runs."""
+    return seed if run == 0 else int(config.stable_hash({"unlearning-run": seed, "r": run}), 16) % (2**31 - 1)
+
+
 def trained_key(role: Role, spec: RunSpec, data: Dataset, forget: np.ndarray | None) -> str:
     """The key of a model trained with ``spec`` on all of train (original) or without ``forget`` (retrain)."""
     parts = {"kind": str(role), "data": data.fingerprint, "model": spec.model, "train": spec.train, "seed": spec.seed}

@@ -52,6 +52,7 @@ class AuditPiece:
     spec: RunSpec  # the seed's spec (references: the spec the reference models train with)
     seed: int | None = None  # the audit seed (None: the reference models, shared by all seeds)
     replica: int = 0  # Retrain replica
+    run: int = 0  # unlearned: the unlearning run (its seed: artifacts.run_seed(spec.seed, run))
     method: Unlearner | None = None  # unlearned
     use_remain: bool = True  # unlearned
     k: int = 0  # references
@@ -73,6 +74,8 @@ class AuditPiece:
             parts.update(forget=s.forget, forget_seed=s.forget_seed)
         if self.kind == PieceKind.RETRAIN and self.replica:
             parts["replica"] = self.replica
+        if self.run:
+            parts["run"] = self.run
         if self.method is not None:
             parts.update(method=self.method.key, params=self.method.params(), use_remain=self.use_remain)
         if self.upload is not None:
@@ -100,20 +103,22 @@ class AuditPiece:
             return f"{self.kind} seed {s.seed}"
         if self.kind == PieceKind.SIGNALS:
             return f"signals of {self.deps[0].label}"
-        what = {PieceKind.UNLEARNED: self.method.key if self.method else "",
+        what = {PieceKind.UNLEARNED: (self.method.key if self.method else "") + (f" run {self.run}" if self.run
+                                                                                 else ""),
                 PieceKind.ADVERSARIAL: "D_A", PieceKind.RETRAIN: "retrain" + (f" #{self.replica}" if self.replica
                                                                                  else "")}[self.kind]
         return f"{what} seed {s.seed} forget {s.forget}" + ("" if self.use_remain else " (D_F only)")
 
 
 def seed_spec(req: AuditRequest, seed: int) -> RunSpec:
-    """``req``'s spec for one seed: model seed ``seed``, forget draw ``seed``; held out (tuning): model and forget
-    seeds ``seed + HELDOUT`` on tuning's own part of the data (``DataSpec.tuning``: other training rows, so its own
-    originals and reference models, and forget sets disjoint from every audit's)."""
+    """``req``'s spec for one seed: model seed ``seed``, forget draw ``seed`` (or the request's one ``forget_seed``
+    for every seed); held out (tuning): both plus ``HELDOUT`` on tuning's own part of the data (``DataSpec.tuning``:
+    other training rows, so its own originals and reference models, and forget sets disjoint from every audit's)."""
+    fseed = seed if req.forget_seed is None else req.forget_seed
     if req.heldout:
-        return replace(req.spec, seed=seed + HELDOUT, forget_seed=seed + HELDOUT,
+        return replace(req.spec, seed=seed + HELDOUT, forget_seed=fseed + HELDOUT,
                        data=replace(req.spec.data, tuning=True))
-    return replace(req.spec, seed=seed, forget_seed=seed)
+    return replace(req.spec, seed=seed, forget_seed=fseed)
 
 
 def shared_attack(method: Unlearner) -> NearestAdversarial | None:
@@ -132,8 +137,9 @@ def pieces(req: AuditRequest) -> list[AuditPiece]:
     Per seed s (the AMUN paper's protocol, §5.2): the original (seed s; or the uploaded model), R Retrain replicas
     on the remain set of forget draw s (replica 0 with seed s, the others with derived seeds), the reference set
     (once, shared by all seeds, after the first seed's retrains), then per method its D_A (the first method that
-    reads it; AMUN-A's "current" model is the original in a one-shot audit) and its unlearned model; last the
-    signals of every model.
+    reads it; AMUN-A's "current" model is the original in a one-shot audit) and its ``runs`` unlearned models (run
+    r unlearns with :func:`~engine.artifacts.run_seed`, run 0 with the model seed); last the signals of every
+    model.
     """
     out: list[AuditPiece] = []
     for i, seed in enumerate(req.seeds):
@@ -155,10 +161,11 @@ def pieces(req: AuditRequest) -> list[AuditPiece]:
                     searched[akey] = AuditPiece(PieceKind.ADVERSARIAL, spec, seed, attack=attack, deps=(original,))
                     out.append(searched[akey])
                 deps.append(searched[akey])
-            unlearned = AuditPiece(PieceKind.UNLEARNED, spec, seed, method=method, use_remain=req.use_remain,
-                                   deps=tuple(deps))
-            out.append(unlearned)
-            models.append(unlearned)
+            for run in range(req.runs):
+                unlearned = AuditPiece(PieceKind.UNLEARNED, spec, seed, method=method, use_remain=req.use_remain,
+                                       run=run, deps=tuple(deps))
+                out.append(unlearned)
+                models.append(unlearned)
         out += [AuditPiece(PieceKind.SIGNALS, spec, seed, deps=(m,)) for m in models]
     return out
 
@@ -183,7 +190,8 @@ def build(art: Artifacts, p: AuditPiece, built: dict[str, Any] | None = None) ->
     elif p.kind == PieceKind.ADVERSARIAL:
         out = art.forget_adversarial(dep[0], art.prepare(p.spec), p.attack)[0]
     elif p.kind == PieceKind.UNLEARNED:
-        out = art.unlearned(p.method, art.prepare(p.spec), dep[0], use_remain=p.use_remain)
+        out = art.unlearned(p.method, art.prepare(p.spec), dep[0], use_remain=p.use_remain,
+                            seed=artifacts.run_seed(p.spec.seed, p.run))
     else:
         out = art.signals(dep[0], art.prepare(p.spec))
     built[p.id] = out
@@ -213,7 +221,8 @@ def store_key(art: Artifacts, p: AuditPiece, keys: dict[str, Any] | None = None)
         elif p.kind == PieceKind.ADVERSARIAL:
             key = artifacts.adversarial_key(model, prep.data, artifacts.rows_id("train", prep.forget), p.attack)
         elif p.kind == PieceKind.UNLEARNED:
-            key = artifacts.unlearned_key(p.method, prep, model, seed=p.spec.seed, use_remain=p.use_remain)
+            key = artifacts.unlearned_key(p.method, prep, model, seed=artifacts.run_seed(p.spec.seed, p.run),
+                                          use_remain=p.use_remain)
         else:
             key = artifacts.signals_key(model, prep.data)
     keys[p.id] = key

@@ -2,7 +2,8 @@
 N unlearning runs per method, every one stored, scored per forget example.
 
     spec → original (one model) → 2N retrains (N the reference, N "Retrain as a method")
-         → per method: N unlearning runs of that original (unlearning seeds 0…N−1)
+         → per method: N unlearning runs of that original (run r's seed: :func:`engine.artifacts.run_seed`, the
+           same runs an audit with ``runs=N`` makes: run 0 unlearns with the model seed)
          → φ of every forget example under every model → :func:`engine.audit.quality.forgetting_quality` (score ±
            interval), :func:`engine.audit.ulira.ulira` (per-example LR test), RMIA on the same pairs (optional)
 
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from .artifacts import run_seed
 from .audit.lowfpr import low_fpr_figures
 from .audit.quality import DELTA, MIN_MODELS, ForgettingQuality, epsilon_ceiling, forgetting_quality
 from .audit.quality_words import headline, separated_pairs
@@ -131,7 +133,9 @@ class QualityResult:
             if r.rmia is not None:
                 row.update(r.rmia)
             out.append(row)
-        return pd.DataFrame(out).sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+        df = pd.DataFrame(out).assign(_last=lambda d: d["method"] == ORIGINAL_ROW)  # the original last among ties
+        return df.sort_values(["score", "_last"], ascending=[False, True], kind="stable").drop(
+            columns="_last").reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------------------------------ the cost
@@ -200,7 +204,8 @@ def estimate(runner: Runner, req: QualityRequest) -> QualityCost:
         n = len(prep.forget) + (len(prep.remain) if req.use_remain else 0)
         per_run[m.key] = getattr(m, "epochs", 10) * n * per_sample
         runs[m.key] = req.runs if original_missing or unknown else sum(
-            _missing(probe.unlearned, m, prep, probe.original(spec), use_remain=req.use_remain, seed=s)
+            _missing(probe.unlearned, m, prep, probe.original(spec), use_remain=req.use_remain,
+                     seed=run_seed(spec.seed, s))
             for s in range(req.runs))
     original_s = training_steps(spec.train, len(data.y_train)) * per_step if original_missing else 0.0
     # a reference model trains on a random half of the pool (engine.reference_models)
@@ -316,7 +321,8 @@ def run_quality(runner: Runner, req: QualityRequest) -> QualityResult:
         try:
             for s in range(req.runs):
                 check_cancel(runner.cancel)
-                tm = runner.unlearned(method, prep, original, use_remain=req.use_remain, seed=s)
+                tm = runner.unlearned(method, prep, original, use_remain=req.use_remain,
+                                      seed=run_seed(spec.seed, s))
                 built += not tm.artifact.from_cache
                 runs.append(tm)
         except Diverged as exc:

@@ -31,7 +31,8 @@ import plotly.graph_objects as go
 
 from . import config, figures
 from .audit import verdict as V
-from .audit.compare import Comparison
+from .audit.compare import Comparison, retrain_replicas
+from .audit.continual import markdown
 from .kinds import Role
 
 #: the note shown (and written into the zip) when PNG figures cannot be made
@@ -247,6 +248,12 @@ def table_html(cmp: Comparison, mia: str = "ft_auc") -> str:
     return "\n".join(parts)
 
 
+def spread_cells(spread: pd.DataFrame) -> pd.DataFrame:
+    """:meth:`Comparison.run_spread` as text cells (two decimals; – where there is no spread to show)."""
+    return spread.apply(lambda col: [str(v) if col.name in ("runs", "seeds") else
+                                     ("–" if pd.isna(v) else f"{v:.2f}") for v in col])
+
+
 def table_markdown(cmp: Comparison, mia: str = "ft_auc") -> str:
     """The audit for a terminal and table.md: the headline, the table judged against Retrain (the same judgement as
     the pages and :func:`table_html`; ✓ inside Retrain's interval, ✗ outside it on the bad side, units and
@@ -266,6 +273,11 @@ def table_markdown(cmp: Comparison, mia: str = "ft_auc") -> str:
     lines.append("✓ inside Retrain's interval (indistinguishable from retraining); ✗ outside it on the bad side. "
                  "Retrain's row shows the interval every method is judged by.")
     lines += ["", "Verdicts:"] + [f"- {v.label}: {v.sentence}" for v in V.verdicts(cmp, mia)]
+    lines += ["", cmp.axes_words()]
+    spread = cmp.run_spread()
+    if len(spread):
+        lines += ["", "**Unlearning runs: how far one run lands from another (SD) beside the seeds' spread**", "",
+                  markdown(spread_cells(spread))]
     from .unlearning.sg_unlearn import blind_note  # SG-Unlearn's auditor blind: its row says nothing of a game
 
     blind = blind_note(cmp.models)
@@ -301,9 +313,7 @@ def compute_seconds(cmp: Comparison) -> float:
 def table_note(cmp: Comparison, mia: str = "ft_auc") -> str:
     """What the judged table's cells and colours mean (the report's version of the pages' legend)."""
     t = cmp.table(mia)
-    n, r = int(t["n_seeds"].max()), int(t["n_replicas"].max())
-    interval = (f"mean ± 95 % interval over {n} seeds" if n >= 2 else
-                "mean ± 95 % interval from a bootstrap over the samples of the one seed (UA, RA, TA, FT AUC, Avg Gap)")
+    r, interval = retrain_replicas(t), cmp.interval_words(mia)
     return (f"Cells: {interval}; Retrain's row: the interval every method is judged by. Each method is judged "
             "against Retrain alone, never against the other methods: green "
             f"= inside Retrain's own interval (its interval over seeds and the spread of its {r} retrain(s) per seed "

@@ -64,7 +64,8 @@ class AuditRequest:
 
     spec: RunSpec
     methods: tuple[Unlearner, ...]
-    seeds: tuple[int, ...] = setting((0,), "model seed and forget-set seed of each run", label="Seeds", url="seeds",
+    seeds: tuple[int, ...] = setting((0,), "model seeds (each one also the forget-set seed unless a forget seed is "
+                                           "set)", label="Seeds", url="seeds",
                                      cli="--seeds", **_SEED_META)
     use_remain: bool = setting(True, "the methods may use the remain set D_R (False: the D_F-only setting)",
                                label="With D_R", url="remain")
@@ -93,6 +94,19 @@ class AuditRequest:
                                      label="Short reference recipe", url="sref", cli="--short-references", form="run",
                                      widget="short_refs",
                                      key_omit=False)
+    #: the forget split's seed, apart from the model seed (issue 17's seed axes): None draws each model seed's forget
+    #: set with that seed (paired, the AMUN paper's protocol); a number draws one forget set for every model seed, so
+    #: the spread over seeds is the models' own randomness on that one set
+    forget_seed: int | None = setting(None, "one forget-set draw for every model seed (empty: each model seed s "
+                                            "draws its own forget set with seed s)", label="Forget seed",
+                                      url="fdraw", min=0, max=HELDOUT - 1, key_omit=None,
+                                      why=f"audit seeds are 0 to {HELDOUT - 1}; from {HELDOUT} on they are tuning's")
+    #: the unlearning run's seed: each method runs this many times from the same original model, run r with seed
+    #: :func:`engine.artifacts.run_seed` (run 0: the model seed)
+    runs: int = setting(1, "unlearning runs of each method per seed, from the same original model, differing only in "
+                           "the method's own randomness (its spread is shown beside the seeds' spread)",
+                        label="Unlearning runs per seed", url="runs", cli="--runs", min=1, max=64, key_omit=1,
+                        form="run", why="each run is a model to unlearn and audit; at most 64")
 
     @classmethod
     def settings(cls) -> list[dataclasses.Field]:
@@ -139,7 +153,7 @@ class AuditRequest:
         chosen = chosen_methods(spec.data.dataset if tuned else None, methods, overrides, use_remain=use_remain,
                                 forget=spec.forget)
         retrains = default_retrains(spec.data.dataset) if retrains is None else retrains
-        return cls(spec, tuple(chosen), tuple(seeds), use_remain, retrains=retrains, **settings)
+        return cls(spec, tuple(chosen), tuple(seeds), use_remain=use_remain, retrains=retrains, **settings)
 
     def record(self) -> dict[str, Any]:
         """The stored record of this request (the ``comparison`` manifest, less its results): every field."""

@@ -27,9 +27,10 @@ import numpy as np
 import pandas as pd
 
 from .artifacts import REFERENCE_TRAINING, Artifacts, NotStored
-from .audit.compare import Comparison, ModelAudit, audit_model, seed_rows
+from .audit.compare import Comparison, ModelAudit, audit_model
 from .audit.guard import SignalCheck, membership_check
 from .audit.rmia import DEFAULT_K, ReferenceSet
+from .audit.rows import seed_rows
 from .audit.theorem import TheoremView
 from .audit.uncertainty import Z95, auc, auc_difference_se
 from .config import RunSpec
@@ -116,7 +117,7 @@ class Runner(Artifacts):
                 except Diverged as exc:  # a method's: the rest of the audit goes on; the table says which failed
                     if p.kind != PieceKind.UNLEARNED:
                         raise
-                    failures[(p.method.key, p.seed)] = str(exc)
+                    failures[(p.method.key, p.seed)] = (f"run {p.run}: " if req.runs > 1 else "") + str(exc)
             return self._tabulate(req, plan, built, failures, t0)
         finally:
             self.progress = outer
@@ -134,7 +135,8 @@ class Runner(Artifacts):
             retrains = [p for p in mine if p.role == Role.RETRAIN]
             named = [(Role.ORIGINAL, p) for p in mine if p.role in (Role.ORIGINAL, Role.UPLOADED)] + \
                 [(Role.RETRAIN, p) for p in retrains[:1]] + \
-                [(p.method.key, p) for p in mine if p.role == Role.UNLEARNED]
+                [(p.method.key, p) for p in mine if p.role == Role.UNLEARNED and p.run == 0]
+            extra = [p for p in mine if p.role == Role.UNLEARNED and p.run > 0]  # unlearning runs 1…N−1
             models, sigs = {n: built[p.id] for n, p in named}, {n: sig_of[p.id] for n, p in named}
             replica_models, replica_sigs = [built[p.id] for p in retrains], [sig_of[p.id] for p in retrains]
             y = self.data(seed_spec(req, seed)).y_train.numpy()
@@ -143,11 +145,14 @@ class Runner(Artifacts):
             replicas = [seed_audits[Role.RETRAIN] if r == 0 else
                         self._audit(s, replica_models[r], ref, y, seed, replica_sigs, replica_models, skip=r)
                         for r, s in enumerate(replica_sigs)]
+            runs = {(p.method.key, p.run): self._audit(sig_of[p.id], built[p.id], ref, y, seed, replica_sigs,
+                                                       replica_models, skip=None) for p in extra}
             seconds = {n: tm.seconds for n, tm in models.items()}
             seconds.update({f"{Role.RETRAIN}#{r}": tm.seconds for r, tm in enumerate(replica_models) if r > 0})
+            seconds.update({f"{p.method.key}#{p.run}": built[p.id].seconds for p in extra})
             one_time = {n: tm.one_time_seconds for n, tm in models.items()}
             rows += seed_rows(seed_audits, replicas, labels, seconds, seed=seed, setting=setting, n_boot=req.bootstrap,
-                              one_time=one_time)
+                              one_time=one_time, runs=runs, forget_seed=seed_spec(req, seed).forget_seed)
             for name in models:
                 audits[(name, seed)], signals[(name, seed)] = seed_audits[name], sigs[name]
                 trained[(name, seed)] = models[name]

@@ -34,6 +34,12 @@ or running and waits until Ray reports each one cancelled; results that arrived 
 artifact is complete), nothing is imported afterwards, so the driver's store never holds a partial artifact
 and a rerun resumes where the sweep stopped.
 
+**Loopback.** A Ray started here listens on 127.0.0.1 only (``_node_ip_address`` and, read when ``ray`` is
+imported, ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, without which Ray swaps 127.0.0.1 for the host's network address);
+:func:`start_local_ray` refuses a Ray that bound elsewhere. A head started with ``ray start --head
+--node-ip-address 127.0.0.1`` (same variable) is reached with ``address="127.0.0.1:PORT"``. A cluster of several
+machines needs the network: set ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=1`` there.
+
 Progress: a tqdm bar over tasks with an ETA in a terminal (silent otherwise), and
 ``progress("sweep", done, total, {"executed", "skipped", "running"})`` for callers such as a dashboard job.
 """
@@ -181,6 +187,27 @@ class SweepStats:
     seconds: float = 0.0
 
 
+#: the address a Ray started here listens on
+LOOPBACK = "127.0.0.1"
+# Ray reads this when it is imported: without it, 127.0.0.1 is replaced by the host's network address
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+
+def start_local_ray(num_cpus: int | None = None, runtime_env: dict | None = None):
+    """``ray.init`` of a Ray on this machine bound to :data:`LOOPBACK`; refuses (and shuts it down) if its node
+    came up on another address. Returns the context (its ``address_info`` names the session's logs)."""
+    import ray
+
+    ctx = ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, _node_ip_address=LOOPBACK,
+                   runtime_env=runtime_env if runtime_env is not None else _runtime_env(None))
+    bound = ctx.address_info.get("node_ip_address")
+    if bound != LOOPBACK:
+        ray.shutdown()
+        raise UnlearnError(f"Ray bound {bound}, not {LOOPBACK}: it must talk over loopback only here (was ray "
+                           "imported before engine.sweep with RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER unset?)")
+    return ctx
+
+
 def _local(address: str | None) -> bool:
     """A Ray started on this machine: no address given (and none in ``RAY_ADDRESS``, which ray.init honours)."""
     return address in (None, "", "local") and not os.environ.get("RAY_ADDRESS")
@@ -229,11 +256,11 @@ def run_grid(requests: Sequence[AuditRequest], store: Store | None = None, *, ad
     stats.tasks = len(nodes)
     owns = not ray.is_initialized()
     if owns:
-        kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if _local(address):
-            kw["num_cpus"] = num_cpus
-        ray.init(address=None if address in (None, "", "local") else address, runtime_env=_runtime_env(address),
-                 **kw)
+            start_local_ray(num_cpus)
+        else:
+            ray.init(address=None if address in (None, "", "local") else address, runtime_env=_runtime_env(address),
+                     include_dashboard=False, log_to_driver=False)
     try:
         failed = _drive(ray, nodes, store, stats, progress=progress, cancel=cancel, data_dir=data_dir,
                         reference_training=reference_training, gpus_per_task=gpus_per_task, address=address,
@@ -255,8 +282,9 @@ def _drive(ray, nodes: list[Node], store: Store, stats: SweepStats, *, progress:
     from tqdm import tqdm
 
     gpus = gpus_per_task if ray.cluster_resources().get("GPU", 0) > 0 else 0
-    task = ray.remote(execute).options(num_cpus=1, num_gpus=gpus, max_retries=0,
-                                       runtime_env=_runtime_env(address))
+    # a cluster gets the engine package at ray.init (Ray ships modules per job, never per task)
+    local_env = {"runtime_env": _runtime_env(address)} if _local(address) else {}
+    task = ray.remote(execute).options(num_cpus=1, num_gpus=gpus, max_retries=0, **local_env)
     reader = Runner(store, data_dir=data_dir, device=torch.device("cpu"), build=False,
                     reference_training=reference_training)
     done: set[str] = set()

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from engine import sweep as _sweep  # noqa: F401  (before any test imports ray: Ray on loopback, engine.sweep)
 from engine.config import DataSpec, ModelSpec, RunSpec, TrainConfig
 
 # The test models are tiny: one intra-op thread is faster and far less sensitive to a loaded machine.

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from engine.audit.compare import COLUMNS, TABLE, Comparison, ModelAudit, avg_gap, seed_rows
+from engine.audit.compare import COLUMNS, TABLE, Comparison, ModelAudit
+from engine.audit.rows import avg_gap, seed_rows
 from engine.audit.uncertainty import auc, bootstrap_se, loo_factor, noise_floor, t_halfwidth
 from engine.config import RunSpec
 

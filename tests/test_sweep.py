@@ -64,9 +64,9 @@ def test_execute_runs_on_a_private_store_and_returns_bytes(tiny_spec, _isolated_
 def local_ray():
     import ray
 
-    from engine.sweep import _runtime_env
+    from engine.sweep import start_local_ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=_runtime_env(None))
+    start_local_ray(2)
     yield ray
     ray.shutdown()
 

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.audit import verdict as V
-from engine.audit.compare import Comparison
+from engine.audit.compare import Comparison, retrain_replicas
 from engine.kinds import Role
 from ui.text import md
 
@@ -75,9 +75,7 @@ def table(cmp: Comparison, mia: str = "ft_auc") -> None:
 
 def legend(cmp: Comparison, mia: str = "ft_auc") -> str:
     t = cmp.table(mia)
-    n, r = int(t["n_seeds"].max()), int(t["n_replicas"].max())
-    interval = (f"mean ± 95 % interval over {n} seeds" if n >= 2 else
-                "mean ± 95 % interval from a bootstrap over the samples of the one seed (UA, RA, TA, FT AUC, Avg Gap)")
+    r, interval = retrain_replicas(t), cmp.interval_words(mia)
     return (f"Cells: {interval}; Retrain's row: the interval every method is judged by. Each method is judged "
             "against **Retrain** alone, never against the other methods: "
             f"green = inside Retrain's own interval (its interval over seeds and the spread of its {r} retrain(s) per "

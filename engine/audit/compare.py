@@ -1,8 +1,9 @@
 """The comparison: every model's audit (a pure function of its signals) and the AMUN paper's table.
 
 :meth:`engine.run.Runner.compare` runs the flow — per seed s an original model, a forget draw with forget-seed
-s, its retrain (the gold standard of that run) and every method — and hands each model's
-:class:`~engine.signals.Signals` to :func:`audit_model`:
+s (or one forget seed for every s), its retrains (the gold standard of that run) and every method, N unlearning
+runs each — and hands each model's :class:`~engine.signals.Signals` to :func:`audit_model`; its rows per seed come
+from :func:`engine.audit.rows.seed_rows`:
 
 * UA / RA / TA — accuracy on D_F, D_R, D_T (no augmentation), in %;
 * FT AUC — RMIA, forget vs test (the AMUN paper's main MIA; 50 is ideal), ×100;
@@ -40,12 +41,15 @@ from .guard import SignalCheck, membership_check
 from .mia import AttackResult, loss_threshold, mia_efficacy, simple_mia
 from .rmia import ReferenceSet, RmiaResult, rmia
 from .stats import distribution_stats, wasserstein1
-from .uncertainty import BOOTSTRAP_METRICS, Z95, bootstrap_se, loo_factor, noise_floor, t_factor, t_halfwidth
+from .uncertainty import BOOTSTRAP_METRICS, Z95, loo_factor, noise_floor, t_factor, t_halfwidth
 
 #: columns of metrics.csv, in order
-COLUMNS = ["method", "label", "seed", "replica", "setting", "ua", "ra", "ta", "train_acc", "ft_auc", "mia_efficacy",
-           "simple_mia_acc", "simple_mia_auc", "loss_auc", "tpr_at_1pct", "tpr_at_01pct", "ks", "ks_p", "wasserstein",
-           "ks_vs_retrain", "w1_vs_retrain", "phi_shift", "avg_gap", "avg_gap_mis", "seconds", "one_time_seconds",
+#: ``seed`` is the model seed, ``forget_seed`` the forget draw's, ``replica`` Retrain's replica or a method's
+#: unlearning run (run r unlearns with :func:`engine.artifacts.run_seed`)
+COLUMNS = ["method", "label", "seed", "forget_seed", "replica", "setting", "ua", "ra", "ta", "train_acc", "ft_auc",
+           "mia_efficacy", "simple_mia_acc", "simple_mia_auc", "loss_auc", "tpr_at_1pct", "tpr_at_01pct", "ks", "ks_p",
+           "wasserstein", "ks_vs_retrain", "w1_vs_retrain", "phi_shift", "avg_gap", "avg_gap_mis", "seconds",
+           "one_time_seconds",
            *(f"{m}_se" for m in BOOTSTRAP_METRICS)]
 #: the paper's table: column → (label, how "best" is judged)
 TABLE = {"ua": ("UA", "retrain"), "ra": ("RA", "retrain"), "ta": ("TA", "retrain"),
@@ -56,37 +60,11 @@ TABLE = {"ua": ("UA", "retrain"), "ra": ("RA", "retrain"), "ta": ("TA", "retrain
          "tpr_at_1pct": ("TPR@1%FPR (%)", "retrain"), "seconds": ("time (s)", "min"),
          "one_time_seconds": ("one-time (s)", "none")}
 
+#: the columns whose run-to-run spread :meth:`Comparison.run_spread` shows
+SPREAD = {"ua": "UA", "ft_auc": "FT AUC", "avg_gap": "Avg Gap"}
+
 #: decimal places per table column (the one rule for the CLI, the pages and the report); default 2
 DECIMALS = {"simple_mia_acc": 3, "ks": 3, "wasserstein": 3, "phi_shift": 3}
-
-#: per table column label: what it measures and what good looks like (shown in the UI and the report)
-GLOSSARY = {
-    "UA": "accuracy on the forget set D_F — good: close to Retrain's (not 0: unseen data is still mostly "
-          "classified right)",
-    "RA": "accuracy on the remain set D_R — good: close to Retrain's",
-    "TA": "test accuracy — good: close to Retrain's (utility kept)",
-    "MIA (FT AUC)": "RMIA AUC forget vs test ×100 — good: ≈ 50 like Retrain (an attacker can't tell D_F from "
-                    "unseen data). Below 50 is over-unlearning: the forget samples now look less like members than "
-                    "unseen data do, which an attacker can read too. With a small forget set the AUC is noisy: read "
-                    "its interval",
-    "Avg Gap": "mean |Δ| of UA, RA, TA and MIA to the mean of the same seed's retrains — good: small (the AMUN "
-               "paper's headline); Retrain's own row is its retrain-vs-retrain spread, the noise floor",
-    "Δφ vs Retrain": "Wasserstein-1 between the model's and Retrain's confidence φ = log(p_y/(1−p_y)) on test and on "
-                     "remain (mean of the two) — good: small, like Retrain's own spread. FT AUC and Avg Gap alone "
-                     "reward flattening: a model that lowers its confidence everywhere hides membership (FT AUC ≈ "
-                     "50) while no longer behaving like Retrain; this column shows it",
-    "MIA-efficacy": "% of D_F an SVC on p_y calls non-member — good: close to Retrain's",
-    "simple MIA acc": "logistic regression on the loss, forget vs test — good: ≈ Retrain's, ideally 0.5 (its "
-                      "ranking is the loss threshold's, so its ROC is not drawn twice)",
-    "KS": "KS statistic of forget vs test losses — good: close to Retrain's (0 = same distribution)",
-    "W1": "Wasserstein-1 of forget vs test losses — good: close to Retrain's",
-    "TPR@1%FPR (%)": "RMIA true-positive rate at 1 % false positives, in % — good: close to Retrain's (low). With "
-                     "fewer than 100 test samples 1 % FPR is less than one false positive: it is then the TPR at "
-                     "zero false positives",
-    "time (s)": "wall time of the unlearning method's own work (Retrain and Original: training from scratch)",
-    "one-time (s)": "work done once per original model and shared by every method that uses it (AMUN's D_A search), "
-                    "charged the same to each: the stored cost of that work",
-}
 
 @dataclass
 class ModelAudit:
@@ -145,58 +123,14 @@ def audit_model(sig: Signals, ref: ReferenceSet, *, labels: np.ndarray, seed: in
     return ModelAudit(row, attacks, rm, per_sample)
 
 
-def avg_gap(row: dict, ref: dict, mia: str = "ft_auc") -> float:
-    """Mean |Δ| of UA, RA, TA and the chosen MIA column to the reference row (AMUN §5.2)."""
-    return float(np.mean([abs(row[k] - ref[k]) for k in ("ua", "ra", "ta", mia)]))
+def _finite_mean(values: Sequence[float]) -> float:
+    v = [x for x in values if np.isfinite(x)]
+    return float(np.mean(v)) if v else float("nan")
 
 
-def seed_rows(audits: dict[str, ModelAudit], replicas: Sequence[ModelAudit], labels: dict[str, str],
-              seconds: dict[str, float], *, seed: int, setting: str, n_boot: int = 200,
-              one_time: dict[str, float] | None = None) -> list[dict[str, Any]]:
-    """The metrics rows of one seed (one per model and retrain replica, :data:`COLUMNS`).
-
-    Avg Gap of a model is taken against the mean of the seed's retrain ``replicas``; a replica's against the mean
-    of the other replicas times :func:`~engine.audit.uncertainty.loo_factor` (the expected gap of one more retrain
-    to the mean of all R; 0 with one replica). ``audits[Role.RETRAIN]`` is replica 0. Bootstrap standard errors
-    (``*_se``) come from :func:`engine.audit.uncertainty.bootstrap_se` over this seed's samples. Without a retrain
-    (no ``audits[Role.RETRAIN]``, no ``replicas``: an audit against the reference models alone) Avg Gap is NaN.
-    """
-    def row(name: str, audit: ModelAudit, replica: int) -> dict[str, Any]:
-        return {"method": name, "label": labels[name], "seed": seed, "replica": replica, "setting": setting,
-                **audit.row, "seconds": seconds.get(name if replica == 0 else f"{name}#{replica}", float("nan")),
-                "one_time_seconds": (one_time or {}).get(name, 0.0) if replica == 0 else 0.0}
-
-    rows = {name: row(name, a, 0) for name, a in audits.items()}
-    reps = [rows[Role.RETRAIN]] + [row(Role.RETRAIN, a, r) for r, a in enumerate(replicas[1:], 1)] if replicas else []
-    keys = ("ua", "ra", "ta", "ft_auc", "mia_efficacy")
-    mean_ref = {k: float(np.mean([x[k] for x in reps])) if reps else float("nan") for k in keys}
-    for name, x in rows.items():
-        if name != Role.RETRAIN:
-            x["avg_gap"], x["avg_gap_mis"] = avg_gap(x, mean_ref, "ft_auc"), avg_gap(x, mean_ref, "mia_efficacy")
-    # a replica against the mean of the others overstates a retrain-like method's gap to the mean of all R
-    # (σ²(1 + 1/(R − 1)) vs σ²(1 + 1/R)): the leave-one-out correction makes the floor unbiased (loo_factor)
-    fix = loo_factor(len(reps)) if len(reps) >= 2 else 1.0
-    for r, x in enumerate(reps):
-        others = [y for q, y in enumerate(reps) if q != r] or [x]
-        ref = {k: float(np.mean([y[k] for y in others])) for k in keys}
-        x["avg_gap"], x["avg_gap_mis"] = fix * avg_gap(x, ref, "ft_auc"), fix * avg_gap(x, ref, "mia_efficacy")
-    samples = {name: _samples(a) for name, a in audits.items()}
-    samples.update({f"{Role.RETRAIN}#{r}": _samples(a) for r, a in enumerate(replicas[1:], 1)})
-    names = [Role.RETRAIN] + [f"{Role.RETRAIN}#{r}" for r in range(1, len(replicas))] if replicas else []
-    se = bootstrap_se(samples, names,
-                      n_boot=n_boot, seed=seed)
-    for name, x in rows.items():
-        x.update({f"{m}_se": v for m, v in se[name].items()})
-    for r, x in enumerate(reps[1:], 1):
-        x.update({f"{m}_se": v for m, v in se[f"{Role.RETRAIN}#{r}"].items()})
-    return [{c: x[c] for c in COLUMNS} for x in [*rows.values(), *reps[1:]]]
-
-
-def _samples(a: ModelAudit) -> dict[str, np.ndarray]:
-    p = a.per_sample
-    return {"forget_correct": p["forget_correct"], "remain_correct": p["remain_correct"],
-            "test_correct": p["test_correct"], "forget_score": p["forget_rmia_score"],
-            "test_score": p["test_rmia_score"]}
+def retrain_replicas(table: pd.DataFrame) -> int:
+    """Retrain replicas per seed in :meth:`Comparison.table` (0 without a Retrain)."""
+    return int(table.loc[Role.RETRAIN, "n_replicas"]) if Role.RETRAIN in table.index else 0
 
 
 @dataclass
@@ -225,7 +159,10 @@ class Comparison:
         per-seed values), ``c_ci`` (half-width of a 95 % interval: Student-t over seeds when there are two or
         more, else 1.96 × the bootstrap standard error of the one seed where the metric has one, else NaN) and
         ``c_noise`` (Retrain's leave-one-out spread over its replicas, averaged over seeds; NaN with one
-        replica). ``ci_kind`` says which interval the cells carry; ``n_seeds`` and ``n_replicas`` the counts.
+        replica). With one seed and N ≥ 2 unlearning runs a method's interval combines the bootstrap's with the
+        runs' t-interval; ``c_runsd`` is a method's run-to-run standard deviation (mean over seeds; NaN with one run).
+        ``ci_kind`` says which interval the cells carry; ``n_seeds``, ``n_replicas`` (Retrain: its replicas; a
+        method: its runs) and ``n_runs`` the counts.
         """
         df = self.rows.copy()
         if mia != "ft_auc":
@@ -235,6 +172,9 @@ class Comparison:
         cols = list(TABLE)
         per_seed = df.groupby(["method", "seed"], sort=False)[cols].mean()
         n_seeds = df.groupby("method", sort=False)["seed"].nunique()
+        runs = df[~df["method"].isin([Role.ORIGINAL, Role.RETRAIN])]
+        n_runs = pd.Series({m: 1 if m in (Role.ORIGINAL, Role.RETRAIN) else runs.loc[runs.method == m, "replica"]
+                            .nunique() for m in order})
         out = pd.DataFrame(index=pd.Index(order, name="method"))
         labels = df.drop_duplicates("method").set_index("method")["label"]
         out.insert(0, "label", labels.loc[order])
@@ -248,13 +188,64 @@ class Comparison:
                 ci1 = [Z95 * float(boot.loc[m]) for m in order]
             else:
                 ci1 = [float("nan")] * len(order)
-            out[f"{c}_ci"] = [t_halfwidth(seeds_c.loc[m].tolist()) if n_seeds.loc[m] >= 2 else ci1[k]
-                              for k, m in enumerate(order)]
+            # one seed, several unlearning runs: the bootstrap's sample noise (shared by the runs, which see the
+            # same samples) and the runs' own spread of their mean, combined as if independent
+            one_seed_runs = {m: t_halfwidth(g[c].tolist()) for m, g in runs.groupby("method", sort=False)
+                             if g["replica"].nunique() >= 2}
+            out[f"{c}_ci"] = [t_halfwidth(seeds_c.loc[m].tolist()) if n_seeds.loc[m] >= 2 else
+                              (float(np.hypot(np.nan_to_num(ci1[k]), one_seed_runs[m])) if m in one_seed_runs else
+                               ci1[k]) for k, m in enumerate(order)]
+            out[f"{c}_runsd"] = [_finite_mean([g[c].std(ddof=1) for _, g in runs[runs.method == m].groupby("seed")
+                                               if len(g) >= 2]) for m in order]
             floors = [noise_floor(g[c].tolist()) for _, g in retrain.groupby("seed")] if len(retrain) else []
             out[f"{c}_noise"] = float(np.nanmean(floors)) if floors and np.isfinite(floors).any() else float("nan")
         out["n_seeds"] = n_seeds.loc[order].astype(int)
         out["n_replicas"] = df.groupby("method", sort=False)["replica"].nunique().loc[order].astype(int)
-        out["ci_kind"] = ["seeds" if n >= 2 else "bootstrap" for n in out["n_seeds"]]
+        out["n_runs"] = n_runs.loc[order].astype(int)
+        out["ci_kind"] = ["seeds" if n >= 2 else "bootstrap+runs" if r >= 2 else "bootstrap"
+                          for n, r in zip(out["n_seeds"], out["n_runs"])]
+        return out
+
+    def interval_words(self, mia: str = "ft_auc") -> str:
+        """What a judged cell's interval is (the pages' legend and the report's note say it alike)."""
+        t = self.table(mia)
+        n, runs = int(t["n_seeds"].max()), int(t["n_runs"].max())
+        if n >= 2:
+            return f"mean ± 95 % interval over {n} seeds" + (
+                f" (each seed's value the mean of its {runs} unlearning runs)" if runs >= 2 else "")
+        return ("mean ± 95 % interval from a bootstrap over the samples of the one seed (UA, RA, TA, FT AUC, Avg Gap)"
+                + (f", combined with the spread of the mean of {runs} unlearning runs" if runs >= 2 else ""))
+
+    def axes_words(self) -> str:
+        """The audit's three seed axes in one sentence: model seeds, forget draws, unlearning runs."""
+        seeds = self.seeds
+        pairs = self.rows.drop_duplicates("seed")[["seed", "forget_seed"]]
+        fseeds = sorted(set(pairs["forget_seed"]))
+        if (pairs["seed"] == pairs["forget_seed"]).all():
+            forget = "each model seed draws its own forget set with that seed"
+        elif len(fseeds) == 1:
+            forget = f"one forget set, drawn with seed {fseeds[0]}, for every model seed"
+        else:
+            forget = "forget seeds " + ", ".join(map(str, fseeds))
+        runs = int(self.table()["n_runs"].max()) if len(self.rows) else 1
+        ran = (f"{runs} unlearning runs of each method per model seed, from the same original, differing only in the "
+               "method's own randomness" if runs >= 2 else "one unlearning run of each method per model seed")
+        return f"Model seeds {', '.join(map(str, seeds))}; {forget}; {ran}."
+
+    def run_spread(self) -> pd.DataFrame:
+        """Per method with several unlearning runs: how far one run moves from another from the same original
+        (run-to-run SD, mean over seeds) beside how far the seeds' means move (SD over seeds; NaN with one seed), for
+        UA, FT AUC and Avg Gap. Empty when every method ran once."""
+        t = self.table()
+        keep = [m for m in t.index if t.loc[m, "n_runs"] >= 2]
+        per_seed = self.rows.groupby(["method", "seed"], sort=False)[list(SPREAD)].mean()
+        out = pd.DataFrame(index=pd.Index([t.loc[m, "label"] for m in keep], name="method"))
+        out["runs"] = [int(t.loc[m, "n_runs"]) for m in keep]
+        out["seeds"] = [int(t.loc[m, "n_seeds"]) for m in keep]
+        for c, label in SPREAD.items():
+            out[f"{label} SD between runs"] = [float(t.loc[m, f"{c}_runsd"]) for m in keep]
+            out[f"{label} SD between seeds"] = [float(per_seed.loc[m, c].std(ddof=1)) if t.loc[m, "n_seeds"] >= 2
+                                                else float("nan") for m in keep]
         return out
 
     def best(self, mia: str = "ft_auc") -> dict[str, list[str]]:
@@ -352,7 +343,7 @@ class Comparison:
     def note(self, mia: str = "ft_auc") -> str:
         """One sentence on what the table's numbers and marks mean (under every rendering of it)."""
         t = self.table(mia)
-        n, r = int(t["n_seeds"].max()) if len(t) else 0, int(t["n_replicas"].max()) if len(t) else 0
+        n, r = int(t["n_seeds"].max()) if len(t) else 0, retrain_replicas(t)
         interval = (f"± 95 % interval over {n} seeds (Student t)" if n >= 2 else
                     "± 95 % interval from a paired bootstrap over the samples of the one seed for UA, RA, TA, FT AUC "
                     "and Avg Gap; every other column: one seed — no interval")

@@ -23,7 +23,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--forget", default=None,
                    help="random:0.1 | random:500 | class:3,7 | indices:3,7,10-15 | indices:FILE; default: preset")
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
-    p.add_argument("--forget-seed", type=int, default=0, help="seed of the forget-set draw (default 0)")
+    p.add_argument("--forget-seed", type=int, default=None,
+                   help="seed of the forget-set draw (default 0; an audit: each of --seeds draws its own forget set "
+                        "unless this names one draw for all of them)")
     p.add_argument("--data-dir", default=None,
                    help="where data files live (default $UNLEARN_DATA_DIR or $UNLEARN_HOME/data)")
     p.add_argument("--path", default=None, help="imagefolder: folder of class sub-folders")
@@ -64,7 +66,8 @@ def _spec_from_args(args: argparse.Namespace, *, memorized: bool = False):
         spec = replace(spec, model=replace(spec.model, width=args.width))
     if args.path:
         spec = replace(spec, data=replace(spec.data, path=args.path))
-    spec = replace(spec, seed=args.seed, forget_seed=args.forget_seed, forget=args.forget or spec.forget)
+    fseed = 0 if args.forget_seed is None else args.forget_seed
+    spec = replace(spec, seed=args.seed, forget_seed=fseed, forget=args.forget or spec.forget)
     # every setting, before anything runs (``memorized``: the quality command resolves memorized:… itself)
     spec = check_spec(with_overrides(spec, **_set_sections(args.set)), memorized=memorized)
     if spec.forget.strip().lower().startswith("indices:"):  # a file's indices go into the spec, not its path
@@ -97,6 +100,13 @@ def _device(args):
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UnlearnError("--device cuda: no CUDA device is available")
     return device
+
+
+def refuse_forget_seed(args: argparse.Namespace, command: str) -> None:
+    """``--forget-seed`` where the command draws each seed's forget sets itself: one clear line, not ignored."""
+    if getattr(args, "forget_seed", None) is not None:
+        raise UnlearnError(f"{command} draws every seed's forget sets with that seed (--seeds); --forget-seed is not "
+                           "used here — leave it out")
 
 
 def _seeds(text: str) -> list[int]:
@@ -211,11 +221,12 @@ def _request(args: argparse.Namespace):
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     seeds = _seeds(args.seeds)
     args.set, overrides = _method_sets(args.set)
+    forget_seed = args.forget_seed  # None: each model seed draws its own forget set
     args.seed, args.forget_seed = 0, 0
     spec = _spec_from_args(args)
     retrains = 0 if getattr(args, "no_retrain", False) else getattr(args, "set_retrains", None)
     original = _uploaded(args, spec) if getattr(args, "weights", None) else None
-    settings = {**_setting_values(args), "retrains": retrains, "original": original}
+    settings = {**_setting_values(args), "retrains": retrains, "original": original, "forget_seed": forget_seed}
     settings.setdefault("k", DEFAULT_K)
     return AuditRequest.build(spec, methods, seeds, overrides=overrides, tuned=not args.paper_defaults,
                               use_remain=not args.no_remain, **settings)
@@ -283,7 +294,8 @@ def _add_audit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", default="ft,rl,ga,bs,l1_sparse,salun,amun,amun_salun",
                    help="comma-separated method keys (retrain and original are always included)")
     p.add_argument("--seeds", default="0,1,2",
-                   help="comma-separated seeds: model seed and forget-set seed (default 0,1,2)")
+                   help="comma-separated model seeds, each also its forget-set seed unless --forget-seed names one "
+                        "(default 0,1,2)")
     _add_setting_options(p)  # --k, --retrains, --short-references: from AuditRequest's fields
     p.add_argument("--references", choices=["auto", "ensemble", "single"], default="auto",
                    help="train the reference models as one stacked ensemble or one by one (default auto: the "

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import UnlearnError
-from .common import _method_sets, _request, _runner, _seeds, _setting_values, _spec_from_args
+from .common import _method_sets, _request, _runner, _seeds, _setting_values, _spec_from_args, refuse_forget_seed
 
 
 def sweep_requests(args: argparse.Namespace) -> list:
@@ -32,6 +32,7 @@ def sweep_requests(args: argparse.Namespace) -> list:
             raise UnlearnError(f"--grid {item!r}: {method} is not in --methods")
         grid.setdefault(method, {})[name] = [v.strip() for v in values.split(",") if v.strip()]
     args.set, overrides = _method_sets(args.set)
+    forget_seed = args.forget_seed  # None: each seed draws its own forget set
     args.seed, args.forget_seed = 0, 0
     base = _spec_from_args(args)
     forgets = [f.strip() for f in (args.forgets or base.forget).split(";") if f.strip()]
@@ -45,7 +46,7 @@ def sweep_requests(args: argparse.Namespace) -> list:
                 params = {**overrides.get(method, {}), **dict(zip(axes, combo))}
                 req = AuditRequest.build(spec, [method], seeds, overrides={method: params} if params else None,
                                          tuned=not args.paper_defaults, use_remain=not args.no_remain,
-                                         **{"k": DEFAULT_K, **_setting_values(args)})
+                                         forget_seed=forget_seed, **{"k": DEFAULT_K, **_setting_values(args)})
                 if req.methods:
                     reqs.append(req)
     if not reqs:
@@ -99,6 +100,7 @@ def cmd_continual(args: argparse.Namespace) -> int:
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     args.set, overrides = _method_sets(args.set)
+    refuse_forget_seed(args, "continual")
     args.seed, args.forget_seed = 0, 0
     req = ContinualRequest.build(_spec_from_args(args), methods, _seeds(args.seeds), requests=args.requests,
                                  size=args.size, overrides=overrides, tuned=not args.paper_defaults,

@@ -12,7 +12,15 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UnlearnError
-from .common import _method_sets, _runner, _seeds, _set_sections, _spec_from_args, _stored_comparison
+from .common import (
+    _method_sets,
+    _runner,
+    _seeds,
+    _set_sections,
+    _spec_from_args,
+    _stored_comparison,
+    refuse_forget_seed,
+)
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -21,6 +29,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     args.set, overrides = _method_sets(args.set)
     if overrides:
         raise UnlearnError("tune takes run settings only (train./data./model.); the grid sets the hyperparameters")
+    refuse_forget_seed(args, "tune")
     args.seed, args.forget_seed = 0, 0
     spec = _spec_from_args(args)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
