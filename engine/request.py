@@ -99,7 +99,7 @@ class AuditRequest:
     #: the spread over seeds is the models' own randomness on that one set
     forget_seed: int | None = setting(None, "one forget-set draw for every model seed (empty: each model seed s "
                                             "draws its own forget set with seed s)", label="Forget seed",
-                                      url="fdraw", min=0, max=HELDOUT - 1, key_omit=None,
+                                      url="fdraw", min=0, max=HELDOUT - 1, key_omit=None, form="run", widget="fdraw",
                                       why=f"audit seeds are 0 to {HELDOUT - 1}; from {HELDOUT} on they are tuning's")
     #: the unlearning run's seed: each method runs this many times from the same original model, run r with seed
     #: :func:`engine.artifacts.run_seed` (run 0: the model seed)

@@ -16,8 +16,9 @@ mia = st.segmented_control("MIA in Avg Gap", ["FT AUC (RMIA)", "MIA-efficacy"], 
 mia_col = "ft_auc" if mia != "MIA-efficacy" else "mia_efficacy"
 verdict.headline(cmp, mia_col, here="pages/7_Compare.py")
 tables.comparison_table(cmp, mia_col)
-st.caption(f"{len(cmp.seeds)} seed(s): each seed has its own original model, forget draw and retrained model(s); "
-           "Avg Gap is computed per run against the mean of that seed's retrains, then averaged (AMUN §5.2).")
+st.caption(f"{cmp.axes_words()} Each model seed has its own original model and retrained model(s); Avg Gap is "
+           "computed per model against the mean of that seed's retrains, then averaged (AMUN §5.2).")
+tables.run_spread(cmp)
 
 t = cmp.table(mia_col)
 if not cmp.has_retrain:  # Avg Gap and Δφ are distances to Retrain: nothing to draw without one

@@ -215,3 +215,22 @@ def test_navigation_shows_every_page_under_its_section(monkeypatch):
 def test_streamlit_toolbar_hides_the_deploy_button():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["client"]["toolbarMode"] == "viewer"
+
+
+def test_the_run_page_sets_the_forget_seed_and_runs_and_a_link_carries_them():
+    """Issue 17's seed axes on the Run page: one forget draw for every seed (a toggle, then its seed) and N unlearning
+    runs; both travel in the address and come back from it."""
+    at = open_page("pages/2_Run.py")
+    assert at.toggle(key="w_fdraw_on").value is False and param(at, "fdraw") is None
+    assert at.number_input(key="w_runs").value == 1 and param(at, "runs") is None
+    at.toggle(key="w_fdraw_on").set_value(True).run()
+    at.number_input(key="w_fdraw").set_value(7).run()
+    at.number_input(key="w_runs").set_value(3).run()
+    assert not at.exception, at.exception
+    assert param(at, "fdraw") == "7" and param(at, "runs") == "3"
+    again = open_page("pages/2_Run.py", fdraw="7", runs="3")
+    assert again.toggle(key="w_fdraw_on").value is True
+    assert again.number_input(key="w_fdraw").value == 7 and again.number_input(key="w_runs").value == 3
+    bad = open_page("pages/2_Run.py", fdraw="1000", runs="99")  # tuning's seeds, too many runs: said, not used
+    assert bad.toggle(key="w_fdraw_on").value is False and bad.number_input(key="w_runs").value == 1
+    assert not bad.exception

@@ -80,6 +80,11 @@ def test_an_audit_with_runs_and_one_forget_set(tiny_spec, tmp_path):
     spread = cmp.run_spread()
     assert list(spread.index) == ["Fine-tune", "Random Label"] and (spread["runs"] == 3).all()
     assert "3 unlearning runs" in cmp.interval_words()
+    from engine.report import table_markdown
+
+    text = table_markdown(cmp)
+    assert "one forget set, drawn with seed 5, for every model seed; 3 unlearning runs" in text
+    assert "| Fine-tune | 3 | 2 |" in text  # the run-spread table: runs, seeds, then the SDs
     # a restart reads every run back from the store
     again = Runner(store, build=False).compare(req)
     cols = [c for c in rows.columns if c != "seconds"]

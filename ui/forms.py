@@ -155,6 +155,10 @@ def setting_input(f, value, *, default=None, help_extra: str = ""):
     if isinstance(f.default, bool):
         return st.toggle(label, value=bool(value), key=key, help=help_text)
     lo, hi = int(meta.get("min", 0)), int(meta.get("max", 10**6))
+    if f.default is None:  # an optional number (the forget seed): a toggle, and the number when it is on
+        if not st.toggle(f"{label}: one for every seed", value=value is not None, key=f"{key}_on", help=help_text):
+            return None
+        return st.number_input(label, lo, hi, min(hi, max(lo, int(value or 0))), step=1, key=key, help=help_text)
     return st.number_input(label, lo, hi, min(hi, max(lo, int(value))), step=field_step(int(f.default)), key=key,
                            help=help_text)
 

@@ -22,3 +22,15 @@ def comparison_table(result: Comparison, mia: str = "ft_auc") -> None:
     from ui import verdict
 
     verdict.comparison(result, mia)
+
+
+def run_spread(cmp: Comparison) -> None:
+    """With several unlearning runs per method: how far one run lands from another beside the seeds' spread."""
+    from engine.report import spread_cells
+
+    spread = cmp.run_spread()
+    if not len(spread):
+        return
+    st.markdown("**Unlearning runs**: how far one run of a method lands from another run from the same original (SD), "
+                "beside how far the seeds' means move (SD over seeds)")
+    st.dataframe(spread_cells(spread), width="stretch", height="content")
