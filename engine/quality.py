@@ -11,13 +11,13 @@ Two rows frame the table: **Retrain** (N *other* retrains scored as if they were
 score with this N, the metric's own noise floor) and **Original** (the original model as the "method" that
 unlearns nothing: one model, so every example is separated and it scores 0).
 
-Everything goes through the :class:`~engine.run.Runner`'s public methods (prepare, original, retrain, unlearned,
-references, signals), so every model is a store artifact, shared with the audits (retrain replica 0 is the audit's
-Retrain of that seed) and a rerun trains nothing. Retrains and unlearning runs train one by one here: a stacked
-ensemble of retrains (:func:`engine.ensemble.train_ensemble`) would have to be stored by the runner — only
-``engine/run.py`` writes artifacts (tests/test_layers.py) — so it waits for the plan integration (a ``training``
-mode of ``Runner.retrain`` as ``Runner.references`` has); bench/results/quality.md measures what it would save.
-Stacking the unlearning runs is not done either: on digits they are a small share of the time (same file).
+Every model comes from one plan: :meth:`QualityRequest.audit_request` is the audit (one model seed, its forget
+draw, 2N retrain replicas, N unlearning runs per method) whose :func:`engine.plan.pieces` list them, built here by
+:func:`build_models` or beforehand as Ray tasks (``engine quality --ray``: :func:`engine.sweep.run_grid` with
+``compare=False``). So every model is a store artifact shared with the audits (retrain replica 0 is the audit's
+Retrain of that seed; run r is the audit's run r) and a rerun trains nothing. Retrains train one by one: stacking
+them (:func:`engine.ensemble.train_ensemble`) measured 0.98× of single trainings on digits on this CPU
+(bench/results/quality.md), so it does not pay here.
 
 ``memorized:0.1`` / ``memorized:K`` forget specs are resolved here (reference models' memorization scores,
 :func:`engine.forget.memorized_forget`) into an ``indices:`` spec before anything else runs.
@@ -44,6 +44,8 @@ from .config import RunSpec
 from .errors import Diverged, UnlearnError
 from .estimate import describe_seconds, seconds_per_step, training_steps
 from .forget import indices_spec, is_memorized_spec, memorized_forget
+from .plan import AuditPiece, PieceKind, build, pieces
+from .request import AuditRequest
 from .run import NotStored, Prepared, Runner, TrainedModel
 from .signals import Signals
 from .training import check_cancel
@@ -90,6 +92,14 @@ class QualityRequest:
         methods = [[m.key, m.params()] for m in self.methods]
         return stable_hash({"kind": "quality", "spec": self.spec, "methods": methods, "runs": self.runs,
                             "use_remain": self.use_remain, "bootstrap": self.bootstrap, "k": self.k})
+
+    def audit_request(self, spec: RunSpec | None = None) -> AuditRequest:
+        """The audit whose plan (:func:`engine.plan.pieces`) lists every model of this flow: one model seed and its
+        forget draw, 2N retrain replicas, N unlearning runs per method, K reference models (``spec``: the request's
+        with a memorized set resolved). The Ray sweep builds it as it builds any audit's plan."""
+        spec = spec or self.spec
+        return AuditRequest(spec, self.methods, (spec.seed,), use_remain=self.use_remain, k=max(self.k, 2),
+                            retrains=2 * self.runs, bootstrap=0, forget_seed=spec.forget_seed, runs=self.runs)
 
     def validate(self) -> None:
         if self.runs < max(MIN_MODELS, 4):
@@ -284,6 +294,29 @@ def _rmia_row(pos: tuple[np.ndarray, float], neg: np.ndarray) -> dict:
             "retained_rmia_auc": pos[1]}
 
 
+def build_models(runner: Runner, areq: AuditRequest, *, with_references: bool = True
+                 ) -> tuple[list[AuditPiece], dict[str, object], dict[str, str], int]:
+    """Every model of ``areq``'s plan (:func:`engine.plan.pieces`; RMIA's references only ``with_references``), from
+    the store or built, in the plan's order; signals are left to the caller. Returns the plan, what was built by piece
+    id, the methods that diverged (a run of a method that diverged drops the method) and how many models this call
+    trained or unlearned."""
+    plan, got, failures, built = pieces(areq), {}, {}, 0
+    for p in plan:
+        if p.kind == PieceKind.SIGNALS or (p.kind == PieceKind.REFERENCES and not with_references) or \
+                (p.method is not None and p.method.key in failures):
+            continue
+        check_cancel(runner.cancel)
+        try:
+            out = build(runner, p, got)
+        except Diverged as exc:
+            if p.kind != PieceKind.UNLEARNED:
+                raise
+            failures[p.method.key] = (f"run {p.run}: " if areq.runs > 1 else "") + str(exc)
+            continue
+        built += p.role is not None and not out.artifact.from_cache
+    return plan, got, failures, built
+
+
 def run_quality(runner: Runner, req: QualityRequest) -> QualityResult:
     """The flow of the module docstring. Every model is a store artifact (a rerun trains nothing). A method run that
     diverges drops that method (listed in ``failures``)."""
@@ -291,10 +324,9 @@ def run_quality(runner: Runner, req: QualityRequest) -> QualityResult:
     req.validate()
     spec = resolve_memorized(runner, req.spec)
     prep = runner.prepare(spec)
-    original = runner.original(spec)
-    built = int(not original.artifact.from_cache)
-    reps, b = retrains(runner, prep, 2 * req.runs)
-    built += b
+    plan, got, failures, built = build_models(runner, req.audit_request(spec), with_references=bool(req.k))
+    original = got[next(p.id for p in plan if p.kind == PieceKind.ORIGINAL)]
+    reps = [got[p.id] for p in plan if p.kind == PieceKind.RETRAIN]  # replicas 0…2N−1 in order
     ref_sigs = [runner.signals(tm, prep) for tm in reps[: req.runs]]
     fresh_sigs = [runner.signals(tm, prep) for tm in reps[req.runs:]]
     ref = runner.references(spec, req.k) if req.k else None
@@ -315,19 +347,10 @@ def run_quality(runner: Runner, req: QualityRequest) -> QualityResult:
                 float(np.mean([tm.seconds for tm in reps[req.runs:]])))]
     orig_sig = runner.signals(original, prep)
     rows.append(row(ORIGINAL_ROW, "Original (no unlearning)", [orig_sig] * req.runs, 0.0))
-    failures = {}
     for i, method in enumerate(req.methods):
-        runs = []
-        try:
-            for s in range(req.runs):
-                check_cancel(runner.cancel)
-                tm = runner.unlearned(method, prep, original, use_remain=req.use_remain,
-                                      seed=run_seed(spec.seed, s))
-                built += not tm.artifact.from_cache
-                runs.append(tm)
-        except Diverged as exc:
-            failures[method.key] = str(exc)
+        if method.key in failures:
             continue
+        runs = [got[p.id] for p in plan if p.kind == PieceKind.UNLEARNED and p.method.key == method.key]
         sigs = [runner.signals(tm, prep) for tm in runs]
         rows.append(row(method.key, method.label, sigs, float(np.mean([tm.seconds for tm in runs]))))
         if runner.progress:

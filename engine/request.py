@@ -74,9 +74,10 @@ class AuditRequest:
                      why="RMIA needs at least 2 reference models; each one is a trained model")
     retrains: int = setting(1, "retrain replicas per seed: Avg Gap against their mean, their spread the noise floor; "
                                "0: no retrain (audit against the reference models alone)",
-                            label="Retrains per seed (R)", url="r", cli="--retrains", min=0, max=20, key_omit=1,
+                            label="Retrains per seed (R)", url="r", cli="--retrains", min=0, max=128, key_omit=1,
                             default_text="the data set's preset", form="run",
-                            why="retrains per seed are between 0 and 20, each one a full training")
+                            why="retrains per seed are between 0 and 128 (forgetting quality's 2 × 64), each one a "
+                                "full training")
     #: draw the forget sets from the held-out seeds (seed + HELDOUT) that no evaluation uses: for tuning
     heldout: bool = setting(False, "draw the forget sets from the held-out seeds (tuning)", key_omit=False)
     #: bootstrap replicates for the one-seed intervals (0: none, e.g. when tuning scores many candidates)

@@ -226,7 +226,7 @@ def run_grid(requests: Sequence[AuditRequest], store: Store | None = None, *, ad
              progress: Progress | None = None, cancel: CancelToken | None = None, data_dir: str | None = None,
              reference_training: str = "auto", gpus_per_task: float = GPUS_PER_TASK,
              stats: SweepStats | None = None, num_cpus: int | None = None,
-             on_error: str = "raise") -> list[Comparison | None]:
+             on_error: str = "raise", compare: bool = True) -> list[Comparison | None]:
     """Every request's comparison, the training done as Ray tasks; the driver's ``store`` receives every artifact.
 
     Args:
@@ -244,6 +244,8 @@ def run_grid(requests: Sequence[AuditRequest], store: Store | None = None, *, ad
         on_error: ``raise`` — a failed task (e.g. a diverged learning rate) cancels the sweep and raises
             :class:`UnlearnError`; ``skip`` — the failure and everything that depends on it are recorded in
             ``stats.failed``, the rest runs, and the requests that needed it get ``None`` (a tuning grid).
+        compare: False — only build the plans' pieces into ``store`` (every comparison ``None``): for a flow that
+            reads the models itself, such as forgetting quality (:meth:`engine.quality.QualityRequest.audit_request`).
     """
     if on_error not in ("raise", "skip"):
         raise UnlearnError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
@@ -265,6 +267,8 @@ def run_grid(requests: Sequence[AuditRequest], store: Store | None = None, *, ad
         failed = _drive(ray, nodes, store, stats, progress=progress, cancel=cancel, data_dir=data_dir,
                         reference_training=reference_training, gpus_per_task=gpus_per_task, address=address,
                         on_error=on_error)
+        if not compare:
+            return [None] * len(requests)
         runner = Runner(store, data_dir=data_dir, device=torch.device("cpu"), reference_training=reference_training,
                         cancel=cancel)
         out = [None if {n.id for n in plan([req])} & failed else runner.compare(req) for req in requests]

@@ -150,9 +150,10 @@ def test_seed_minus_five_no_longer_stores_models_under_a_seed_the_sidebar_does_n
 # ------------------------------------------------------------------------------------------ 5: tracebacks in pages
 @pytest.mark.parametrize("query", [dict(k="1000000"), dict(k="1"), dict(k="x"),
                                    dict(seeds=",".join(map(str, range(1001)))),
-                                   dict(seeds="-1"), dict(seeds="12,40"), dict(r="99"), dict(r="-1"),
+                                   dict(seeds="-1"), dict(seeds="12,40"), dict(r="999"), dict(r="-1"),
                                    dict(remain="2"), dict(sref="yes"), dict(orig="../../etc"), dict(methods="nope,ft"),
-                                   dict(hp="ft.lr=nan"), dict(hp="ft.momentum=-1"), dict(hp="ft.epochs=1e9")])
+                                   dict(hp="ft.lr=nan"), dict(hp="ft.momentum=-1"), dict(hp="ft.epochs=1e9"),
+                                   dict(fdraw="1000"), dict(fdraw="x"), dict(runs="0"), dict(runs="65")])
 def test_the_run_page_shows_no_traceback_for_any_link(query):
     at = _page(RUN, **{"methods": "ft", **query})
     assert not at.exception, at.exception

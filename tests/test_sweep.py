@@ -192,3 +192,18 @@ def test_a_failed_setting_is_skipped_or_stops_the_sweep(local_ray, tiny_spec, _i
     assert "Diverged" in stats.failed["l1_sparse seed 0 forget random:0.1"]
     with pytest.raises(UnlearnError, match="failed"):
         run_grid(reqs, store)  # the default: the failure stops the sweep
+
+
+def test_forgetting_quality_models_come_from_the_sweep_and_the_flow_trains_nothing(local_ray, tiny_spec,
+                                                                                    _isolated_home):
+    """Issue 17 item 2: the quality flow's models are an audit plan (QualityRequest.audit_request), so Ray builds
+    them like any audit's; the flow then reads every one from the store — the same keys, nothing trained."""
+    from engine.quality import QualityRequest, run_quality
+
+    store = Store(_isolated_home / "store")
+    req = QualityRequest.build(tiny_spec, ["ft"], runs=4, bootstrap=0)
+    stats = SweepStats()
+    assert run_grid([req.audit_request()], store, stats=stats, compare=False) == [None]
+    assert stats.executed == stats.tasks == 1 + 8 + 1 + 4  # original, 2N retrains, references, N runs
+    result = run_quality(Runner(store, build=False), req)
+    assert result.built == 0 and [r.key for r in result.rows] == ["retrain", "original", "ft"]

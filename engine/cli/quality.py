@@ -18,6 +18,10 @@ def add_quality_parser(sub) -> None:
     p.add_argument("--no-remain", action="store_true", help="the D_F-only setting")
     p.add_argument("--paper-defaults", action="store_true", help="the papers' hyperparameters, not the tuned ones")
     p.add_argument("--out", default=None, metavar="FILE.csv", help="also write the table as CSV")
+    p.add_argument("--ray", action="store_true", help="train the models as Ray tasks first (engine.sweep.run_grid: "
+                                                      "a local Ray bound to 127.0.0.1, or --address)")
+    p.add_argument("--address", default=None, help="with --ray: a Ray head or cluster (default: a local Ray)")
+    p.add_argument("--num-cpus", type=int, default=None, help="with --ray: CPUs of the local Ray (default: all)")
     p.set_defaults(func=cmd_quality)
 
 
@@ -31,6 +35,15 @@ def cmd_quality(args: argparse.Namespace) -> int:
                                use_remain=not args.no_remain, bootstrap=args.bootstrap, k=args.k)
     runner = _runner(args)
     print(estimate(runner, req).describe(), flush=True)
+    if args.ray:  # every model of the plan as a Ray task into this store; the flow below then trains nothing
+        from ..quality import resolve_memorized
+        from ..sweep import SweepStats, run_grid
+
+        stats = SweepStats()
+        run_grid([req.audit_request(resolve_memorized(runner, spec))], runner.store, address=args.address,
+                 data_dir=args.data_dir, num_cpus=args.num_cpus, stats=stats, compare=False)
+        print(f"Ray: {stats.tasks} tasks, {stats.executed} run, {stats.skipped} already stored; "
+              f"{stats.seconds:.1f} s", flush=True)
     result = run_quality(runner, req)
     print(format_table(result))
     print(f"{result.built} models built this call; {result.seconds:.1f} s")
