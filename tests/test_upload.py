@@ -297,7 +297,7 @@ def test_an_upload_is_tied_to_its_data_and_model(tiny_spec, tmp_path):
 
 def test_retrains_zero_is_allowed_and_negative_refused(tiny_spec):
     assert AuditRequest.build(tiny_spec, ["ft"], retrains=0).retrains == 0
-    with pytest.raises(UnlearnError, match="between 0 and 20"):
+    with pytest.raises(UnlearnError, match="between 0 and 128"):
         AuditRequest.build(tiny_spec, ["ft"], retrains=-1)
 
 
