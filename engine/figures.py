@@ -219,7 +219,7 @@ def bars(values: dict[str, tuple[str, float, float]], title: str, y_title: str, 
         x=[values[k][0] for k in keys], y=ys,
         error_y={"type": "data", "array": err, "arrayminus": below,
                  "visible": any(values[k][2] == values[k][2] for k in keys)},
-        marker_color=[method_color(k) for k in keys]))
+        marker_color=[method_color(k) for k in keys], showlegend=False))
     if floor is not None and floor == floor:
         # the floor's label in the legend, not on the plot, where it hid behind the first bar
         fig.add_hline(y=floor, line_dash="dash", line_color=METHOD_COLORS["retrain"])
@@ -227,7 +227,14 @@ def bars(values: dict[str, tuple[str, float, float]], title: str, y_title: str, 
                                  line={"dash": "dash", "color": METHOD_COLORS["retrain"]}))
     fig.update_layout(title=title, yaxis_title=y_title, height=360, margin={"l": 60, "r": 10, "t": 40, "b": 80},
                       showlegend=bool(floor is not None and floor == floor), legend=_TOP_LEGEND)
+    if fig.layout.showlegend:
+        _room_for_legend(fig)
     return fig
+
+
+def _room_for_legend(fig: go.Figure) -> None:
+    """A legend above the plot gets its own band under the title (in a narrow column they overlapped)."""
+    fig.update_layout(margin={"t": 95}, title={"y": 0.98, "yanchor": "top"})
 
 
 def table_bars(table, col: str, title: str, y_title: str, *, with_reference: bool = False) -> go.Figure:
@@ -241,13 +248,14 @@ def table_bars(table, col: str, title: str, y_title: str, *, with_reference: boo
     if col == "seconds" and "one_time_seconds_mean" in table.columns:
         once = [float(table.loc[m, "one_time_seconds_mean"]) for m in keys]
         if any(v > 0 for v in once):
-            fig.data[0].name = "own work"
+            fig.data[0].name, fig.data[0].showlegend = "own work", True
             fig.add_trace(go.Bar(x=[values[k][0] for k in keys], y=once, name="one-time (AMUN's D_A search)",
                                  marker={"color": "white", "line": {"color": [method_color(k) for k in keys],
                                                                     "width": 1.5},
                                          "pattern": {"shape": "/", "fgcolor": [method_color(k) for k in keys]}},
                                  hovertemplate="%{x}: one-time %{y:.2f} s<extra></extra>"))
             fig.update_layout(barmode="stack", showlegend=True, legend=_TOP_LEGEND)
+            _room_for_legend(fig)
     return fig
 
 

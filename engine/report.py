@@ -31,7 +31,7 @@ import plotly.graph_objects as go
 
 from . import config, figures
 from .audit import verdict as V
-from .audit.compare import Comparison, retrain_replicas
+from .audit.compare import SPREAD, Comparison, retrain_replicas
 from .audit.continual import markdown
 from .kinds import Role
 
@@ -249,9 +249,14 @@ def table_html(cmp: Comparison, mia: str = "ft_auc") -> str:
 
 
 def spread_cells(spread: pd.DataFrame) -> pd.DataFrame:
-    """:meth:`Comparison.run_spread` as text cells (two decimals; – where there is no spread to show)."""
-    return spread.apply(lambda col: [str(v) if col.name in ("runs", "seeds") else
-                                     ("–" if pd.isna(v) else f"{v:.2f}") for v in col])
+    """:meth:`Comparison.run_spread` as text cells, one column per measure: "SD between runs / SD between seeds"
+    (two decimals; – where there is none)."""
+    out = spread[["runs", "seeds"]].astype(str)
+    for label in SPREAD.values():
+        runs, seeds = spread[f"{label} SD between runs"], spread[f"{label} SD between seeds"]
+        out[f"{label} SD: runs / seeds"] = [" / ".join("–" if pd.isna(v) else f"{v:.2f}" for v in pair)
+                                            for pair in zip(runs, seeds)]
+    return out
 
 
 def table_markdown(cmp: Comparison, mia: str = "ft_auc") -> str:

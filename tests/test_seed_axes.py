@@ -84,7 +84,7 @@ def test_an_audit_with_runs_and_one_forget_set(tiny_spec, tmp_path):
 
     text = table_markdown(cmp)
     assert "one forget set, drawn with seed 5, for every model seed; 3 unlearning runs" in text
-    assert "| Fine-tune | 3 | 2 |" in text  # the run-spread table: runs, seeds, then the SDs
+    assert "| Fine-tune | 3 | 2 |" in text and "Avg Gap SD: runs / seeds" in text  # the run-spread table
     # a restart reads every run back from the store
     again = Runner(store, build=False).compare(req)
     cols = [c for c in rows.columns if c != "seconds"]
