@@ -132,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default="", help="with --theorem: forget specs of the size curve, e.g. "
                                                "random:0.1,random:0.2,random:0.4 (the audits of `engine theorem`)")
     p.add_argument("--size-methods", default="amun,ft", help="with --sizes: methods of the size curve")
+    p.add_argument("--quality", default="", metavar="METHODS",
+                   help="add the forgetting-quality section for these methods (e.g. ft,rl,salun,amun): the run of "
+                        "`engine quality` on the first of --seeds with --quality-runs")
+    p.add_argument("--quality-runs", type=int, default=16, help="with --quality: N (default 16)")
     p.add_argument("--continual", action="store_true",
                    help="add the continual-requests section (the run of `engine continual` with the audit's seeds "
                         "and K, and --requests / --size / --continual-methods)")

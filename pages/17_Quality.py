@@ -10,6 +10,7 @@ from engine.audit.quality import DELTA, epsilon_ceiling
 from engine.errors import UnlearnError
 from engine.figures_quality import epsilon_buckets, ulira_roc
 from engine.quality import ORIGINAL_ROW, RETRAIN_ROW, QualityRequest
+from engine.report_quality import FORMATS, PARTS, display_table, table_note
 from engine.run import Runner
 from engine.unlearning import METHODS
 from ui import cached, drill, jobs, state, tiles
@@ -77,42 +78,15 @@ st.caption(f"{len(res.forget)} forget examples ({md(res.spec.forget)}), N = {req
 for key, msg in res.failures.items():
     st.error(literal(f"{METHODS[key].label if key in METHODS else key}: failed — {msg}"), icon=":material/error:")
 
-t = res.table()  # best score first; framed by Retrain (the best this N allows) on top and the original at the bottom
-rank = {RETRAIN_ROW: -1, ORIGINAL_ROW: 1}
-t = t.iloc[sorted(range(len(t)), key=lambda i: (rank.get(t["method"].iloc[i], 0), i))].reset_index(drop=True)
-show = t[["label", "score", "low", "high", "forget_score", "ra_ratio", "ta_ratio", "eps_median", "separated",
-          "ulira_auc", "ulira_tpr_1pct", "ulira_tpr_01pct", "ua"]].copy()
-show["interval"] = [f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "no interval" for lo, hi in
-                    zip(show.pop("low"), show.pop("high"))]
-shares = {r.key: 100 * W.share_like_retrain(r.quality, like) for r in rows}
-show["like Retrain (%)"] = t["method"].map(shares)
-show["separated"] *= 100
-show["ua"] *= 100
-show = show.rename(columns={"label": "method", "score": "score ↑", "interval": "95 % interval",
-                            "forget_score": "F ↑", "ra_ratio": "RA / RA_R", "ta_ratio": "TA / TA_R",
-                            "eps_median": "median ε ↓", "separated": "told apart (%) ↓",
-                            "ulira_auc": "U-LiRA AUC (→ 0.5)", "ulira_tpr_1pct": "U-LiRA TPR @ 1 % FPR",
-                            "ulira_tpr_01pct": "U-LiRA TPR @ 0.1 % FPR", "ua": "UA (%)"})
-fmt = {"score ↑": "%.3f", "like Retrain (%)": "%.0f", "F ↑": "%.3f", "RA / RA_R": "%.3f", "TA / TA_R": "%.3f",
-       "median ε ↓": "%.2f", "told apart (%) ↓": "%.0f", "U-LiRA AUC (→ 0.5)": "%.3f", "UA (%)": "%.1f"}
-parts = {"The challenge's score": ["score ↑", "95 % interval", "like Retrain (%)", "F ↑", "RA / RA_R", "TA / TA_R",
-                                   "median ε ↓", "told apart (%) ↓"],
-         "U-LiRA, the per-example membership test (unlearned vs retrained models)":
-             ["U-LiRA AUC (→ 0.5)", "U-LiRA TPR @ 1 % FPR", "U-LiRA TPR @ 0.1 % FPR", "UA (%)"]}
-for title, cols in parts.items():  # two tables, so neither scrolls sideways and hides a column
+t = res.table()
+show = display_table(res)
+for title, cols in PARTS.items():  # two tables, so neither scrolls sideways and hides a column
     st.markdown(f"**{title}**")
-    st.dataframe(show.set_index("method")[cols], width="stretch",
+    st.dataframe(show[cols], width="stretch",
                  column_config={"_index": st.column_config.TextColumn("method", pinned=True),
-                                **{c: st.column_config.NumberColumn(format=f) for c, f in fmt.items() if c in cols}})
-pairs = W.separated_pairs(rows)
-st.caption(md(
-    f"score = F × RA/RA_R × TA/TA_R (higher is better; Retrain's row — N other retrains — is the best this N "
-    f"allows, the original's the worst); F = mean over forget examples of the points of their ε bucket; the "
-    f"interval is ± 1.96 bootstrap SE over models (rough: ε is a maximum over decision rules). 'like Retrain': "
-    f"ε ≤ {like:.2f}, the ε that 90 % of examples show between two groups of retrains. TPR intervals are exact "
-    f"(Clopper–Pearson); a figure is withheld where 1/FPR exceeds the non-member count. "
-    + ("Separated beyond their intervals: " + "; ".join(f"{a} > {b}" for a, b in pairs) + "."
-       if pairs else "No two methods are separated beyond their intervals.")))
+                                **{c: st.column_config.NumberColumn(format=f) for c, f in FORMATS.items()
+                                   if c in cols}})
+st.caption(md(table_note(res)))
 
 a, b = st.columns(2)
 a.plotly_chart(epsilon_buckets(rows, req.runs), width="stretch", key="quality_eps")

@@ -119,3 +119,23 @@ def test_digits_preset_retrain_on_top_original_at_the_bottom():
     table = run_quality(Runner(device=torch.device("cpu")), req).table()
     assert table["method"].iloc[0] == RETRAIN_ROW and table["method"].iloc[-1] == ORIGINAL_ROW
     assert table["score"].iloc[0] > table["score"].iloc[1]
+
+
+def test_the_report_has_a_forgetting_quality_section(tiny_spec):
+    """Issue 17 item 7: the report section — the protocol, the headline in words, both tables, the figures, a CSV."""
+    from engine.report import html_report
+    from engine.report_quality import display_table, quality_section
+    from engine.request import AuditRequest
+
+    runner = Runner(device=torch.device("cpu"))
+    res = run_quality(runner, QualityRequest.build(tiny_spec, ["ft"], runs=4, bootstrap=10))
+    show = display_table(res)
+    assert list(show.index) == ["Retrain (N other retrains)", "Fine-tune", "Original (no unlearning)"]
+    sec = quality_section(res)
+    assert "quality.csv" in sec.files and len(sec.figures) == 2 and len(sec.tables) == 2
+    cmp = runner.compare(AuditRequest.build(tiny_spec, ["ft"], [0], k=2, retrains=1, bootstrap=0))
+    html = html_report(cmp, sections=[sec])
+    assert "Forgetting quality (many models, per example)" in html and "U-LiRA AUC" in html
+    assert "N = 4 unlearning runs" in html
+    # N = 4: even retrains are told apart completely on > 10 % of examples — no "100 % like Retrain at ε ≤ 50"
+    assert "is too small to say which examples" in html and "ε ≤ 50" not in html

@@ -40,9 +40,10 @@ def like_retrain_eps(rows: list) -> float:
 
 
 def share_like_retrain(q, eps: float = EPS_LIKE_RETRAIN) -> float:
-    """Share of forget examples whose ε is at most ``eps`` (0–1)."""
+    """Share of forget examples whose ε is at most ``eps`` (0–1); NaN where ``eps`` is the cap (N too small for even
+    retrains to look alike: every share would read 100 %)."""
     e = np.asarray(q.epsilons, dtype=float)
-    return float(np.mean(e <= eps)) if len(e) else float("nan")
+    return float(np.mean(e <= eps)) if len(e) and eps < EPSILON_CAP else float("nan")
 
 
 def separated(a, b) -> bool:
@@ -81,17 +82,22 @@ def headline(rows: list, n: int, ceiling: float) -> list[str]:
     out = []
     like = like_retrain_eps(rows)
     ret = by_key.get("retrain")
+    resolved = like < EPSILON_CAP  # else even two groups of N retrains are told apart completely too often
     if ret is not None:
+        floor = (f"even between retrains {NOISE_PERCENTILE} % of forget examples show ε up to {like:.2f}, the noise "
+                 "floor used below" if resolved else
+                 f"even two groups of retrains are told apart completely on more than {100 - NOISE_PERCENTILE} % of "
+                 f"forget examples, so N = {n} is too small to say which examples a method forgets like Retrain "
+                 "(no share is given; the scores still rank the methods) — use N ≥ 16")
         out.append(f"With N = {n} models per side, N other retrains score {ret.quality.score:.3f} "
                    f"({_interval(ret.quality)}): the best any method can score here (ε can show at most "
-                   f"ln(N − 1) = {ceiling:.2f}); even between retrains {NOISE_PERCENTILE} % of forget examples "
-                   f"show ε up to {like:.2f}, the noise floor used below.")
+                   f"ln(N − 1) = {ceiling:.2f}); {floor}.")
     methods = sorted((r for r in rows if r.key not in FRAME), key=lambda r: -r.quality.score)
     if methods:
         out.append("; ".join(
-            f"{r.label}: {100 * share_like_retrain(r.quality, like):.0f} % of forget examples indistinguishable from "
-            f"Retrain at ε ≤ {like:.2f} (score {r.quality.score:.3f}, {_interval(r.quality)})"
-            for r in methods) + ".")
+            (f"{r.label}: {100 * share_like_retrain(r.quality, like):.0f} % of forget examples indistinguishable from "
+             f"Retrain at ε ≤ {like:.2f} (score " if resolved else f"{r.label}: score (")
+            + f"{r.quality.score:.3f}, {_interval(r.quality)})" for r in methods) + ".")
         best = methods[0]
         beaten = [r.label for r in methods[1:] if separated(best, r)]
         close = [r.label for r in methods[1:] if not separated(best, r)]

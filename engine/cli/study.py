@@ -109,7 +109,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def _report_sections(args: argparse.Namespace, req, runner, cmp) -> list:
-    """The report's sections of AMUN's own analyses asked for by ``--theorem`` / ``--continual``."""
+    """The report's further sections asked for: forgetting quality (``--quality``), AMUN's own analyses
+    (``--theorem`` / ``--continual``)."""
     from .. import report_amun
 
     sections = []
@@ -120,6 +121,15 @@ def _report_sections(args: argparse.Namespace, req, runner, cmp) -> list:
         creq = ContinualRequest.build(req.spec, methods, req.seeds, requests=args.requests, size=args.size,
                                       tuned=not args.paper_defaults, use_remain=req.use_remain, k=req.k)
         sections.append(report_amun.continual_section(runner.continual(creq)))
+    if args.quality:
+        from ..plan import seed_spec
+        from ..quality import QualityRequest, run_quality
+        from ..report_quality import quality_section
+
+        methods = [m.strip() for m in args.quality.split(",") if m.strip()]
+        qreq = QualityRequest.build(seed_spec(req, req.seeds[0]), methods, tuned=not args.paper_defaults,
+                                    runs=args.quality_runs, use_remain=req.use_remain)
+        sections.append(quality_section(run_quality(runner, qreq)))
     if args.theorem:
         from ..audit.theorem import size_effect
 
@@ -146,8 +156,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         sections = _report_sections(args, req, runner, cmp)
     except NotStored:
-        raise UnlearnError("a section asked for (--theorem / --continual) is not in the store yet: run `engine "
-                           "theorem` / `engine continual` with the same options first, or pass --compute") from None
+        raise UnlearnError("a section asked for (--quality / --theorem / --continual) is not in the store yet: run "
+                           "`engine quality` / `engine theorem` / `engine continual` with the same options first, or "
+                           "pass --compute") from None
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     figs = report.report_figures(cmp)
